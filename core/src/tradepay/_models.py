@@ -1,0 +1,295 @@
+"""The SPI's types, as the mini program SDK ships them, in Python style.
+
+All models are frozen and validate on construction: an invalid value raises :class:`InvalidInput` naming the
+field, so a model that exists is a model that is valid.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final, Protocol, runtime_checkable
+
+from ._errors import InvalidInput
+from ._money import minor_unit_exponent, parse_minor_units
+
+__all__ = [
+    "APIContext",
+    "Callback",
+    "ErrorCode",
+    "MiniProgramMetaData",
+    "PaymentAmount",
+    "PaymentRequest",
+    "PaymentResult",
+    "PaymentType",
+    "ResultCode",
+    "ResultError",
+]
+
+#: Longest payment string accepted (a trade number is at most 64 characters; URLs and signed strings more).
+MAX_PAYMENT_STRING = 4096
+_MAX_INFO_ITEMS = 64
+_MAX_INFO_TEXT = 1024
+_EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
+
+
+class PaymentType(enum.StrEnum):
+    """What ``PaymentRequest.payment_string`` names."""
+
+    ORDER_ID = "ORDER_ID"
+    PAYMENT_ID = "PAYMENT_ID"
+    CASHIER_URL = "CASHIER_URL"
+    ORDER_STRING = "ORDER_STRING"
+
+
+class ResultCode(enum.StrEnum):
+    """``PaymentResult.result_code``: the code the mini program's ``my.tradePay`` receives unchanged."""
+
+    SUCCESS = "9000"
+    PROCESSING = "8000"
+    FAILED = "4000"
+    USER_CANCEL = "6001"
+    NETWORK_ERROR = "6002"
+    UNKNOWN = "6004"
+
+
+class ErrorCode(enum.IntEnum):
+    """The SPI's error codes (the seed's table; there is no 1004).
+
+    Members carry short names; the seed's names (``ERROR_CODE_USER_CANCEL``) are aliases of them, and
+    :attr:`seed_name` gives the seed's spelling of any member.
+    """
+
+    UNKNOWN_ERROR = 1000
+    USER_CANCEL = 1001
+    APP_SERVICE_ERROR = 1002
+    TIMEOUT = 1003
+    SYSTEM_ERROR = 1005
+    AUTH_PENDING_AGREEMENT = 2001
+
+    ERROR_CODE_UNKNOWN_ERROR = 1000
+    ERROR_CODE_USER_CANCEL = 1001
+    ERROR_CODE_APP_SERVICE_ERROR = 1002
+    ERROR_CODE_TIMEOUT = 1003
+    ERROR_CODE_SYSTEM_ERROR = 1005
+    ERROR_CODE_AUTH_PENDING_AGREEMENT = 2001
+
+    @property
+    def seed_name(self) -> str:
+        """The name the SDK's table uses, for example ``ERROR_CODE_USER_CANCEL``."""
+        return f"ERROR_CODE_{self.name}"
+
+
+def _text(value: object, field_name: str, *, limit: int, required: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field_name, f"must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise InvalidInput(field_name, "must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(field_name, f"is longer than {limit} characters")
+    if "\x00" in value:
+        raise InvalidInput(field_name, "must not contain NUL characters")
+    return value
+
+
+def _info(value: object, field_name: str) -> Mapping[str, str]:
+    """Validate an ``extendedInfo`` map (string to string, bounded) and freeze it."""
+    if value is None:
+        return _EMPTY
+    if not isinstance(value, Mapping):
+        raise InvalidInput(field_name, f"must be a mapping of strings, got {type(value).__name__}")
+    if len(value) > _MAX_INFO_ITEMS:
+        raise InvalidInput(field_name, f"has more than {_MAX_INFO_ITEMS} entries")
+    for key, item in value.items():
+        _text(key, f"{field_name} key", limit=_MAX_INFO_TEXT)
+        _text(item, f"{field_name}[{key!r}]", limit=_MAX_INFO_TEXT, required=False)
+    return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentAmount:
+    """An amount: an ISO 4217 ``currency`` and ``value``, a string of a natural number in its minor unit.
+
+    USD 1.00 is ``PaymentAmount("USD", "100")``, JPY 1 is ``PaymentAmount("JPY", "1")``. Zero, negative,
+    fractional, non-digit, absurdly long values and unknown currencies are refused.
+    """
+
+    currency: str
+    value: str
+
+    def __post_init__(self) -> None:
+        minor_unit_exponent(self.currency, field="payment_amount.currency")
+        if parse_minor_units(self.value, field="payment_amount.value") == 0:
+            raise InvalidInput("payment_amount.value", "must be greater than zero")
+
+    @property
+    def minor_units(self) -> int:
+        """The amount as an integer count of minor units."""
+        return int(self.value)
+
+    def __str__(self) -> str:
+        exponent = minor_unit_exponent(self.currency)
+        if exponent == 0:
+            return f"{self.currency} {self.value}"
+        digits = self.value.rjust(exponent + 1, "0")
+        return f"{self.currency} {digits[:-exponent]}.{digits[-exponent:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """What the mini program asked to pay: ``type`` says what ``payment_string`` names.
+
+    ``payment_amount`` is usually ``None``: the host resolves the amount from its own order book; when it is
+    given, it must agree with the order.
+    """
+
+    type: PaymentType
+    payment_string: str
+    payment_amount: PaymentAmount | None = None
+    extended_info: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.type, PaymentType):
+            try:
+                object.__setattr__(self, "type", PaymentType(self.type))
+            except ValueError:
+                choices = ", ".join(t.value for t in PaymentType)
+                raise InvalidInput("type", f"{self.type!r} is not one of {choices}") from None
+        _text(self.payment_string, "payment_string", limit=MAX_PAYMENT_STRING)
+        if self.payment_amount is not None and not isinstance(self.payment_amount, PaymentAmount):
+            raise InvalidInput("payment_amount", f"must be a PaymentAmount, got {type(self.payment_amount).__name__}")
+        object.__setattr__(self, "extended_info", _info(self.extended_info, "extended_info"))
+
+
+@dataclass(frozen=True, slots=True)
+class MiniProgramMetaData:
+    """The calling mini program, as the container describes it. Every field is optional."""
+
+    app_id: str | None = None
+    merchant_id: str | None = None
+    client_id: str | None = None
+    acquirer_id: str | None = None
+    name: str | None = None
+    logo: str | None = None
+    app_type: str | None = None
+    deploy_version: str | None = None
+    developer_version: str | None = None
+    desc: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                _text(value, f"mini_program_info.{name}", limit=_MAX_INFO_TEXT, required=False)
+
+
+@dataclass(frozen=True, slots=True)
+class APIContext:
+    """The runtime context of the call: where it came from and which mini program made it.
+
+    ``extended_info["userId"]``, when given, names the super app's signed-in user; the host checks that it
+    is the order's payer.
+    """
+
+    source: str
+    mini_program_info: MiniProgramMetaData | None = None
+    extended_info: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        _text(self.source, "api_context.source", limit=256)
+        if self.mini_program_info is not None and not isinstance(self.mini_program_info, MiniProgramMetaData):
+            raise InvalidInput(
+                "api_context.mini_program_info",
+                f"must be a MiniProgramMetaData, got {type(self.mini_program_info).__name__}",
+            )
+        object.__setattr__(self, "extended_info", _info(self.extended_info, "api_context.extended_info"))
+
+    @property
+    def app_id(self) -> str | None:
+        """The calling mini program's app id, if the container gave one."""
+        return self.mini_program_info.app_id if self.mini_program_info else None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultError:
+    """Why a payment did not succeed: an SPI ``error_code`` and a human ``error_desc``."""
+
+    error_code: ErrorCode
+    error_desc: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.error_code, bool) or not isinstance(self.error_code, int):
+            raise InvalidInput("result_error.error_code", f"must be an int, got {type(self.error_code).__name__}")
+        try:
+            object.__setattr__(self, "error_code", ErrorCode(self.error_code))
+        except ValueError:
+            known = ", ".join(str(int(c)) for c in _ERROR_CODES)
+            raise InvalidInput("result_error.error_code", f"{self.error_code} is not one of {known}") from None
+        _text(self.error_desc, "result_error.error_desc", limit=_MAX_INFO_TEXT, required=False)
+
+
+_ERROR_CODES = tuple(dict.fromkeys(ErrorCode))
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    """The one answer to a payment: ``result_code`` (see :class:`ResultCode`) and a message.
+
+    A successful result carries no ``result_error``. ``extended_info`` carries machine-readable detail,
+    such as ``reason`` (``USER_BALANCE_NOT_ENOUGH``) which the rule table can match.
+    """
+
+    result_code: ResultCode
+    result_message: str = ""
+    result_error: ResultError | None = None
+    extended_info: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.result_code, ResultCode):
+            try:
+                object.__setattr__(self, "result_code", ResultCode(self.result_code))
+            except ValueError:
+                codes = ", ".join(c.value for c in ResultCode)
+                raise InvalidInput("result_code", f"{self.result_code!r} is not one of {codes}") from None
+        _text(self.result_message, "result_message", limit=_MAX_INFO_TEXT, required=False)
+        if self.result_error is not None and not isinstance(self.result_error, ResultError):
+            raise InvalidInput("result_error", f"must be a ResultError, got {type(self.result_error).__name__}")
+        if self.result_code is ResultCode.SUCCESS and self.result_error is not None:
+            raise InvalidInput("result_error", "a successful result (9000) carries no error")
+        object.__setattr__(self, "extended_info", _info(self.extended_info, "extended_info"))
+
+    @property
+    def has_error(self) -> bool:
+        """True when the result carries a :class:`ResultError` (the SDK's ``hasError``)."""
+        return self.result_error is not None
+
+    @property
+    def reason(self) -> str | None:
+        """The machine-readable reason in ``extended_info["reason"]``, if any."""
+        return self.extended_info.get("reason")
+
+    def to_dict(self) -> dict[str, object]:
+        """The result in the SDK's JSON spelling (``resultCode``, ``resultError.errorCode`` ...)."""
+        out: dict[str, object] = {
+            "resultCode": self.result_code.value,
+            "resultMessage": self.result_message,
+            "hasError": self.has_error,
+        }
+        if self.result_error is not None:
+            out["resultError"] = {
+                "errorCode": int(self.result_error.error_code),
+                "errorDesc": self.result_error.error_desc,
+            }
+        if self.extended_info:
+            out["extendedInfo"] = dict(self.extended_info)
+        return out
+
+
+@runtime_checkable
+class Callback(Protocol):
+    """The SPI's ``Callback<PaymentResult>``: its one method is called exactly once per payment."""
+
+    def result(self, result: PaymentResult, /) -> None:
+        """Receive the payment's one result."""

@@ -1,0 +1,64 @@
+"""Orders: what the super app's create-order API made, and what a payment request is resolved against."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ._errors import InvalidInput
+from ._models import PaymentAmount
+
+__all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no"]
+
+#: The JSAPI limits ``tradeNO`` to 64 characters; the host keeps the same limit everywhere.
+MAX_TRADE_NO = 64
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+
+
+def check_trade_no(value: object, field: str = "trade_no") -> str:
+    """Return ``value`` if it is a usable trade number or party id (1-64 of ``A-Za-z0-9-_.:``)."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > MAX_TRADE_NO:
+        raise InvalidInput(field, f"is longer than {MAX_TRADE_NO} characters")
+    if not set(value) <= _ID_CHARS:
+        raise InvalidInput(field, "may hold only letters, digits and - _ . :")
+    return value
+
+
+class OrderStatus(enum.StrEnum):
+    """An order is open until a payment succeeds (paid) or the merchant closes it (closed)."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order to pay: the amount and the parties, as the host's order book knows them.
+
+    ``payer_id`` is the super app's user who pays; ``merchant_id`` the merchant who is paid. ``expires_at``
+    (seconds since the epoch) closes the order for payment once passed.
+    """
+
+    trade_no: str
+    amount: PaymentAmount
+    merchant_id: str
+    payer_id: str
+    status: OrderStatus = OrderStatus.OPEN
+    expires_at: float | None = None
+
+    def __post_init__(self) -> None:
+        check_trade_no(self.trade_no, "trade_no")
+        if not isinstance(self.amount, PaymentAmount):
+            raise InvalidInput("amount", f"must be a PaymentAmount, got {type(self.amount).__name__}")
+        check_trade_no(self.merchant_id, "merchant_id")
+        check_trade_no(self.payer_id, "payer_id")
+        object.__setattr__(self, "status", OrderStatus(self.status))
+        if self.expires_at is not None and (
+            isinstance(self.expires_at, bool) or not isinstance(self.expires_at, int | float)
+        ):
+            raise InvalidInput("expires_at", f"must be a number of seconds, got {type(self.expires_at).__name__}")

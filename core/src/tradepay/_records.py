@@ -1,0 +1,77 @@
+"""What the host records about a payment and its attempts, and what observers are told."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ._attempts import Attempt
+from ._models import PaymentResult
+
+__all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
+
+
+class Decision(enum.StrEnum):
+    """What the chain does after an attempt."""
+
+    STOP = "stop"
+    """Answer now with this outcome; no other provider is tried."""
+    FALLTHROUGH = "fallthrough"
+    """Nothing moved: try the next provider."""
+    INQUIRE = "inquire"
+    """Ambiguous: ask the same provider what happened before anything else."""
+
+
+class OutcomeKind(enum.StrEnum):
+    """How a provider call ended, before any rule is applied."""
+
+    ANSWER = "answer"
+    """The provider returned a valid :class:`PaymentResult`."""
+    EXCEPTION = "exception"
+    """The provider raised."""
+    INVALID = "invalid"
+    """The provider returned something that is not a valid :class:`PaymentResult`."""
+    TIMEOUT = "timeout"
+    """The provider missed its deadline."""
+
+
+class PaymentStatus(enum.StrEnum):
+    """A payment's state. Every state but ``processing`` is terminal, except that
+    ``needs_reconciliation`` is settled explicitly by reconciliation."""
+
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    NEEDS_RECONCILIATION = "needs_reconciliation"
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt's story: what the provider answered, which rule matched and what the chain decided.
+
+    ``result`` is the provider's answer when ``kind`` is ``answer``; ``detail`` describes the rest (the
+    exception, the invalid answer, the inquiry and cancel that followed). ``final`` is the decision after
+    any inquiry: ``stop`` or ``fallthrough``.
+    """
+
+    attempt: Attempt
+    kind: OutcomeKind
+    result: PaymentResult | None
+    rule: str
+    decision: Decision
+    final: Decision
+    detail: str
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """A payment of one order: its status, its attempts in order, and the one result answered."""
+
+    payment_id: str
+    trade_no: str
+    status: PaymentStatus
+    result: PaymentResult | None
+    attempts: tuple[AttemptRecord, ...] = ()
+    app_id: str | None = None
