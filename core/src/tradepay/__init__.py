@@ -3,9 +3,15 @@
 The super app's ``PaymentService.pay(payment_request, api_context, callback)`` walks a configured chain of
 provider plugins and answers exactly once. Everything public is importable from this module; the private
 modules behind it may change without notice.
+
+The models and hook markers load at once; the host machinery (pluggy, structlog, asyncio) loads on first use
+of a name that needs it, so that ``import tradepay`` and the command line start fast.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
 from ._cards import CardNumber, CardSecret, luhn_valid, mask_card_number, redact_card_numbers
@@ -27,41 +33,108 @@ from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._sqlite import immediate_transaction, open_sqlite
 
+if TYPE_CHECKING:
+    from ._bridge import trade_pay, trade_pay_async, trade_pay_request
+    from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
+    from ._engine import PlanStep
+    from ._host import Host
+    from ._ledger import Ledger, MemoryLedger
+    from ._logging import configure_logging, redact_card_data
+    from ._rules import DEFAULT_RULES, Rule, RuleTable
+    from ._service import PaymentService
+
 __version__ = "0.1.0"
 
+_LAZY = {
+    "trade_pay": "_bridge",
+    "trade_pay_async": "_bridge",
+    "trade_pay_request": "_bridge",
+    "ChainSettings": "_config",
+    "Config": "_config",
+    "HostSettings": "_config",
+    "ProviderSettings": "_config",
+    "load_config": "_config",
+    "PlanStep": "_engine",
+    "Host": "_host",
+    "Ledger": "_ledger",
+    "MemoryLedger": "_ledger",
+    "configure_logging": "_logging",
+    "redact_card_data": "_logging",
+    "DEFAULT_RULES": "_rules",
+    "Rule": "_rules",
+    "RuleTable": "_rules",
+    "PaymentService": "_service",
+}
+
 __all__ = [
-    "APIContext",
-    "Attempt",
-    "AttemptRecord",
-    "Callback",
-    "Capabilities",
-    "CardNumber",
-    "CardSecret",
-    "ConfigError",
-    "Decision",
-    "DiscoveryError",
-    "ErrorCode",
-    "InvalidInput",
-    "MiniProgramMetaData",
-    "Order",
-    "OrderStatus",
-    "OutcomeKind",
-    "Payment",
-    "PaymentAmount",
+    # the SPI
+    "PaymentService",
     "PaymentRequest",
-    "PaymentResult",
-    "PaymentStatus",
     "PaymentType",
+    "PaymentAmount",
+    "APIContext",
+    "MiniProgramMetaData",
+    "PaymentResult",
+    "ResultError",
+    "ResultCode",
+    "ErrorCode",
+    "Callback",
+    "trade_pay",
+    "trade_pay_async",
+    "trade_pay_request",
+    # writing providers
+    "hookimpl",
+    "Attempt",
+    "Capabilities",
     "ProviderConfig",
     "ProviderStatus",
-    "ResultCode",
-    "ResultError",
-    "TradePayError",
-    "__version__",
-    "hookimpl",
+    "Order",
+    "OrderStatus",
+    "open_sqlite",
     "immediate_transaction",
+    # the host
+    "Host",
+    "Config",
+    "ChainSettings",
+    "HostSettings",
+    "ProviderSettings",
+    "load_config",
+    "Rule",
+    "RuleTable",
+    "DEFAULT_RULES",
+    "Decision",
+    "OutcomeKind",
+    "PlanStep",
+    "Ledger",
+    "MemoryLedger",
+    "Payment",
+    "PaymentStatus",
+    "AttemptRecord",
+    # logging and card data
+    "configure_logging",
+    "redact_card_data",
+    "CardNumber",
+    "CardSecret",
     "luhn_valid",
     "mask_card_number",
-    "open_sqlite",
     "redact_card_numbers",
+    # errors
+    "TradePayError",
+    "InvalidInput",
+    "ConfigError",
+    "DiscoveryError",
+    "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tradepay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,10 +10,20 @@ from __future__ import annotations
 import re
 from typing import Final, NoReturn
 
-__all__ = ["CardNumber", "CardSecret", "luhn_valid", "mask_card_number", "redact_card_numbers"]
+__all__ = [
+    "CardNumber",
+    "CardSecret",
+    "looks_like_card_number",
+    "luhn_valid",
+    "mask_card_number",
+    "redact_card_numbers",
+]
 
 # 13 to 19 digits, optionally grouped by single spaces or dashes, not inside a longer run of digits.
 _PAN_RE: Final = re.compile(r"(?<![0-9])(?:[0-9][ -]?){12,18}[0-9](?![0-9])")
+# The issuer prefixes of the card networks (3: Amex, Diners, JCB; 4: Visa; 5: Mastercard, Maestro; 6: Discover,
+# UnionPay; 2221-2720: Mastercard). Other Luhn-valid digit runs, such as 16-digit app ids starting 2021, are ids.
+_ISSUER_RE: Final = re.compile(r"[3-6]|2(?:22[1-9]|2[3-9][0-9]|[3-6][0-9]{2}|7[01][0-9]|720)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -37,12 +47,18 @@ def mask_card_number(number: str) -> str:
     return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
 
 
+def looks_like_card_number(digits: str) -> bool:
+    """True when ``digits`` (13-19 ASCII digits) has a card network's issuer prefix and passes Luhn."""
+    return 13 <= len(digits) <= 19 and _ISSUER_RE.match(digits) is not None and luhn_valid(digits)
+
+
 def redact_card_numbers(text: str) -> str:
-    """Replace every Luhn-valid 13-19 digit run in ``text`` (spaces or dashes allowed) with its mask."""
+    """Replace every card number in ``text`` (13-19 digits, spaces or dashes allowed, a network's issuer prefix,
+    Luhn-valid) with its mask."""
 
     def _mask(match: re.Match[str]) -> str:
         digits = re.sub(r"[ -]", "", match.group())
-        return mask_card_number(digits) if luhn_valid(digits) else match.group()
+        return mask_card_number(digits) if looks_like_card_number(digits) else match.group()
 
     return _PAN_RE.sub(_mask, text)
 

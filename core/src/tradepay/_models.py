@@ -151,12 +151,13 @@ class PaymentRequest:
     extended_info: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.type, PaymentType):
+        raw: object = self.type  # a plain string is accepted and converted
+        if not isinstance(raw, PaymentType):
             try:
-                object.__setattr__(self, "type", PaymentType(self.type))
+                object.__setattr__(self, "type", PaymentType(raw))  # type: ignore[arg-type]
             except ValueError:
                 choices = ", ".join(t.value for t in PaymentType)
-                raise InvalidInput("type", f"{self.type!r} is not one of {choices}") from None
+                raise InvalidInput("type", f"{raw!r} is not one of {choices}") from None
         _text(self.payment_string, "payment_string", limit=MAX_PAYMENT_STRING)
         if self.payment_amount is not None and not isinstance(self.payment_amount, PaymentAmount):
             raise InvalidInput("payment_amount", f"must be a PaymentAmount, got {type(self.payment_amount).__name__}")
@@ -220,8 +221,9 @@ class ResultError:
     error_desc: str
 
     def __post_init__(self) -> None:
-        if isinstance(self.error_code, bool) or not isinstance(self.error_code, int):
-            raise InvalidInput("result_error.error_code", f"must be an int, got {type(self.error_code).__name__}")
+        raw: object = self.error_code  # a plain int is accepted and converted
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InvalidInput("result_error.error_code", f"must be an int, got {type(raw).__name__}")
         try:
             object.__setattr__(self, "error_code", ErrorCode(self.error_code))
         except ValueError:
@@ -247,12 +249,13 @@ class PaymentResult:
     extended_info: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.result_code, ResultCode):
+        raw: object = self.result_code  # a plain string is accepted and converted
+        if not isinstance(raw, ResultCode):
             try:
-                object.__setattr__(self, "result_code", ResultCode(self.result_code))
+                object.__setattr__(self, "result_code", ResultCode(raw))  # type: ignore[arg-type]
             except ValueError:
                 codes = ", ".join(c.value for c in ResultCode)
-                raise InvalidInput("result_code", f"{self.result_code!r} is not one of {codes}") from None
+                raise InvalidInput("result_code", f"{raw!r} is not one of {codes}") from None
         _text(self.result_message, "result_message", limit=_MAX_INFO_TEXT, required=False)
         if self.result_error is not None and not isinstance(self.result_error, ResultError):
             raise InvalidInput("result_error", f"must be a ResultError, got {type(self.result_error).__name__}")

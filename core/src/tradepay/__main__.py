@@ -1,0 +1,5 @@
+"""``python -m tradepay``: the command line."""
+
+from ._cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""The ``my.tradePay`` bridge: the JSAPI's parameters in, the JSAPI's answer out, as the SDK's container does it.
+
+* ``paymentUrl`` (non-empty) -> ``CASHIER_URL``; else ``orderStr`` -> ``ORDER_STRING``; else ``tradeNO``
+  (at most 64 characters) -> ``ORDER_ID``. The amount is left to the host's order book.
+* All three empty (or not strings): ``{"error": 2, "errorMessage": ...}`` (invalid parameter).
+* No service, an exception, or no result: ``{"error": 3, "errorMessage": ...}`` (unknown error).
+* Otherwise ``{"resultCode": <PaymentResult.result_code>}``, unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from ._errors import InvalidInput
+from ._models import APIContext, PaymentRequest, PaymentResult, PaymentType
+from ._orders import MAX_TRADE_NO
+from ._service import PaymentService
+
+__all__ = ["INVALID_PARAMETER", "UNKNOWN_ERROR", "trade_pay", "trade_pay_async", "trade_pay_request"]
+
+INVALID_PARAMETER = 2
+UNKNOWN_ERROR = 3
+_log = structlog.get_logger("tradepay")
+
+
+def trade_pay_request(params: Mapping[str, Any]) -> PaymentRequest:
+    """Build the :class:`PaymentRequest` that ``my.tradePay(params)`` stands for; :class:`InvalidInput` if none."""
+    if not isinstance(params, Mapping):
+        raise InvalidInput("params", f"must be an object, got {type(params).__name__}")
+    for key in ("paymentUrl", "orderStr", "tradeNO"):
+        value = params.get(key)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(key, f"must be a string, got {type(value).__name__}")
+    if params.get("paymentUrl"):
+        return PaymentRequest(PaymentType.CASHIER_URL, params["paymentUrl"])
+    if params.get("orderStr"):
+        return PaymentRequest(PaymentType.ORDER_STRING, params["orderStr"])
+    trade_no = params.get("tradeNO")
+    if trade_no:
+        if len(trade_no) > MAX_TRADE_NO:
+            raise InvalidInput("tradeNO", f"is longer than {MAX_TRADE_NO} characters")
+        return PaymentRequest(PaymentType.ORDER_ID, trade_no)
+    raise InvalidInput("tradeNO", "one of paymentUrl, orderStr or tradeNO is required")
+
+
+def _answer(result: object) -> dict[str, Any]:
+    if not isinstance(result, PaymentResult):
+        return {"error": UNKNOWN_ERROR, "errorMessage": "the payment service gave no result"}
+    return {"resultCode": result.result_code.value}
+
+
+def _prepare(service: PaymentService | None, params: Mapping[str, Any]) -> PaymentRequest | dict[str, Any]:
+    try:
+        request = trade_pay_request(params)
+    except InvalidInput as exc:
+        return {"error": INVALID_PARAMETER, "errorMessage": str(exc)}
+    if service is None:
+        return {"error": UNKNOWN_ERROR, "errorMessage": "no PaymentService is registered"}
+    return request
+
+
+def _failed(exc: Exception) -> dict[str, Any]:
+    _log.exception("trade_pay.failed")
+    return {"error": UNKNOWN_ERROR, "errorMessage": f"the payment service failed: {type(exc).__name__}"}
+
+
+def trade_pay(service: PaymentService | None, params: Mapping[str, Any], api_context: APIContext) -> dict[str, Any]:
+    """Answer ``my.tradePay(params)`` through ``service``, blocking until the payment's one result."""
+    request = _prepare(service, params)
+    if isinstance(request, dict):
+        return request
+    assert service is not None
+    try:
+        return _answer(service.pay_blocking(request, api_context))
+    except Exception as exc:
+        return _failed(exc)
+
+
+async def trade_pay_async(
+    service: PaymentService | None, params: Mapping[str, Any], api_context: APIContext
+) -> dict[str, Any]:
+    """:func:`trade_pay` for a running event loop."""
+    request = _prepare(service, params)
+    if isinstance(request, dict):
+        return request
+    assert service is not None
+    try:
+        return _answer(await service.pay_async(request, api_context))
+    except Exception as exc:
+        return _failed(exc)

@@ -1,0 +1,234 @@
+"""The ``tradepay`` command line (click). Built-in commands are listed here; configured providers add theirs
+through the ``add_cli_commands`` hook, loaded only when such a command is asked for."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from ._errors import TradePayError
+
+__all__ = ["cli", "main"]
+
+_BUILTIN_HELP = "Built-in commands"
+
+
+class _State:
+    """Per-invocation state: the configuration path and, once loaded, the host."""
+
+    def __init__(self, config: str | None) -> None:
+        self.config_path = config
+        self._host: Any = None
+
+    def load_config(self) -> Any:
+        from ._config import load_config
+
+        return load_config(self.config_path)
+
+    def host(self) -> Any:
+        if self._host is None:
+            from ._host import Host
+
+            self._host = Host.from_config(self.load_config())
+        return self._host
+
+
+class TradepayGroup(click.Group):
+    """A group whose extra commands come from the configured providers, loaded on demand."""
+
+    _plugins_loaded = False
+
+    def _load_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        state = ctx.ensure_object(_State) if ctx.obj is None else ctx.obj
+        host = state.host()
+        host.pm.hook.add_cli_commands(cli=self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or self._plugins_loaded:
+            return command
+        try:
+            self._load_plugin_commands(ctx)
+        except TradePayError as exc:
+            raise click.UsageError(f"no such command {cmd_name!r} (plugin commands unavailable: {exc})") from None
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TradePayError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=TradepayGroup)
+@click.version_option(__version__, prog_name="tradepay")
+@click.option(
+    "--config", "config", metavar="PATH", help="Configuration file (default: $TRADEPAY_CONFIG, ./tradepay.toml)."
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="Log events at this level and above.",
+)
+@click.option(
+    "--log-format",
+    default="console",
+    show_default=True,
+    type=click.Choice(["console", "json"]),
+    help="Render log events as console text or JSON lines (to standard error).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str, log_format: str) -> None:
+    """tradepay: pay mini program orders through a chain of provider plugins."""
+    from ._logging import configure_logging
+
+    configure_logging(fmt=log_format, level=log_level)  # type: ignore[arg-type]
+    ctx.obj = _State(config)
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def providers(state: _State, as_json: bool) -> None:
+    """List installed providers from their metadata (nothing is imported) and whether they are configured."""
+    from ._discovery import installed_providers
+
+    configured: tuple[str, ...] | None = None
+    try:
+        configured = state.load_config().chain.providers
+    except TradePayError:
+        configured = None
+    rows = [
+        {
+            "name": p.name,
+            "distribution": p.distribution,
+            "version": p.version,
+            "target": p.target,
+            "configured": None if configured is None else p.name in configured,
+            "position": configured.index(p.name) + 1 if configured and p.name in configured else None,
+        }
+        for p in installed_providers()
+    ]
+    if as_json:
+        _echo_json(rows)
+        return
+    if not rows:
+        click.echo("no providers installed (pip install tradepay-wallet, for example)")
+        return
+    for row in rows:
+        mark = (
+            "-"
+            if row["configured"] is None
+            else (f"chain #{row['position']}" if row["configured"] else "not configured")
+        )
+        click.echo(f"{row['name']:<12} {row['distribution']}=={row['version']:<10} {mark}")
+    if configured is None:
+        click.echo("(no configuration found: `tradepay init` writes one)")
+
+
+@cli.command()
+@click.option("--path", "path", default="tradepay.toml", show_default=True, type=click.Path(dir_okay=False))
+@click.option("--providers", "names", help="Comma-separated chain (default: every installed provider but reference).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, names: str | None, force: bool) -> None:
+    """Write a starter configuration file with every setting and its default."""
+    from ._discovery import installed_providers
+    from ._scaffold import starter_config
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists: use --force to overwrite it")
+    if names:
+        chain = [n.strip() for n in names.split(",") if n.strip()]
+    else:
+        installed = sorted({p.name for p in installed_providers()})
+        chain = [n for n in installed if n != "reference"] or ["reference"]
+    target.write_text(starter_config(chain), encoding="utf-8")
+    click.echo(f"wrote {target} with chain {chain}")
+
+
+@cli.command()
+@click.option("--amount", required=True, help="Amount in the currency's minor unit, e.g. 100 for USD 1.00.")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD.")
+@click.option(
+    "--type",
+    "payment_type",
+    default="ORDER_ID",
+    show_default=True,
+    type=click.Choice(["ORDER_ID", "PAYMENT_ID", "CASHIER_URL", "ORDER_STRING"]),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def explain(state: _State, amount: str, currency: str, payment_type: str, as_json: bool) -> None:
+    """Show, without paying, which providers would be tried or skipped and which rule meets each answer."""
+    from ._explain import explain_chain
+
+    report = explain_chain(state.host(), amount, currency, payment_type)
+    if as_json:
+        _echo_json(report.to_dict())
+    else:
+        click.echo(report.render())
+
+
+@cli.command()
+@click.option("--amount", required=True, help="Amount in the currency's minor unit, e.g. 100 for USD 1.00.")
+@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD.")
+@click.option("--payer", required=True, help="The paying user's id.")
+@click.option("--merchant", default="merchant-1", show_default=True, help="The merchant's id.")
+@click.option("--trade-no", help="The order's trade number (default: a new random one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def pay(
+    state: _State, amount: str, currency: str, payer: str, merchant: str, trade_no: str | None, as_json: bool
+) -> None:
+    """Create an order and pay it through the configured chain; print the result and the attempts."""
+    from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentType
+    from ._service import PaymentService
+    from ._timeline import payment_to_dict, render_payment
+
+    host = state.host()
+    order = host.ledger.create_order(
+        PaymentAmount(currency, amount), merchant_id=merchant, payer_id=payer, trade_no=trade_no
+    )
+    with PaymentService(host) as service:
+        context = APIContext("cli", extended_info={"userId": payer})
+        result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
+    payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+    if as_json:
+        _echo_json({"result": result.to_dict(), "payment": payment_to_dict(payment) if payment else None})
+    else:
+        click.echo(render_payment(order, result, payment))
+    if result.result_code.value != "9000":
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--workspace",
+    type=click.Path(file_okay=False),
+    help="Where the demo keeps its files (default: a new temporary folder, removed afterwards).",
+)
+def demo(workspace: str | None) -> None:
+    """Run the demo stories through a real chain on an embedded SQLite workspace."""
+    from ._demo import run_demo
+
+    run_demo(Path(workspace) if workspace else None, click.echo)
+
+
+def main() -> None:
+    """The console script ``tradepay``."""
+    cli(prog_name="tradepay")

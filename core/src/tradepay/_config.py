@@ -1,0 +1,218 @@
+"""The one TOML configuration file: where it is found, what it may hold, and its defaults.
+
+Every key has a documented default (``docs/configuration.md``); unknown keys and wrong types are errors that
+name the key's dotted path. Provider tables (``[providers.NAME]``) are handed to the provider, less the
+host's own keys, and the provider refuses what it does not know.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from ._errors import ConfigError
+from ._rules import Rule, parse_rules
+
+__all__ = [
+    "CONFIG_ENV",
+    "CONFIG_FILENAME",
+    "ChainSettings",
+    "Config",
+    "HostSettings",
+    "ProviderSettings",
+    "find_config",
+    "load_config",
+]
+
+CONFIG_ENV = "TRADEPAY_CONFIG"
+CONFIG_FILENAME = "tradepay.toml"
+_NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+#: Keys of ``[providers.NAME]`` the host keeps for itself; everything else goes to the provider.
+HOST_PROVIDER_KEYS = frozenset({"deadline_s"})
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    """``[host]``: where state lives and how many threads sync providers may hold."""
+
+    data_dir: Path = Path(".tradepay")
+    provider_threads: int = 32
+    cashier_url: str = "https://cashier.tradepay.invalid/pay"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainSettings:
+    """``[chain]``: the providers in order, and the deadlines and inquiry schedule of a payment."""
+
+    providers: tuple[str, ...]
+    deadline_s: float = 30.0
+    provider_deadline_s: float = 10.0
+    inquiry_attempts: int = 3
+    inquiry_interval_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """``[providers.NAME]``: the host's ``deadline_s`` for it (``None``: the chain's) and its own settings."""
+
+    deadline_s: float | None = None
+    settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A validated configuration. ``path`` is the file it came from, if any."""
+
+    chain: ChainSettings
+    host: HostSettings = HostSettings()
+    providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
+    rules: tuple[Rule, ...] = ()
+    path: Path | None = None
+
+    def provider_settings(self, name: str) -> ProviderSettings:
+        """The settings of provider ``name`` (empty when its table is absent)."""
+        return self.providers.get(name, ProviderSettings())
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
+        """Validate a parsed TOML document. Relative paths are resolved against ``base_dir`` (default: cwd)."""
+        base = base_dir or Path.cwd()
+        _only(raw, {"host", "chain", "providers", "rules"}, "")
+        chain = _chain(_table(raw, "chain", required=True))
+        host = _host(_table(raw, "host"), base)
+        providers_raw = _table(raw, "providers")
+        providers: dict[str, ProviderSettings] = {}
+        for name, table in providers_raw.items():
+            if name not in chain.providers:
+                raise ConfigError(f"providers.{name}", f"{name!r} is not in chain.providers {list(chain.providers)}")
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"providers.{name}", f"must be a table, got {type(table).__name__}")
+            deadline = table.get("deadline_s")
+            if deadline is not None:
+                deadline = _seconds(deadline, f"providers.{name}.deadline_s")
+            own = {k: v for k, v in table.items() if k not in HOST_PROVIDER_KEYS}
+            providers[name] = ProviderSettings(deadline, MappingProxyType(own))
+        rules = parse_rules(raw.get("rules", []), providers=chain.providers)
+        return cls(chain, host, MappingProxyType(providers), rules, path)
+
+
+def _only(table: Mapping[str, Any], known: set[str], at: str) -> None:
+    for key in table:
+        if key not in known:
+            where = f"{at}.{key}" if at else key
+            raise ConfigError(where, f"unknown key (known: {', '.join(sorted(known))})")
+
+
+def _table(raw: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
+    if key not in raw:
+        if required:
+            raise ConfigError(key, f"is required: add a [{key}] table")
+        return {}
+    value = raw[key]
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, f"must be a table, got {type(value).__name__}")
+    return value
+
+
+def _seconds(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(key, f"must be a number of seconds, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0 or value > 86_400:
+        raise ConfigError(key, f"must be more than 0 and at most 86400 seconds, got {value}")
+    return float(value)
+
+
+def _count(value: object, key: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(key, f"must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _chain(table: Mapping[str, Any]) -> ChainSettings:
+    _only(table, {"providers", "deadline_s", "provider_deadline_s", "inquiry_attempts", "inquiry_interval_s"}, "chain")
+    names = table.get("providers")
+    if not isinstance(names, list) or not names:
+        raise ConfigError("chain.providers", 'must be a non-empty array of provider names, e.g. ["wallet", "card"]')
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            raise ConfigError(f"chain.providers[{i}]", f"{name!r} is not a provider name (lowercase, a-z0-9_-)")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError("chain.providers", f"{dup!r} is listed twice")
+    defaults = ChainSettings(providers=tuple(names))
+    return ChainSettings(
+        providers=tuple(names),
+        deadline_s=_seconds(table.get("deadline_s", defaults.deadline_s), "chain.deadline_s"),
+        provider_deadline_s=_seconds(
+            table.get("provider_deadline_s", defaults.provider_deadline_s), "chain.provider_deadline_s"
+        ),
+        inquiry_attempts=_count(
+            table.get("inquiry_attempts", defaults.inquiry_attempts), "chain.inquiry_attempts", 1, 100
+        ),
+        inquiry_interval_s=_seconds(
+            table.get("inquiry_interval_s", defaults.inquiry_interval_s), "chain.inquiry_interval_s"
+        ),
+    )
+
+
+def _host(table: Mapping[str, Any], base: Path) -> HostSettings:
+    _only(table, {"data_dir", "provider_threads", "cashier_url"}, "host")
+    defaults = HostSettings()
+    data_dir = table.get("data_dir", str(defaults.data_dir))
+    if not isinstance(data_dir, str) or not data_dir:
+        raise ConfigError("host.data_dir", "must be a non-empty path string")
+    cashier = table.get("cashier_url", defaults.cashier_url)
+    if not isinstance(cashier, str) or not re.fullmatch(r"https?://[^\s?#]+", cashier):
+        raise ConfigError("host.cashier_url", "must be an http(s) URL without query or fragment")
+    return HostSettings(
+        data_dir=(base / data_dir).resolve(),
+        provider_threads=_count(
+            table.get("provider_threads", defaults.provider_threads), "host.provider_threads", 1, 1024
+        ),
+        cashier_url=cashier,
+    )
+
+
+def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file to use: ``explicit``, else ``$TRADEPAY_CONFIG``, else ``./tradepay.toml`` if it
+    exists; ``None`` when there is none."""
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path.cwd() / CONFIG_FILENAME
+    return local if local.is_file() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Find, read and validate the configuration (see :func:`find_config`).
+
+    Raises :class:`ConfigError` when there is none (saying how to make one), when the file is unreadable or
+    not TOML, or when a key is unknown or of the wrong type.
+    """
+    found = find_config(path)
+    if found is None:
+        raise ConfigError(
+            "",
+            f"no configuration found: run `tradepay init` to write ./{CONFIG_FILENAME}, "
+            f"or name one with --config or ${CONFIG_ENV}",
+        )
+    try:
+        raw = tomllib.loads(found.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("", f"{found}: no such file (run `tradepay init` to write one)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"{found}: cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("", f"{found}: not valid TOML: {exc}") from None
+    return Config.from_mapping(raw, base_dir=found.resolve().parent, path=found)

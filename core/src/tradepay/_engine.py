@@ -1,0 +1,393 @@
+"""The chain: the one place that knows the order of providers and walks it for a payment.
+
+resolve the order -> claim it in the ledger -> plan (capabilities) -> for each provider: record the attempt,
+call it under a deadline, classify, apply the rule table, inquire and cancel when ambiguous -> answer once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ._attempts import Attempt, ProviderStatus
+from ._config import ChainSettings
+from ._errors import InvalidInput
+from ._ledger import Ledger
+from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError
+from ._orders import Order, OrderStatus
+from ._providers import ProviderHandle
+from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._rules import Rule, RuleTable, effective_decision, is_ambiguous_code
+from ._threads import DaemonPool
+
+__all__ = ["Chain", "PlanStep", "refusal"]
+
+_log = structlog.get_logger("tradepay")
+
+
+def refusal(message: str, code: ErrorCode = ErrorCode.APP_SERVICE_ERROR) -> PaymentResult:
+    """A ``4000`` answer for a payment that was refused before any provider was called."""
+    return PaymentResult(ResultCode.FAILED, message, ResultError(code, message))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """One provider of the chain for one order: tried, or skipped with ``skip_reason``."""
+
+    provider: str
+    skip_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    kind: OutcomeKind
+    result: PaymentResult | None
+    detail: str
+
+    @property
+    def match_text(self) -> str:
+        """What a rule's detail pattern is matched against."""
+        if self.result is None:
+            return self.detail
+        reason = self.result.reason
+        if reason is not None:
+            return reason
+        return self.result.result_error.error_desc if self.result.result_error else ""
+
+
+class _Observers:
+    """Broadcast hooks, called implementation by implementation so that one observer's error (logged)
+    neither reaches the payment nor keeps the other observers from hearing the event."""
+
+    def __init__(self, hook: Any) -> None:
+        self._impls: dict[str, list[tuple[str, Callable[..., Any], tuple[str, ...]]]] = {
+            name: [
+                (impl.plugin_name, impl.function, tuple(impl.argnames))
+                for impl in reversed(getattr(hook, name).get_hookimpls())  # pluggy's order: last registered first
+            ]
+            for name in ("attempt_started", "attempt_finished", "payment_finished")
+        }
+        self.attempt_started = bool(self._impls["attempt_started"])
+        self.attempt_finished = bool(self._impls["attempt_finished"])
+        self.payment_finished = bool(self._impls["payment_finished"])
+
+    def notify(self, name: str, **kwargs: Any) -> None:
+        for plugin, function, argnames in self._impls[name]:
+            try:
+                function(**{arg: kwargs[arg] for arg in argnames})
+            except Exception:
+                _log.exception("observer.failed", hook=name, plugin=plugin)
+
+
+class Chain:
+    """Walks the configured providers for one payment at a time (any number of payments concurrently)."""
+
+    def __init__(
+        self,
+        handles: Sequence[ProviderHandle],
+        rules: RuleTable,
+        ledger: Ledger,
+        hook: Any,
+        settings: ChainSettings,
+        pool: DaemonPool,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.handles = tuple(handles)
+        self.rules = rules
+        self.ledger = ledger
+        self.settings = settings
+        self._hook = hook
+        self._observers = _Observers(hook)
+        self._pool = pool
+        self._clock = clock
+
+    # --- before any provider --------------------------------------------------------------------------------
+
+    def resolve(self, request: PaymentRequest, context: APIContext) -> Order | PaymentResult:
+        """The order ``request`` names, or the refusal to answer (nothing stored, no provider called)."""
+        try:
+            order: Order | None = self._hook.resolve_order(payment_request=request, api_context=context)
+        except InvalidInput as exc:
+            return refusal(str(exc))
+        if order is None:
+            return refusal(f"order not found: {request.type.value} {request.payment_string[:80]!r}")
+        if order.status is OrderStatus.CLOSED:
+            return refusal(f"order {order.trade_no} is closed")
+        if order.status is OrderStatus.OPEN and order.expires_at is not None and order.expires_at <= self._clock():
+            return refusal(f"order {order.trade_no} has expired")
+        if request.payment_amount is not None and request.payment_amount != order.amount:
+            return refusal(
+                f"payment_amount {request.payment_amount} disagrees with order {order.trade_no} ({order.amount})"
+            )
+        user = (context.extended_info or {}).get("userId")
+        if user is not None and user != order.payer_id:
+            return refusal(f"api_context.extended_info.userId is not the payer of order {order.trade_no}")
+        return order
+
+    def plan(self, order: Order, request: PaymentRequest) -> list[PlanStep]:
+        """The chain for ``order``: each provider, tried or skipped (by its declared capabilities) and why."""
+        steps = []
+        for handle in self.handles:
+            caps = handle.capabilities
+            reason = caps.refusal(order.amount.currency, order.amount.minor_units, request.type) if caps else None
+            steps.append(PlanStep(handle.name, reason))
+        return steps
+
+    # --- the payment ----------------------------------------------------------------------------------------
+
+    async def pay(self, request: PaymentRequest, context: APIContext) -> PaymentResult:
+        """Pay ``request`` and return its one result. Raises only on a bug or a ledger failure."""
+        started = time.monotonic()
+        resolved = self.resolve(request, context)
+        if isinstance(resolved, PaymentResult):
+            _log.info(
+                "payment.refused",
+                app_id=context.app_id,
+                result=resolved.result_code.value,
+                reason=resolved.result_message,
+            )
+            return resolved
+        order = resolved
+        payment, created = self.ledger.begin_payment(order, context.app_id)
+        if not created:
+            return self._repeat_answer(payment)
+        log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
+        deadline = started + self.settings.deadline_s
+        records: list[AttemptRecord] = []
+        answer: PaymentResult | None = None
+        status = PaymentStatus.FAILED
+        skipped: list[str] = []
+        by_name = {h.name: h for h in self.handles}
+        for step in self.plan(order, request):
+            if step.skip_reason is not None:
+                skipped.append(f"{step.provider}: {step.skip_reason}")
+                log.info("provider.skipped", provider=step.provider, reason=step.skip_reason)
+                continue
+            if time.monotonic() >= deadline:
+                answer = refusal(
+                    f"payment deadline of {self.settings.deadline_s}s reached after {len(records)} attempts",
+                    ErrorCode.TIMEOUT,
+                )
+                break
+            record, answer, status = await self._attempt(
+                by_name[step.provider], request, context, order, payment, deadline, log
+            )
+            records.append(record)
+            if record.final is Decision.STOP:
+                break
+        if answer is None:
+            answer = self._all_fell_through(records, skipped)
+        answer = _with_info(answer, paymentId=payment.payment_id)
+        finished = self.ledger.finish_payment(payment.payment_id, status, answer)
+        log.info(
+            "payment.finished",
+            provider=records[-1].attempt.provider if records else None,
+            attempt=len(records),
+            result=answer.result_code.value,
+            status=status.value,
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+        )
+        if self._observers.payment_finished:
+            self._observers.notify("payment_finished", payment=finished)
+        return answer
+
+    async def _attempt(
+        self,
+        handle: ProviderHandle,
+        request: PaymentRequest,
+        context: APIContext,
+        order: Order,
+        payment: Payment,
+        deadline: float,
+        log: Any,
+    ) -> tuple[AttemptRecord, PaymentResult | None, PaymentStatus]:
+        attempt = self.ledger.start_attempt(payment.payment_id, handle.name)
+        if self._observers.attempt_started:
+            self._observers.notify("attempt_started", attempt=attempt, order=order)
+        t0 = time.monotonic()
+        available = {"payment_request": request, "api_context": context, "order": order, "attempt": attempt}
+        outcome = await self._call_pay(handle, available, min(handle.deadline_s, deadline - t0))
+        rule = self.rules.match(handle.name, outcome.kind, outcome.result, outcome.match_text)
+        decision = effective_decision(rule, outcome.kind, outcome.result)
+        detail = outcome.detail
+        answer: PaymentResult | None = None
+        status = PaymentStatus.FAILED
+        if decision is Decision.INQUIRE:
+            final, paid, note = await self._settle(handle, order, attempt, deadline)
+            detail = f"{detail}; {note}" if detail else note
+            if paid:
+                answer = PaymentResult(ResultCode.SUCCESS, "paid (confirmed by inquiry)")
+                status = PaymentStatus.SUCCEEDED
+            elif final is Decision.STOP:
+                answer, status = _unresolved(outcome)
+        else:
+            final = decision
+            if final is Decision.STOP:
+                answer, status = _stop_answer(rule, outcome)
+        record = AttemptRecord(
+            attempt,
+            outcome.kind,
+            outcome.result,
+            rule.name,
+            decision,
+            final,
+            detail,
+            round((time.monotonic() - t0) * 1000, 3),
+        )
+        self.ledger.finish_attempt(record)
+        log.info(
+            "attempt.finished",
+            provider=handle.name,
+            attempt=attempt.number,
+            kind=outcome.kind.value,
+            result=outcome.result.result_code.value if outcome.result else None,
+            error_code=int(outcome.result.result_error.error_code)
+            if outcome.result and outcome.result.result_error
+            else None,
+            reason=outcome.result.reason if outcome.result else None,
+            rule=rule.name,
+            decision=decision.value,
+            final=final.value,
+            duration_ms=record.duration_ms,
+        )
+        if self._observers.attempt_finished:
+            self._observers.notify("attempt_finished", record=record, order=order)
+        if answer is not None:
+            answer = _with_info(answer, provider=handle.name)
+        return record, answer, status
+
+    async def _call_pay(self, handle: ProviderHandle, available: dict[str, Any], timeout: float) -> _Outcome:
+        try:
+            value = await handle.pay(available, max(timeout, 0.0), self._pool)
+        except TimeoutError:
+            return _Outcome(OutcomeKind.TIMEOUT, None, f"no answer within {timeout:.3f}s")
+        except Exception as exc:  # a provider's bug must not crash the host: it is an ambiguous outcome
+            return _Outcome(OutcomeKind.EXCEPTION, None, type(exc).__name__)
+        if not isinstance(value, PaymentResult):
+            return _Outcome(OutcomeKind.INVALID, None, f"returned {type(value).__name__}, not a PaymentResult")
+        return _Outcome(OutcomeKind.ANSWER, value, "")
+
+    async def _settle(
+        self, handle: ProviderHandle, order: Order, attempt: Attempt, deadline: float
+    ) -> tuple[Decision, bool, str]:
+        """Resolve an ambiguous attempt: (decision, paid, what happened). Falls through only when the provider
+        says nothing moved, or confirms a cancel; anything else stops for reconciliation."""
+        if handle.inquire is None:
+            return Decision.STOP, False, "provider has no inquiry: left for reconciliation"
+        available = {"order": order, "attempt": attempt}
+        status = ProviderStatus.UNKNOWN
+        for number in range(1, self.settings.inquiry_attempts + 1):
+            status = await self._ask(handle.inquire, available, handle.deadline_s, deadline, ProviderStatus)
+            if status is not ProviderStatus.UNKNOWN:
+                break
+            pause = min(self.settings.inquiry_interval_s, deadline - time.monotonic())
+            if number < self.settings.inquiry_attempts and pause > 0:
+                await asyncio.sleep(pause)
+        if status is ProviderStatus.PAID:
+            return Decision.STOP, True, "inquiry: paid"
+        if status is ProviderStatus.NOT_PAID:
+            return Decision.FALLTHROUGH, False, "inquiry: not paid"
+        if handle.cancel is None:
+            return Decision.STOP, False, "inquiry: unknown; provider has no cancel: left for reconciliation"
+        for _ in range(self.settings.inquiry_attempts):
+            confirmed = await self._ask(handle.cancel, available, handle.deadline_s, deadline, bool)
+            if confirmed is True:
+                return Decision.FALLTHROUGH, False, "inquiry: unknown; cancel confirmed"
+            if confirmed is False:
+                break
+        return Decision.STOP, False, "inquiry: unknown; cancel not confirmed: left for reconciliation"
+
+    async def _ask(self, call: Any, available: dict[str, Any], limit: float, deadline: float, kind: type) -> Any:
+        """One idempotent inquiry or cancel call; ``None`` when it failed or returned the wrong type."""
+        remaining = min(limit, deadline - time.monotonic())
+        if remaining <= 0:
+            return None
+        try:
+            value = await call(available, remaining, self._pool)
+        except Exception as exc:
+            _log.warning(
+                "provider.call_failed",
+                error=type(exc).__name__,
+                attempt=available["attempt"].number,
+                provider=available["attempt"].provider,
+            )
+            return None
+        if kind is ProviderStatus:
+            try:
+                return ProviderStatus(value)
+            except ValueError:
+                return ProviderStatus.UNKNOWN
+        return value if isinstance(value, kind) else None
+
+    # --- answers --------------------------------------------------------------------------------------------
+
+    def _repeat_answer(self, payment: Payment) -> PaymentResult:
+        _log.info(
+            "payment.repeated", payment_id=payment.payment_id, status=payment.status.value, trade_no=payment.trade_no
+        )
+        if payment.status is PaymentStatus.SUCCEEDED and payment.result is not None:
+            return payment.result
+        message = (
+            "a payment of this order is in progress"
+            if payment.status is PaymentStatus.PROCESSING
+            else "the payment of this order awaits reconciliation"
+        )
+        return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
+
+    @staticmethod
+    def _all_fell_through(records: list[AttemptRecord], skipped: list[str]) -> PaymentResult:
+        if not records:
+            return refusal("no provider can pay this order: " + ("; ".join(skipped) or "the chain is empty"))
+        parts = []
+        for r in records:
+            res = r.result
+            if res is None:
+                parts.append(f"{r.attempt.provider}: {r.kind.value} ({r.detail})")
+                continue
+            code = str(int(res.result_error.error_code)) if res.result_error else res.result_code.value
+            parts.append(f"{r.attempt.provider}: {code} {res.reason or ''}".rstrip())
+        last = records[-1].result
+        error = (
+            last.result_error if last and last.result_error else ResultError(ErrorCode.APP_SERVICE_ERROR, "declined")
+        )
+        info = {"reason": last.reason} if last and last.reason else {}
+        return PaymentResult(ResultCode.FAILED, "every provider declined: " + "; ".join(parts), error, info)
+
+
+def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
+    result = outcome.result
+    if outcome.kind is not OutcomeKind.ANSWER or result is None or is_ambiguous_code(result.result_code):
+        return _unresolved(outcome)
+    if result.result_code is ResultCode.SUCCESS:
+        return result, PaymentStatus.SUCCEEDED
+    error = result.result_error
+    is_cancel = result.result_code is ResultCode.USER_CANCEL or (error and error.error_code is ErrorCode.USER_CANCEL)
+    if is_cancel or rule.answer_code is ResultCode.USER_CANCEL:
+        return (
+            PaymentResult(
+                ResultCode.USER_CANCEL,
+                result.result_message or "the user cancelled",
+                ResultError(ErrorCode.USER_CANCEL, error.error_desc if error else "the user cancelled"),
+                result.extended_info,
+            ),
+            PaymentStatus.CANCELLED,
+        )
+    return result, PaymentStatus.FAILED
+
+
+def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
+    error = ErrorCode.TIMEOUT if outcome.kind is OutcomeKind.TIMEOUT else ErrorCode.UNKNOWN_ERROR
+    message = "the result is unknown and may be a success; the payment awaits reconciliation"
+    return PaymentResult(ResultCode.UNKNOWN, message, ResultError(error, message)), PaymentStatus.NEEDS_RECONCILIATION
+
+
+def _with_info(result: PaymentResult, **info: str) -> PaymentResult:
+    return PaymentResult(
+        result.result_code, result.result_message, result.result_error, {**result.extended_info, **info}
+    )

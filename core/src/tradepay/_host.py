@@ -1,0 +1,120 @@
+"""The host: a plugin manager, the configured providers in chain order, the rule table and the ledger.
+
+Build one per process with :meth:`Host.from_config` (providers found through entry points) or
+:meth:`Host.from_providers` (provider objects given directly, for tests and embedding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import _hookspecs
+from ._attempts import ProviderConfig
+from ._config import ChainSettings, Config, HostSettings
+from ._discovery import load_provider_factories
+from ._engine import Chain
+from ._errors import ConfigError, DiscoveryError
+from ._ledger import Ledger, MemoryLedger
+from ._providers import ProviderHandle
+from ._rules import Rule, RuleTable
+from ._threads import DaemonPool
+
+__all__ = ["Host"]
+
+#: The name the built-in order book is registered under in the plugin manager.
+ORDER_BOOK_PLUGIN = "tradepay.orderbook"
+
+
+class Host:
+    """Everything one process needs to pay: build it once, share it across payments and threads."""
+
+    def __init__(
+        self,
+        providers: Mapping[str, object],
+        *,
+        chain: ChainSettings | None = None,
+        rules: Iterable[Rule] = (),
+        ledger: Ledger | None = None,
+        plugins: Mapping[str, object] | None = None,
+        host: HostSettings | None = None,
+        deadlines: Mapping[str, float] | None = None,
+        config: Config | None = None,
+    ) -> None:
+        """Register ``providers`` (name -> plugin object, in chain order) and extra ``plugins`` (observers,
+        order resolvers) in a new plugin manager; validate every provider's hooks."""
+        self.config = config
+        self.settings = host or HostSettings()
+        chain = chain or ChainSettings(providers=tuple(providers))
+        if tuple(providers) != chain.providers:
+            raise ConfigError("chain.providers", f"{list(chain.providers)} does not match the providers given")
+        self.pm = pluggy.PluginManager(_hookspecs.PROJECT)
+        self.pm.add_hookspecs(_hookspecs)
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger(cashier_url=self.settings.cashier_url)
+        # Registered first so that any plugin's resolve_order (called last-registered-first) can override it.
+        self.pm.register(self.ledger, name=ORDER_BOOK_PLUGIN)
+        for name, plugin in (plugins or {}).items():
+            self.pm.register(plugin, name=name)
+        handles = []
+        deadlines = deadlines or {}
+        for name, plugin in providers.items():
+            try:
+                self.pm.register(plugin, name=name)
+            except (pluggy.PluginValidationError, ValueError) as exc:
+                raise DiscoveryError(name, f"cannot be registered: {exc}") from None
+            handles.append(ProviderHandle.bind(self.pm, name, plugin, deadlines.get(name, chain.provider_deadline_s)))
+        self.pool = DaemonPool(self.settings.provider_threads)
+        self.chain = Chain(handles, RuleTable(rules), self.ledger, self.pm.hook, chain, self.pool)
+
+    @classmethod
+    def from_providers(cls, providers: Mapping[str, object], **kwargs: Any) -> Host:
+        """A host around provider objects given directly (no entry points), in the mapping's order."""
+        return cls(providers, **kwargs)
+
+    @classmethod
+    def from_config(
+        cls, config: Config, *, ledger: Ledger | None = None, plugins: Mapping[str, object] | None = None
+    ) -> Host:
+        """Load the configured providers through their entry points (only those), instantiate each with its
+        :class:`ProviderConfig`, and build the host. Errors name the provider and what to do."""
+        factories = load_provider_factories(config.chain.providers)
+        data_dir = Path(config.host.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        providers: dict[str, object] = {}
+        deadlines: dict[str, float] = {}
+        for name, factory in factories.items():
+            settings = config.provider_settings(name)
+            if settings.deadline_s is not None:
+                deadlines[name] = settings.deadline_s
+            if not callable(factory):
+                raise DiscoveryError(name, f"entry point target {factory!r} is not callable")
+            try:
+                providers[name] = factory(ProviderConfig(name, dict(settings.settings), data_dir))
+            except ConfigError:
+                raise
+            except Exception as exc:
+                raise DiscoveryError(name, f"failed to start: {type(exc).__name__}: {exc}") from exc
+        return cls(
+            providers,
+            chain=config.chain,
+            rules=config.rules,
+            ledger=ledger,
+            plugins=plugins,
+            host=config.host,
+            deadlines=deadlines,
+            config=config,
+        )
+
+    def provider(self, name: str) -> object:
+        """The plugin object registered as provider ``name``."""
+        plugin = self.pm.get_plugin(name)
+        if plugin is None or name not in self.chain.settings.providers:
+            raise KeyError(name)
+        return plugin
+
+    def close(self) -> None:
+        """Let idle provider threads exit. The host should not be used afterwards."""
+        self.pool.shutdown()

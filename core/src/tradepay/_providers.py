@@ -1,0 +1,87 @@
+"""One provider as the chain sees it: its hook implementations, bound once at start-up.
+
+The chain calls a provider's own ``pay``/``inquire``/``cancel`` directly (pluggy would call every plugin's);
+looking the implementations up once keeps each attempt free of hook lookups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from ._attempts import Capabilities
+from ._errors import DiscoveryError
+from ._threads import DaemonPool
+
+__all__ = ["HookCall", "ProviderHandle"]
+
+
+@dataclass(frozen=True, slots=True)
+class HookCall:
+    """One hook implementation of one provider, with the argument names it takes."""
+
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    is_async: bool
+
+    async def __call__(self, available: Mapping[str, Any], timeout: float, pool: DaemonPool) -> Any:
+        """Call with the arguments it asks for, under ``timeout`` seconds; raises ``TimeoutError`` past it.
+
+        A sync implementation runs on ``pool`` so that a hang costs a thread, not the event loop.
+        """
+        kwargs = {name: available[name] for name in self.argnames}
+        async with asyncio.timeout(timeout):
+            if self.is_async:
+                value = await self.function(**kwargs)
+            else:
+                value = await asyncio.wrap_future(pool.submit(lambda: self.function(**kwargs)))
+            if inspect.isawaitable(value):
+                value = await value
+        return value
+
+
+def _bind(pm: pluggy.PluginManager, hook_name: str, plugin: object) -> HookCall | None:
+    caller = getattr(pm.hook, hook_name)
+    for impl in caller.get_hookimpls():
+        if impl.plugin is plugin:
+            fn = impl.function
+            return HookCall(fn, tuple(impl.argnames), inspect.iscoroutinefunction(fn))
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHandle:
+    """A registered provider: name, deadline, declared capabilities and its bound hooks."""
+
+    name: str
+    plugin: object
+    deadline_s: float
+    capabilities: Capabilities | None
+    pay: HookCall
+    inquire: HookCall | None
+    cancel: HookCall | None
+
+    @classmethod
+    def bind(cls, pm: pluggy.PluginManager, name: str, plugin: object, deadline_s: float) -> ProviderHandle:
+        """Look up ``plugin``'s hooks in ``pm``; a provider without ``pay`` is refused."""
+        pay = _bind(pm, "pay", plugin)
+        if pay is None:
+            raise DiscoveryError(name, "does not implement the `pay` hook (a method marked @tradepay.hookimpl)")
+        capabilities = None
+        declared = _bind(pm, "capabilities", plugin)
+        if declared is not None:
+            if declared.is_async:
+                raise DiscoveryError(name, "its `capabilities` hook must be a plain function, not async")
+            capabilities = declared.function()
+            if not isinstance(capabilities, Capabilities):
+                raise DiscoveryError(
+                    name, f"`capabilities` returned {type(capabilities).__name__}, not tradepay.Capabilities"
+                )
+        return cls(
+            name, plugin, deadline_s, capabilities, pay, _bind(pm, "inquire", plugin), _bind(pm, "cancel", plugin)
+        )

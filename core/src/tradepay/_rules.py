@@ -1,0 +1,223 @@
+"""The rule table: what the chain does with each provider outcome.
+
+A rule matches on any of provider, outcome kind, result code, error code and a detail pattern (fully matched
+against the answer's ``extended_info["reason"]``, else its error description); the most specific matching
+rule wins (the most matchers set), and among equally specific rules the one listed first (configured
+overrides come before the shipped defaults). A catch-all default rule always matches last.
+
+Safety is not left to the table alone: a ``fallthrough`` is only ever carried out for a valid answer whose
+result code is ``4000`` (failed) and which is not a user cancel. Anything else a fall-through rule would
+catch is inquired instead, so no configuration can move a payment to a second provider while the first may
+have charged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import ConfigError
+from ._models import ErrorCode, PaymentResult, ResultCode
+from ._records import Decision, OutcomeKind
+
+__all__ = ["DEFAULT_RULES", "RISK_REASONS", "Rule", "RuleTable", "parse_rules"]
+
+#: Decline reasons that mean "do not try another way": fraud or risk, a lost or stolen card.
+RISK_REASONS = r"RISK_REJECT|LOST_CARD|STOLEN_CARD|FRAUD\w*|PICKUP_CARD"
+
+_AMBIGUOUS_CODES = frozenset({ResultCode.PROCESSING, ResultCode.NETWORK_ERROR, ResultCode.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the rule table. ``None`` in a matcher means "any"."""
+
+    name: str
+    decision: Decision
+    provider: str | None = None
+    kind: OutcomeKind | None = None
+    result_code: ResultCode | None = None
+    error_code: ErrorCode | None = None
+    detail: re.Pattern[str] | None = None
+    answer_code: ResultCode | None = None
+    specificity: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        matchers = (self.provider, self.kind, self.result_code, self.error_code, self.detail)
+        object.__setattr__(self, "specificity", sum(m is not None for m in matchers))
+
+    def matches(self, provider: str, kind: OutcomeKind, result: PaymentResult | None, detail: str) -> bool:
+        """True when this rule applies to ``provider``'s outcome."""
+        if self.provider is not None and self.provider != provider:
+            return False
+        if self.kind is not None and self.kind is not kind:
+            return False
+        if self.result_code is not None and (result is None or result.result_code is not self.result_code):
+            return False
+        if self.error_code is not None and (
+            result is None or result.result_error is None or result.result_error.error_code is not self.error_code
+        ):
+            return False
+        return self.detail is None or self.detail.fullmatch(detail) is not None
+
+    def describe(self) -> str:
+        """A one-line description: ``name: error_code=1002 -> fallthrough``."""
+        parts = [
+            f"{label}={value}"
+            for label, value in (
+                ("provider", self.provider),
+                ("kind", self.kind.value if self.kind else None),
+                ("result_code", self.result_code.value if self.result_code else None),
+                ("error_code", int(self.error_code) if self.error_code else None),
+                ("detail", self.detail.pattern if self.detail else None),
+            )
+            if value is not None
+        ]
+        answer = f" (answered {self.answer_code.value})" if self.answer_code else ""
+        return f"{self.name}: {' '.join(parts) or 'any outcome'} -> {self.decision.value}{answer}"
+
+
+def _rule(name: str, decision: Decision, **matchers: Any) -> Rule:
+    return Rule(name=name, decision=decision, **matchers)
+
+
+STOP, NEXT, ASK = Decision.STOP, Decision.FALLTHROUGH, Decision.INQUIRE
+#: The shipped defaults, in priority order among equally specific rules. Ambiguous outcomes come before
+#: fall-throughs so that, say, ``8000`` with error ``1002`` is inquired, not passed on.
+DEFAULT_RULES: tuple[Rule, ...] = (
+    _rule("success", STOP, result_code=ResultCode.SUCCESS),
+    _rule("user-cancel", STOP, result_code=ResultCode.USER_CANCEL, answer_code=ResultCode.USER_CANCEL),
+    _rule("user-cancel-error", STOP, error_code=ErrorCode.USER_CANCEL, answer_code=ResultCode.USER_CANCEL),
+    _rule("risk-decline", STOP, result_code=ResultCode.FAILED, detail=re.compile(RISK_REASONS)),
+    _rule("processing", ASK, result_code=ResultCode.PROCESSING),
+    _rule("network-error", ASK, result_code=ResultCode.NETWORK_ERROR),
+    _rule("unknown-result", ASK, result_code=ResultCode.UNKNOWN),
+    _rule("timeout-error", ASK, error_code=ErrorCode.TIMEOUT),
+    _rule("unknown-error", ASK, error_code=ErrorCode.UNKNOWN_ERROR),
+    _rule("provider-exception", ASK, kind=OutcomeKind.EXCEPTION),
+    _rule("invalid-answer", ASK, kind=OutcomeKind.INVALID),
+    _rule("deadline-missed", ASK, kind=OutcomeKind.TIMEOUT),
+    _rule("app-service-error", NEXT, error_code=ErrorCode.APP_SERVICE_ERROR),
+    _rule("system-error", NEXT, error_code=ErrorCode.SYSTEM_ERROR),
+    _rule("agreement-pending", NEXT, error_code=ErrorCode.AUTH_PENDING_AGREEMENT),
+    _rule("declined", NEXT, result_code=ResultCode.FAILED),
+)
+#: Matches whatever no other rule does: an outcome nobody described is treated as ambiguous.
+DEFAULT_RULE = _rule("default", ASK)
+
+
+class RuleTable:
+    """An ordered, validated set of rules with a catch-all default."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, overrides: Iterable[Rule] = (), *, defaults: Iterable[Rule] = DEFAULT_RULES) -> None:
+        ordered = [*overrides, *defaults]
+        # Stable sort: specificity first, then listed order (overrides before defaults).
+        self._rules: tuple[Rule, ...] = (*sorted(ordered, key=lambda r: -r.specificity), DEFAULT_RULE)
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        """Every rule in the order they are tried, the catch-all default last."""
+        return self._rules
+
+    def match(self, provider: str, kind: OutcomeKind, result: PaymentResult | None, detail: str) -> Rule:
+        """The rule that applies to this outcome (always one: the default catches the rest)."""
+        for rule in self._rules:
+            if rule.matches(provider, kind, result, detail):
+                return rule
+        raise AssertionError("unreachable: the default rule matches every outcome")  # pragma: no cover
+
+
+def effective_decision(rule: Rule, kind: OutcomeKind, result: PaymentResult | None) -> Decision:
+    """The decision the chain carries out: the rule's, except that a fall-through is only allowed for a
+    valid ``4000`` answer that is not a user cancel; anything else it would catch is inquired."""
+    if rule.decision is not Decision.FALLTHROUGH:
+        return rule.decision
+    if kind is OutcomeKind.ANSWER and result is not None and result.result_code is ResultCode.FAILED:
+        error = result.result_error
+        if error is None or error.error_code is not ErrorCode.USER_CANCEL:
+            return Decision.FALLTHROUGH
+    return Decision.INQUIRE
+
+
+_RULE_KEYS = frozenset({"name", "decision", "provider", "kind", "result_code", "error_code", "detail", "answer_code"})
+
+
+def _enum(enum_type: Any, value: object, key: str) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in dict.fromkeys(enum_type))
+        raise ConfigError(key, f"{value!r} is not one of {choices}") from None
+
+
+def parse_rules(raw: object, *, providers: Sequence[str] | None = None) -> tuple[Rule, ...]:
+    """Build rules from the configuration's ``[[rules]]`` array; every error names its key path.
+
+    Refused outright, because they could charge twice: a ``fallthrough`` on a success, a cancel, a
+    processing or unknown result, or on an exception, invalid answer or missed deadline.
+    """
+    if not isinstance(raw, list):
+        raise ConfigError("rules", f"must be an array of tables ([[rules]]), got {type(raw).__name__}")
+    rules = []
+    for index, item in enumerate(raw):
+        at = f"rules[{index}]"
+        if not isinstance(item, Mapping):
+            raise ConfigError(at, f"must be a table, got {type(item).__name__}")
+        unknown = sorted(set(item) - _RULE_KEYS)
+        if unknown:
+            raise ConfigError(f"{at}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
+        if "decision" not in item:
+            raise ConfigError(f"{at}.decision", "is required (stop, fallthrough or inquire)")
+        matchers: dict[str, Any] = {}
+        for key in ("name", "provider", "detail"):
+            if key in item and not isinstance(item[key], str):
+                raise ConfigError(f"{at}.{key}", f"must be a string, got {type(item[key]).__name__}")
+        if "provider" in item:
+            if providers is not None and item["provider"] not in providers:
+                raise ConfigError(f"{at}.provider", f"{item['provider']!r} is not in chain.providers")
+            matchers["provider"] = item["provider"]
+        if "kind" in item:
+            matchers["kind"] = _enum(OutcomeKind, item["kind"], f"{at}.kind")
+        if "result_code" in item:
+            matchers["result_code"] = _enum(ResultCode, str(item["result_code"]), f"{at}.result_code")
+        if "error_code" in item:
+            code = item["error_code"]
+            if isinstance(code, bool) or not isinstance(code, int):
+                raise ConfigError(f"{at}.error_code", f"must be an integer, got {type(code).__name__}")
+            matchers["error_code"] = _enum(ErrorCode, code, f"{at}.error_code")
+        if "detail" in item:
+            try:
+                matchers["detail"] = re.compile(item["detail"])
+            except re.error as exc:
+                raise ConfigError(f"{at}.detail", f"is not a valid regular expression: {exc}") from None
+        if "answer_code" in item:
+            matchers["answer_code"] = _enum(ResultCode, str(item["answer_code"]), f"{at}.answer_code")
+        decision = _enum(Decision, item["decision"], f"{at}.decision")
+        rule = Rule(name=item.get("name", f"rule-{index}"), decision=decision, **matchers)
+        _refuse_unsafe(rule, at)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _refuse_unsafe(rule: Rule, at: str) -> None:
+    if rule.decision is not Decision.FALLTHROUGH:
+        return
+    if rule.kind is not None and rule.kind is not OutcomeKind.ANSWER:
+        raise ConfigError(f"{at}.decision", f"fallthrough on kind {rule.kind.value!r} could charge twice")
+    if rule.result_code is not None and rule.result_code is not ResultCode.FAILED:
+        raise ConfigError(
+            f"{at}.decision", f"fallthrough is allowed only on result code 4000, not {rule.result_code.value}"
+        )
+    if rule.error_code is ErrorCode.USER_CANCEL:
+        raise ConfigError(f"{at}.decision", "a user cancel (1001) never falls through")
+    if rule.result_code is None and rule.error_code is None:
+        raise ConfigError(f"{at}.decision", 'a fallthrough rule must name result_code = "4000" or an error_code')
+
+
+def is_ambiguous_code(code: ResultCode) -> bool:
+    """True for result codes that do not say whether money moved (8000, 6002, 6004)."""
+    return code in _AMBIGUOUS_CODES

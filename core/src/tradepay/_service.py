@@ -1,0 +1,159 @@
+"""``PaymentService``: the SPI the mini program container calls, in its three Python forms.
+
+* ``pay(payment_request, api_context, callback)`` -> ``None``: the SDK's form. The payment runs on the
+  service's own event-loop thread and ``callback`` receives the one result there, exactly once.
+* ``await pay_async(...)`` -> ``PaymentResult``: runs in the caller's event loop.
+* ``pay_blocking(...)`` -> ``PaymentResult``: waits for the result; not for use inside a running loop.
+
+No form raises for a payment: bad input, provider failures and host bugs all become one ``PaymentResult``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any
+
+import structlog
+
+from ._engine import refusal
+from ._host import Host
+from ._models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError
+
+__all__ = ["PaymentService"]
+
+_log = structlog.get_logger("tradepay")
+_INTERNAL_ERROR = "the host failed while paying; the result is unknown and the payment awaits reconciliation"
+
+
+class _LoopThread:
+    """A daemon thread running an event loop, started on first use."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, coro: Coroutine[Any, Any, PaymentResult]) -> Future[PaymentResult]:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, name="tradepay-loop", daemon=True)
+                self._thread.start()
+            return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def stop(self) -> None:
+        """Cancel what is still running (each callback still gets its one answer), stop and close the loop."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        thread.join(timeout=10)
+        if not loop.is_running():
+            loop.close()
+
+
+class PaymentService:
+    """The super app's payment service: pays through ``host``'s chain and answers exactly once."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self._loop = _LoopThread()
+
+    def pay(
+        self,
+        payment_request: PaymentRequest,
+        api_context: APIContext,
+        callback: Callback | Callable[[PaymentResult], object],
+    ) -> None:
+        """Start paying and return at once; ``callback`` (a :class:`Callback` or a plain callable) receives the
+        one :class:`PaymentResult`, exactly once, on the service's thread, whatever happens. An exception
+        raised by the callback is logged and does not lead to a second call."""
+        deliver = _delivery(callback)
+        self._loop.submit(self._pay_then(payment_request, api_context, deliver))
+
+    async def pay_async(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
+        """Pay in the running event loop and return the one result."""
+        return await self._pay(payment_request, api_context)
+
+    def pay_blocking(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
+        """Pay and wait for the one result. Raises ``RuntimeError`` if called from a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._loop.submit(self._pay(payment_request, api_context)).result()
+        raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
+
+    def close(self) -> None:
+        """Stop the service's thread and the host's idle provider threads."""
+        self._loop.stop()
+        self.host.close()
+
+    def __enter__(self) -> PaymentService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _pay_then(
+        self, request: PaymentRequest, context: APIContext, deliver: Callable[[PaymentResult], None]
+    ) -> PaymentResult:
+        try:
+            result = await self._pay(request, context)
+        except BaseException:
+            # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer.
+            deliver(_unknown())
+            raise
+        deliver(result)
+        return result
+
+    async def _pay(self, request: object, context: object) -> PaymentResult:
+        if not isinstance(request, PaymentRequest):
+            return refusal(f"payment_request: must be a PaymentRequest, got {type(request).__name__}")
+        if not isinstance(context, APIContext):
+            return refusal(f"api_context: must be an APIContext, got {type(context).__name__}")
+        try:
+            return await self.host.chain.pay(request, context)
+        except Exception:
+            # A host bug or a ledger failure: the payment may have reached a provider, so it is not a failure.
+            _log.exception("payment.crashed", trade_no=request.payment_string[:64])
+            return _unknown()
+
+
+def _unknown() -> PaymentResult:
+    return PaymentResult(ResultCode.UNKNOWN, _INTERNAL_ERROR, ResultError(ErrorCode.UNKNOWN_ERROR, _INTERNAL_ERROR))
+
+
+def _delivery(callback: object) -> Callable[[PaymentResult], None]:
+    """A function that hands a result to ``callback`` once and swallows (logs) what the callback raises."""
+    method = getattr(callback, "result", None)
+    target = method if callable(method) else callback
+    if not callable(target):
+        raise TypeError(f"callback: must be a Callback or a callable, got {type(callback).__name__}")
+    delivered = False
+    lock = threading.Lock()
+
+    def deliver(result: PaymentResult) -> None:
+        nonlocal delivered
+        with lock:
+            if delivered:
+                return
+            delivered = True
+        try:
+            target(result)
+        except Exception:
+            _log.exception("callback.failed", result=result.result_code.value)
+
+    return deliver

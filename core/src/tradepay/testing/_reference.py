@@ -1,0 +1,250 @@
+"""The reference provider: a scriptable provider that stands in for any real one in tests and demos.
+
+Each call to ``pay`` takes the next outcome of its script (the last one repeats). It keeps an honest record
+of the money it moved per idempotency key, so inquiry and cancel tell the truth unless scripted otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
+from .._errors import ConfigError
+from .._hookspecs import hookimpl
+from .._models import ErrorCode, PaymentResult, ResultCode, ResultError
+from .._orders import Order
+
+__all__ = ["AsyncReferenceProvider", "Outcome", "PayOnlyReferenceProvider", "ReferenceProvider", "reference_provider"]
+
+
+class Outcome(enum.StrEnum):
+    """What one scripted ``pay`` call does. Only ``success`` and the ``late_*`` ones move money."""
+
+    SUCCESS = "success"
+    DECLINE = "decline"  # 4000 / 1002 CARD_DECLINED
+    INSUFFICIENT = "insufficient"  # 4000 / 1002 USER_BALANCE_NOT_ENOUGH
+    RISK_DECLINE = "risk_decline"  # 4000 / 1002 RISK_REJECT
+    STOLEN = "stolen"  # 4000 / 1002 STOLEN_CARD
+    USER_CANCEL = "user_cancel"  # 6001 / 1001
+    AGREEMENT_PENDING = "agreement_pending"  # 4000 / 2001
+    SYSTEM_ERROR = "system_error"  # 4000 / 1005
+    TIMEOUT_ERROR = "timeout_error"  # 4000 / 1003, nothing moved
+    UNKNOWN_ERROR = "unknown_error"  # 4000 / 1000, nothing moved
+    PROCESSING = "processing"  # 8000, nothing moved
+    NETWORK_ERROR = "network_error"  # 6002, nothing moved
+    UNKNOWN_RESULT = "unknown_result"  # 6004, nothing moved
+    EXCEPTION = "exception"  # raises RuntimeError, nothing moved
+    GARBAGE = "garbage"  # returns a dict, nothing moved
+    HANG = "hang"  # never answers (until hang_s), nothing moved
+    LATE_SUCCESS = "late_success"  # money moves, the answer is 6004 / 1003 timeout
+    LATE_SUCCESS_HANG = "late_success_hang"  # money moves, then no answer (until hang_s)
+
+
+def _declined(code: ErrorCode, reason: str) -> PaymentResult:
+    return PaymentResult(
+        ResultCode.FAILED, reason.lower().replace("_", " "), ResultError(code, reason), {"reason": reason}
+    )
+
+
+_ANSWERS: dict[Outcome, PaymentResult] = {
+    Outcome.DECLINE: _declined(ErrorCode.APP_SERVICE_ERROR, "CARD_DECLINED"),
+    Outcome.INSUFFICIENT: _declined(ErrorCode.APP_SERVICE_ERROR, "USER_BALANCE_NOT_ENOUGH"),
+    Outcome.RISK_DECLINE: _declined(ErrorCode.APP_SERVICE_ERROR, "RISK_REJECT"),
+    Outcome.STOLEN: _declined(ErrorCode.APP_SERVICE_ERROR, "STOLEN_CARD"),
+    Outcome.USER_CANCEL: PaymentResult(
+        ResultCode.USER_CANCEL, "cancelled", ResultError(ErrorCode.USER_CANCEL, "cancelled")
+    ),
+    Outcome.AGREEMENT_PENDING: _declined(ErrorCode.AUTH_PENDING_AGREEMENT, "AUTH_PENDING_AGREEMENT"),
+    Outcome.SYSTEM_ERROR: _declined(ErrorCode.SYSTEM_ERROR, "SYSTEM_ERROR"),
+    Outcome.TIMEOUT_ERROR: _declined(ErrorCode.TIMEOUT, "TIMEOUT"),
+    Outcome.UNKNOWN_ERROR: _declined(ErrorCode.UNKNOWN_ERROR, "UNKNOWN"),
+    Outcome.PROCESSING: PaymentResult(ResultCode.PROCESSING, "processing"),
+    Outcome.NETWORK_ERROR: PaymentResult(ResultCode.NETWORK_ERROR, "network error"),
+    Outcome.UNKNOWN_RESULT: PaymentResult(ResultCode.UNKNOWN, "unknown"),
+    Outcome.LATE_SUCCESS: PaymentResult(ResultCode.UNKNOWN, "timeout", ResultError(ErrorCode.TIMEOUT, "timeout")),
+}
+_MOVES_MONEY = frozenset({Outcome.SUCCESS, Outcome.LATE_SUCCESS, Outcome.LATE_SUCCESS_HANG})
+_SETTINGS = frozenset({"script", "inquiry", "cancel", "currencies", "max_amount", "hang_s", "mode", "hooks"})
+
+
+@dataclass
+class _Book:
+    """What the reference provider did: calls in order and the money moved per key."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)  # (hook, idempotency_key)
+    charges: dict[str, int] = field(default_factory=dict)  # key -> minor units moved and not reversed
+    answers: dict[str, Any] = field(default_factory=dict)  # key -> first answer
+    voided: set[str] = field(default_factory=set)
+    refunds: int = 0
+
+
+class ReferenceProvider:
+    """A scripted sync provider. Settings (``[providers.NAME]``), all optional:
+
+    * ``script``: outcomes of successive ``pay`` calls (see :class:`Outcome`), the last repeating; default
+      ``["success"]``.
+    * ``inquiry``: ``"truth"`` (default: answer from the money moved) or ``"unknown"`` (always unknown).
+    * ``cancel``: ``"truth"`` (default: reverse and confirm) or ``"refuse"`` (never confirm).
+    * ``currencies``, ``max_amount``: its declared capabilities; ``hang_s``: how long a hang lasts (60).
+    * ``mode`` (``"sync"`` or ``"async"``) and ``hooks`` (``"full"`` or ``"pay_only"``) pick the class
+      :func:`reference_provider` builds.
+    """
+
+    def __init__(
+        self, config: ProviderConfig | None = None, *, script: Iterable[Outcome | str] | None = None, **settings: Any
+    ) -> None:
+        raw: dict[str, Any] = dict(config.settings) if config is not None else {}
+        raw.update(settings)
+        if script is not None:
+            raw["script"] = list(script)
+        name = config.name if config is not None else "reference"
+        unknown = sorted(set(raw) - _SETTINGS)
+        if unknown:
+            raise ConfigError(
+                f"providers.{name}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(_SETTINGS))})"
+            )
+        try:
+            self.script = [Outcome(o) for o in raw.get("script", ["success"])] or [Outcome.SUCCESS]
+        except ValueError as exc:
+            raise ConfigError(f"providers.{name}.script", str(exc)) from None
+        self.inquiry_mode = _choice(raw, "inquiry", ("truth", "unknown"), name)
+        self.cancel_mode = _choice(raw, "cancel", ("truth", "refuse"), name)
+        currencies = raw.get("currencies")
+        self._capabilities = Capabilities(
+            currencies=frozenset(currencies) if currencies is not None else None, max_amount=raw.get("max_amount")
+        )
+        self.hang_s = float(raw.get("hang_s", 60.0))
+        self.name = name
+        self.book = _Book()
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+
+    # --- what a test reads ----------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """``(hook, idempotency_key)`` of every call, in order."""
+        return self.book.calls
+
+    @property
+    def charged(self) -> int:
+        """Minor units this provider moved and did not reverse."""
+        with self._lock:
+            return sum(self.book.charges.values())
+
+    def charges(self) -> Mapping[str, int]:
+        """Money moved per idempotency key (not reversed)."""
+        with self._lock:
+            return dict(self.book.charges)
+
+    def release_hangs(self) -> None:
+        """End every current and future hang at once (so tests finish fast)."""
+        self._release.set()
+
+    # --- the hooks ------------------------------------------------------------------------------------------
+
+    def _next(self, order: Order, attempt: Attempt) -> tuple[Outcome, Any]:
+        """Pick this call's outcome and do its bookkeeping atomically; returns (outcome, answer)."""
+        key = attempt.idempotency_key
+        with self._lock:
+            self.book.calls.append(("pay", key))
+            if key in self.book.answers:
+                return Outcome.SUCCESS, self.book.answers[key]
+            if key in self.book.voided:
+                return Outcome.DECLINE, _declined(ErrorCode.APP_SERVICE_ERROR, "ATTEMPT_VOIDED")
+            outcome = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+            if outcome in _MOVES_MONEY:
+                self.book.charges[key] = order.amount.minor_units
+            answer: Any = _ANSWERS.get(outcome, PaymentResult(ResultCode.SUCCESS, "paid"))
+            if outcome is Outcome.GARBAGE:
+                answer = {"resultCode": "9000"}
+            if outcome not in (Outcome.EXCEPTION, Outcome.HANG, Outcome.LATE_SUCCESS_HANG, Outcome.GARBAGE):
+                self.book.answers[key] = answer
+            return outcome, answer
+
+    @hookimpl
+    def pay(self, order: Order, attempt: Attempt) -> Any:
+        outcome, answer = self._next(order, attempt)
+        if outcome is Outcome.EXCEPTION:
+            raise RuntimeError("scripted provider failure")
+        if outcome in (Outcome.HANG, Outcome.LATE_SUCCESS_HANG):
+            self._release.wait(self.hang_s)
+            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang")
+        return answer
+
+    @hookimpl
+    def inquire(self, attempt: Attempt) -> ProviderStatus:
+        with self._lock:
+            self.book.calls.append(("inquire", attempt.idempotency_key))
+            if self.inquiry_mode == "unknown":
+                return ProviderStatus.UNKNOWN
+            if attempt.idempotency_key in self.book.charges:
+                return ProviderStatus.PAID
+            if attempt.idempotency_key not in self.book.answers:
+                self.book.voided.add(attempt.idempotency_key)
+            return ProviderStatus.NOT_PAID
+
+    @hookimpl
+    def cancel(self, attempt: Attempt) -> bool:
+        with self._lock:
+            self.book.calls.append(("cancel", attempt.idempotency_key))
+            if self.cancel_mode == "refuse":
+                return False
+            if self.book.charges.pop(attempt.idempotency_key, None) is not None:
+                self.book.refunds += 1
+            self.book.voided.add(attempt.idempotency_key)
+            return True
+
+    @hookimpl
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+
+class AsyncReferenceProvider(ReferenceProvider):
+    """The reference provider with an ``async def pay`` (hangs are cancellable awaits)."""
+
+    @hookimpl
+    async def pay(self, order: Order, attempt: Attempt) -> Any:
+        outcome, answer = self._next(order, attempt)
+        if outcome is Outcome.EXCEPTION:
+            raise RuntimeError("scripted provider failure")
+        if outcome in (Outcome.HANG, Outcome.LATE_SUCCESS_HANG):
+            end = time.monotonic() + self.hang_s
+            while not self._release.is_set() and time.monotonic() < end:
+                await asyncio.sleep(0.01)
+            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang")
+        return answer
+
+
+class PayOnlyReferenceProvider:
+    """A reference provider implementing only ``pay``: ambiguous outcomes cannot be inquired."""
+
+    def __init__(self, config: ProviderConfig | None = None, **settings: Any) -> None:
+        self.inner = ReferenceProvider(config, **settings)
+
+    @hookimpl
+    def pay(self, order: Order, attempt: Attempt) -> Any:
+        return self.inner.pay(order, attempt)
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], name: str) -> str:
+    value = raw.get(key, choices[0])
+    if value not in choices:
+        raise ConfigError(f"providers.{name}.{key}", f"must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
+def reference_provider(config: ProviderConfig) -> object:
+    """The entry point ``reference``: builds the class that ``mode`` and ``hooks`` ask for."""
+    settings = dict(config.settings)
+    mode = _choice(settings, "mode", ("sync", "async"), config.name)
+    hooks = _choice(settings, "hooks", ("full", "pay_only"), config.name)
+    if hooks == "pay_only":
+        return PayOnlyReferenceProvider(config)
+    return (AsyncReferenceProvider if mode == "async" else ReferenceProvider)(config)

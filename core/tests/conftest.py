@@ -1,0 +1,80 @@
+"""Shared helpers for the core's tests: a chain of reference providers around an in-memory ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from tradepay import (
+    ChainSettings,
+    MemoryLedger,
+    Order,
+    Payment,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentService,
+    PaymentType,
+)
+from tradepay.testing import ReferenceProvider, build_service, sample_context
+
+
+@dataclass
+class Bench:
+    """A service over named providers, with helpers to create orders and pay them."""
+
+    service: PaymentService
+    providers: dict[str, Any]
+    payer: str = "alice"
+    orders: list[Order] = field(default_factory=list)
+
+    @property
+    def ledger(self) -> MemoryLedger:
+        ledger = self.service.host.ledger
+        assert isinstance(ledger, MemoryLedger)
+        return ledger
+
+    def order(self, value: str = "250", currency: str = "USD", **kwargs: Any) -> Order:
+        kwargs.setdefault("merchant_id", "m1")
+        kwargs.setdefault("payer_id", self.payer)
+        order = self.ledger.create_order(PaymentAmount(currency, value), **kwargs)
+        self.orders.append(order)
+        return order
+
+    def pay(self, order: Order | None = None, **request: Any) -> PaymentResult:
+        order = order or self.order()
+        req = PaymentRequest(
+            request.pop("type", PaymentType.ORDER_ID), request.pop("payment_string", order.trade_no), **request
+        )
+        return self.service.pay_blocking(req, sample_context(self.payer))
+
+    def payment(self, result: PaymentResult) -> Payment:
+        payment = self.ledger.get_payment(result.extended_info["paymentId"])
+        assert payment is not None
+        return payment
+
+    def charged(self) -> dict[str, int]:
+        return {name: p.charged for name, p in self.providers.items() if isinstance(p, ReferenceProvider)}
+
+
+@pytest.fixture
+def bench_factory() -> Iterator[Any]:
+    made: list[Bench] = []
+
+    def make(*, chain: dict[str, Any] | None = None, **providers: Any) -> Bench:
+        plugins = providers.pop("_plugins", None)
+        settings = {"inquiry_interval_s": 0.001, "provider_deadline_s": 5.0, **(chain or {})}
+        host_chain = ChainSettings(tuple(providers), **settings)
+        bench = Bench(build_service(providers, chain=host_chain, plugins=plugins), providers)
+        made.append(bench)
+        return bench
+
+    yield make
+    for bench in made:
+        for provider in bench.providers.values():
+            inner = getattr(provider, "inner", provider)
+            if isinstance(inner, ReferenceProvider):
+                inner.release_hangs()
+        bench.service.close()

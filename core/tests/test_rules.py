@@ -1,0 +1,158 @@
+"""The rule table: every shipped default, specificity, overrides, and the guards against charging twice."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from tradepay import (
+    ConfigError,
+    Decision,
+    ErrorCode,
+    OutcomeKind,
+    PaymentResult,
+    ResultCode,
+    ResultError,
+    Rule,
+    RuleTable,
+)
+from tradepay._rules import DEFAULT_RULES, effective_decision, parse_rules
+
+
+def answer(code: str, error: int | None = None, reason: str | None = None) -> PaymentResult:
+    return PaymentResult(
+        ResultCode(code),
+        "x",
+        ResultError(ErrorCode(error), "desc") if error else None,
+        {"reason": reason} if reason else {},
+    )
+
+
+def decide(
+    table: RuleTable, kind: OutcomeKind, result: PaymentResult | None, provider: str = "p"
+) -> tuple[str, Decision]:
+    detail = (result.reason or (result.result_error.error_desc if result.result_error else "")) if result else ""
+    rule = table.match(provider, kind, result, detail)
+    return rule.name, effective_decision(rule, kind, result)
+
+
+A = OutcomeKind.ANSWER
+CASES: list[tuple[OutcomeKind, PaymentResult | None, str, Decision]] = [
+    (A, answer("9000"), "success", Decision.STOP),
+    (A, answer("6001"), "user-cancel", Decision.STOP),
+    (A, answer("6001", 1001), "user-cancel", Decision.STOP),
+    (A, answer("4000", 1001), "user-cancel-error", Decision.STOP),
+    (A, answer("4000", 1002, "RISK_REJECT"), "risk-decline", Decision.STOP),
+    (A, answer("4000", 1002, "LOST_CARD"), "risk-decline", Decision.STOP),
+    (A, answer("4000", 1002, "STOLEN_CARD"), "risk-decline", Decision.STOP),
+    (A, answer("4000", 1002, "FRAUD_SUSPECTED"), "risk-decline", Decision.STOP),
+    (A, answer("4000", None, "PICKUP_CARD"), "risk-decline", Decision.STOP),
+    (A, answer("4000", 1002, "USER_BALANCE_NOT_ENOUGH"), "app-service-error", Decision.FALLTHROUGH),
+    (A, answer("4000", 1002, "NOT_STOLEN_CARD"), "app-service-error", Decision.FALLTHROUGH),
+    (A, answer("4000", 1005), "system-error", Decision.FALLTHROUGH),
+    (A, answer("4000", 2001), "agreement-pending", Decision.FALLTHROUGH),
+    (A, answer("4000"), "declined", Decision.FALLTHROUGH),
+    (A, answer("4000", 1003), "timeout-error", Decision.INQUIRE),
+    (A, answer("4000", 1000), "unknown-error", Decision.INQUIRE),
+    (A, answer("8000"), "processing", Decision.INQUIRE),
+    (A, answer("8000", 1002), "processing", Decision.INQUIRE),
+    (A, answer("6002"), "network-error", Decision.INQUIRE),
+    (A, answer("6004"), "unknown-result", Decision.INQUIRE),
+    (A, answer("6004", 1003), "unknown-result", Decision.INQUIRE),
+    (OutcomeKind.EXCEPTION, None, "provider-exception", Decision.INQUIRE),
+    (OutcomeKind.INVALID, None, "invalid-answer", Decision.INQUIRE),
+    (OutcomeKind.TIMEOUT, None, "deadline-missed", Decision.INQUIRE),
+]
+
+
+@pytest.mark.parametrize(("kind", "result", "rule", "decision"), CASES)
+def test_every_default_rule(kind: OutcomeKind, result: PaymentResult | None, rule: str, decision: Decision) -> None:
+    assert decide(RuleTable(), kind, result) == (rule, decision)
+
+
+def test_every_shipped_rule_is_exercised() -> None:
+    assert {name for _, _, name, _ in CASES} == {r.name for r in DEFAULT_RULES}
+
+
+def test_most_specific_rule_wins_and_overrides_come_first_among_equals() -> None:
+    overrides = parse_rules(
+        [
+            {
+                "name": "card-dnh",
+                "provider": "card",
+                "result_code": "4000",
+                "detail": "DO_NOT_HONOR",
+                "decision": "stop",
+            },
+            {"name": "my-1005", "error_code": 1005, "decision": "inquire"},
+        ]
+    )
+    table = RuleTable(overrides)
+    dnh = answer("4000", 1002, "DO_NOT_HONOR")
+    assert decide(table, A, dnh, provider="card") == ("card-dnh", Decision.STOP)
+    assert decide(table, A, dnh, provider="wallet") == ("app-service-error", Decision.FALLTHROUGH)
+    assert decide(table, A, answer("4000", 1005)) == ("my-1005", Decision.INQUIRE)
+
+
+def test_the_default_rule_catches_the_undescribed() -> None:
+    table = RuleTable(defaults=())
+    assert decide(table, A, answer("4000")) == ("default", Decision.INQUIRE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "result"),
+    [
+        (A, answer("9000")),
+        (A, answer("8000")),
+        (A, answer("6004")),
+        (A, answer("6001")),
+        (A, answer("4000", 1001)),
+        (OutcomeKind.EXCEPTION, None),
+        (OutcomeKind.TIMEOUT, None),
+        (OutcomeKind.INVALID, None),
+    ],
+)
+def test_a_fallthrough_rule_never_passes_on_what_may_have_charged(
+    kind: OutcomeKind, result: PaymentResult | None
+) -> None:
+    reckless = Rule(name="reckless", decision=Decision.FALLTHROUGH)
+    assert effective_decision(reckless, kind, result) is not Decision.FALLTHROUGH
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "reason"),
+    [
+        ({"result_code": "9000", "decision": "fallthrough"}, "rules[0].decision", "only on result code 4000"),
+        ({"result_code": "6004", "decision": "fallthrough"}, "rules[0].decision", "only on result code 4000"),
+        ({"kind": "timeout", "decision": "fallthrough"}, "rules[0].decision", "could charge twice"),
+        ({"kind": "exception", "decision": "fallthrough"}, "rules[0].decision", "could charge twice"),
+        ({"error_code": 1001, "decision": "fallthrough"}, "rules[0].decision", "never falls through"),
+        ({"provider": "card", "decision": "fallthrough"}, "rules[0].decision", "must name"),
+        ({"result_code": "4000"}, "rules[0].decision", "is required"),
+        ({"result_code": "4000", "decision": "retry"}, "rules[0].decision", "not one of"),
+        ({"result_code": "1234", "decision": "stop"}, "rules[0].result_code", "not one of"),
+        ({"error_code": "1002", "decision": "stop"}, "rules[0].error_code", "must be an integer"),
+        ({"error_code": 1004, "decision": "stop"}, "rules[0].error_code", "not one of"),
+        ({"detail": "([", "decision": "stop"}, "rules[0].detail", "not a valid regular expression"),
+        ({"kind": "explosion", "decision": "stop"}, "rules[0].kind", "not one of"),
+        ({"decision": "stop", "colour": "red"}, "rules[0].colour", "unknown key"),
+        ({"provider": "ghost", "decision": "stop"}, "rules[0].provider", "not in chain.providers"),
+    ],
+)
+def test_bad_rules_are_refused_with_the_key_path(raw: dict[str, Any], key: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(reason)) as info:
+        parse_rules([raw], providers=["card", "wallet"])
+    assert info.value.key == key
+
+
+def test_rules_must_be_an_array_of_tables() -> None:
+    with pytest.raises(ConfigError, match="array of tables"):
+        parse_rules({"decision": "stop"})
+    with pytest.raises(ConfigError, match="must be a table"):
+        parse_rules(["stop"])
+
+
+def test_describe_reads_as_the_rule() -> None:
+    (rule,) = parse_rules([{"name": "n", "provider": "card", "error_code": 1005, "decision": "stop"}])
+    assert rule.describe() == "n: provider=card error_code=1005 -> stop"
