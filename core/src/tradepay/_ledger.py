@@ -33,6 +33,23 @@ _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 class Ledger(Protocol):
     """Where orders, payments and attempts are recorded (see the module docstring for the contract)."""
 
+    def create_order(
+        self,
+        amount: PaymentAmount,
+        *,
+        merchant_id: str,
+        payer_id: str,
+        trade_no: str | None = None,
+        expires_at: float | None = None,
+    ) -> Order:
+        """Create an open order (the super app's create-order API); ``trade_no`` defaults to a new one."""
+
+    def close_order(self, trade_no: str) -> Order:
+        """Close an open order with no payment under way, so it can no longer be paid."""
+
+    def cashier_url(self, trade_no: str) -> str:
+        """The cashier URL that names order ``trade_no``."""
+
     def get_order(self, trade_no: str) -> Order | None:
         """The order ``trade_no``, or ``None``."""
 

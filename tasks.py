@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""The project's two commands, on a machine with only Python 3.11+ and pip.
+
+    python3 tasks.py demo    set up .venv (once) and run the demo
+    python3 tasks.py test    set up .venv (once) and run every check: ruff, mypy, the whole test suite, and
+                             each plugin's tests in an environment holding only the core and that plugin
+
+Set-up creates ./.venv with the core, the three provider plugins (editable) and the development tools, and
+is redone only when a pyproject.toml or dev-requirements.txt changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PLUGINS = ("tradepay-wallet", "tradepay-card", "tradepay-agreement")
+INPUTS = ["core/pyproject.toml", *(f"plugins/{p}/pyproject.toml" for p in PLUGINS), "dev-requirements.txt"]
+
+
+def _python(env_dir: Path) -> Path:
+    return env_dir / ("Scripts" if os.name == "nt" else "bin") / "python"
+
+
+def _run(*args: str | Path, cwd: Path = ROOT) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=cwd, check=True)
+
+
+def _stamp(extra: str = "") -> str:
+    digest = hashlib.sha256(extra.encode())
+    for name in INPUTS:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _environment(env_dir: Path, requirements: list[str], key: str) -> Path:
+    """Create ``env_dir`` with ``requirements`` installed, unless its stamp says it is up to date."""
+    python = _python(env_dir)
+    stamp_file = env_dir / ".tradepay-stamp"
+    stamp = _stamp(key)
+    if python.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+        return python
+    if not python.exists():
+        venv.create(env_dir, with_pip=True)
+    _run(python, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _run(python, "-m", "pip", "install", "--quiet", *requirements)
+    stamp_file.write_text(stamp)
+    return python
+
+
+def setup() -> Path:
+    """The development environment: the core and every plugin (editable), and the tools."""
+    editable = ["-e", "./core", *(arg for p in PLUGINS for arg in ("-e", f"./plugins/{p}"))]
+    return _environment(VENV, [*editable, "-r", "dev-requirements.txt"], "dev")
+
+
+def demo(args: list[str]) -> None:
+    python = setup()
+    _run(python, "-m", "tradepay", "demo", *args)
+
+
+def test(args: list[str]) -> None:
+    python = setup()
+    _run(python, "-m", "ruff", "check", ".")
+    _run(python, "-m", "ruff", "format", "--check", ".")
+    # One mypy run per distribution: their test folders each hold a conftest.py, which one run cannot tell apart.
+    for tree in (["core/src", "core/tests"], ["tests"], *([f"plugins/{p}/src", f"plugins/{p}/tests"] for p in PLUGINS)):
+        _run(python, "-m", "mypy", *tree)
+    _run(python, "-m", "pytest", *args)
+    # Each plugin alone beside the core: proves it declares every dependency it needs.
+    for plugin in PLUGINS:
+        requirements = ["-e", "./core", "-e", f"./plugins/{plugin}", "pytest>=8.0"]
+        alone = _environment(ROOT / ".venv-alone" / plugin, requirements, plugin)
+        _run(alone, "-m", "pytest", "-p", "no:cacheprovider", f"plugins/{plugin}/tests")
+
+
+COMMANDS = {"demo": demo, "test": test}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        sys.exit(2)
+    try:
+        COMMANDS[sys.argv[1]](sys.argv[2:])
+    except subprocess.CalledProcessError as exc:
+        sys.exit(exc.returncode or 1)
