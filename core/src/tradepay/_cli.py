@@ -47,8 +47,11 @@ class TradepayGroup(click.Group):
         if self._plugins_loaded:
             return
         self._plugins_loaded = True
-        state = ctx.ensure_object(_State) if ctx.obj is None else ctx.obj
-        host = state.host()
+        # click resolves the sub-command before the group callback runs: ctx.obj is not set yet, but the
+        # group's own options are parsed (ctx.params). The callback reuses this state and its host.
+        if not isinstance(ctx.obj, _State):
+            ctx.obj = _State(ctx.params.get("config"))
+        host = ctx.obj.host()
         host.pm.hook.add_cli_commands(cli=self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -93,7 +96,8 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_format: str)
     from ._logging import configure_logging
 
     configure_logging(fmt=log_format, level=log_level)  # type: ignore[arg-type]
-    ctx.obj = _State(config)
+    if not isinstance(ctx.obj, _State):  # set already when plugin commands were looked up
+        ctx.obj = _State(config)
 
 
 def _echo_json(data: object) -> None:
@@ -105,13 +109,13 @@ def _echo_json(data: object) -> None:
 @click.pass_obj
 def providers(state: _State, as_json: bool) -> None:
     """List installed providers from their metadata (nothing is imported) and whether they are configured."""
+    from ._config import find_config
     from ._discovery import installed_providers
 
     configured: tuple[str, ...] | None = None
-    try:
+    if find_config(state.config_path) is not None:
+        # A configuration that exists (or is named) but cannot be used is an error, not "no configuration".
         configured = state.load_config().chain.providers
-    except TradePayError:
-        configured = None
     rows = [
         {
             "name": p.name,
@@ -146,6 +150,7 @@ def providers(state: _State, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: str, names: str | None, force: bool) -> None:
     """Write a starter configuration file with every setting and its default."""
+    from ._config import check_provider_names
     from ._discovery import installed_providers
     from ._scaffold import starter_config
 
@@ -154,10 +159,17 @@ def init(path: str, names: str | None, force: bool) -> None:
         raise click.ClickException(f"{target} exists: use --force to overwrite it")
     if names:
         chain = [n.strip() for n in names.split(",") if n.strip()]
+        try:
+            check_provider_names(chain)
+        except TradePayError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--providers'") from None
     else:
         installed = sorted({p.name for p in installed_providers()})
         chain = [n for n in installed if n != "reference"] or ["reference"]
-    target.write_text(starter_config(chain), encoding="utf-8")
+    try:
+        target.write_text(starter_config(chain), encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{target}: cannot be written: {exc.strerror or exc}") from None
     click.echo(f"wrote {target} with chain {chain}")
 
 

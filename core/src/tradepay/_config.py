@@ -137,9 +137,8 @@ def _count(value: object, key: str, low: int, high: int) -> int:
     return value
 
 
-def _chain(table: Mapping[str, Any]) -> ChainSettings:
-    _only(table, {"providers", "deadline_s", "provider_deadline_s", "inquiry_attempts", "inquiry_interval_s"}, "chain")
-    names = table.get("providers")
+def check_provider_names(names: object) -> tuple[str, ...]:
+    """``chain.providers`` as a tuple; refuses anything but a non-empty list of distinct provider names."""
     if not isinstance(names, list) or not names:
         raise ConfigError("chain.providers", 'must be a non-empty array of provider names, e.g. ["wallet", "card"]')
     for i, name in enumerate(names):
@@ -148,9 +147,15 @@ def _chain(table: Mapping[str, Any]) -> ChainSettings:
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ConfigError("chain.providers", f"{dup!r} is listed twice")
-    defaults = ChainSettings(providers=tuple(names))
+    return tuple(names)
+
+
+def _chain(table: Mapping[str, Any]) -> ChainSettings:
+    _only(table, {"providers", "deadline_s", "provider_deadline_s", "inquiry_attempts", "inquiry_interval_s"}, "chain")
+    names = check_provider_names(table.get("providers"))
+    defaults = ChainSettings(providers=names)
     return ChainSettings(
-        providers=tuple(names),
+        providers=names,
         deadline_s=_seconds(table.get("deadline_s", defaults.deadline_s), "chain.deadline_s"),
         provider_deadline_s=_seconds(
             table.get("provider_deadline_s", defaults.provider_deadline_s), "chain.provider_deadline_s"

@@ -77,8 +77,11 @@ STORIES: tuple[Story, ...] = (
         "The user cancels at the wallet's cashier: the card is never tried",
         "carol",
         "1000",
-        ("wallet topup carol USD 5000", "wallet fault set carol user_cancel",
-         "card add carol 5555555555554444 --exp 12/30 --cvc 123"),
+        (
+            "wallet topup carol USD 5000",
+            "wallet fault set carol user_cancel",
+            "card add carol 5555555555554444 --exp 12/30 --cvc 123",
+        ),
     ),
     Story(
         "A stolen card stops the chain",
@@ -90,11 +93,15 @@ STORIES: tuple[Story, ...] = (
         "The wallet charges but answers a timeout: inquiry finds the money, nothing else is charged",
         "erin",
         "1500",
-        ("wallet topup erin USD 5000", "wallet fault set erin late_success",
-         "card add erin 4242424242424242 --exp 12/30 --cvc 123"),
+        (
+            "wallet topup erin USD 5000",
+            "wallet fault set erin late_success",
+            "card add erin 4242424242424242 --exp 12/30 --cvc 123",
+        ),
     ),
-    Story("The paid order of the wallet story is paid again: the stored answer, no charge", "alice", "1250",
-          repeat_of=1),
+    Story(
+        "The paid order of the wallet story is paid again: the stored answer, no charge", "alice", "1250", repeat_of=1
+    ),
 )
 
 
@@ -169,14 +176,19 @@ def run_demo(workspace: Path | None, echo: Callable[[str], object]) -> list[Demo
                     order = host.ledger.create_order(
                         PaymentAmount("USD", story.amount), merchant_id=MERCHANT, payer_id=story.payer
                     )
-                context = APIContext("demo", MiniProgramMetaData(app_id="2021000000000001", merchant_id=MERCHANT),
-                                     {"userId": story.payer})
+                context = APIContext(
+                    "demo",
+                    MiniProgramMetaData(app_id="2021000000000001", merchant_id=MERCHANT),
+                    {"userId": story.payer},
+                )
                 result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
                 payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
                 outcomes.append(DemoOutcome(story, order, result, payment))
                 if story.repeat_of is not None:
-                    echo(f"   order {order.trade_no} again: answered {result.result_code.value} from the ledger, "
-                         "no provider called")
+                    echo(
+                        f"   order {order.trade_no} again: answered {result.result_code.value} from the ledger, "
+                        "no provider called"
+                    )
                 else:
                     for line in render_payment(order, result, payment).splitlines():
                         echo(f"   {line}")

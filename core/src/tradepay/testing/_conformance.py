@@ -40,7 +40,7 @@ __all__ = ["ProviderConformance"]
 class ProviderConformance:
     """Conformance tests for one provider. Override ``factory``, ``settings`` and ``payable_order``."""
 
-    factory: ClassVar[Callable[[ProviderConfig], object]]
+    factory: ClassVar[Callable[..., object]]
     settings: ClassVar[Mapping[str, Any]] = {}
     provider_name: ClassVar[str] = "provider"
 
@@ -148,3 +148,7 @@ class ProviderConformance:
         if handle.inquire is not None:
             assert self._call(handle, "inquire", payable_order, attempt) is ProviderStatus.NOT_PAID
         assert self._call(handle, "cancel", payable_order, attempt) is True
+        # The money was given back: a repeat of the key must not report a success that no longer holds.
+        repeat = self._call(handle, "pay", payable_order, attempt)
+        assert isinstance(repeat, PaymentResult)
+        assert repeat.result_code is not ResultCode.SUCCESS, repeat

@@ -198,6 +198,7 @@ class ReferenceProvider:
                 return False
             if self.book.charges.pop(attempt.idempotency_key, None) is not None:
                 self.book.refunds += 1
+                self.book.answers[attempt.idempotency_key] = _declined(ErrorCode.APP_SERVICE_ERROR, "ATTEMPT_REVERSED")
             self.book.voided.add(attempt.idempotency_key)
             return True
 

@@ -1,0 +1,516 @@
+"""The ``tradepay`` command line: click's test runner for every command, and the installed console script once.
+
+Every test names its configuration with ``--config`` (or sets ``$TRADEPAY_CONFIG`` / the working directory
+explicitly when the lookup itself is under test). An error must exit nonzero with one ``Error:`` line and
+no Python traceback: the runner catches exceptions, so ``result.exception`` is checked too.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stevedore._cache
+import structlog
+import tradepay
+import tradepay._logging
+from click.testing import CliRunner, Result
+from tradepay import ChainSettings, HostSettings, load_config
+from tradepay._cli import cli
+from tradepay._discovery import installed_providers
+from tradepay._explain import SAMPLE_OUTCOMES
+
+REFERENCE = '[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
+THEN_INQUIRE = "inquire; paid: stop; not paid: next; unknown: cancel"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep in-process invocations off the user's files and undo what they leave on module globals.
+
+    ``explain`` and ``pay`` load providers with stevedore, whose entry-point cache object was built at import
+    with the user's ``~/.cache`` (``$XDG_CACHE_HOME`` is read then, so setting it now would be too late): point
+    it at ``tmp_path`` so the tests neither read nor write the user's cache.
+
+    The group callback configures structlog with ``cache_logger_on_first_use=True`` around the runner's
+    captured standard error: module-level loggers used during the invocation would stay bound to that closed
+    stream for the rest of the session (and ``structlog.testing.capture_logs`` in later tests would miss
+    them). The group also marks plugin commands as loaded, and adds them, on the module-level ``cli``.
+    """
+    configure = tradepay._logging.configure_logging
+    saved = structlog.get_config()
+
+    def uncached(**kwargs: Any) -> None:
+        configure(**{**kwargs, "cache": False})
+
+    monkeypatch.setattr(tradepay._logging, "configure_logging", uncached)
+    monkeypatch.setattr(stevedore._cache._c, "_dir", str(tmp_path / "xdg-cache" / "python-entrypoints"))
+    monkeypatch.setattr(stevedore._cache._c, "_internal", {})
+    monkeypatch.setattr(cli, "_plugins_loaded", False)
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    monkeypatch.delenv("TRADEPAY_CONFIG", raising=False)
+    yield
+    structlog.configure(**saved)
+
+
+def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), prog_name="tradepay", env=env)
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    """``write_config(toml, name="tradepay.toml")``: a configuration file in ``tmp_path``."""
+
+    def write(body: str, name: str = "tradepay.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(body), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def reference_config(write_config: Callable[..., Path]) -> Path:
+    return write_config(REFERENCE)
+
+
+def assert_one_line_error(result: Result, exit_code: int = 1) -> str:
+    """The command failed cleanly: ``exit_code``, no traceback, exactly one ``Error:`` line (returned)."""
+    assert result.exit_code == exit_code, (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    if exit_code == 1:  # a ClickException: the error line is all there is
+        assert result.stderr.splitlines() == errors
+        assert result.stdout == ""
+    return errors[0]
+
+
+def json_of(result: Result) -> Any:
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return json.loads(result.stdout)
+
+
+# --- --version and providers ---------------------------------------------------------------------------------
+
+
+def test_version() -> None:
+    result = invoke("--version")
+
+    assert result.exit_code == 0
+    assert result.stdout == f"tradepay, version {importlib.metadata.version('tradepay')}\n"
+    assert tradepay.__version__ == importlib.metadata.version("tradepay")
+
+
+def test_providers_json_lists_the_installed_providers_and_their_place_in_the_chain(reference_config: Path) -> None:
+    result = invoke("--config", str(reference_config), "providers", "--json")
+
+    assert result.exit_code == 0, result.output
+    rows = json_of(result)
+    [reference_ep] = importlib.metadata.distribution("tradepay").entry_points.select(
+        group="tradepay.providers", name="reference"
+    )
+    assert [row["name"] for row in rows] == sorted(p.name for p in installed_providers())
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["reference"] == {
+        "name": "reference",
+        "distribution": "tradepay",
+        "version": importlib.metadata.version("tradepay"),
+        "target": reference_ep.value,
+        "configured": True,
+        "position": 1,
+    }
+    others = [row for row in rows if row["name"] != "reference"]
+    assert all(row["configured"] is False and row["position"] is None for row in others)
+
+
+def test_providers_text_marks_the_configured_chain(write_config: Callable[..., Path]) -> None:
+    config = write_config('[chain]\nproviders = ["reference"]\n')
+
+    result = invoke("--config", str(config), "providers")
+
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("reference ")]
+    assert f"tradepay=={importlib.metadata.version('tradepay')}" in line
+    assert line.endswith("chain #1")
+    assert "no configuration found" not in result.stdout
+
+
+def test_providers_without_any_configuration_still_lists_from_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # empty: no ./tradepay.toml, and $TRADEPAY_CONFIG is unset
+
+    as_json = invoke("providers", "--json")
+    as_text = invoke("providers")
+
+    assert (as_json.exit_code, as_text.exit_code) == (0, 0)
+    rows = json_of(as_json)
+    assert "reference" in {row["name"] for row in rows}
+    assert all(row["configured"] is None for row in rows)
+    assert as_text.stdout.splitlines()[-1] == "(no configuration found: `tradepay init` writes one)"
+
+
+def test_providers_with_an_invalid_configuration_names_the_key(write_config: Callable[..., Path]) -> None:
+    config = write_config('[chain]\nproviders = ["reference"]\nbogus = 1\n')
+
+    result = invoke("--config", str(config), "providers")
+
+    assert "configuration chain.bogus: unknown key" in assert_one_line_error(result)
+
+
+# --- init ----------------------------------------------------------------------------------------------------
+
+
+def test_init_writes_a_configuration_that_load_config_accepts(tmp_path: Path) -> None:
+    path = tmp_path / "new.toml"
+
+    result = invoke("init", "--path", str(path), "--providers", "reference")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {path} with chain ['reference']\n"
+    config = load_config(path)
+    assert config.chain == ChainSettings(providers=("reference",))
+    assert config.host == HostSettings(data_dir=(tmp_path / ".tradepay").resolve())
+    assert config.provider_settings("reference").deadline_s is None
+    assert dict(config.provider_settings("reference").settings) == {}
+    assert config.rules == ()
+    assert config.path == path
+
+
+def test_init_defaults_to_every_installed_provider_but_reference(tmp_path: Path) -> None:
+    path = tmp_path / "tradepay.toml"
+    installed = sorted({p.name for p in installed_providers()})
+
+    result = invoke("init", "--path", str(path))
+
+    assert result.exit_code == 0, result.output
+    expected = [name for name in installed if name != "reference"] or ["reference"]
+    assert load_config(path).chain.providers == tuple(expected)
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    path = tmp_path / "tradepay.toml"
+    path.write_text("# mine\n", encoding="utf-8")
+
+    refused = invoke("init", "--path", str(path), "--providers", "reference")
+
+    assert assert_one_line_error(refused) == f"Error: {path} exists: use --force to overwrite it"
+    assert path.read_text(encoding="utf-8") == "# mine\n"
+
+    forced = invoke("init", "--path", str(path), "--providers", "reference", "--force")
+
+    assert forced.exit_code == 0, forced.output
+    assert load_config(path).chain.providers == ("reference",)
+
+
+def test_init_refuses_a_directory_as_path(tmp_path: Path) -> None:
+    result = invoke("init", "--path", str(tmp_path), "--providers", "reference")
+
+    assert "is a directory" in assert_one_line_error(result, exit_code=2)
+
+
+@pytest.mark.parametrize("names", ["Not A Name", "reference,reference", 'x"]'])
+def test_init_refuses_provider_names_the_configuration_would_refuse(tmp_path: Path, names: str) -> None:
+    path = tmp_path / "tradepay.toml"
+
+    result = invoke("init", "--path", str(path), "--providers", names)
+
+    assert "--providers" in assert_one_line_error(result, exit_code=2)
+    assert not path.exists()
+
+
+def test_init_into_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "tradepay.toml"
+
+    result = invoke("init", "--path", str(path), "--providers", "reference")
+
+    assert str(path) in assert_one_line_error(result)
+
+
+# --- explain -------------------------------------------------------------------------------------------------
+
+
+def decisions_by_answer(report: dict[str, Any], provider: str) -> dict[str, tuple[str, str, str]]:
+    return {row["answer"]: (row["rule"], row["decision"], row["then"]) for row in report["decisions"][provider]}
+
+
+def test_explain_json_shows_the_rule_and_decision_for_every_answer(reference_config: Path) -> None:
+    result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD", "--json")
+
+    assert result.exit_code == 0, result.output
+    report = json_of(result)
+    assert report["amount"] == {"currency": "USD", "value": "100"}
+    assert report["plan"] == [{"provider": "reference", "skipped": None}]
+    rows = decisions_by_answer(report, "reference")
+    assert list(rows) == [label for label, _, _ in SAMPLE_OUTCOMES]
+    assert rows["9000 success"] == ("success", "stop", "answer now")
+    assert rows["6001 user cancel"] == ("user-cancel", "stop", "answer now")
+    assert rows["4000/1002 STOLEN_CARD"] == ("risk-decline", "stop", "answer now")
+    assert rows["4000/1002 RISK_REJECT"] == ("risk-decline", "stop", "answer now")
+    assert rows["4000/1002 declined"] == ("app-service-error", "fallthrough", "try the next provider")
+    assert rows["6004 unknown result"] == ("unknown-result", "inquire", THEN_INQUIRE)
+    assert rows["exception"] == ("provider-exception", "inquire", THEN_INQUIRE)
+    assert rows["deadline missed"] == ("deadline-missed", "inquire", THEN_INQUIRE)
+
+
+def test_explain_shows_a_configured_rule_before_the_defaults(write_config: Callable[..., Path]) -> None:
+    config = write_config(
+        REFERENCE
+        + '\n[[rules]]\nname = "keep-declines"\nprovider = "reference"\nresult_code = "4000"\n'
+        + 'detail = "CARD_DECLINED"\ndecision = "stop"\n'
+    )
+
+    result = invoke("--config", str(config), "explain", "--amount", "100", "--currency", "USD", "--json")
+
+    assert result.exit_code == 0, result.output
+    rows = decisions_by_answer(json_of(result), "reference")
+    assert rows["4000/1002 declined"] == ("keep-declines", "stop", "answer now")
+    assert rows["4000/1005 system error"] == ("system-error", "fallthrough", "try the next provider")
+
+
+def test_explain_skips_a_provider_whose_capabilities_exclude_the_currency(write_config: Callable[..., Path]) -> None:
+    config = write_config(REFERENCE + '\n[providers.reference]\ncurrencies = ["EUR"]\n')
+
+    usd = invoke("--config", str(config), "explain", "--amount", "100", "--currency", "USD", "--json")
+    eur = invoke("--config", str(config), "explain", "--amount", "100", "--currency", "EUR", "--json")
+
+    assert (usd.exit_code, eur.exit_code) == (0, 0), (usd.output, eur.output)
+    assert json_of(usd)["plan"] == [{"provider": "reference", "skipped": "currency USD not supported (supports EUR)"}]
+    assert json_of(eur)["plan"] == [{"provider": "reference", "skipped": None}]
+
+
+def test_explain_text(reference_config: Path) -> None:
+    result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["paying USD 1.00:", "  1. reference: tried"]
+    [stolen] = [line for line in lines if "STOLEN_CARD" in line]
+    assert stolen.split() == ["4000/1002", "STOLEN_CARD", "risk-decline", "stop", "answer", "now"]
+
+
+# --- pay -----------------------------------------------------------------------------------------------------
+
+
+def test_pay_json_pays_through_the_reference_provider(reference_config: Path) -> None:
+    result = invoke(
+        "--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer", "alice", "--json"
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json_of(result)
+    assert report["result"]["resultCode"] == "9000"
+    assert report["result"]["extendedInfo"]["provider"] == "reference"
+    payment = report["payment"]
+    assert payment["status"] == "succeeded"
+    assert payment["paymentId"] == report["result"]["extendedInfo"]["paymentId"]
+    [attempt] = payment["attempts"]
+    assert (attempt["number"], attempt["provider"], attempt["rule"], attempt["final"]) == (
+        1,
+        "reference",
+        "success",
+        "stop",
+    )
+    assert attempt["idempotencyKey"] == f"{payment['paymentId']}-1"
+
+
+def test_pay_text(reference_config: Path) -> None:
+    result = invoke(
+        "--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer", "alice",
+        "--trade-no", "T-cli-1",
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "order T-cli-1: USD 2.50 from alice to merchant-1"
+    assert len(lines) == 3
+    assert lines[1].split()[:5] == ["#1", "reference", "9000", "success", "->"]
+    assert lines[2].startswith("  => 9000 ")
+    assert lines[2].endswith("(succeeded)")
+
+
+def test_a_scripted_decline_exits_1_with_result_4000(write_config: Callable[..., Path]) -> None:
+    config = write_config(REFERENCE + '\n[providers.reference]\nscript = ["decline"]\n')
+
+    result = invoke("--config", str(config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a", "--json")
+
+    assert result.exit_code == 1, result.output
+    report = json_of(result)
+    assert report["result"]["resultCode"] == "4000"
+    assert report["result"]["resultError"]["errorCode"] == 1002
+    assert report["payment"]["status"] == "failed"
+    [attempt] = report["payment"]["attempts"]
+    assert (attempt["rule"], attempt["final"]) == ("app-service-error", "fallthrough")
+
+
+def test_pay_with_no_capable_provider_exits_1(write_config: Callable[..., Path]) -> None:
+    config = write_config(REFERENCE + '\n[providers.reference]\ncurrencies = ["EUR"]\n')
+
+    result = invoke("--config", str(config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a", "--json")
+
+    assert result.exit_code == 1, result.output
+    report = json_of(result)
+    assert report["result"]["resultCode"] == "4000"
+    assert report["payment"]["attempts"] == []
+
+
+# --- bad input -----------------------------------------------------------------------------------------------
+
+AMOUNT_COMMANDS = {
+    "explain": ["explain"],
+    "pay": ["pay", "--payer", "alice"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(AMOUNT_COMMANDS))
+@pytest.mark.parametrize(
+    ("amount", "currency", "message"),
+    [
+        ("100", "XYZ", "payment_amount.currency: 'XYZ' is not an ISO 4217 currency code"),
+        ("100", "usd", "payment_amount.currency: 'usd' is not an ISO 4217 currency code"),
+        ("-5", "USD", "payment_amount.value: '-5' is not a natural number in the minor unit"),
+        ("abc", "USD", "payment_amount.value: 'abc' is not a natural number in the minor unit"),
+        ("1.50", "USD", "payment_amount.value: '1.50' is not a natural number in the minor unit"),
+        ("0", "USD", "payment_amount.value: must be greater than zero"),
+        ("9" * 40, "USD", "payment_amount.value: is longer than 18 digits"),
+    ],
+)
+def test_a_bad_amount_or_currency_is_one_line(
+    reference_config: Path, command: str, amount: str, currency: str, message: str
+) -> None:
+    args = [*AMOUNT_COMMANDS[command], "--amount", amount, "--currency", currency]
+
+    result = invoke("--config", str(reference_config), *args)
+
+    assert assert_one_line_error(result).startswith(f"Error: {message}")
+
+
+@pytest.mark.parametrize("command", sorted(AMOUNT_COMMANDS))
+def test_a_missing_configuration_file_says_how_to_make_one(tmp_path: Path, command: str) -> None:
+    missing = tmp_path / "nowhere.toml"
+    args = [*AMOUNT_COMMANDS[command], "--amount", "100", "--currency", "USD"]
+
+    named = invoke("--config", str(missing), *args)
+    from_env = invoke(*args, env={"TRADEPAY_CONFIG": str(missing)})
+
+    for result in (named, from_env):
+        line = assert_one_line_error(result)
+        assert line == f"Error: configuration: {missing}: no such file (run `tradepay init` to write one)"
+
+
+@pytest.mark.parametrize("command", sorted(AMOUNT_COMMANDS))
+def test_no_configuration_at_all_says_how_to_make_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)  # empty: no ./tradepay.toml, and $TRADEPAY_CONFIG is unset
+
+    result = invoke(*AMOUNT_COMMANDS[command], "--amount", "100", "--currency", "USD")
+
+    assert assert_one_line_error(result).startswith("Error: configuration: no configuration found: run `tradepay init`")
+
+
+@pytest.mark.parametrize("command", sorted(AMOUNT_COMMANDS))
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("bogus = 1\n", "chain.bogus"),  # appended to [chain]
+        ('\n[host]\ncolour = "red"\n', "host.colour"),
+        ('\n[providers.reference]\ncolour = "red"\n', "providers.reference.colour"),
+        ('\n[[rules]]\ndecision = "stop"\ncolour = "red"\n', "rules[0].colour"),
+        ("\n[sidecar]\nport = 1\n", "sidecar"),
+    ],
+)
+def test_a_configuration_with_an_unknown_key_names_its_path(
+    write_config: Callable[..., Path], command: str, extra: str, key: str
+) -> None:
+    config = write_config('[chain]\nproviders = ["reference"]\n' + extra)
+
+    result = invoke("--config", str(config), *AMOUNT_COMMANDS[command], "--amount", "100", "--currency", "USD")
+
+    line = assert_one_line_error(result)
+    assert line.startswith(f"Error: configuration {key}: unknown ")
+
+
+def test_a_configuration_that_is_not_toml_is_one_line(write_config: Callable[..., Path]) -> None:
+    config = write_config("[chain\nproviders = \n")
+
+    result = invoke("--config", str(config), "explain", "--amount", "100", "--currency", "USD")
+
+    assert assert_one_line_error(result).startswith(f"Error: configuration: {config}: not valid TOML: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["pay", "--amount", "100", "--currency", "USD"], "Missing option '--payer'"),
+        (["explain", "--amount", "100"], "Missing option '--currency'"),
+        (["explain", "--amount", "100", "--currency", "USD", "--type", "CHEQUE"], "Invalid value for '--type'"),
+        (["--log-level", "loud", "providers"], "Invalid value for '--log-level'"),
+        (["providers", "--colour"], "No such option '--colour'"),
+    ],
+)
+def test_a_usage_error_exits_2(reference_config: Path, args: list[str], message: str) -> None:
+    result = invoke("--config", str(reference_config), *args)
+
+    assert message in assert_one_line_error(result, exit_code=2)
+
+
+@pytest.mark.parametrize("configured", [True, False], ids=["with-config", "without-config"])
+def test_an_unknown_command_exits_2(tmp_path: Path, reference_config: Path, configured: bool) -> None:
+    config = reference_config if configured else tmp_path / "nowhere.toml"
+
+    result = invoke("--config", str(config), "refund")
+
+    assert "'refund'" in assert_one_line_error(result, exit_code=2)
+
+
+# --- the installed console script ----------------------------------------------------------------------------
+
+
+def console_script() -> str:
+    found = shutil.which("tradepay", path=str(Path(sys.executable).parent))
+    assert found is not None, f"no tradepay console script next to {sys.executable}"
+    return found
+
+
+def run_console_script(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TRADEPAY_CONFIG"}
+    env.update(XDG_CACHE_HOME=str(tmp_path / "xdg-cache"), HOME=str(tmp_path / "home"))  # stevedore's cache
+    return subprocess.run(
+        [console_script(), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_console_script_pays(tmp_path: Path, reference_config: Path) -> None:
+    done = run_console_script(
+        tmp_path, "--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer",
+        "alice", "--json",
+    )  # fmt: skip
+
+    assert (done.returncode, done.stderr) == (0, "")
+    report = json.loads(done.stdout)
+    assert report["result"]["resultCode"] == "9000"
+    assert [a["provider"] for a in report["payment"]["attempts"]] == ["reference"]
+
+
+def test_the_console_script_reports_bad_input_on_one_line(tmp_path: Path, reference_config: Path) -> None:
+    done = run_console_script(
+        tmp_path, "--config", str(reference_config), "pay", "--amount", "250", "--currency", "XYZ", "--payer", "a"
+    )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "Error: payment_amount.currency: 'XYZ' is not an ISO 4217 currency code (for example 'USD')\n"
+    )

@@ -1,0 +1,85 @@
+"""The agreement provider: tradepay's hooks, answered from the agreement store."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import click
+from tradepay import (
+    Attempt,
+    Capabilities,
+    ConfigError,
+    Order,
+    PaymentResult,
+    ProviderConfig,
+    ProviderStatus,
+    hookimpl,
+)
+
+from ._cli import agreement_group
+from ._settings import AgreementSettings, parse_settings
+from ._store import AgreementStore
+
+__all__ = ["AgreementProvider"]
+
+
+class AgreementProvider:
+    """Pays an order by debiting the payer's active agreement with the order's merchant.
+
+    The host builds it from ``config`` (``config.settings`` is the ``[providers.agreement]`` table); ``clock``
+    (seconds since the epoch) decides when agreements expire and exists so that tests need not sleep.
+    Raises :class:`tradepay.ConfigError` for a bad setting or a database file it cannot use.
+    """
+
+    def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
+        try:
+            self._store = AgreementStore(self._settings.database, clock=clock)
+        except sqlite3.Error as exc:  # unopenable, not a database, or a newer schema: a setting to fix
+            raise ConfigError(f"providers.{config.name}.database", f"{self._settings.database}: {exc}") from exc
+
+    @property
+    def settings(self) -> AgreementSettings:
+        """The validated settings."""
+        return self._settings
+
+    @property
+    def store(self) -> AgreementStore:
+        """The agreement state: sign, activate, revoke and list agreements here."""
+        return self._store
+
+    def close(self) -> None:
+        """Close the store's database connection."""
+        self._store.close()
+
+    @hookimpl
+    def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
+        """Debit ``order`` under its agreement once per ``attempt.idempotency_key`` (see the README's answers)."""
+        return self._store.charge(
+            order,
+            attempt.idempotency_key,
+            currencies=self._settings.currencies,
+            max_amount=self._settings.max_amount,
+        )
+
+    @hookimpl
+    def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
+        """``PAID`` if the attempt's debit stands, else ``NOT_PAID``; an unseen attempt is voided first."""
+        return self._store.inquire(order, attempt.idempotency_key)
+
+    @hookimpl
+    def cancel(self, order: Order, attempt: Attempt) -> bool:
+        """Reverse the attempt's debit (or void it if unseen); always ``True``: the store is the authority."""
+        return self._store.cancel(order, attempt.idempotency_key)
+
+    @hookimpl
+    def capabilities(self) -> Capabilities:
+        """The currencies and the maximum amount the settings allow."""
+        return Capabilities(currencies=self._settings.currencies, max_amount=self._settings.max_amount)
+
+    @hookimpl
+    def add_cli_commands(self, cli: click.Group) -> None:
+        """Add ``tradepay agreement sign|activate|revoke|list``."""
+        cli.add_command(agreement_group(self._store, self._settings))

@@ -1,0 +1,20 @@
+"""The core's conformance suite, run against the agreement provider."""
+
+from __future__ import annotations
+
+import pytest
+from tradepay import Order, PaymentAmount
+from tradepay.testing import ProviderConformance
+from tradepay_agreement import AgreementProvider
+
+
+class TestAgreementConformance(ProviderConformance):
+    factory = AgreementProvider
+    settings = {}  # noqa: RUF012 - the suite's own ClassVar, read-only
+
+    @pytest.fixture
+    def payable_order(self, provider: AgreementProvider) -> Order:
+        """alice has an active agreement with shop, with no limits: every USD order of hers to shop is paid."""
+        agreement = provider.store.sign("alice", "shop", "USD")
+        provider.store.activate(agreement.agreement_id)
+        return Order("T1", PaymentAmount("USD", "100"), merchant_id="shop", payer_id="alice")

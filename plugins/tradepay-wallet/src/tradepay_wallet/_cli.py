@@ -1,0 +1,237 @@
+"""``tradepay wallet ...``: top up accounts, read balances and history, script fault profiles.
+
+Amounts are minor units of the named currency (``topup alice USD 1000`` credits USD 10.00). Bad input is a
+one-line usage error naming the argument, and stores nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+from tradepay import InvalidInput, PaymentAmount
+
+from ._checks import check_currency
+from ._faults import FaultKind, FaultProfile
+from ._store import EntryKind
+
+if TYPE_CHECKING:
+    from ._provider import WalletProvider
+
+__all__ = ["wallet_group"]
+
+# InvalidInput names a field of the Python API; the command line names its own arguments and options instead.
+_PARAM_HINTS: dict[str, tuple[str, ...]] = {
+    "payer": ("PAYER",),
+    "currency": ("CURRENCY",),
+    "amount": ("AMOUNT",),
+    "kind": ("KIND",),
+    "seconds": ("--seconds",),
+    "result_code": ("--result-code",),
+    "error_code": ("--error-code",),
+    "result_error.error_code": ("--error-code",),
+    "reason": ("--reason",),
+    "error": ("--result-code", "--error-code"),
+    "times": ("--times",),
+}
+
+
+@contextmanager
+def _bad_input() -> Iterator[None]:
+    """Turn the API's :class:`InvalidInput` into click's one-line usage error for the named argument."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.reason, param_hint=_PARAM_HINTS.get(exc.field, (exc.field,))) from None
+
+
+def _minor_units(currency: str, text: str) -> int:
+    """The CLI's AMOUNT (a string of minor units), parsed by the host's own rules for amounts."""
+    check_currency(currency)
+    try:
+        return PaymentAmount(currency, text).minor_units
+    except InvalidInput as exc:
+        raise InvalidInput("amount", exc.reason) from None
+
+
+def _money(currency: str, minor_units: int) -> str:
+    # PaymentAmount renders the currency's decimals but refuses zero, which a balance can be.
+    return str(PaymentAmount(currency, str(minor_units))) if minor_units else f"{currency} 0"
+
+
+def _describe(profile: FaultProfile) -> str:
+    details = [f"{profile.payer}: {profile.kind.value}"]
+    if profile.seconds is not None:
+        details.append(f"{profile.seconds:g} s")
+    if profile.result_code is not None and profile.error_code is not None:
+        details.append(f"result {profile.result_code.value} error {int(profile.error_code)}")
+    if profile.reason is not None:
+        details.append(f"reason {profile.reason}")
+    details.append("sticky" if profile.times is None else f"next {profile.times} call(s)")
+    return ", ".join(details)
+
+
+def _fault_json(profile: FaultProfile) -> dict[str, object]:
+    return {
+        "payer": profile.payer,
+        "kind": profile.kind.value,
+        "seconds": profile.seconds,
+        "result_code": None if profile.result_code is None else profile.result_code.value,
+        "error_code": None if profile.error_code is None else int(profile.error_code),
+        "reason": profile.reason,
+        "times": profile.times,
+    }
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def wallet_group(provider: WalletProvider) -> click.Group:
+    """The ``wallet`` command group, working on ``provider``'s state file."""
+
+    @click.group(name="wallet")
+    def wallet() -> None:
+        """The mock e-wallet: top-ups, balances, history and fault profiles."""
+
+    @wallet.command()
+    @click.argument("payer")
+    @click.argument("currency")
+    @click.argument("amount")
+    def topup(payer: str, currency: str, amount: str) -> None:
+        """Credit AMOUNT minor units of CURRENCY to PAYER.
+
+        AMOUNT is in the currency's minor unit: USD 1000 is USD 10.00, JPY 1000 is JPY 1000.
+        """
+        with _bad_input():
+            value = _minor_units(currency, amount)
+            balance = provider.topup(payer, currency, value)
+        click.echo(f"Credited {_money(currency, value)} to {payer}; balance {_money(currency, balance)}.")
+
+    @wallet.command()
+    @click.argument("payer")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON: balances in minor units by currency.")
+    def balance(payer: str, as_json: bool) -> None:
+        """Show PAYER's balance in every currency."""
+        with _bad_input():
+            balances = provider.balances(payer)
+        if as_json:
+            _echo_json({"payer": payer, "balances": balances})
+            return
+        if not balances:
+            click.echo(f"{payer} has no wallet account.")
+        for currency, minor_units in balances.items():
+            click.echo(f"{currency}  {_money(currency, minor_units)}  ({minor_units} minor units)")
+
+    @wallet.command()
+    @click.argument("payer")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON: every entry with its idempotency key.")
+    def history(payer: str, as_json: bool) -> None:
+        """Show PAYER's credits, debits and reversals.
+
+        Oldest first, each with its idempotency key and trade number (top-ups have neither).
+        """
+        with _bad_input():
+            entries = provider.history(payer)
+        if as_json:
+            rows = [
+                {
+                    "id": e.id,
+                    "at": datetime.fromtimestamp(e.at, UTC).isoformat(),
+                    "kind": e.kind.value,
+                    "currency": e.currency,
+                    "amount": e.amount,
+                    "balance_after": e.balance_after,
+                    "idempotency_key": e.idempotency_key,
+                    "trade_no": e.trade_no,
+                }
+                for e in entries
+            ]
+            _echo_json({"payer": payer, "entries": rows})
+            return
+        if not entries:
+            click.echo(f"{payer} has no wallet history.")
+        for e in entries:
+            at = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            sign = "-" if e.kind is EntryKind.DEBIT else "+"
+            click.echo(
+                f"{e.id:>5}  {at}  {e.kind.value:<8}  {sign}{_money(e.currency, e.amount):<16}"
+                f"  balance {_money(e.currency, e.balance_after):<16}"
+                f"  key {e.idempotency_key or '-'}  trade {e.trade_no or '-'}"
+            )
+
+    @wallet.group()
+    def fault() -> None:
+        """Script how pay misbehaves, per payer or for all.
+
+        A profile is for one PAYER or for every payer ('*', quoted in a shell); a payer's own profile wins.
+        It applies to every pay call, or to the next N with --times. Inquiry and cancel are never faulty.
+        """
+
+    @fault.command("set")
+    @click.argument("payer")
+    @click.argument("kind", type=click.Choice([k.value for k in FaultKind]), metavar="KIND")
+    @click.option("--seconds", type=float, help="latency: how long to sleep before paying.")
+    @click.option("--result-code", help="error: the result code to answer (4000, 8000, 6001, 6002, 6004).")
+    @click.option("--error-code", type=int, help="error: the error code to answer (1000-1005, 2001).")
+    @click.option("--reason", help="error: extended_info reason to answer (for example RISK_REJECT).")
+    @click.option("--times", type=int, help="Apply to the next N pay calls only (default: every call).")
+    def fault_set(
+        payer: str,
+        kind: str,
+        seconds: float | None,
+        result_code: str | None,
+        error_code: int | None,
+        reason: str | None,
+        times: int | None,
+    ) -> None:
+        """Give PAYER ('*' for every payer) the fault KIND.
+
+        KIND is one of: latency (--seconds, then pay normally), hang, exception, malformed, error
+        (--result-code, --error-code, optional --reason), user_cancel, late_success. Only late_success and
+        latency move money. The profile replaces the payer's previous one.
+        """
+        with _bad_input():
+            profile = provider.set_fault(
+                payer,
+                kind,
+                seconds=seconds,
+                result_code=result_code,
+                error_code=error_code,
+                reason=reason,
+                times=times,
+            )
+        click.echo(f"Fault set: {_describe(profile)}.")
+
+    @fault.command("clear")
+    @click.argument("payer", required=False)
+    @click.option("--all", "clear_all", is_flag=True, help="Remove every profile.")
+    def fault_clear(payer: str | None, clear_all: bool) -> None:
+        """Remove PAYER's profile ('*' for the all-payers one), or every profile with --all."""
+        if (payer is None) == (not clear_all):
+            raise click.UsageError("give either PAYER or --all")
+        if payer is None:
+            click.echo(f"Removed {provider.clear_faults()} fault profile(s).")
+            return
+        with _bad_input():
+            removed = provider.clear_fault(payer)
+        click.echo(f"Removed the fault profile of {payer}." if removed else f"{payer} had no fault profile.")
+
+    @fault.command("list")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def fault_list(as_json: bool) -> None:
+        """List the fault profiles, the all-payers one first."""
+        profiles = provider.faults()
+        if as_json:
+            _echo_json([_fault_json(p) for p in profiles])
+            return
+        if not profiles:
+            click.echo("No fault profiles: every payer is served normally.")
+        for profile in profiles:
+            click.echo(_describe(profile))
+
+    return wallet

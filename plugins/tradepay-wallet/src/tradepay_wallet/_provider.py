@@ -1,0 +1,246 @@
+"""The wallet provider: the hooks the host calls, and the Python API its command line and tests use."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, cast
+
+import structlog
+from tradepay import (
+    Attempt,
+    Capabilities,
+    ConfigError,
+    ErrorCode,
+    InvalidInput,
+    Order,
+    PaymentResult,
+    ProviderConfig,
+    ProviderStatus,
+    ResultCode,
+    hookimpl,
+)
+
+from ._answers import Reason, declined, late_success
+from ._checks import check_amount, check_currency, check_payer
+from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
+from ._settings import WalletSettings, parse_settings
+from ._store import AttemptStatus, LedgerEntry, WalletStore
+
+if TYPE_CHECKING:
+    import click
+
+__all__ = ["HANG_SECONDS", "MALFORMED_ANSWER", "WalletProvider"]
+
+_log = structlog.get_logger("tradepay_wallet")
+
+#: The longest idempotency key accepted (the host's are ``<payment_id>-<number>``, far shorter).
+MAX_KEY_LENGTH: Final = 256
+#: How long the ``hang`` fault sleeps: far past any deadline a host would set.
+HANG_SECONDS: Final = 24 * 3600.0
+#: What the ``malformed`` fault returns: the SDK's JSON spelling of a success, which is not a PaymentResult.
+MALFORMED_ANSWER: Final = {"resultCode": "9000", "resultMessage": "not a PaymentResult"}
+
+
+def _key_problem(attempt: Attempt) -> str | None:
+    """Why ``attempt``'s idempotency key cannot be recorded, or ``None``; the host's keys always can."""
+    key: object = attempt.idempotency_key
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        return f"the idempotency key must be a string of 1 to {MAX_KEY_LENGTH} characters"
+    return None
+
+
+class WalletProvider:
+    """A mock e-wallet: balances per payer and currency in a SQLite file, and scriptable faults.
+
+    ``pay``, ``inquire`` and ``cancel`` are coroutines whose SQLite work runs in a worker thread, so the host's
+    event loop is never blocked. The other public methods are blocking and meant for the command line, tests
+    and scripts; they raise :class:`tradepay.InvalidInput` naming the bad argument and then store nothing.
+    """
+
+    def __init__(self, config: ProviderConfig) -> None:
+        """Raises :class:`tradepay.ConfigError` for a bad setting or a state file it cannot use."""
+        self.name = config.name
+        table = f"providers.{config.name}"
+        self.settings: WalletSettings = parse_settings(config.settings, Path(config.data_dir), table)
+        try:
+            self._store = WalletStore(self.settings.database)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"{table}.database", f"{self.settings.database}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the state file (it is opened again on the next call)."""
+        self._store.close()
+
+    # --- hooks ---------------------------------------------------------------------------------------------
+
+    @hookimpl
+    def capabilities(self) -> Capabilities:
+        """The ``currencies`` and ``max_amount`` settings; every request type."""
+        return Capabilities(currencies=self.settings.currencies, max_amount=self.settings.max_amount)
+
+    @hookimpl
+    async def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
+        """Debit the order's amount from the payer's account in its currency, at most once per key.
+
+        Answers ``9000`` when this key's money moved, ``4000``/``1002`` with a ``reason`` when nothing did
+        (see :class:`tradepay_wallet.Reason`), and the first answer again to a repeat of the key. A fault
+        profile for the payer changes this as :class:`tradepay_wallet.FaultKind` describes.
+        """
+        log = _log.bind(
+            payer=order.payer_id,
+            trade_no=order.trade_no,
+            idempotency_key=attempt.idempotency_key,
+            amount=order.amount.minor_units,
+            currency=order.amount.currency,
+        )
+        if problem := _key_problem(attempt):
+            log.warning("wallet.refused", reason=Reason.INVALID_REQUEST.value)
+            return declined(Reason.INVALID_REQUEST, problem)
+        fault = await asyncio.to_thread(self._store.take_fault, order.payer_id)
+        if fault is not None:
+            log.warning("wallet.fault", fault=fault.kind.value, fault_payer=fault.payer)
+            if fault.kind is FaultKind.LATENCY:
+                assert fault.seconds is not None  # a latency profile always has its seconds
+                await asyncio.sleep(fault.seconds)
+            elif fault.kind is FaultKind.HANG:
+                await asyncio.sleep(HANG_SECONDS)
+                raise RuntimeError("wallet fault: hang outlived its sleep; nothing was debited")
+            elif fault.kind is FaultKind.EXCEPTION:
+                raise RuntimeError("wallet fault: exception; nothing was debited")
+            elif fault.kind is FaultKind.MALFORMED:
+                # The fault exists to hand the host a wrong type: the cast is the lie it tells.
+                return cast(PaymentResult, dict(MALFORMED_ANSWER))
+        refusal = (fault.answer() if fault else None) or self._refusal(order)
+        settlement = await asyncio.to_thread(self._store.settle, order, attempt, refusal)
+        result = settlement.result
+        if settlement.debited:
+            log.info("wallet.debited")
+            if fault is not None and fault.kind is FaultKind.LATE_SUCCESS:
+                return late_success()
+        else:
+            log.info("wallet.answered", result_code=result.result_code.value, reason=result.reason)
+        return result
+
+    @hookimpl
+    async def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
+        """``PAID`` if the key's money moved and was not reversed, else ``NOT_PAID`` (never ``UNKNOWN``).
+
+        A key never seen is voided first: a ``pay`` that arrives later with it is refused and moves nothing.
+        """
+        if _key_problem(attempt):
+            return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never moved money
+        status = await asyncio.to_thread(self._store.inquire, order, attempt)
+        _log.info("wallet.inquired", idempotency_key=attempt.idempotency_key, status=status.value)
+        return ProviderStatus.PAID if status is AttemptStatus.PAID else ProviderStatus.NOT_PAID
+
+    @hookimpl
+    async def cancel(self, order: Order, attempt: Attempt) -> bool:
+        """Credit a paid key's money back (once) and void a key never seen; ``True``: nothing stays taken."""
+        if _key_problem(attempt):
+            return True  # pay refuses such a key, so there is nothing to reverse
+        before, after = await asyncio.to_thread(self._store.reverse, order, attempt)
+        _log.info(
+            "wallet.cancelled",
+            payer=order.payer_id,
+            trade_no=order.trade_no,
+            idempotency_key=attempt.idempotency_key,
+            status_before=before.value,
+            status=after.value,
+        )
+        return after is not AttemptStatus.PAID
+
+    @hookimpl
+    def add_cli_commands(self, cli: click.Group) -> None:
+        """Add the ``wallet`` group (top-ups, balances, history, fault profiles) to the command line."""
+        from ._cli import wallet_group
+
+        cli.add_command(wallet_group(self))
+
+    # --- accounts ------------------------------------------------------------------------------------------
+
+    def topup(self, payer: str, currency: str, amount: int) -> int:
+        """Credit ``amount`` minor units to ``payer``'s account in ``currency``; return the new balance."""
+        check_payer(payer)
+        self._check_accepted(check_currency(currency))
+        balance = self._store.topup(payer, currency, check_amount(amount))
+        _log.info("wallet.topped_up", payer=payer, currency=currency, amount=amount, balance=balance)
+        return balance
+
+    def balances(self, payer: str) -> dict[str, int]:
+        """``payer``'s balances in minor units by currency; empty when the payer has no account."""
+        return self._store.balances(check_payer(payer))
+
+    def balance(self, payer: str, currency: str) -> int:
+        """``payer``'s balance in ``currency`` in minor units; 0 when there is no such account."""
+        return self.balances(payer).get(check_currency(currency), 0)
+
+    def history(self, payer: str) -> list[LedgerEntry]:
+        """``payer``'s credits, debits and reversals, oldest first."""
+        return self._store.history(check_payer(payer))
+
+    # --- fault profiles ------------------------------------------------------------------------------------
+
+    def set_fault(
+        self,
+        payer: str,
+        kind: FaultKind | str,
+        *,
+        seconds: float | None = None,
+        result_code: ResultCode | str | None = None,
+        error_code: ErrorCode | int | None = None,
+        reason: str | None = None,
+        times: int | None = None,
+    ) -> FaultProfile:
+        """Give ``payer`` (or every payer: ``"*"``) a fault profile, replacing its previous one.
+
+        ``times=None`` keeps it for every ``pay`` (sticky); ``times=N`` for the next N calls only.
+        """
+        profile = FaultProfile(
+            payer,
+            coerce(FaultKind, kind, "kind"),
+            seconds,
+            None if result_code is None else coerce(ResultCode, result_code, "result_code"),
+            None if error_code is None else coerce(ErrorCode, error_code, "error_code"),
+            reason,
+            times,
+        )
+        self._store.set_fault(profile)
+        _log.info("wallet.fault_set", payer=payer, fault=profile.kind.value, times=times)
+        return profile
+
+    def clear_fault(self, payer: str) -> bool:
+        """Remove the profile of ``payer`` (``"*"``: the all-payers one); ``True`` if there was one."""
+        if payer != ALL_PAYERS:
+            check_payer(payer)
+        removed = self._store.clear_fault(payer) > 0
+        _log.info("wallet.fault_cleared", payer=payer, removed=removed)
+        return removed
+
+    def clear_faults(self) -> int:
+        """Remove every fault profile; return how many there were."""
+        removed = self._store.clear_fault(None)
+        _log.info("wallet.faults_cleared", removed=removed)
+        return removed
+
+    def faults(self) -> list[FaultProfile]:
+        """Every fault profile, the all-payers one first."""
+        return self._store.faults()
+
+    # --- internals -----------------------------------------------------------------------------------------
+
+    def _check_accepted(self, currency: str) -> None:
+        accepted = self.settings.currencies
+        if accepted is not None and currency not in accepted:
+            raise InvalidInput("currency", f"{currency} is not accepted by this wallet ({', '.join(sorted(accepted))})")
+
+    def _refusal(self, order: Order) -> PaymentResult | None:
+        """The decline the settings impose on ``order``, if any (the host normally filters these out first)."""
+        currency, amount = order.amount.currency, order.amount.minor_units
+        accepted, limit = self.settings.currencies, self.settings.max_amount
+        if accepted is not None and currency not in accepted:
+            return declined(Reason.CURRENCY_NOT_SUPPORTED, f"this wallet does not hold {currency}")
+        if limit is not None and amount > limit:
+            return declined(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"amount {amount} is above this wallet's limit {limit}")
+        return None

@@ -1,0 +1,49 @@
+"""The body of the spawned processes in the multi-process tests: wallet calls on a shared state file.
+
+It lives in its own module because a spawned process must import the function it runs by name, and pytest's
+importlib mode gives test modules names that no other process can import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
+from pathlib import Path
+
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay_wallet import WalletProvider
+
+#: (operation, payer, idempotency key, amount in USD minor units, trade number)
+Call = tuple[str, str, str, str, str]
+#: (operation, outcome, reason): a payment's result code, an inquiry's status or a cancel's bool.
+Outcome = tuple[str, str, str | None]
+#: (database path, call); ``None`` ends the worker.
+Job = tuple[str, Call] | None
+
+
+def serve(barrier: Barrier, jobs: Queue[Job], results: Queue[Outcome]) -> None:
+    """Run jobs until ``None``: open the wallet, wait at ``barrier`` for every worker, make the call."""
+    while (job := jobs.get()) is not None:
+        database, call = job
+        try:
+            results.put(_call(database, barrier, call))
+        except BaseException as exc:  # reported, so the test fails on it instead of waiting for a result
+            results.put((call[0], "error", repr(exc)))
+
+
+def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
+    op, payer, key, amount, trade_no = call
+    provider = WalletProvider(ProviderConfig("wallet", {"database": database}, Path(database).parent))
+    order = Order(trade_no, PaymentAmount("USD", amount), merchant_id="shop-1", payer_id=payer)
+    attempt = Attempt(payment_id=key, number=1, provider="wallet", idempotency_key=key)
+    try:
+        barrier.wait(timeout=30)
+        if op == "pay":
+            result = asyncio.run(provider.pay(order, attempt))
+            return (op, result.result_code.value, result.reason)
+        if op == "inquire":
+            return (op, asyncio.run(provider.inquire(order, attempt)).value, None)
+        return (op, str(asyncio.run(provider.cancel(order, attempt))), None)
+    finally:
+        provider.close()
