@@ -18,9 +18,10 @@ PAN = "4242424242424242"
 @pytest.fixture
 def json_log() -> Any:
     stream = io.StringIO()
+    saved = structlog.get_config()
     configure_logging(fmt="json", level="debug", stream=stream, cache=False)
     yield stream
-    structlog.reset_defaults()
+    structlog.configure(**saved)
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -91,6 +92,7 @@ def test_rendered_tracebacks_have_no_local_variables(json_log: io.StringIO) -> N
 
 def test_console_output_redacts_too() -> None:
     stream = io.StringIO()
+    saved = structlog.get_config()
     configure_logging(fmt="console", level="info", stream=stream, cache=False)
     try:
         try:
@@ -98,7 +100,7 @@ def test_console_output_redacts_too() -> None:
         except ValueError:
             structlog.get_logger("t").exception("failed", pan=PAN, cvv="999")
     finally:
-        structlog.reset_defaults()
+        structlog.configure(**saved)
     text = stream.getvalue()
     assert PAN not in text
     assert "999" not in text
@@ -107,11 +109,12 @@ def test_console_output_redacts_too() -> None:
 
 def test_the_level_filters(bench_factory: Any) -> None:
     stream = io.StringIO()
+    saved = structlog.get_config()
     configure_logging(fmt="json", level="warning", stream=stream, cache=False)
     try:
         bench_factory(a=ReferenceProvider()).pay()
     finally:
-        structlog.reset_defaults()
+        structlog.configure(**saved)
     assert stream.getvalue() == ""
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import shlex
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from ._cards import redact_card_numbers
 from ._config import load_config
 from ._errors import DiscoveryError, TradePayError
 from ._host import Host
@@ -136,6 +138,11 @@ class _Commands:
         return text
 
 
+def _shown(line: str) -> str:
+    """A command as the demo prints it: card numbers masked and the CVC hidden, as in any log."""
+    return re.sub(r"(--cvc[ =])\S+", r"\1***", redact_card_numbers(line))
+
+
 @contextlib.contextmanager
 def _workspace(path: Path | None) -> Iterator[Path]:
     if path is not None:
@@ -169,7 +176,7 @@ def run_demo(workspace: Path | None, echo: Callable[[str], object]) -> list[Demo
                 echo(f"{number}. {story.title}")
                 for line in story.setup:
                     commands.run(line)
-                    echo(f"   $ tradepay {line.format(last=commands.last)}")
+                    echo(f"   $ tradepay {_shown(line.format(last=commands.last))}")
                 if story.repeat_of is not None:
                     order = outcomes[story.repeat_of].order
                 else:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+import structlog
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
@@ -25,6 +26,7 @@ from ._threads import DaemonPool
 
 __all__ = ["Host"]
 
+_log = structlog.get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
 ORDER_BOOK_PLUGIN = "tradepay.orderbook"
 
@@ -116,5 +118,13 @@ class Host:
         return plugin
 
     def close(self) -> None:
-        """Let idle provider threads exit. The host should not be used afterwards."""
+        """Close every provider that has a ``close()`` method (its files, its connections) and let idle
+        provider threads exit. The host must not be used afterwards."""
+        for handle in self.chain.handles:
+            close = getattr(handle.plugin, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    _log.exception("provider.close_failed", provider=handle.name)
         self.pool.shutdown()

@@ -100,7 +100,7 @@ class WalletProvider:
             return declined(Reason.INVALID_REQUEST, problem)
         fault = await asyncio.to_thread(self._store.take_fault, order.payer_id)
         if fault is not None:
-            log.warning("wallet.fault", fault=fault.kind.value, fault_payer=fault.payer)
+            log.info("wallet.fault", fault=fault.kind.value, fault_payer=fault.payer)
             if fault.kind is FaultKind.LATENCY:
                 assert fault.seconds is not None  # a latency profile always has its seconds
                 await asyncio.sleep(fault.seconds)

@@ -1,0 +1,1 @@
+"""Tests across distributions: the core with the real, installed provider plugins."""
