@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+
 from tradepay import PaymentRequest, PaymentType, trade_pay, trade_pay_async, trade_pay_request
 from tradepay.testing import ReferenceProvider, sample_context
 

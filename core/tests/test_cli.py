@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 import stevedore._cache
 import structlog
+from click.testing import CliRunner, Result
+
 import tradepay
 import tradepay._logging
-from click.testing import CliRunner, Result
 from tradepay import ChainSettings, HostSettings, load_config
 from tradepay._cli import cli
 from tradepay._discovery import installed_providers

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
+
 from tradepay import CardNumber, CardSecret, configure_logging, mask_card_number, redact_card_numbers
 from tradepay.testing import ReferenceProvider
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
+
 from tradepay import Order, PaymentAmount
 from tradepay.testing import AsyncReferenceProvider, ProviderConformance, ReferenceProvider, reference_provider
 

@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 import pytest
+
 from tradepay import APIContext, PaymentRequest, PaymentResult, PaymentService, PaymentType, ResultCode, hookimpl
 from tradepay.testing import AsyncReferenceProvider, Outcome, ReferenceProvider, sample_context
 

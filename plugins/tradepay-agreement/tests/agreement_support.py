@@ -10,6 +10,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import structlog
+
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
 from tradepay_agreement import AgreementProvider
 

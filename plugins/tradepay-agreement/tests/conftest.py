@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import structlog
 from structlog.typing import EventDict
+
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
 from tradepay_agreement import Agreement, AgreementProvider, AgreementStore
 

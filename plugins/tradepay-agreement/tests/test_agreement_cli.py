@@ -10,6 +10,7 @@ import click
 import pytest
 from agreement_support import FakeClock
 from click.testing import CliRunner, Result
+
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
 from tradepay_agreement import AgreementProvider, AgreementStatus, AgreementStore
 

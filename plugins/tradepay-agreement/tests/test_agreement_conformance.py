@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tradepay import Order, PaymentAmount
 from tradepay.testing import ProviderConformance
 from tradepay_agreement import AgreementProvider

@@ -11,6 +11,7 @@ import pluggy
 import pytest
 from agreement_support import FakeClock
 from structlog.typing import EventDict
+
 from tradepay import (
     APIContext,
     Attempt,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from agreement_support import Outcome, pay_in_process
+
 from tradepay_agreement import AgreementProvider
 
 PROCESSES = 5

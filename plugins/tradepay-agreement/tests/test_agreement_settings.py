@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tradepay import Capabilities, ConfigError, ProviderConfig
 from tradepay_agreement import AgreementProvider
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from agreement_support import FakeClock
+
 from tradepay import InvalidInput
 from tradepay_agreement import Agreement, AgreementError, AgreementNotFound, AgreementStatus, AgreementStore
 

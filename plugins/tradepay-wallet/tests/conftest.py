@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import structlog
+
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
 from tradepay_wallet import WalletProvider
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from tradepay import InvalidInput
 from tradepay_wallet import EntryKind, WalletProvider
 

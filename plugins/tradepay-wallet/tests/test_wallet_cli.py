@@ -9,6 +9,7 @@ from collections.abc import Callable
 import click
 import pytest
 from click.testing import CliRunner, Result
+
 from tradepay import Attempt, Order
 from tradepay_wallet import FaultKind, FaultProfile, WalletProvider
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from tradepay import Attempt, Order
 from tradepay_wallet import EntryKind, WalletProvider
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tradepay import Order, PaymentAmount, ProviderConfig
 from tradepay.testing import ProviderConformance
 from tradepay_wallet import WalletProvider

@@ -8,6 +8,7 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import pytest
+
 from tradepay import (
     Attempt,
     ErrorCode,

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tradepay import ConfigError, ProviderConfig
 from tradepay_wallet import WalletProvider, WalletSettings
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
+
 from tradepay import InvalidInput
 
 from ._settings import AgreementSettings

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import click
+
 from tradepay import (
     Attempt,
     Capabilities,

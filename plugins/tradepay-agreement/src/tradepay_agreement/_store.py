@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import structlog
+
 from tradepay import (
     InvalidInput,
     Order,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
+
 from tradepay import InvalidInput, PaymentAmount
 
 from ._checks import check_currency

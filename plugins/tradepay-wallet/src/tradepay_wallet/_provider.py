@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 import structlog
+
 from tradepay import (
     Attempt,
     Capabilities,
