@@ -37,7 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[DemoOutco
 @pytest.fixture(scope="module")
 def providers(demo: tuple[Path, list[DemoOutcome], list[str]]) -> Any:
     state = demo[0] / "workspace" / "state"
-    opened = {
+    opened: dict[str, Any] = {
         "agreement": AgreementProvider(ProviderConfig("agreement", {}, state)),
         "wallet": WalletProvider(ProviderConfig("wallet", {}, state)),
         "card": CardProvider(ProviderConfig("card", {}, state)),
@@ -53,7 +53,7 @@ def moved(providers: dict[str, Any], order: Order, outcome: DemoOutcome) -> dict
     found = {}
     for record in outcome.payment.attempts:
         answer = providers[record.attempt.provider].inquire(order=order, attempt=record.attempt)
-        found[record.attempt.provider] = asyncio.run(answer) if inspect.isawaitable(answer) else answer
+        found[record.attempt.provider] = asyncio.run(answer) if inspect.iscoroutine(answer) else answer
     return found
 
 

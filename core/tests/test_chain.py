@@ -430,3 +430,72 @@ def test_malformed_payment_strings_are_refused(
     assert result.result_code is ResultCode.FAILED
     assert message in result.result_message
     assert a.calls == []
+
+
+def test_a_user_cancel_stops_whatever_the_rules_say(bench_factory: Any) -> None:
+    from tradepay import PaymentResult, ResultError, Rule, RuleTable
+
+    class CancelWith1002:
+        @hookimpl
+        def pay(self) -> Any:
+            return PaymentResult(ResultCode.USER_CANCEL, "cancelled", ResultError(ErrorCode.APP_SERVICE_ERROR, "x"))
+
+    b = Ref()
+    reckless = Rule("reckless", "fallthrough", provider="a", error_code=1002)  # type: ignore[arg-type]
+    bench = bench_factory(a=CancelWith1002(), b=b)
+    bench.service.host.chain.rules = RuleTable([reckless])
+    result = bench.pay()
+    assert result.result_code is ResultCode.USER_CANCEL
+    assert b.calls == []
+
+
+def test_a_failed_inquiry_is_asked_again_before_any_cancel(bench_factory: Any) -> None:
+    class FlakyInquiry(Ref):
+        failures = 1
+
+        @hookimpl
+        def inquire(self, attempt: Attempt) -> Any:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("inquiry endpoint down")
+            return super().inquire(attempt)
+
+    a, b = FlakyInquiry(script=["late_success"]), Ref()
+    bench = bench_factory(a=a, b=b, chain={"inquiry_attempts": 3})
+    result = bench.pay()
+    assert result.result_code is ResultCode.SUCCESS
+    assert result.extended_info["provider"] == "a"
+    assert calls(a, "cancel") == 0
+    assert bench.charged() == {"a": 250, "b": 0}
+
+
+def test_a_failing_order_book_plugin_refuses_without_storing(bench_factory: Any) -> None:
+    class BrokenBook:
+        @hookimpl
+        def resolve_order(self) -> Order | None:
+            raise RuntimeError("catalogue database down")
+
+    a = Ref()
+    bench = bench_factory(a=a, _plugins={"broken": BrokenBook()})
+    result = bench.pay()
+    assert result.result_code is ResultCode.FAILED
+    assert result.result_error is not None
+    assert result.result_error.error_code is ErrorCode.SYSTEM_ERROR
+    assert a.calls == []
+    assert bench.ledger.payments() == []
+
+
+def test_closing_mid_payment_leaves_it_for_reconciliation(bench_factory: Any) -> None:
+    a = AsyncReferenceProvider(script=["hang"])
+    bench = bench_factory(a=a)
+    order = bench.order()
+    answers: list[Any] = []
+    worker = threading.Thread(target=lambda: answers.append(bench.pay(order)))
+    worker.start()
+    while calls(a) < 1:
+        time.sleep(0.001)
+    bench.service.close()
+    worker.join(10)
+    assert [r.result_code for r in answers] == [ResultCode.UNKNOWN]
+    (payment,) = bench.ledger.payments()
+    assert payment.status is PaymentStatus.NEEDS_RECONCILIATION

@@ -157,3 +157,35 @@ def test_rules_must_be_an_array_of_tables() -> None:
 def test_describe_reads_as_the_rule() -> None:
     (rule,) = parse_rules([{"name": "n", "provider": "card", "error_code": 1005, "decision": "stop"}])
     assert rule.describe() == "n: provider=card error_code=1005 -> stop"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "reason"),
+    [
+        ({"error_code": 1003, "decision": "fallthrough"}, "rules[0].decision", "never falls through"),
+        ({"error_code": 1000, "decision": "fallthrough"}, "rules[0].decision", "never falls through"),
+        ({"result_code": "4000", "decision": "stop", "answer_code": "4000"}, "rules[0].answer_code", "may only be"),
+        ({"result_code": "4000", "decision": "inquire", "answer_code": "6001"}, "rules[0].answer_code", "goes only"),
+    ],
+)
+def test_more_refused_rules(raw: dict[str, Any], key: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason) as info:
+        parse_rules([raw])
+    assert info.value.key == key
+
+
+def test_a_rule_written_in_code_takes_plain_values() -> None:
+    rule = Rule("r", "stop", result_code="4000", error_code=1005, kind="answer", detail="X.*")  # type: ignore[arg-type]
+    assert rule.decision is Decision.STOP
+    assert rule.matches("p", A, answer("4000", 1005, "XYZ"), "XYZ")
+    assert rule.describe() == "r: kind=answer result_code=4000 error_code=1005 detail=X.* -> stop"
+    with pytest.raises(ValueError, match="9999"):
+        Rule("bad", "stop", result_code="9999")  # type: ignore[arg-type]
+
+
+def test_a_4000_with_a_timeout_error_never_falls_through() -> None:
+    table = RuleTable(parse_rules([{"result_code": "4000", "decision": "fallthrough"}]))
+    assert decide(table, A, answer("4000", 1003))[1] is Decision.INQUIRE
+    assert decide(table, A, answer("4000", 1000))[1] is Decision.INQUIRE
+    assert decide(table, A, answer("4000", 1002))[1] is Decision.FALLTHROUGH
+    assert decide(table, A, answer("6001", 1002))[1] is Decision.STOP

@@ -139,7 +139,8 @@ def providers(state: _State, as_json: bool) -> None:
             if row["configured"] is None
             else (f"chain #{row['position']}" if row["configured"] else "not configured")
         )
-        click.echo(f"{row['name']:<12} {row['distribution']}=={row['version']:<10} {mark}")
+        release = f"{row['distribution']}=={row['version']}"
+        click.echo(f"{row['name']!s:<12} {release:<32} {mark}")
     if configured is None:
         click.echo("(no configuration found: `tradepay init` writes one)")
 

@@ -7,6 +7,7 @@ call it under a deadline, classify, apply the rule table, inquire and cancel whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,10 +23,10 @@ from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, Resul
 from ._orders import Order, OrderStatus
 from ._providers import ProviderHandle
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from ._rules import Rule, RuleTable, effective_decision, is_ambiguous_code
+from ._rules import Rule, RuleTable, effective_decision, is_ambiguous_code, is_user_cancel
 from ._threads import DaemonPool
 
-__all__ = ["Chain", "PlanStep", "refusal"]
+__all__ = ["Chain", "PlanStep", "refusal", "unresolved_result"]
 
 _log = structlog.get_logger("tradepay")
 
@@ -115,6 +116,9 @@ class Chain:
             order: Order | None = self._hook.resolve_order(payment_request=request, api_context=context)
         except InvalidInput as exc:
             return refusal(str(exc))
+        except Exception as exc:  # an order-book plugin failed: nothing was stored or charged yet
+            _log.exception("order.resolve_failed", payment_string=request.payment_string[:80])
+            return refusal(f"the order could not be resolved: {type(exc).__name__}", ErrorCode.SYSTEM_ERROR)
         if order is None:
             return refusal(f"order not found: {request.type.value} {request.payment_string[:80]!r}")
         if order.status is OrderStatus.CLOSED:
@@ -156,8 +160,27 @@ class Chain:
         order = resolved
         payment, created = self.ledger.begin_payment(order, context.app_id)
         if not created:
-            return self._repeat_answer(payment)
+            return self._repeat_answer(payment, context.app_id)
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
+        try:
+            return await self._walk(request, context, order, payment, started, log)
+        except BaseException:
+            # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
+            # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
+            log.exception("payment.interrupted")
+            with contextlib.suppress(Exception):
+                self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+            raise
+
+    async def _walk(
+        self,
+        request: PaymentRequest,
+        context: APIContext,
+        order: Order,
+        payment: Payment,
+        started: float,
+        log: Any,
+    ) -> PaymentResult:
         deadline = started + self.settings.deadline_s
         records: list[AttemptRecord] = []
         answer: PaymentResult | None = None
@@ -283,7 +306,9 @@ class Chain:
         available = {"order": order, "attempt": attempt}
         status = ProviderStatus.UNKNOWN
         for number in range(1, self.settings.inquiry_attempts + 1):
+            # An inquiry that failed or timed out tells nothing: it counts as unknown, and the next one is made.
             status = await self._ask(handle.inquire, available, handle.deadline_s, deadline, ProviderStatus)
+            status = status or ProviderStatus.UNKNOWN
             if status is not ProviderStatus.UNKNOWN:
                 break
             pause = min(self.settings.inquiry_interval_s, deadline - time.monotonic())
@@ -313,6 +338,7 @@ class Chain:
         except Exception as exc:
             _log.warning(
                 "provider.call_failed",
+                payment_id=available["attempt"].payment_id,
                 error=type(exc).__name__,
                 attempt=available["attempt"].number,
                 provider=available["attempt"].provider,
@@ -327,9 +353,13 @@ class Chain:
 
     # --- answers --------------------------------------------------------------------------------------------
 
-    def _repeat_answer(self, payment: Payment) -> PaymentResult:
+    def _repeat_answer(self, payment: Payment, app_id: str | None) -> PaymentResult:
         _log.info(
-            "payment.repeated", payment_id=payment.payment_id, status=payment.status.value, trade_no=payment.trade_no
+            "payment.repeated",
+            payment_id=payment.payment_id,
+            app_id=app_id,
+            status=payment.status.value,
+            trade_no=payment.trade_no,
         )
         if payment.status is PaymentStatus.SUCCEEDED and payment.result is not None:
             return payment.result
@@ -367,8 +397,7 @@ def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentS
     if result.result_code is ResultCode.SUCCESS:
         return result, PaymentStatus.SUCCEEDED
     error = result.result_error
-    is_cancel = result.result_code is ResultCode.USER_CANCEL or (error and error.error_code is ErrorCode.USER_CANCEL)
-    if is_cancel or rule.answer_code is ResultCode.USER_CANCEL:
+    if is_user_cancel(result) or rule.answer_code is ResultCode.USER_CANCEL:
         return (
             PaymentResult(
                 ResultCode.USER_CANCEL,
@@ -381,10 +410,15 @@ def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentS
     return result, PaymentStatus.FAILED
 
 
+def unresolved_result(error: ErrorCode = ErrorCode.UNKNOWN_ERROR) -> PaymentResult:
+    """The ``6004`` answer of a payment whose outcome is unknown and left for reconciliation."""
+    message = "the result is unknown and may be a success; the payment awaits reconciliation"
+    return PaymentResult(ResultCode.UNKNOWN, message, ResultError(error, message))
+
+
 def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
     error = ErrorCode.TIMEOUT if outcome.kind is OutcomeKind.TIMEOUT else ErrorCode.UNKNOWN_ERROR
-    message = "the result is unknown and may be a success; the payment awaits reconciliation"
-    return PaymentResult(ResultCode.UNKNOWN, message, ResultError(error, message)), PaymentStatus.NEEDS_RECONCILIATION
+    return unresolved_result(error), PaymentStatus.NEEDS_RECONCILIATION
 
 
 def _with_info(result: PaymentResult, **info: str) -> PaymentResult:

@@ -45,6 +45,20 @@ class Rule:
     specificity: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Plain values (as written in code or TOML) become their enums; a wrong one raises ValueError.
+        for name, enum_type in (
+            ("decision", Decision),
+            ("kind", OutcomeKind),
+            ("result_code", ResultCode),
+            ("error_code", ErrorCode),
+            ("answer_code", ResultCode),
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, enum_type):
+                object.__setattr__(self, name, enum_type(value))
+        raw_detail: object = self.detail  # a pattern may be given as a string
+        if isinstance(raw_detail, str):
+            object.__setattr__(self, "detail", re.compile(raw_detail))
         matchers = (self.provider, self.kind, self.result_code, self.error_code, self.detail)
         object.__setattr__(self, "specificity", sum(m is not None for m in matchers))
 
@@ -131,14 +145,33 @@ class RuleTable:
         raise AssertionError("unreachable: the default rule matches every outcome")  # pragma: no cover
 
 
+_NEVER_FALL_THROUGH_ERRORS = frozenset({ErrorCode.USER_CANCEL, ErrorCode.TIMEOUT, ErrorCode.UNKNOWN_ERROR})
+
+
+def is_user_cancel(result: PaymentResult | None) -> bool:
+    """True for an answer that says the user cancelled (result ``6001`` or error ``1001``)."""
+    if result is None:
+        return False
+    error = result.result_error
+    return result.result_code is ResultCode.USER_CANCEL or (
+        error is not None and error.error_code is ErrorCode.USER_CANCEL
+    )
+
+
 def effective_decision(rule: Rule, kind: OutcomeKind, result: PaymentResult | None) -> Decision:
-    """The decision the chain carries out: the rule's, except that a fall-through is only allowed for a
-    valid ``4000`` answer that is not a user cancel; anything else it would catch is inquired."""
+    """The decision the chain carries out: the rule's, within two guards that no configuration can lift.
+
+    * A user cancel always stops: no other provider is tried after the user said no.
+    * A fall-through happens only for a valid ``4000`` answer whose error (if any) is not a timeout or an
+      unknown error; anything else a fall-through rule would catch is inquired first.
+    """
+    if kind is OutcomeKind.ANSWER and is_user_cancel(result):
+        return Decision.STOP
     if rule.decision is not Decision.FALLTHROUGH:
         return rule.decision
     if kind is OutcomeKind.ANSWER and result is not None and result.result_code is ResultCode.FAILED:
         error = result.result_error
-        if error is None or error.error_code is not ErrorCode.USER_CANCEL:
+        if error is None or error.error_code not in _NEVER_FALL_THROUGH_ERRORS:
             return Decision.FALLTHROUGH
     return Decision.INQUIRE
 
@@ -195,7 +228,11 @@ def parse_rules(raw: object, *, providers: Sequence[str] | None = None) -> tuple
             except re.error as exc:
                 raise ConfigError(f"{at}.detail", f"is not a valid regular expression: {exc}") from None
         if "answer_code" in item:
-            matchers["answer_code"] = _enum(ResultCode, str(item["answer_code"]), f"{at}.answer_code")
+            if str(item["answer_code"]) != ResultCode.USER_CANCEL.value:
+                raise ConfigError(f"{at}.answer_code", 'may only be "6001" (answer a stopping rule as a user cancel)')
+            if item.get("decision") != Decision.STOP.value:
+                raise ConfigError(f"{at}.answer_code", 'goes only with decision = "stop"')
+            matchers["answer_code"] = ResultCode.USER_CANCEL
         decision = _enum(Decision, item["decision"], f"{at}.decision")
         rule = Rule(name=item.get("name", f"rule-{index}"), decision=decision, **matchers)
         _refuse_unsafe(rule, at)
@@ -212,8 +249,10 @@ def _refuse_unsafe(rule: Rule, at: str) -> None:
         raise ConfigError(
             f"{at}.decision", f"fallthrough is allowed only on result code 4000, not {rule.result_code.value}"
         )
-    if rule.error_code is ErrorCode.USER_CANCEL:
-        raise ConfigError(f"{at}.decision", "a user cancel (1001) never falls through")
+    if rule.error_code in _NEVER_FALL_THROUGH_ERRORS:
+        raise ConfigError(
+            f"{at}.decision", f"error {int(rule.error_code)} never falls through (a cancel, or a result nobody knows)"
+        )
     if rule.result_code is None and rule.error_code is None:
         raise ConfigError(f"{at}.decision", 'a fallthrough rule must name result_code = "4000" or an error_code')
 

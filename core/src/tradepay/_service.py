@@ -11,6 +11,7 @@ No form raises for a payment: bad input, provider failures and host bugs all bec
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
@@ -18,14 +19,13 @@ from typing import Any
 
 import structlog
 
-from ._engine import refusal
+from ._engine import refusal, unresolved_result
 from ._host import Host
-from ._models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError
+from ._models import APIContext, Callback, PaymentRequest, PaymentResult
 
 __all__ = ["PaymentService"]
 
 _log = structlog.get_logger("tradepay")
-_INTERNAL_ERROR = "the host failed while paying; the result is unknown and the payment awaits reconciliation"
 
 
 class _LoopThread:
@@ -93,7 +93,10 @@ class PaymentService:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return self._loop.submit(self._pay(payment_request, api_context)).result()
+            try:
+                return self._loop.submit(self._pay(payment_request, api_context)).result()
+            except concurrent.futures.CancelledError:
+                return unresolved_result()  # the service was closed mid-payment
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
 
     def close(self) -> None:
@@ -128,12 +131,12 @@ class PaymentService:
             return await self.host.chain.pay(request, context)
         except Exception:
             # A host bug or a ledger failure: the payment may have reached a provider, so it is not a failure.
-            _log.exception("payment.crashed", trade_no=request.payment_string[:64])
+            _log.exception("payment.crashed", payment_string=request.payment_string[:80], app_id=context.app_id)
             return _unknown()
 
 
 def _unknown() -> PaymentResult:
-    return PaymentResult(ResultCode.UNKNOWN, _INTERNAL_ERROR, ResultError(ErrorCode.UNKNOWN_ERROR, _INTERNAL_ERROR))
+    return unresolved_result()
 
 
 def _delivery(callback: object) -> Callable[[PaymentResult], None]:

@@ -37,7 +37,8 @@ __all__ = [
 def build_service(providers: Mapping[str, object], **host_kwargs: Any) -> PaymentService:
     """A :class:`PaymentService` around ``providers`` (name -> plugin object, in chain order) with an in-memory
     ledger; ``host_kwargs`` go to :class:`tradepay.Host` (``rules``, ``chain``, ``deadlines`` ...)."""
-    host_kwargs.setdefault("ledger", MemoryLedger())
+    settings = host_kwargs.get("host")
+    host_kwargs.setdefault("ledger", MemoryLedger(cashier_url=settings.cashier_url) if settings else MemoryLedger())
     return PaymentService(Host.from_providers(providers, **host_kwargs))
 
 

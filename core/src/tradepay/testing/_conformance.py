@@ -76,10 +76,9 @@ class ProviderConformance:
         finally:
             pool.shutdown()
 
-    @staticmethod
-    def _attempt(order: Order, number: int = 1) -> Attempt:
+    def _attempt(self, order: Order, number: int = 1) -> Attempt:
         payment_id = f"pay_conformance_{order.trade_no}"
-        return Attempt(payment_id, number, "provider", f"{payment_id}-{number}")
+        return Attempt(payment_id, number, self.provider_name, f"{payment_id}-{number}")
 
     # --- the suite ------------------------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""``tradepay card add|list|remove``: cards on file, from the command line.
+
+The card number and CVC are wrapped in :class:`tradepay.CardNumber` / :class:`tradepay.CardSecret` by their
+parameter callbacks, during argument parsing, so that every later message and traceback sees a mask.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Final
+
+import click
+
+from tradepay import CardNumber, CardSecret, InvalidInput
+
+if TYPE_CHECKING:
+    from ._provider import CardProvider
+    from ._store import Card
+
+__all__ = ["card_group"]
+
+# Which command-line parameter each field of an InvalidInput stands for.
+_PARAM_HINTS: Final = {"payer": "PAYER", "card number": "NUMBER", "expiry": "--exp", "cvc": "--cvc", "token": "TOKEN"}
+
+
+# Both parameters are UNPROCESSED: click's STRING type would call str() on an already wrapped value, and click
+# processes a prompted value twice (once in the prompt, once after), so each callback must also wrap only once.
+
+
+def _card_number(ctx: click.Context, param: click.Parameter, value: str | CardNumber) -> CardNumber:
+    """Wrap the NUMBER argument as soon as click has read it."""
+    return value if isinstance(value, CardNumber) else CardNumber(value)
+
+
+def _card_secret(ctx: click.Context, param: click.Parameter, value: str | CardSecret) -> CardSecret:
+    """Wrap the --cvc option (given or prompted for) as soon as click has read it."""
+    return value if isinstance(value, CardSecret) else CardSecret(value)
+
+
+def card_group(provider: CardProvider) -> click.Group:
+    """The ``card`` command group, bound to ``provider`` (and so to its store)."""
+
+    @click.group(name="card")
+    def card() -> None:
+        """Cards on file, charged through the mock card network."""
+
+    @card.command(name="add")
+    @click.argument("payer")
+    @click.argument("number", type=click.UNPROCESSED, callback=_card_number)
+    @click.option("--exp", "expiry", required=True, metavar="MM/YY", help="Expiry month, for example 12/30.")
+    @click.option(
+        "--cvc",
+        type=click.UNPROCESSED,
+        callback=_card_secret,
+        metavar="CVC",
+        prompt="CVC",
+        hide_input=True,
+        help="The 3-digit (Amex: 4-digit) code; prompted for, hidden, when left out. Checked, never stored.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+    def add(payer: str, number: CardNumber, expiry: str, cvc: CardSecret, as_json: bool) -> None:
+        """Put a card on file for PAYER; it becomes the payer's default card."""
+        with _usage_errors():
+            added = provider.add_card(payer, number, expiry, cvc)
+        if as_json:
+            click.echo(json.dumps({**added.to_dict(), "default": True}))
+        else:
+            click.echo(f"added {_describe(added)} for {payer} as {added.token} (default card)")
+
+    @card.command(name="list")
+    @click.argument("payer")
+    @click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
+    def list_(payer: str, as_json: bool) -> None:
+        """List PAYER's cards on file, the default card (the most recently added) first."""
+        with _usage_errors():
+            cards = provider.cards(payer)
+        if as_json:
+            listed = [{**c.to_dict(), "default": i == 0} for i, c in enumerate(cards)]
+            click.echo(json.dumps({"payer": payer, "cards": listed}))
+        elif not cards:
+            click.echo(f"{payer} has no card on file")
+        else:
+            for i, c in enumerate(cards):
+                default = "  (default)" if i == 0 else ""
+                click.echo(f"{c.token}  {_describe(c)}  scenario {c.scenario.value}{default}")
+
+    @card.command(name="remove")
+    @click.argument("payer")
+    @click.argument("token")
+    def remove(payer: str, token: str) -> None:
+        """Remove PAYER's card TOKEN; the next most recently added card becomes the default."""
+        with _usage_errors():
+            provider.remove_card(payer, token)
+        click.echo(f"removed {token} for {payer}")
+
+    return card
+
+
+def _describe(card: Card) -> str:
+    return f"{card.brand.value} **** {card.last4} exp {card.expiry}"
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Turn :class:`tradepay.InvalidInput` into a one-line ``click.BadParameter`` naming the argument."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.reason, param_hint=[_PARAM_HINTS.get(exc.field, exc.field)]) from None

@@ -1,0 +1,235 @@
+"""The card provider: charges the payer's default card on file through the mock card network."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import click
+import structlog
+
+from tradepay import (
+    Attempt,
+    Capabilities,
+    CardNumber,
+    CardSecret,
+    ConfigError,
+    ErrorCode,
+    InvalidInput,
+    Order,
+    PaymentResult,
+    ProviderConfig,
+    ProviderStatus,
+    ResultCode,
+    ResultError,
+    hookimpl,
+)
+
+from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
+from ._network import Scenario
+from ._settings import CardSettings, parse_settings
+from ._store import AttemptRow, AttemptStatus, Card, CardStore, Ledger
+
+__all__ = ["CardProvider"]
+
+_log = structlog.get_logger("tradepay_card")
+
+
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+class CardProvider:
+    """A tradepay provider that charges the payer's default card: the most recently added active one.
+
+    The host builds it with ``CardProvider(config)``; ``today`` is the clock that decides whether a card has
+    expired (injectable for tests). It keeps one SQLite connection per process, shared by threads under a lock.
+    """
+
+    def __init__(self, config: ProviderConfig, *, today: Callable[[], date] = _utc_today) -> None:
+        self.name = config.name
+        table = f"providers.{config.name}"
+        self.settings: CardSettings = parse_settings(config.settings, config.data_dir, table=table)
+        try:
+            self.store = CardStore(self.settings.database)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{table}.database", f"cannot use {self.settings.database}: {exc}") from exc
+        self._today = today
+
+    def close(self) -> None:
+        """Close the provider's database connection (the next call opens it again)."""
+        self.store.close()
+
+    # --- cards on file ----------------------------------------------------------------------------------------
+
+    def add_card(self, payer_id: str, number: CardNumber, expiry: str | Expiry, cvc: CardSecret) -> Card:
+        """Check a card and put it on file for ``payer_id``, where it becomes the default card.
+
+        Only a random token, the brand, the last four digits, the expiry and the network's scenario are kept;
+        the CVC is checked and forgotten. Raises :class:`tradepay.InvalidInput` naming ``payer``,
+        ``card number``, ``expiry`` or ``cvc`` (never echoing the number or CVC); nothing is stored then.
+        """
+        check_payer_id(payer_id)
+        details = check_card(
+            number, expiry if isinstance(expiry, Expiry) else parse_expiry(expiry), cvc, today=self._today()
+        )
+        card = self.store.add_card(payer_id, details)
+        _log.info("card.added", payer=payer_id, token=card.token, brand=card.brand.value, last4=card.last4)
+        return card
+
+    def cards(self, payer_id: str) -> list[Card]:
+        """The payer's active cards, the default card first."""
+        return self.store.cards(check_payer_id(payer_id))
+
+    def remove_card(self, payer_id: str, token: str) -> None:
+        """Remove the payer's card ``token``; the next most recently added card becomes the default.
+
+        Raises :class:`tradepay.InvalidInput` naming ``token`` if the payer has no such active card.
+        """
+        check_payer_id(payer_id)
+        if not isinstance(token, str) or not self.store.remove_card(payer_id, token):
+            raise InvalidInput("token", f"payer {payer_id!r} has no active card with this token")
+        _log.info("card.removed", payer=payer_id, token=token)
+
+    # --- provider hooks ---------------------------------------------------------------------------------------
+
+    @hookimpl
+    def capabilities(self) -> Capabilities:
+        """The currencies and the largest amount this provider charges, from its settings."""
+        return Capabilities(currencies=self.settings.currencies, max_amount=self.settings.max_amount)
+
+    @hookimpl
+    def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
+        """Charge ``order`` on the payer's default card, at most once per ``attempt.idempotency_key``.
+
+        The key check, the card lookup, the network's answer and the charge happen in one immediate
+        transaction. A repeat of the key answers the first answer; see the README for every answer.
+        """
+        key = attempt.idempotency_key
+        with self.store.transaction() as ledger:
+            previous = ledger.attempt(key)
+            result = self._charge(ledger, order, attempt) if previous is None else _replay(previous, order)
+        _log.info(
+            "card.answered",
+            payer=order.payer_id,
+            trade_no=order.trade_no,
+            idempotency_key=key,
+            amount=order.amount.minor_units,
+            currency=order.amount.currency,
+            result_code=result.result_code.value,
+            reason=result.reason,
+            repeat=previous is not None,
+        )
+        return result
+
+    @hookimpl
+    def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
+        """PAID if the key's charge moved money and was not reversed, else NOT_PAID.
+
+        An unseen key is first recorded as a voided tombstone, so that a pay() arriving later cannot charge.
+        """
+        key = attempt.idempotency_key
+        with self.store.transaction() as ledger:
+            row = ledger.attempt(key)
+            if row is None:
+                ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
+        paid = row is not None and row.status is AttemptStatus.PAID
+        status = ProviderStatus.PAID if paid else ProviderStatus.NOT_PAID
+        _log.info(
+            "card.inquired", trade_no=order.trade_no, idempotency_key=key, status=status.value, seen=row is not None
+        )
+        return status
+
+    @hookimpl
+    def cancel(self, order: Order, attempt: Attempt) -> bool:
+        """Make sure the key moved no money in the end: refund a paid charge (once), tombstone an unseen key.
+
+        Always True: a declined, reversed or voided key moved nothing already.
+        """
+        key = attempt.idempotency_key
+        with self.store.transaction() as ledger:
+            row = ledger.attempt(key)
+            if row is None:
+                ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
+            elif row.status is AttemptStatus.PAID:
+                ledger.reverse(key)
+        _log.info(
+            "card.cancelled",
+            trade_no=order.trade_no,
+            idempotency_key=key,
+            was=row.status.value if row is not None else "unseen",
+            amount=order.amount.minor_units,
+        )
+        return True
+
+    @hookimpl
+    def add_cli_commands(self, cli: click.Group) -> None:
+        """Add ``tradepay card add|list|remove``."""
+        from ._cli import card_group  # the CLI is only built when a command line asks for it
+
+        cli.add_command(card_group(self))
+
+    # --- the charge -------------------------------------------------------------------------------------------
+
+    def _charge(self, ledger: Ledger, order: Order, attempt: Attempt) -> PaymentResult:
+        """Decide the first answer for a new key and record it (and the charge, if money moved)."""
+        card = ledger.default_card(order.payer_id)
+        result = self._authorise(order, card)
+        paid = result.result_code is ResultCode.SUCCESS
+        ledger.record(attempt, order, AttemptStatus.PAID if paid else AttemptStatus.DECLINED, card=card, result=result)
+        return result
+
+    def _authorise(self, order: Order, card: Card | None) -> PaymentResult:
+        """The answer to a new charge: the provider's own limits first, then the network's verdict on the card."""
+        currency, amount = order.amount.currency, order.amount.minor_units
+        allowed = self.settings.currencies
+        if allowed is not None and currency not in allowed:
+            return _decline("CURRENCY_NOT_SUPPORTED", f"currency {currency} is not charged by this provider")
+        if self.settings.max_amount is not None and amount > self.settings.max_amount:
+            return _decline("PAYMENT_AMOUNT_EXCEED_LIMIT", f"amount above the maximum {self.settings.max_amount}")
+        if card is None:
+            return _decline("NO_CARD_ON_FILE", "the payer has no card on file")
+        # A card that was valid at enrolment may have expired since: the network declines it as expired.
+        scenario = Scenario.EXPIRED_CARD if card.expiry.is_past(self._today()) else card.scenario
+        if scenario.moves_money:
+            return PaymentResult(
+                ResultCode.SUCCESS,
+                f"charged {card.brand.value} ending {card.last4}",
+                extended_info={"card_brand": card.brand.value, "card_last4": card.last4},
+            )
+        return _decline(
+            scenario.reason,
+            scenario.description,
+            scenario.error_code,
+            decline_code=scenario.decline_code,
+            card_brand=card.brand.value,
+            card_last4=card.last4,
+        )
+
+
+def _replay(previous: AttemptRow, order: Order) -> PaymentResult:
+    """The answer to a key seen before: its first answer, unless the key was voided, reversed or is reused."""
+    if previous.status is AttemptStatus.VOIDED:
+        return _decline("ATTEMPT_VOIDED", "the attempt was voided by an inquiry or cancel before it was paid")
+    if (previous.payer_id, previous.currency, previous.amount) != (
+        order.payer_id,
+        order.amount.currency,
+        order.amount.minor_units,
+    ):
+        return _decline("REPEAT_REQ_INCONSISTENT", "the idempotency key was used with another payer or amount")
+    if previous.status is AttemptStatus.REVERSED or previous.result is None:
+        return _decline("ATTEMPT_REVERSED", "the attempt's charge was reversed by a cancel")
+    return previous.result
+
+
+def _decline(
+    reason: str, desc: str, error_code: ErrorCode = ErrorCode.APP_SERVICE_ERROR, **details: str
+) -> PaymentResult:
+    """A refusal that moved nothing: ``4000`` with ``error_code`` and the ``reason`` in ``extended_info``."""
+    return PaymentResult(
+        ResultCode.FAILED,
+        f"card payment failed: {desc}",
+        ResultError(error_code, desc),
+        {"reason": reason, **details},
+    )

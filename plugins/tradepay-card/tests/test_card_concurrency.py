@@ -1,0 +1,126 @@
+"""Several processes (and threads) at once: a key charges once, and an inquiry racing pays stays truthful.
+
+Each process walks the same keys in the same order, so that many keys are contended at the same moment: a
+check-then-charge that is not one immediate transaction fails here within a few keys.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+from typing import Any
+
+from tradepay_card_workers import make_attempt, make_order, open_provider, race
+
+from tradepay import CardNumber, CardSecret, PaymentResult, ProviderStatus, ResultCode
+from tradepay_card import CardProvider, Movement
+
+PROCESSES = 4
+KEYS = [f"pay-{n}-1" for n in range(30)]
+
+
+def _race(tmp_path: Path, actions: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Run one process per action over KEYS, all released together by a barrier; return their answers."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(actions))
+    results = ctx.Queue()
+    processes = [ctx.Process(target=race, args=(str(tmp_path), action, KEYS, barrier, results)) for action in actions]
+    for process in processes:
+        process.start()
+    answers = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0
+    errors = [answer for action, answer in answers if action == "error"]
+    assert not errors, errors[0]
+    return answers
+
+
+def _enrol_alice(tmp_path: Path) -> str:
+    # The parent creates the database (schema included) before the children race on it.
+    provider = open_provider(tmp_path)
+    token = provider.add_card("alice", CardNumber("4242424242424242"), "12/30", CardSecret("123")).token
+    provider.close()
+    return token
+
+
+def _movements(tmp_path: Path) -> list[Movement]:
+    provider = open_provider(tmp_path)
+    moved = provider.store.movements()
+    provider.close()
+    return moved
+
+
+def test_each_key_charges_once_however_many_processes_send_it(tmp_path: Path) -> None:
+    token = _enrol_alice(tmp_path)
+    answers = _race(tmp_path, ["pay"] * PROCESSES)
+    success = {"resultCode": ResultCode.SUCCESS.value, "resultMessage": "charged Visa ending 4242", "hasError": False}
+    for _, by_key in answers:
+        assert [(key, {k: v for k, v in answer.items() if k != "extendedInfo"}) for key, answer in by_key.items()] == [
+            (key, success) for key in KEYS
+        ]
+    assert sorted(_movements(tmp_path), key=lambda m: m.idempotency_key) == sorted(
+        (Movement(key, "charge", token, "USD", 1000) for key in KEYS), key=lambda m: m.idempotency_key
+    )
+
+
+def test_an_inquiry_racing_pays_never_contradicts_the_money(tmp_path: Path) -> None:
+    _enrol_alice(tmp_path)
+    answers = _race(tmp_path, ["inquire"] + ["pay"] * (PROCESSES - 1))
+    inquiries = next(by_key for action, by_key in answers if action == "inquire")
+    pays = [by_key for action, by_key in answers if action == "pay"]
+    charged = {m.idempotency_key for m in _movements(tmp_path)}
+    for key in KEYS:
+        if inquiries[key] == ProviderStatus.PAID.value:  # a pay went first: the inquiry saw its charge
+            assert key in charged
+            assert all(by_key[key]["resultCode"] == ResultCode.SUCCESS.value for by_key in pays)
+        else:  # the inquiry went first: its tombstone refused every pay of the key
+            assert inquiries[key] == ProviderStatus.NOT_PAID.value
+            assert key not in charged
+            assert all(by_key[key]["extendedInfo"]["reason"] == "ATTEMPT_VOIDED" for by_key in pays)
+
+
+def test_threads_sharing_one_provider_charge_once(provider: CardProvider) -> None:
+    provider.add_card("alice", CardNumber("4242424242424242"), "12/30", CardSecret("123"))
+    barrier = threading.Barrier(8)
+    results: list[PaymentResult] = []
+
+    def pay() -> None:
+        barrier.wait(timeout=30)
+        results.extend(provider.pay(order=make_order(), attempt=make_attempt(key)) for key in KEYS)
+
+    threads = [threading.Thread(target=pay) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(results) == 8 * len(KEYS)
+    assert all(result.result_code is ResultCode.SUCCESS for result in results)
+    assert sorted(m.idempotency_key for m in provider.store.movements()) == sorted(KEYS)
+
+
+def _pay_in_child(provider: CardProvider, key: str, results: Any) -> None:
+    """Fork target: pay with the parent's provider object, and report which connection it used."""
+    result = provider.pay(order=make_order(), attempt=make_attempt(key))
+    with provider.store._connection() as conn:
+        results.put((result.result_code.value, id(conn)))
+
+
+def test_a_forked_child_opens_its_own_connection(provider: CardProvider) -> None:
+    provider.add_card("alice", CardNumber("4242424242424242"), "12/30", CardSecret("123"))
+    provider.pay(order=make_order(), attempt=make_attempt("pay-1-1"))
+    with provider.store._connection() as conn:
+        parents = id(conn)
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    child = ctx.Process(target=_pay_in_child, args=(provider, "pay-2-1", results))
+    child.start()
+    code, childs = results.get(timeout=30)
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    assert code == ResultCode.SUCCESS.value
+    assert childs != parents  # the child never used the connection it inherited
+    # The parent's connection is untouched and still works.
+    assert provider.pay(order=make_order(), attempt=make_attempt("pay-3-1")).result_code is ResultCode.SUCCESS
+    assert [m.idempotency_key for m in provider.store.movements()] == ["pay-1-1", "pay-2-1", "pay-3-1"]

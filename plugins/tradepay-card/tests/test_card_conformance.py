@@ -1,0 +1,20 @@
+"""The core's conformance suite, run against the card provider."""
+
+from __future__ import annotations
+
+import pytest
+from tradepay_card_workers import make_order
+
+from tradepay import CardNumber, CardSecret, Order
+from tradepay.testing import ProviderConformance
+from tradepay_card import CardProvider
+
+
+class TestCardConformance(ProviderConformance):
+    factory = CardProvider
+    provider_name = "card"
+
+    @pytest.fixture
+    def payable_order(self, provider: CardProvider) -> Order:
+        provider.add_card("alice", CardNumber("4242 4242 4242 4242"), "12/99", CardSecret("123"))
+        return make_order(payer="alice", trade_no="T-conformance")

@@ -1,0 +1,148 @@
+"""No full card number and no CVC reaches the database file, a log line, an exception or the command line.
+
+Every test number is enrolled (through the API and the CLI), charged, inquired and cancelled; then the SQLite
+files (main, -wal, -shm) byte for byte, the captured log events, the answers, the command outputs and every
+exception rendered as a traceback *with local variables* are scanned for the full numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from pathlib import Path
+
+import click
+import structlog
+from click.testing import CliRunner
+from tradepay_card_workers import make_attempt, make_order, open_provider
+
+from tradepay import CardNumber, CardSecret, InvalidInput, redact_card_numbers
+from tradepay_card import CardProvider
+
+VALID = [
+    "4242424242424242",
+    "5555555555554444",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000009987",
+    "4000000000009979",
+    "4000000000000069",
+    "4000000000000127",
+    "4000000000000119",
+    "378282246310005",
+    "6011111111111117",
+    "3566002020360505",
+    "6200000000000005",
+]
+REFUSED = ["4242424242424241", "36227206271667"]  # fails the Luhn check; a brand not accepted (Diners Club)
+ALL = VALID + REFUSED
+
+
+def _grouped(number: str) -> str:
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def _cvc(number: str) -> CardSecret:
+    return CardSecret("7391" if number.startswith("3") and number[1] in "47" else "739")
+
+
+def _render(exc: BaseException) -> str:
+    """Everything an exception can show: str, repr, and its traceback with every frame's local variables."""
+    rendered = traceback.TracebackException.from_exception(exc, capture_locals=True).format()
+    return "\n".join([str(exc), repr(exc), "".join(rendered)])
+
+
+def _try_to_add(provider: CardProvider, payer: str, number: CardNumber, expiry: str, cvc: CardSecret) -> str:
+    """Enrol a card; return the rendered refusal, or "" if it went on file.
+
+    This frame (the first of every rendered traceback) holds only the wrapped number and CVC, and no list of
+    earlier texts, whose repr would nest into each new traceback.
+    """
+    try:
+        provider.add_card(payer, number, expiry, cvc)
+    except InvalidInput as exc:
+        return _render(exc)
+    return ""
+
+
+def _enrol_through_the_api(provider: CardProvider, texts: list[str]) -> None:
+    for index, number in enumerate(CardNumber(n) for n in ALL):
+        for expiry, cvc in (("12/30", _cvc(number.reveal())), ("12/30", CardSecret("1")), ("01/21", CardSecret("739"))):
+            texts.append(_try_to_add(provider, f"api-{index}", number, expiry, cvc))
+
+
+def _enrol_through_the_cli(provider: CardProvider, texts: list[str]) -> None:
+    @click.group()
+    def cli() -> None:
+        """Stands in for ``tradepay``."""
+
+    provider.add_cli_commands(cli=cli)
+    runner = CliRunner()
+    for index, number in enumerate(ALL):
+        payer = f"cli-{index}"
+        for shown in (number, _grouped(number)):
+            result = runner.invoke(cli, ["card", "add", payer, shown, "--exp", "12/30", "--cvc", _cvc(number).reveal()])
+            texts.append(result.output)
+            if result.exception is not None and not isinstance(result.exception, SystemExit):
+                texts.append(_render(result.exception))
+        result = runner.invoke(cli, ["card", "add", payer, number, "--exp", "12/30", "--cvc", "1"])
+        texts.append(result.output)
+        texts.append(runner.invoke(cli, ["card", "list", payer]).output)
+        texts.append(runner.invoke(cli, ["card", "list", payer, "--json"]).output)
+
+
+def _pay_everyone(provider: CardProvider, texts: list[str]) -> None:
+    for index in range(len(ALL)):
+        for prefix in ("api", "cli"):
+            order, attempt = make_order(payer=f"{prefix}-{index}"), make_attempt(f"{prefix}{index}-1")
+            texts.append(json.dumps(provider.pay(order=order, attempt=attempt).to_dict()))
+            texts.append(json.dumps(provider.pay(order=order, attempt=attempt).to_dict()))
+            texts.append(provider.inquire(order=order, attempt=attempt).value)
+            provider.cancel(order=order, attempt=attempt)
+            texts.append(repr(provider.cards(f"{prefix}-{index}")))
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
+
+
+def _leaks(haystack: str | bytes) -> list[str]:
+    forms = [form for number in ALL for form in (number, _grouped(number), "-".join(_grouped(number).split()))]
+    if isinstance(haystack, bytes):
+        return [form for form in forms if form.encode() in haystack]
+    return [form for form in forms if form in haystack]
+
+
+def test_no_full_number_reaches_disk_logs_or_exceptions(tmp_path: Path) -> None:
+    texts: list[str] = []
+    with structlog.testing.capture_logs() as logs:
+        provider = open_provider(tmp_path)
+        _enrol_through_the_api(provider, texts)
+        _enrol_through_the_cli(provider, texts)
+        _pay_everyone(provider, texts)
+        files_while_open = _files(tmp_path)
+        provider.close()
+    files_after_close = _files(tmp_path)
+
+    # The scan must have had something to find: cards were enrolled, refused, charged and declined.
+    assert any(name.endswith("-wal") for name in files_while_open)
+    assert len([t for t in texts if "fails the Luhn check" in t]) >= 3
+    assert any('"resultCode": "9000"' in t for t in texts)
+    assert any("STOLEN_CARD" in t for t in texts)
+    assert {entry["event"] for entry in logs} >= {"card.added", "card.answered", "card.inquired", "card.cancelled"}
+    assert len(texts) > 100
+
+    for name, content in {**files_while_open, **{f"closed {n}": c for n, c in files_after_close.items()}}.items():
+        assert _leaks(content) == [], name
+    log_text = repr(logs)
+    assert _leaks(log_text) == []
+    assert redact_card_numbers(log_text) == log_text  # no Luhn-valid run of 13-19 digits at all
+    for text in texts:
+        assert _leaks(text) == [], text
+        assert redact_card_numbers(text) == text, text
+
+
+def test_card_values_render_masked() -> None:
+    number, cvc = CardNumber("4242424242424242"), CardSecret("739")
+    assert repr(number) == "CardNumber('424242******4242')"
+    assert f"{number} {cvc} {cvc!r}" == "424242******4242 *** CardSecret('***')"
