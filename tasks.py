@@ -66,19 +66,47 @@ def demo(args: list[str]) -> None:
     _run(python, "-m", "tradepay", "demo", *args)
 
 
+def _report(path: Path) -> tuple[int, int, int]:
+    """(passed, failed, skipped) of one pytest run, from its JUnit XML report."""
+    import xml.etree.ElementTree as ET
+
+    passed = failed = skipped = 0
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        total, errors = int(suite.get("tests", 0)), int(suite.get("errors", 0))
+        fails, skips = int(suite.get("failures", 0)), int(suite.get("skipped", 0))
+        failed += fails + errors
+        skipped += skips
+        passed += total - fails - errors - skips
+    return passed, failed, skipped
+
+
 def test(args: list[str]) -> None:
     python = setup()
+    reports = VENV / "reports"
+    reports.mkdir(exist_ok=True)
+    for old in reports.glob("*.xml"):
+        old.unlink()
     _run(python, "-m", "ruff", "check", ".")
     _run(python, "-m", "ruff", "format", "--check", ".")
     # One mypy run per distribution: their test folders each hold a conftest.py, which one run cannot tell apart.
     for tree in (["core/src", "core/tests"], ["tests"], *([f"plugins/{p}/src", f"plugins/{p}/tests"] for p in PLUGINS)):
         _run(python, "-m", "mypy", *tree)
-    _run(python, "-m", "pytest", *args)
+    _run(python, "-m", "pytest", f"--junitxml={reports / 'suite.xml'}", *args)
     # Each plugin alone beside the core: proves it declares every dependency it needs.
     for plugin in PLUGINS:
         requirements = ["-e", "./core", "-e", f"./plugins/{plugin}", "pytest>=8.0"]
         alone = _environment(ROOT / ".venv-alone" / plugin, requirements, plugin)
-        _run(alone, "-m", "pytest", "-p", "no:cacheprovider", f"plugins/{plugin}/tests")
+        _run(
+            alone,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={reports / plugin}.xml",
+            f"plugins/{plugin}/tests",
+        )
+    totals = [sum(counts) for counts in zip(*(_report(p) for p in sorted(reports.glob("*.xml"))), strict=True)]
+    print(f"tests: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
 
 
 COMMANDS = {"demo": demo, "test": test}
