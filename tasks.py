@@ -71,7 +71,7 @@ def _report(path: Path) -> tuple[int, int, int]:
     import xml.etree.ElementTree as ET
 
     passed = failed = skipped = 0
-    for suite in ET.parse(path).getroot().iter("testsuite"):
+    for suite in ET.parse(path).getroot().iter("testsuite"):  # noqa: S314 - our own pytest run wrote it
         total, errors = int(suite.get("tests", 0)), int(suite.get("errors", 0))
         fails, skips = int(suite.get("failures", 0)), int(suite.get("skipped", 0))
         failed += fails + errors
