@@ -22,6 +22,10 @@ from tradepay import (
 from tradepay.testing import ReferenceProvider, build_service, sample_context
 
 
+#: The signing secret of merchant ``m1`` in every bench.
+SECRET = "s3cret-for-merchant-m1"
+
+
 @dataclass
 class Bench:
     """A service over named providers, with helpers to create orders and pay them."""
@@ -66,9 +70,10 @@ def bench_factory() -> Iterator[Any]:
 
     def make(*, chain: dict[str, Any] | None = None, **providers: Any) -> Bench:
         plugins = providers.pop("_plugins", None)
+        ledger = MemoryLedger(merchant_secrets={"m1": SECRET})
         settings = {"inquiry_interval_s": 0.001, "provider_deadline_s": 5.0, **(chain or {})}
         host_chain = ChainSettings(tuple(providers), **settings)
-        bench = Bench(build_service(providers, chain=host_chain, plugins=plugins), providers)
+        bench = Bench(build_service(providers, chain=host_chain, plugins=plugins, ledger=ledger), providers)
         made.append(bench)
         return bench
 

@@ -334,7 +334,7 @@ def test_the_attempt_is_recorded_before_the_provider_is_called(bench_factory: An
 
         @hookimpl
         def pay(self, attempt: Attempt) -> Any:
-            seen.append(self.ledger.pending_attempt(attempt.payment_id))
+            seen.append(self.ledger.get_payment(attempt.payment_id).pending)
             from tradepay import PaymentResult
 
             return PaymentResult(ResultCode.SUCCESS, "ok")
@@ -399,7 +399,7 @@ def test_every_request_type_resolves_to_its_order(bench_factory: Any) -> None:
     declined = bench.pay(order)  # leaves a payment id to name, and the order open
     cases = [
         (PaymentType.CASHIER_URL, bench.ledger.cashier_url(order.trade_no)),
-        (PaymentType.ORDER_STRING, f"tradeNO={order.trade_no}&merchantId=m1"),
+        (PaymentType.ORDER_STRING, bench.ledger.order_string(order.trade_no)),
         (PaymentType.PAYMENT_ID, declined.extended_info["paymentId"]),
         (PaymentType.ORDER_ID, order.trade_no),
     ]
@@ -415,8 +415,12 @@ def test_every_request_type_resolves_to_its_order(bench_factory: Any) -> None:
     [
         (PaymentType.CASHIER_URL, "https://evil.example/pay?tradeNO=T1", "not a cashier URL of this host"),
         (PaymentType.CASHIER_URL, "https://cashier.tradepay.invalid/pay", "exactly one tradeNO"),
-        (PaymentType.ORDER_STRING, "tradeNO=A&tradeNO=B", "exactly one tradeNO"),
-        (PaymentType.ORDER_STRING, "tradeNO=' OR 1=1 --", "may hold only"),
+        (PaymentType.ORDER_STRING, "tradeNO=A&tradeNO=B", "exactly merchantId, tradeNO and sign"),
+        (PaymentType.ORDER_STRING, "tradeNO=T1&merchantId=m1", "exactly merchantId, tradeNO and sign"),
+        (PaymentType.ORDER_STRING, "merchantId=m1&tradeNO=T1&sign=00", "the signature does not match"),
+        (PaymentType.ORDER_STRING, "merchantId=m9&tradeNO=T1&sign=00", "no signing secret is configured"),
+        (PaymentType.ORDER_STRING, "merchantId=m1&tradeNO=' OR 1=1 --&sign=0", "may hold only"),
+        (PaymentType.ORDER_STRING, "%%%", "not a form-encoded order string"),
         (PaymentType.ORDER_ID, "T" * 65, "longer than 64"),
         (PaymentType.PAYMENT_ID, "pay_unknown", "order not found"),
     ],

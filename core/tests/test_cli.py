@@ -454,7 +454,9 @@ def test_a_configuration_that_is_not_toml_is_one_line(write_config: Callable[...
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["pay", "--amount", "100", "--currency", "USD"], "Missing option '--payer'"),
+        (["pay", "--amount", "100", "--currency", "USD"], "a new order needs --amount, --currency and --payer"),
+        (["pay"], "give --trade-no of an existing order, or --amount, --currency and --payer"),
+        (["pay", "--trade-no", "T-nowhere"], "Invalid value for '--trade-no': no order 'T-nowhere'"),
         (["explain", "--amount", "100"], "Missing option '--currency'"),
         (["explain", "--amount", "100", "--currency", "USD", "--type", "CHEQUE"], "Invalid value for '--type'"),
         (["--log-level", "loud", "providers"], "Invalid value for '--log-level'"),

@@ -30,12 +30,19 @@ class _State:
 
         return load_config(self.config_path)
 
-    def host(self) -> Any:
+    def host(self, *, reconcile: bool | None = False) -> Any:
+        """The host of the configuration, built once. Commands that only read pass ``reconcile=False``
+        (the default); commands that pay pass ``None`` so ``ledger.reconcile_on_start`` decides."""
         if self._host is None:
             from ._host import Host
 
-            self._host = Host.from_config(self.load_config())
+            self._host = Host.from_config(self.load_config(), reconcile=reconcile)
         return self._host
+
+    def close(self) -> None:
+        if self._host is not None:
+            self._host.close()
+            self._host = None
 
 
 class TradepayGroup(click.Group):
@@ -96,6 +103,7 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_format: str)
     from ._logging import configure_logging
 
     configure_logging(fmt=log_format, level=log_level)  # type: ignore[arg-type]
+    ctx.call_on_close(lambda: ctx.obj.close() if isinstance(ctx.obj, _State) else None)
     if not isinstance(ctx.obj, _State):  # set already when plugin commands were looked up
         ctx.obj = _State(config)
 
@@ -198,29 +206,48 @@ def explain(state: _State, amount: str, currency: str, payment_type: str, as_jso
 
 
 @cli.command()
-@click.option("--amount", required=True, help="Amount in the currency's minor unit, e.g. 100 for USD 1.00.")
-@click.option("--currency", required=True, help="ISO 4217 code, e.g. USD.")
-@click.option("--payer", required=True, help="The paying user's id.")
-@click.option("--merchant", default="merchant-1", show_default=True, help="The merchant's id.")
-@click.option("--trade-no", help="The order's trade number (default: a new random one).")
+@click.option("--trade-no", help="Pay this existing order; or, with --amount, the trade number of the new order.")
+@click.option("--amount", help="Create an order of this amount in the minor unit (100 for USD 1.00) and pay it.")
+@click.option("--currency", help="ISO 4217 code of a new order, e.g. USD.")
+@click.option("--payer", help="The paying user's id (of a new order; checked against an existing one).")
+@click.option("--merchant", default="merchant-1", show_default=True, help="The merchant of a new order.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def pay(
-    state: _State, amount: str, currency: str, payer: str, merchant: str, trade_no: str | None, as_json: bool
+    state: _State,
+    trade_no: str | None,
+    amount: str | None,
+    currency: str | None,
+    payer: str | None,
+    merchant: str,
+    as_json: bool,
 ) -> None:
-    """Create an order and pay it through the configured chain; print the result and the attempts."""
+    """Pay an order through the configured chain (an existing one, or a new one made from --amount,
+    --currency and --payer); print the result and the attempts. Exits 1 unless the result is 9000."""
     from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentType
     from ._service import PaymentService
     from ._timeline import payment_to_dict, render_payment
 
-    host = state.host()
-    order = host.ledger.create_order(
-        PaymentAmount(currency, amount), merchant_id=merchant, payer_id=payer, trade_no=trade_no
-    )
-    with PaymentService(host) as service:
-        context = APIContext("cli", extended_info={"userId": payer})
+    host = state.host(reconcile=None)
+    if amount is None:
+        if trade_no is None:
+            raise click.UsageError("give --trade-no of an existing order, or --amount, --currency and --payer")
+        order = host.ledger.get_order(trade_no)
+        if order is None:
+            raise click.BadParameter(f"no order {trade_no!r}", param_hint="'--trade-no'")
+    else:
+        if currency is None or payer is None:
+            raise click.UsageError("a new order needs --amount, --currency and --payer")
+        order = host.ledger.create_order(
+            PaymentAmount(currency, amount), merchant_id=merchant, payer_id=payer, trade_no=trade_no
+        )
+    service = PaymentService(host)
+    try:
+        context = APIContext("cli", extended_info={"userId": payer or order.payer_id})
         result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
-    payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+        payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+    finally:
+        service.close()
     if as_json:
         _echo_json({"result": result.to_dict(), "payment": payment_to_dict(payment) if payment else None})
     else:
@@ -240,6 +267,21 @@ def demo(workspace: str | None) -> None:
     from ._demo import run_demo
 
     run_demo(Path(workspace) if workspace else None, click.echo)
+
+
+@cli.command("new-provider")
+@click.argument("name")
+@click.option("--path", "path", type=click.Path(), help="Where to write it (default: ./tradepay-NAME).")
+def new_provider(name: str, path: str | None) -> None:
+    """Write a new provider distribution NAME: pyproject with its entry point, package, README and tests."""
+    from ._newprovider import new_provider as write
+
+    write(name, path, click.echo)
+
+
+from . import _cli_ledger  # noqa: E402  (registers orders, payments and reconcile on `cli`)
+
+_cli_ledger.register(cli)
 
 
 def main() -> None:

@@ -12,12 +12,14 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from ._errors import ConfigError
+from ._errors import ConfigError, InvalidInput
+from ._orders import check_trade_no
+from ._orderstring import MIN_SECRET_LENGTH
 from ._rules import Rule, parse_rules
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "ChainSettings",
     "Config",
     "HostSettings",
+    "LedgerSettings",
     "ProviderSettings",
     "find_config",
     "load_config",
@@ -56,6 +59,20 @@ class ChainSettings:
     provider_deadline_s: float = 10.0
     inquiry_attempts: int = 3
     inquiry_interval_s: float = 1.0
+    breaker_threshold: int = 5
+    breaker_cooldown_s: float = 30.0
+    in_flight_repeat: str = "processing"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSettings:
+    """``[ledger]``: where payments are recorded, and whether unsettled ones are reconciled at start-up.
+
+    ``url`` is ``sqlite:///PATH`` (relative paths are relative to the configuration file) or ``memory`` (a
+    ledger gone with the process); ``None`` means ``ledger.sqlite3`` in ``host.data_dir``."""
+
+    url: str | None = None
+    reconcile_on_start: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +92,9 @@ class Config:
     providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
     rules: tuple[Rule, ...] = ()
     path: Path | None = None
+    ledger: LedgerSettings = LedgerSettings()
+    merchants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Merchant id -> the secret that signs its order strings (``[merchants.ID] secret``)."""
 
     def provider_settings(self, name: str) -> ProviderSettings:
         """The settings of provider ``name`` (empty when its table is absent)."""
@@ -84,7 +104,7 @@ class Config:
     def from_mapping(cls, raw: Mapping[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
         """Validate a parsed TOML document. Relative paths are resolved against ``base_dir`` (default: cwd)."""
         base = base_dir or Path.cwd()
-        _only(raw, {"host", "chain", "providers", "rules"}, "")
+        _only(raw, {"host", "chain", "providers", "rules", "ledger", "merchants"}, "")
         chain = _chain(_table(raw, "chain", required=True))
         host = _host(_table(raw, "host"), base)
         providers_raw = _table(raw, "providers")
@@ -100,7 +120,9 @@ class Config:
             own = {k: v for k, v in table.items() if k not in HOST_PROVIDER_KEYS}
             providers[name] = ProviderSettings(deadline, MappingProxyType(own))
         rules = parse_rules(raw.get("rules", []), providers=chain.providers)
-        return cls(chain, host, MappingProxyType(providers), rules, path)
+        ledger = _ledger(_table(raw, "ledger"), base)
+        merchants = _merchants(_table(raw, "merchants"))
+        return cls(chain, host, MappingProxyType(providers), rules, path, ledger, MappingProxyType(merchants))
 
 
 def _only(table: Mapping[str, Any], known: set[str], at: str) -> None:
@@ -151,7 +173,7 @@ def check_provider_names(names: object) -> tuple[str, ...]:
 
 
 def _chain(table: Mapping[str, Any]) -> ChainSettings:
-    _only(table, {"providers", "deadline_s", "provider_deadline_s", "inquiry_attempts", "inquiry_interval_s"}, "chain")
+    _only(table, {f.name for f in fields(ChainSettings)}, "chain")
     names = check_provider_names(table.get("providers"))
     defaults = ChainSettings(providers=names)
     return ChainSettings(
@@ -166,7 +188,54 @@ def _chain(table: Mapping[str, Any]) -> ChainSettings:
         inquiry_interval_s=_seconds(
             table.get("inquiry_interval_s", defaults.inquiry_interval_s), "chain.inquiry_interval_s"
         ),
+        breaker_threshold=_count(
+            table.get("breaker_threshold", defaults.breaker_threshold), "chain.breaker_threshold", 1, 10_000
+        ),
+        breaker_cooldown_s=_seconds(
+            table.get("breaker_cooldown_s", defaults.breaker_cooldown_s), "chain.breaker_cooldown_s"
+        ),
+        in_flight_repeat=_choice(
+            table.get("in_flight_repeat", defaults.in_flight_repeat), "chain.in_flight_repeat", ("processing", "wait")
+        ),
     )
+
+
+def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
+    _only(table, {"url", "reconcile_on_start"}, "ledger")
+    url = table.get("url")
+    if url is not None:
+        if not isinstance(url, str) or not (url == "memory" or url.startswith("sqlite:///")):
+            raise ConfigError("ledger.url", 'must be "sqlite:///PATH" or "memory"')
+        if url.startswith("sqlite:///"):
+            url = "sqlite:///" + str((base / url.removeprefix("sqlite:///")).resolve())
+    reconcile = table.get("reconcile_on_start", True)
+    if not isinstance(reconcile, bool):
+        raise ConfigError("ledger.reconcile_on_start", f"must be true or false, got {type(reconcile).__name__}")
+    return LedgerSettings(url, reconcile)
+
+
+def _merchants(table: Mapping[str, Any]) -> dict[str, str]:
+    secrets: dict[str, str] = {}
+    for merchant, entry in table.items():
+        at = f"merchants.{merchant}"
+        try:
+            check_trade_no(merchant, at)
+        except InvalidInput as exc:
+            raise ConfigError(at, f"is not a merchant id: {exc.reason}") from None
+        if not isinstance(entry, Mapping):
+            raise ConfigError(at, f"must be a table, got {type(entry).__name__}")
+        _only(entry, {"secret"}, at)
+        secret = entry.get("secret")
+        if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"{at}.secret", f"must be a string of at least {MIN_SECRET_LENGTH} characters")
+        secrets[merchant] = secret
+    return secrets
+
+
+def _choice(value: object, key: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return str(value)
 
 
 def _host(table: Mapping[str, Any], base: Path) -> HostSettings:

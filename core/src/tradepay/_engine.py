@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from ._attempts import Attempt, ProviderStatus
+from ._breaker import CircuitBreaker
 from ._config import ChainSettings
 from ._errors import InvalidInput
 from ._ledger import Ledger
@@ -107,6 +108,9 @@ class Chain:
         self._observers = _Observers(hook)
         self._pool = pool
         self._clock = clock
+        self.breakers = {
+            h.name: CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown_s) for h in self.handles
+        }
 
     # --- before any provider --------------------------------------------------------------------------------
 
@@ -135,13 +139,19 @@ class Chain:
         return order
 
     def plan(self, order: Order, request: PaymentRequest) -> list[PlanStep]:
-        """The chain for ``order``: each provider, tried or skipped (by its declared capabilities) and why."""
+        """The chain for ``order``: each provider, tried or skipped by its declared capabilities, and why.
+        (An open circuit is decided when the provider's turn comes; :meth:`explain` shows it.)"""
         steps = []
         for handle in self.handles:
             caps = handle.capabilities
             reason = caps.refusal(order.amount.currency, order.amount.minor_units, request.type) if caps else None
             steps.append(PlanStep(handle.name, reason))
         return steps
+
+    def circuit(self, provider: str) -> str:
+        """The state of ``provider``'s circuit breaker: ``closed``, ``open`` or ``half_open``."""
+        breaker = self.breakers.get(provider)
+        return breaker.state if breaker is not None else "closed"
 
     # --- the payment ----------------------------------------------------------------------------------------
 
@@ -160,6 +170,8 @@ class Chain:
         order = resolved
         payment, created = self.ledger.begin_payment(order, context.app_id)
         if not created:
+            if self.settings.in_flight_repeat == "wait" and payment.status is PaymentStatus.PROCESSING:
+                payment = await self._wait_for(payment, started + self.settings.deadline_s)
             return self._repeat_answer(payment, context.app_id)
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
@@ -188,9 +200,12 @@ class Chain:
         skipped: list[str] = []
         by_name = {h.name: h for h in self.handles}
         for step in self.plan(order, request):
-            if step.skip_reason is not None:
-                skipped.append(f"{step.provider}: {step.skip_reason}")
-                log.info("provider.skipped", provider=step.provider, reason=step.skip_reason)
+            breaker = self.breakers.get(step.provider)
+            # Asked only now, as the provider's turn comes: a half-open circuit lets exactly this call probe.
+            reason = step.skip_reason or (breaker.allow() if breaker is not None else None)
+            if reason is not None:
+                skipped.append(f"{step.provider}: {reason}")
+                log.info("provider.skipped", provider=step.provider, reason=reason)
                 continue
             if time.monotonic() >= deadline:
                 answer = refusal(
@@ -242,7 +257,7 @@ class Chain:
         answer: PaymentResult | None = None
         status = PaymentStatus.FAILED
         if decision is Decision.INQUIRE:
-            final, paid, note = await self._settle(handle, order, attempt, deadline)
+            final, paid, note = await self.settle(handle, order, attempt, deadline)
             detail = f"{detail}; {note}" if detail else note
             if paid:
                 answer = PaymentResult(ResultCode.SUCCESS, "paid (confirmed by inquiry)")
@@ -253,6 +268,15 @@ class Chain:
             final = decision
             if final is Decision.STOP:
                 answer, status = _stop_answer(rule, outcome)
+        if status is PaymentStatus.SUCCEEDED:
+            money = ProviderStatus.PAID
+        elif status is PaymentStatus.NEEDS_RECONCILIATION:
+            money = ProviderStatus.UNKNOWN
+        else:  # fell through, declined or cancelled: the provider moved nothing
+            money = ProviderStatus.NOT_PAID
+        breaker = self.breakers.get(handle.name)
+        if breaker is not None:
+            breaker.record(outcome.kind, outcome.result)
         record = AttemptRecord(
             attempt,
             outcome.kind,
@@ -262,6 +286,7 @@ class Chain:
             final,
             detail,
             round((time.monotonic() - t0) * 1000, 3),
+            money,
         )
         self.ledger.finish_attempt(record)
         log.info(
@@ -296,7 +321,7 @@ class Chain:
             return _Outcome(OutcomeKind.INVALID, None, f"returned {type(value).__name__}, not a PaymentResult")
         return _Outcome(OutcomeKind.ANSWER, value, "")
 
-    async def _settle(
+    async def settle(
         self, handle: ProviderHandle, order: Order, attempt: Attempt, deadline: float
     ) -> tuple[Decision, bool, str]:
         """Resolve an ambiguous attempt: (decision, paid, what happened). Falls through only when the provider
@@ -350,6 +375,16 @@ class Chain:
             except ValueError:
                 return ProviderStatus.UNKNOWN
         return value if isinstance(value, kind) else None
+
+    async def _wait_for(self, payment: Payment, deadline: float) -> Payment:
+        """Poll the ledger until ``payment`` leaves ``processing`` or ``deadline`` passes (works across
+        processes, as the payment may be in flight in another host)."""
+        pause = 0.002
+        while payment.status is PaymentStatus.PROCESSING and time.monotonic() < deadline:
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+            payment = self.ledger.get_payment(payment.payment_id) or payment
+        return payment
 
     # --- answers --------------------------------------------------------------------------------------------
 

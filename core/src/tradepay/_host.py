@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 import structlog
@@ -22,13 +22,26 @@ from ._errors import ConfigError, DiscoveryError
 from ._ledger import Ledger, MemoryLedger
 from ._providers import ProviderHandle
 from ._rules import Rule, RuleTable
+from ._sqlite_ledger import SQLiteLedger
 from ._threads import DaemonPool
 
 __all__ = ["Host"]
 
+if TYPE_CHECKING:
+    from ._reconcile import Settlement
+
 _log = structlog.get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
 ORDER_BOOK_PLUGIN = "tradepay.orderbook"
+
+
+def open_ledger(config: Config) -> Ledger:
+    """The ledger ``[ledger] url`` names: SQLite (by default ``ledger.sqlite3`` in ``host.data_dir``) or memory."""
+    url = config.ledger.url
+    if url == "memory":
+        return MemoryLedger(cashier_url=config.host.cashier_url, merchant_secrets=config.merchants)
+    path = Path(url.removeprefix("sqlite:///")) if url else Path(config.host.data_dir) / "ledger.sqlite3"
+    return SQLiteLedger(path, cashier_url=config.host.cashier_url, merchant_secrets=config.merchants)
 
 
 class Host:
@@ -69,6 +82,7 @@ class Host:
                 raise DiscoveryError(name, f"cannot be registered: {exc}") from None
             handles.append(ProviderHandle.bind(self.pm, name, plugin, deadlines.get(name, chain.provider_deadline_s)))
         self.pool = DaemonPool(self.settings.provider_threads)
+        self._closed = False
         self.chain = Chain(handles, RuleTable(rules), self.ledger, self.pm.hook, chain, self.pool)
 
     @classmethod
@@ -78,10 +92,20 @@ class Host:
 
     @classmethod
     def from_config(
-        cls, config: Config, *, ledger: Ledger | None = None, plugins: Mapping[str, object] | None = None
+        cls,
+        config: Config,
+        *,
+        ledger: Ledger | None = None,
+        plugins: Mapping[str, object] | None = None,
+        reconcile: bool | None = None,
     ) -> Host:
         """Load the configured providers through their entry points (only those), instantiate each with its
-        :class:`ProviderConfig`, and build the host. Errors name the provider and what to do."""
+        :class:`ProviderConfig`, open the configured ledger (SQLite by default) and build the host. Errors name
+        the provider and what to do.
+
+        Unless ``reconcile`` is ``False`` (or ``ledger.reconcile_on_start`` is off and ``reconcile`` is not
+        ``True``), unsettled payments are reconciled before the host is returned."""
+        ledger = ledger if ledger is not None else open_ledger(config)
         factories = load_provider_factories(config.chain.providers)
         data_dir = Path(config.host.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -99,7 +123,7 @@ class Host:
                 raise
             except Exception as exc:
                 raise DiscoveryError(name, f"failed to start: {type(exc).__name__}: {exc}") from exc
-        return cls(
+        host = cls(
             providers,
             chain=config.chain,
             rules=config.rules,
@@ -110,6 +134,16 @@ class Host:
             config=config,
         )
 
+        if reconcile or (reconcile is None and config.ledger.reconcile_on_start):
+            host.reconcile()
+        return host
+
+    def reconcile(self, **kwargs: Any) -> list[Settlement]:
+        """Settle the ledger's unsettled payments now (see :func:`tradepay._reconcile.reconcile`)."""
+        from ._reconcile import reconcile
+
+        return reconcile(self, **kwargs)
+
     def provider(self, name: str) -> object:
         """The plugin object registered as provider ``name``."""
         plugin = self.pm.get_plugin(name)
@@ -119,7 +153,10 @@ class Host:
 
     def close(self) -> None:
         """Close every provider that has a ``close()`` method (its files, its connections) and let idle
-        provider threads exit. The host must not be used afterwards."""
+        provider threads exit. The host must not be used afterwards; closing it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         for handle in self.chain.handles:
             close = getattr(handle.plugin, "close", None)
             if callable(close):
@@ -128,3 +165,4 @@ class Host:
                 except Exception:
                     _log.exception("provider.close_failed", provider=handle.name)
         self.pool.shutdown()
+        self.ledger.close()

@@ -1,37 +1,54 @@
-"""The ledger seam: what the chain needs to record, and the in-memory implementation shipped by default.
+"""The ledger seam: what the chain records, and the in-memory implementation.
 
-The chain talks only to the :class:`Ledger` protocol. Its contract, which every implementation keeps:
+The chain talks only to the :class:`Ledger` protocol; :class:`MemoryLedger` (here) and
+:class:`tradepay.SQLiteLedger` implement it, and one contract test suite runs against both. The contract:
 
 * ``begin_payment`` is atomic per order: of any number of concurrent calls for one order, exactly one
   creates a payment; the others get the existing one. A succeeded order never gets another payment; an order
-  whose payment failed or was cancelled (nothing moved) may be paid again with a new payment.
-* ``start_attempt`` records the attempt, with its idempotency key, *before* the provider is called.
-* A payment in a terminal state never changes.
+  whose payment failed or was cancelled (nothing moved) may be paid again by a new payment.
+* ``start_attempt`` records the attempt, with its idempotency key, *before* the provider is called, and is
+  refused while the payment's previous attempt is unsettled.
+* Every state change goes through :mod:`tradepay._states`: terminal states never change.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from ._attempts import Attempt
+from ._attempts import Attempt, ProviderStatus
 from ._errors import InvalidInput
 from ._hookspecs import hookimpl
 from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
 from ._orders import Order, OrderStatus, check_trade_no
-from ._records import AttemptRecord, Payment, PaymentStatus
+from ._orderstring import sign_order_string, verify_order_string
+from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
 
-__all__ = ["Ledger", "MemoryLedger", "trade_no_from_request"]
+__all__ = ["DEFAULT_CASHIER_URL", "Ledger", "LedgerConflict", "MemoryLedger", "new_payment_id", "trade_no_from_request"]
 
-_TERMINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+DEFAULT_CASHIER_URL = "https://cashier.tradepay.invalid/pay"
 _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+
+
+class LedgerConflict(RuntimeError):
+    """A write the ledger's contract forbids (a new attempt while the last is unsettled, and the like)."""
+
+
+def new_payment_id() -> str:
+    """A fresh payment id: ``pay_`` and 16 random hex digits."""
+    return f"pay_{secrets.token_hex(8)}"
 
 
 class Ledger(Protocol):
     """Where orders, payments and attempts are recorded (see the module docstring for the contract)."""
+
+    # --- orders: the super app's create-order API ---
 
     def create_order(
         self,
@@ -42,38 +59,62 @@ class Ledger(Protocol):
         trade_no: str | None = None,
         expires_at: float | None = None,
     ) -> Order:
-        """Create an open order (the super app's create-order API); ``trade_no`` defaults to a new one."""
+        """Create an open order; ``trade_no`` defaults to a fresh random one (a taken one is refused)."""
+
+    def get_order(self, trade_no: str) -> Order | None:
+        """The order ``trade_no``, or ``None``."""
 
     def close_order(self, trade_no: str) -> Order:
         """Close an open order with no payment under way, so it can no longer be paid."""
 
     def cashier_url(self, trade_no: str) -> str:
-        """The cashier URL that names order ``trade_no``."""
+        """The cashier URL that names order ``trade_no`` (a ``CASHIER_URL`` payment string)."""
 
-    def get_order(self, trade_no: str) -> Order | None:
-        """The order ``trade_no``, or ``None``."""
+    def order_string(self, trade_no: str) -> str:
+        """The signed order string of order ``trade_no`` (its merchant needs a configured secret)."""
+
+    # --- payments and attempts: the chain's writes ---
 
     def get_payment(self, payment_id: str) -> Payment | None:
         """The payment ``payment_id`` with its attempts, or ``None``."""
+
+    def payments(
+        self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Payment]:
+        """Payments, newest first, optionally only those with ``status`` or of order ``trade_no``."""
 
     def begin_payment(self, order: Order, app_id: str | None) -> tuple[Payment, bool]:
         """The order's current payment and ``False``, or a new processing payment and ``True``."""
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:
-        """Record and return the payment's next attempt, numbered from 1, with its idempotency key."""
+        """Record (durably, before the provider is called) and return the payment's next attempt."""
 
     def finish_attempt(self, record: AttemptRecord) -> None:
-        """Record an attempt's outcome and the chain's decision."""
+        """Record an attempt's outcome, the rule, the decision and its money status."""
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
-        """Move a processing payment to ``status`` with its one ``result``; a succeeded one marks its order paid."""
+        """Move a processing payment to ``status`` with its one ``result``; a success marks the order paid."""
+
+    # --- reconciliation ---
+
+    def unsettled(self, *, updated_before: float) -> list[Payment]:
+        """Payments needing reconciliation, and processing ones not touched since ``updated_before``."""
+
+    def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
+        """Settle a sent or unknown attempt as ``paid`` or ``not_paid`` (reconciliation)."""
+
+    def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
+        """End a stale processing or a needs-reconciliation payment (reconciliation)."""
+
+    def close(self) -> None:
+        """Release the ledger's resources."""
 
 
-def trade_no_from_request(request: PaymentRequest, cashier_url: str) -> str | None:
+def trade_no_from_request(request: PaymentRequest, cashier_url: str, merchant_secrets: Mapping[str, str]) -> str | None:
     """The trade number a request names, for the request types that name one directly.
 
     ``ORDER_ID``: the payment string itself. ``CASHIER_URL``: the ``tradeNO`` query parameter of a URL under
-    this host's ``cashier_url``. ``ORDER_STRING``: the ``tradeNO`` field of a form-encoded order string.
+    this host's ``cashier_url``. ``ORDER_STRING``: the ``tradeNO`` of a correctly signed order string.
     ``PAYMENT_ID`` names a payment instead: ``None``.
     """
     text = request.payment_string
@@ -81,18 +122,35 @@ def trade_no_from_request(request: PaymentRequest, cashier_url: str) -> str | No
         return check_trade_no(text, "payment_string")
     if request.type is PaymentType.PAYMENT_ID:
         return None
-    if request.type is PaymentType.CASHIER_URL:
-        parts = urlsplit(text)
-        base = urlsplit(cashier_url)
-        if (parts.scheme, parts.netloc, parts.path) != (base.scheme, base.netloc, base.path):
-            raise InvalidInput("payment_string", f"is not a cashier URL of this host ({cashier_url}?tradeNO=...)")
-        query = parts.query
-    else:
-        query = text
-    values = parse_qs(query, keep_blank_values=True).get("tradeNO", [])
+    if request.type is PaymentType.ORDER_STRING:
+        return verify_order_string(text, merchant_secrets)[1]
+    parts, base = urlsplit(text), urlsplit(cashier_url)
+    if (parts.scheme, parts.netloc, parts.path) != (base.scheme, base.netloc, base.path):
+        raise InvalidInput("payment_string", f"is not a cashier URL of this host ({cashier_url}?tradeNO=...)")
+    values = parse_qs(parts.query, keep_blank_values=True).get("tradeNO", [])
     if len(values) != 1:
         raise InvalidInput("payment_string", "must carry exactly one tradeNO")
     return check_trade_no(values[0], "payment_string.tradeNO")
+
+
+def settled_record(
+    attempt: Attempt, existing: AttemptRecord | None, status: ProviderStatus, detail: str
+) -> AttemptRecord:
+    """The record of an attempt after reconciliation settled it as ``status``."""
+    if existing is None:  # sent, and the host stopped before recording an outcome
+        return AttemptRecord(
+            attempt,
+            OutcomeKind.INTERRUPTED,
+            None,
+            "reconciliation",
+            Decision.INQUIRE,
+            Decision.STOP,
+            detail,
+            0.0,
+            status,
+        )
+    check_attempt(existing.status, status)
+    return replace(existing, status=status, detail=f"{existing.detail}; {detail}" if existing.detail else detail)
 
 
 class MemoryLedger:
@@ -101,15 +159,22 @@ class MemoryLedger:
     It is also a plugin: its ``resolve_order`` hook answers for the orders it holds.
     """
 
-    def __init__(self, *, cashier_url: str = "https://cashier.tradepay.invalid/pay") -> None:
+    def __init__(
+        self,
+        *,
+        cashier_url: str = DEFAULT_CASHIER_URL,
+        merchant_secrets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._lock = threading.Lock()
         self._orders: dict[str, Order] = {}
         self._payments: dict[str, Payment] = {}
         self._current: dict[str, str] = {}  # trade_no -> payment_id of its latest payment
-        self._pending: dict[str, Attempt] = {}  # payment_id -> attempt started, outcome not yet recorded
         self._cashier_url = cashier_url
+        self._secrets = dict(merchant_secrets or {})
+        self._clock = clock
 
-    # --- orders: the super app's create-order API -----------------------------------------------------------
+    # --- orders ---
 
     def create_order(
         self,
@@ -120,7 +185,6 @@ class MemoryLedger:
         trade_no: str | None = None,
         expires_at: float | None = None,
     ) -> Order:
-        """Create an open order and return it; ``trade_no`` defaults to a fresh random one."""
         order = Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
         with self._lock:
             if order.trade_no in self._orders:
@@ -128,12 +192,11 @@ class MemoryLedger:
             self._orders[order.trade_no] = order
         return order
 
-    def cashier_url(self, trade_no: str) -> str:
-        """The cashier URL that names order ``trade_no`` (a ``CASHIER_URL`` payment string)."""
-        return f"{self._cashier_url}?tradeNO={trade_no}"
+    def get_order(self, trade_no: str) -> Order | None:
+        with self._lock:
+            return self._orders.get(trade_no)
 
     def close_order(self, trade_no: str) -> Order:
-        """Close an open order so it can no longer be paid; a paid order cannot be closed."""
         with self._lock:
             order = self._orders.get(trade_no)
             if order is None:
@@ -147,29 +210,43 @@ class MemoryLedger:
             self._orders[trade_no] = order
             return order
 
-    def get_order(self, trade_no: str) -> Order | None:
-        with self._lock:
-            return self._orders.get(trade_no)
+    def cashier_url(self, trade_no: str) -> str:
+        return f"{self._cashier_url}?tradeNO={trade_no}"
+
+    def order_string(self, trade_no: str) -> str:
+        order = self.get_order(trade_no)
+        if order is None:
+            raise InvalidInput("trade_no", f"no order {trade_no!r}")
+        secret = self._secrets.get(order.merchant_id)
+        if secret is None:
+            raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
+        return sign_order_string(order.merchant_id, trade_no, secret)
 
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
-        trade_no = trade_no_from_request(payment_request, self._cashier_url)
+        trade_no = trade_no_from_request(payment_request, self._cashier_url, self._secrets)
         with self._lock:
             if trade_no is None:
                 payment = self._payments.get(payment_request.payment_string)
                 trade_no = payment.trade_no if payment else None
             return self._orders.get(trade_no) if trade_no else None
 
-    # --- payments and attempts -------------------------------------------------------------------------------
+    # --- payments and attempts ---
 
     def get_payment(self, payment_id: str) -> Payment | None:
         with self._lock:
             return self._payments.get(payment_id)
 
-    def payments(self) -> list[Payment]:
-        """Every payment, oldest first."""
+    def payments(
+        self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Payment]:
         with self._lock:
-            return list(self._payments.values())
+            found = [
+                p
+                for p in reversed(self._payments.values())
+                if (status is None or p.status is status) and (trade_no is None or p.trade_no == trade_no)
+            ]
+        return found[:limit]
 
     def begin_payment(self, order: Order, app_id: str | None) -> tuple[Payment, bool]:
         with self._lock:
@@ -177,7 +254,8 @@ class MemoryLedger:
             current = self._payments.get(current_id) if current_id else None
             if current is not None and current.status not in _RETRYABLE:
                 return current, False
-            payment = Payment(f"pay_{secrets.token_hex(8)}", order.trade_no, PaymentStatus.PROCESSING, None, (), app_id)
+            now = self._clock()
+            payment = Payment(new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now)
             self._payments[payment.payment_id] = payment
             self._current[order.trade_no] = payment.payment_id
             return payment, True
@@ -186,32 +264,72 @@ class MemoryLedger:
         with self._lock:
             payment = self._payments[payment_id]
             if payment.status is not PaymentStatus.PROCESSING:
-                raise RuntimeError(f"payment {payment_id} is {payment.status.value}: no new attempt")
+                raise LedgerConflict(f"payment {payment_id} is {payment.status.value}: no new attempt")
+            if payment.pending is not None or any(r.status is ProviderStatus.UNKNOWN for r in payment.attempts):
+                raise LedgerConflict(f"payment {payment_id} has an unsettled attempt: no new attempt")
             number = len(payment.attempts) + 1
             attempt = Attempt(payment_id, number, provider, f"{payment_id}-{number}")
-            self._pending[payment_id] = attempt
+            self._payments[payment_id] = replace(payment, pending=attempt, updated_at=self._clock())
             return attempt
 
     def finish_attempt(self, record: AttemptRecord) -> None:
         with self._lock:
             payment = self._payments[record.attempt.payment_id]
-            self._payments[payment.payment_id] = replace(payment, attempts=(*payment.attempts, record))
-            self._pending.pop(payment.payment_id, None)
+            if payment.pending != record.attempt:
+                raise LedgerConflict(f"attempt {record.attempt.idempotency_key} is not the one in flight")
+            check_attempt(ATTEMPT_SENT, record.status)
+            self._payments[payment.payment_id] = replace(
+                payment, attempts=(*payment.attempts, record), pending=None, updated_at=self._clock()
+            )
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._lock:
             payment = self._payments[payment_id]
             if payment.status is not PaymentStatus.PROCESSING:
-                raise RuntimeError(f"payment {payment_id} is already {payment.status.value}")
-            payment = replace(payment, status=status, result=result)
-            self._payments[payment_id] = payment
-            if status is PaymentStatus.SUCCEEDED:
-                order = self._orders.get(payment.trade_no)
-                if order is not None:
-                    self._orders[order.trade_no] = replace(order, status=OrderStatus.PAID)
-            return payment
+                raise IllegalTransition("a payment", payment.status.value, status.value)
+            return self._end(payment, status, result)
 
-    def pending_attempt(self, payment_id: str) -> Attempt | None:
-        """The attempt of ``payment_id`` that was started and has no outcome yet, if any."""
+    def _end(self, payment: Payment, status: PaymentStatus, result: PaymentResult) -> Payment:
+        check_payment(payment.status, status)
+        payment = replace(payment, status=status, result=result, updated_at=self._clock())
+        self._payments[payment.payment_id] = payment
+        if status is PaymentStatus.SUCCEEDED:
+            order = self._orders.get(payment.trade_no)
+            if order is not None:
+                self._orders[order.trade_no] = replace(order, status=OrderStatus.PAID)
+        return payment
+
+    # --- reconciliation ---
+
+    def unsettled(self, *, updated_before: float) -> list[Payment]:
         with self._lock:
-            return self._pending.get(payment_id)
+            return [
+                p
+                for p in self._payments.values()
+                if p.status is PaymentStatus.NEEDS_RECONCILIATION
+                or (p.status is PaymentStatus.PROCESSING and p.updated_at < updated_before)
+            ]
+
+    def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
+        with self._lock:
+            payment = self._payments[attempt.payment_id]
+            records = list(payment.attempts)
+            if payment.pending == attempt:
+                records.append(settled_record(attempt, None, status, detail))
+                pending = None
+            else:
+                index = next((i for i, r in enumerate(records) if r.attempt == attempt), None)
+                if index is None:
+                    raise LedgerConflict(f"no attempt {attempt.idempotency_key}")
+                records[index] = settled_record(attempt, records[index], status, detail)
+                pending = payment.pending
+            self._payments[payment.payment_id] = replace(
+                payment, attempts=tuple(records), pending=pending, updated_at=self._clock()
+            )
+
+    def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
+        with self._lock:
+            return self._end(self._payments[payment_id], status, result)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ._attempts import Attempt
+from ._attempts import Attempt, ProviderStatus
 from ._models import PaymentResult
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
@@ -33,11 +33,14 @@ class OutcomeKind(enum.StrEnum):
     """The provider returned something that is not a valid :class:`PaymentResult`."""
     TIMEOUT = "timeout"
     """The provider missed its deadline."""
+    INTERRUPTED = "interrupted"
+    """The host stopped (a crash, a kill) before it recorded the answer; reconciliation settled it."""
 
 
 class PaymentStatus(enum.StrEnum):
-    """A payment's state. Every state but ``processing`` is terminal, except that
-    ``needs_reconciliation`` is settled explicitly by reconciliation."""
+    """A payment's state. ``processing`` ends in one of the others; ``succeeded``, ``failed`` and
+    ``cancelled`` are terminal; ``needs_reconciliation`` is settled only by reconciliation (to ``succeeded``
+    or ``failed``). The transitions are enforced in :mod:`tradepay._states`."""
 
     PROCESSING = "processing"
     SUCCEEDED = "succeeded"
@@ -63,6 +66,9 @@ class AttemptRecord:
     final: Decision
     detail: str
     duration_ms: float
+    status: ProviderStatus = ProviderStatus.UNKNOWN
+    """What the chain concluded about this attempt's money: ``paid``, ``not_paid``, or ``unknown`` (left for
+    reconciliation). Reconciliation may later settle an ``unknown`` attempt."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +81,7 @@ class Payment:
     result: PaymentResult | None
     attempts: tuple[AttemptRecord, ...] = ()
     app_id: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    pending: Attempt | None = None
+    """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""

@@ -100,9 +100,9 @@ class PaymentService:
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
 
     def close(self) -> None:
-        """Stop the service's thread and the host's idle provider threads."""
+        """Stop the service's event-loop thread; a payment still running is answered ``6004`` and left for
+        reconciliation. The host stays open (close it with :meth:`Host.close` when the process is done)."""
         self._loop.stop()
-        self.host.close()
 
     def __enter__(self) -> PaymentService:
         return self

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ._models import PaymentResult
 from ._orders import Order
 from ._records import AttemptRecord, Payment
 
-__all__ = ["payment_to_dict", "render_payment"]
+__all__ = ["payment_to_dict", "render_payment", "render_story"]
 
 
 def _answer(record: AttemptRecord) -> str:
@@ -62,7 +63,46 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
                 "final": r.final.value,
                 "detail": r.detail,
                 "durationMs": r.duration_ms,
+                "money": r.status.value,
             }
             for r in payment.attempts
         ],
+        "pending": None
+        if payment.pending is None
+        else {
+            "number": payment.pending.number,
+            "provider": payment.pending.provider,
+            "idempotencyKey": payment.pending.idempotency_key,
+        },
+        "createdAt": payment.created_at,
+        "updatedAt": payment.updated_at,
     }
+
+
+def render_story(payment: Payment, order: Order | None) -> str:
+    """A payment for an operator: the order, the status, each attempt with its key, and the attempt still in
+    flight (or cut off), if any."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(payment.created_at))
+    lines = [f"payment {payment.payment_id} of order {payment.trade_no}: {payment.status.value} (started {when})"]
+    if order is not None:
+        lines.append(f"  order: {order.amount} from {order.payer_id} to {order.merchant_id}, {order.status.value}")
+    for record in payment.attempts:
+        final = (
+            record.final.value
+            if record.final is record.decision
+            else f"{record.decision.value} -> {record.final.value}"
+        )
+        lines.append(f"  #{record.attempt.number} {record.attempt.provider:<10} key {record.attempt.idempotency_key}")
+        lines.append(
+            f"      answer {_answer(record)}; rule {record.rule} -> {final}; money {record.status.value}; "
+            f"{record.duration_ms:.1f} ms"
+        )
+        if record.detail:
+            lines.append(f"      {record.detail}")
+    if payment.pending is not None:
+        p = payment.pending
+        lines.append(f"  #{p.number} {p.provider:<10} key {p.idempotency_key}")
+        lines.append("      sent, no answer recorded (in flight, or cut off: `tradepay reconcile` settles it)")
+    if payment.result is not None:
+        lines.append(f"  => {payment.result.result_code.value} {payment.result.result_message}")
+    return "\n".join(lines)

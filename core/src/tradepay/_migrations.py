@@ -1,0 +1,95 @@
+"""The ledger's schema, as an ordered list of migrations, and how a file is brought up to date.
+
+The schema version is SQLite's ``PRAGMA user_version``. Each migration runs in its own ``BEGIN IMMEDIATE``
+transaction, which rereads the version first, so several processes opening one new file at once apply each
+migration exactly once. A file written by a newer tradepay is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from ._errors import ConfigError
+from ._sqlite import immediate_transaction
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
+
+_PAYMENT_STATES = "'processing', 'succeeded', 'failed', 'cancelled', 'needs_reconciliation'"
+
+#: Migration N (1-based) brings a file from version N-1 to version N.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: orders, payments and attempts.
+    f"""
+    CREATE TABLE orders (
+        trade_no    TEXT PRIMARY KEY,
+        currency    TEXT NOT NULL,
+        amount      TEXT NOT NULL,
+        merchant_id TEXT NOT NULL,
+        payer_id    TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('open', 'paid', 'closed')),
+        expires_at  REAL,
+        created_at  REAL NOT NULL
+    );
+    CREATE TABLE payments (
+        payment_id TEXT PRIMARY KEY,
+        trade_no   TEXT NOT NULL REFERENCES orders (trade_no),
+        status     TEXT NOT NULL CHECK (status IN ({_PAYMENT_STATES})),
+        result     TEXT,
+        app_id     TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    -- An order has at most one payment that is under way, unsettled or succeeded: its idempotency key.
+    CREATE UNIQUE INDEX payments_one_live ON payments (trade_no)
+        WHERE status IN ('processing', 'succeeded', 'needs_reconciliation');
+    CREATE TABLE attempts (
+        payment_id      TEXT NOT NULL REFERENCES payments (payment_id),
+        number          INTEGER NOT NULL CHECK (number >= 1),
+        provider        TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        state           TEXT NOT NULL CHECK (state IN ('sent', 'paid', 'not_paid', 'unknown')),
+        kind            TEXT,
+        result          TEXT,
+        rule            TEXT,
+        decision        TEXT,
+        final           TEXT,
+        detail          TEXT,
+        duration_ms     REAL,
+        sent_at         REAL NOT NULL,
+        finished_at     REAL,
+        PRIMARY KEY (payment_id, number)
+    );
+    """,
+    # 2: the listing and reconciliation indexes, and the database itself refusing a second unsettled attempt
+    # of one payment (no attempt N+1 while attempt N is sent or unknown).
+    """
+    CREATE INDEX payments_by_status ON payments (status, updated_at);
+    CREATE INDEX payments_by_order ON payments (trade_no, created_at);
+    CREATE UNIQUE INDEX attempts_one_unsettled ON attempts (payment_id) WHERE state IN ('sent', 'unknown');
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the open file (0 for a new one)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION, where: str = "ledger") -> int:
+    """Apply every migration the file lacks, up to ``target``; return the version it is at now."""
+    if schema_version(conn) > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{where}.url",
+            f"the ledger file is at schema version {schema_version(conn)}, newer than this tradepay "
+            f"understands ({SCHEMA_VERSION}): upgrade tradepay",
+        )
+    for number in range(1, target + 1):
+        with immediate_transaction(conn):
+            if schema_version(conn) >= number:
+                continue
+            for statement in MIGRATIONS[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+    return schema_version(conn)

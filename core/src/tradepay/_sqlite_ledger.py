@@ -1,0 +1,364 @@
+"""The durable ledger: orders, payments and attempts in one SQLite file.
+
+Opened with WAL, ``synchronous=FULL`` and a busy timeout (:func:`tradepay.open_sqlite`); every write is one
+``BEGIN IMMEDIATE`` transaction, so it is durable when the call returns and several processes can share the
+file. The database itself enforces what must never happen: a second live payment of one order (a partial
+unique index) and a second unsettled attempt of one payment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ._attempts import Attempt, ProviderStatus
+from ._errors import InvalidInput
+from ._hookspecs import hookimpl
+from ._ledger import (
+    DEFAULT_CASHIER_URL,
+    LedgerConflict,
+    new_payment_id,
+    settled_record,
+    trade_no_from_request,
+)
+from ._migrations import migrate
+from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError
+from ._orders import Order, OrderStatus
+from ._orderstring import sign_order_string
+from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._sqlite import immediate_transaction, open_sqlite
+from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
+
+__all__ = ["SQLiteLedger", "result_from_json", "result_to_json"]
+
+_LIVE = ("processing", "succeeded", "needs_reconciliation")
+_PAYMENT_COLUMNS = "payment_id, trade_no, status, result, app_id, created_at, updated_at"
+_ATTEMPT_COLUMNS = (
+    "payment_id, number, provider, idempotency_key, state, kind, result, rule, decision, final, detail, duration_ms"
+)
+
+
+def result_to_json(result: PaymentResult | None) -> str | None:
+    """A result as stored: the SDK's JSON spelling."""
+    return None if result is None else json.dumps(result.to_dict(), sort_keys=True)
+
+
+def result_from_json(text: str | None) -> PaymentResult | None:
+    """The stored result back as a :class:`PaymentResult`."""
+    if text is None:
+        return None
+    data = json.loads(text)
+    error = data.get("resultError")
+    return PaymentResult(
+        data["resultCode"],
+        data.get("resultMessage", ""),
+        ResultError(ErrorCode(error["errorCode"]), error["errorDesc"]) if error else None,
+        data.get("extendedInfo", {}),
+    )
+
+
+class SQLiteLedger:
+    """The ledger in the SQLite file at ``path`` (created and migrated as needed). Thread-safe; a process
+    that forks gets its own connection in the child on first use."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cashier_url: str = DEFAULT_CASHIER_URL,
+        merchant_secrets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self._cashier_url = cashier_url
+        self._secrets = dict(merchant_secrets or {})
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._db = open_sqlite(self.path)
+        migrate(self._db)
+
+    # --- the connection -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._connection()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, immediate_transaction(self._connection()) as conn:
+            yield conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: never use the parent's connection
+            self._pid = os.getpid()
+            self._db = open_sqlite(self.path)
+        return self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- orders ---------------------------------------------------------------------------------------------
+
+    def create_order(
+        self,
+        amount: PaymentAmount,
+        *,
+        merchant_id: str,
+        payer_id: str,
+        trade_no: str | None = None,
+        expires_at: float | None = None,
+    ) -> Order:
+        order = Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
+        try:
+            with self._write() as db:
+                db.execute(
+                    "INSERT INTO orders VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
+                    (order.trade_no, amount.currency, amount.value, merchant_id, payer_id, expires_at, self._clock()),
+                )
+        except sqlite3.IntegrityError:
+            raise InvalidInput("trade_no", f"{order.trade_no!r} already exists") from None
+        return order
+
+    def get_order(self, trade_no: str) -> Order | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT trade_no, currency, amount, merchant_id, payer_id, status, expires_at FROM orders"
+                " WHERE trade_no = ?",
+                (trade_no,),
+            ).fetchone()
+        if row is None:
+            return None
+        trade, currency, amount, merchant, payer, status, expires = row
+        return Order(trade, PaymentAmount(currency, amount), merchant, payer, OrderStatus(status), expires)
+
+    def close_order(self, trade_no: str) -> Order:
+        with self._write() as db:
+            row = db.execute("SELECT status FROM orders WHERE trade_no = ?", (trade_no,)).fetchone()
+            if row is None:
+                raise InvalidInput("trade_no", f"no order {trade_no!r}")
+            if row[0] == OrderStatus.PAID:
+                raise InvalidInput("trade_no", f"order {trade_no!r} is paid and cannot be closed")
+            live = db.execute(
+                "SELECT status FROM payments WHERE trade_no = ? AND status IN (?, ?, ?)", (trade_no, *_LIVE)
+            ).fetchone()
+            if live is not None:
+                raise InvalidInput("trade_no", f"order {trade_no!r} has a payment {live[0]}")
+            db.execute("UPDATE orders SET status = 'closed' WHERE trade_no = ?", (trade_no,))
+        order = self.get_order(trade_no)
+        assert order is not None
+        return order
+
+    def cashier_url(self, trade_no: str) -> str:
+        return f"{self._cashier_url}?tradeNO={trade_no}"
+
+    def order_string(self, trade_no: str) -> str:
+        order = self.get_order(trade_no)
+        if order is None:
+            raise InvalidInput("trade_no", f"no order {trade_no!r}")
+        secret = self._secrets.get(order.merchant_id)
+        if secret is None:
+            raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
+        return sign_order_string(order.merchant_id, trade_no, secret)
+
+    @hookimpl
+    def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
+        trade_no = trade_no_from_request(payment_request, self._cashier_url, self._secrets)
+        if trade_no is None:
+            with self._read() as db:
+                row = db.execute(
+                    "SELECT trade_no FROM payments WHERE payment_id = ?", (payment_request.payment_string,)
+                ).fetchone()
+            trade_no = row[0] if row else None
+        return self.get_order(trade_no) if trade_no else None
+
+    # --- payments and attempts ------------------------------------------------------------------------------
+
+    def _payment(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> Payment:
+        payment_id, trade_no, status, result, app_id, created_at, updated_at = row
+        records: list[AttemptRecord] = []
+        pending: Attempt | None = None
+        for a in db.execute(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE payment_id = ? ORDER BY number", (payment_id,)
+        ):
+            attempt = Attempt(a[0], a[1], a[2], a[3])
+            if a[4] == ATTEMPT_SENT:
+                pending = attempt
+                continue
+            records.append(
+                AttemptRecord(
+                    attempt,
+                    OutcomeKind(a[5]),
+                    result_from_json(a[6]),
+                    a[7],
+                    Decision(a[8]),
+                    Decision(a[9]),
+                    a[10],
+                    a[11],
+                    ProviderStatus(a[4]),
+                )
+            )
+        return Payment(
+            payment_id,
+            trade_no,
+            PaymentStatus(status),
+            result_from_json(result),
+            tuple(records),
+            app_id,
+            created_at,
+            updated_at,
+            pending,
+        )
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        with self._read() as db:
+            row = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+            return self._payment(db, row) if row else None
+
+    def payments(
+        self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Payment]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if trade_no is not None:
+            clauses.append("trade_no = ?")
+            params.append(trade_no)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (*params, limit),
+            ).fetchall()
+            return [self._payment(db, row) for row in rows]
+
+    def begin_payment(self, order: Order, app_id: str | None) -> tuple[Payment, bool]:
+        with self._write() as db:
+            row = db.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE trade_no = ? AND status IN (?, ?, ?)",
+                (order.trade_no, *_LIVE),
+            ).fetchone()
+            if row is not None:
+                return self._payment(db, row), False
+            now = self._clock()
+            payment = Payment(new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now)
+            db.execute(
+                "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?)",
+                (payment.payment_id, order.trade_no, app_id, now, now),
+            )
+            return payment, True
+
+    def start_attempt(self, payment_id: str, provider: str) -> Attempt:
+        with self._write() as db:
+            row = db.execute("SELECT status FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+            if row is None or row[0] != PaymentStatus.PROCESSING:
+                raise LedgerConflict(f"payment {payment_id} is {row[0] if row else 'unknown'}: no new attempt")
+            number = db.execute("SELECT count(*) FROM attempts WHERE payment_id = ?", (payment_id,)).fetchone()[0] + 1
+            attempt = Attempt(payment_id, number, provider, f"{payment_id}-{number}")
+            now = self._clock()
+            try:
+                db.execute(
+                    "INSERT INTO attempts (payment_id, number, provider, idempotency_key, state, sent_at)"
+                    " VALUES (?, ?, ?, ?, 'sent', ?)",
+                    (payment_id, number, provider, attempt.idempotency_key, now),
+                )
+            except sqlite3.IntegrityError:
+                raise LedgerConflict(f"payment {payment_id} has an unsettled attempt: no new attempt") from None
+            db.execute("UPDATE payments SET updated_at = ? WHERE payment_id = ?", (now, payment_id))
+        return attempt
+
+    def _write_record(self, db: sqlite3.Connection, record: AttemptRecord, expected: str) -> None:
+        a = record.attempt
+        updated = db.execute(
+            "UPDATE attempts SET state = ?, kind = ?, result = ?, rule = ?, decision = ?, final = ?, detail = ?,"
+            " duration_ms = ?, finished_at = ? WHERE payment_id = ? AND number = ? AND state = ?",
+            (
+                record.status.value,
+                record.kind.value,
+                result_to_json(record.result),
+                record.rule,
+                record.decision.value,
+                record.final.value,
+                record.detail,
+                record.duration_ms,
+                self._clock(),
+                a.payment_id,
+                a.number,
+                expected,
+            ),
+        ).rowcount
+        if updated != 1:
+            raise LedgerConflict(f"attempt {a.idempotency_key} is not {expected}")
+        db.execute("UPDATE payments SET updated_at = ? WHERE payment_id = ?", (self._clock(), a.payment_id))
+
+    def finish_attempt(self, record: AttemptRecord) -> None:
+        check_attempt(ATTEMPT_SENT, record.status)
+        with self._write() as db:
+            self._write_record(db, record, ATTEMPT_SENT)
+
+    def _end(
+        self,
+        db: sqlite3.Connection,
+        payment_id: str,
+        status: PaymentStatus,
+        result: PaymentResult,
+        allowed_from: tuple[PaymentStatus, ...],
+    ) -> Payment:
+        row = db.execute("SELECT status, trade_no FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+        if row is None:
+            raise LedgerConflict(f"no payment {payment_id}")
+        old = PaymentStatus(row[0])
+        if old not in allowed_from:
+            raise IllegalTransition("a payment", old.value, status.value)
+        check_payment(old, status)
+        db.execute(
+            "UPDATE payments SET status = ?, result = ?, updated_at = ? WHERE payment_id = ?",
+            (status.value, result_to_json(result), self._clock(), payment_id),
+        )
+        if status is PaymentStatus.SUCCEEDED:
+            db.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (row[1],))
+        found = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+        return self._payment(db, found)
+
+    def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
+        with self._write() as db:
+            return self._end(db, payment_id, status, result, (PaymentStatus.PROCESSING,))
+
+    # --- reconciliation -------------------------------------------------------------------------------------
+
+    def unsettled(self, *, updated_before: float) -> list[Payment]:
+        with self._read() as db:
+            rows = db.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE status = 'needs_reconciliation'"
+                " OR (status = 'processing' AND updated_at < ?) ORDER BY created_at",
+                (updated_before,),
+            ).fetchall()
+            return [self._payment(db, row) for row in rows]
+
+    def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
+        with self._write() as db:
+            payment = self.get_payment(attempt.payment_id)
+            if payment is None:
+                raise LedgerConflict(f"no payment {attempt.payment_id}")
+            existing = next((r for r in payment.attempts if r.attempt == attempt), None)
+            if existing is None and payment.pending != attempt:
+                raise LedgerConflict(f"no attempt {attempt.idempotency_key}")
+            record = settled_record(attempt, existing, status, detail)
+            self._write_record(db, record, existing.status.value if existing else ATTEMPT_SENT)
+
+    def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
+        with self._write() as db:
+            return self._end(
+                db, payment_id, status, result, (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)
+            )
