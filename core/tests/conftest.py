@@ -21,7 +21,6 @@ from tradepay import (
 )
 from tradepay.testing import ReferenceProvider, build_service, sample_context
 
-
 #: The signing secret of merchant ``m1`` in every bench.
 SECRET = "s3cret-for-merchant-m1"
 
