@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 import structlog
@@ -42,6 +43,7 @@ _PATTERNS = [
 ]
 _SECRET_FIELD = re.compile(rb'"(cvc|cvv|cvv2|cvc2|pin|track[12]?)": "(?!\*\*\*")')
 _sink: dict[str, Path] = {}
+_streams: list[TextIO] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     path = Path(name)
     _sink["events"] = path
     stream = path.open("a", encoding="utf-8", buffering=1)
+    _streams.append(stream)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -78,6 +81,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     events = _sink.pop("events", None)
     if events is None:
         return
+    for stream in _streams:
+        stream.close()
     leaks = _leaks(events)
     factory = getattr(session.config, "_tmp_path_factory", None)
     basetemp = factory.getbasetemp() if factory is not None else None

@@ -152,9 +152,9 @@ def test_unknown_and_cancel_refused_stops_for_reconciliation(bench_factory: Any)
     assert result.result_code is ResultCode.UNKNOWN
     assert bench.payment(result).status is PaymentStatus.NEEDS_RECONCILIATION
     assert b.calls == []
-    # The order is blocked until reconciled: a repeat answers "processing" and calls nobody.
+    # The order is blocked until reconciled: a repeat gets the stored "unknown" answer and calls nobody.
     again = bench.pay(bench.orders[0])
-    assert again.result_code is ResultCode.PROCESSING
+    assert again == result
     assert calls(a) == 1
 
 
@@ -503,3 +503,21 @@ def test_closing_mid_payment_leaves_it_for_reconciliation(bench_factory: Any) ->
     assert [r.result_code for r in answers] == [ResultCode.UNKNOWN]
     (payment,) = bench.ledger.payments()
     assert payment.status is PaymentStatus.NEEDS_RECONCILIATION
+
+
+def test_in_wait_mode_a_repeat_in_flight_gets_the_same_answer(bench_factory: Any) -> None:
+    a = AsyncReferenceProvider(script=["hang", "success"])
+    bench = bench_factory(a=a, chain={"in_flight_repeat": "wait", "provider_deadline_s": 0.2})
+    order = bench.order()
+    request = PaymentRequest(PaymentType.ORDER_ID, order.trade_no)
+
+    async def both() -> tuple[Any, Any]:
+        first = asyncio.ensure_future(bench.service.pay_async(request, sample_context("alice")))
+        while calls(a) < 1:
+            await asyncio.sleep(0.001)
+        second = await asyncio.gather(bench.service.pay_async(request, sample_context("alice")), first)
+        return second[1], second[0]
+
+    first, second = asyncio.run(both())
+    assert second == first
+    assert calls(a) == 1

@@ -14,13 +14,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stevedore._cache
-import structlog
 from click.testing import CliRunner, Result
 
 import tradepay
@@ -32,35 +30,6 @@ from tradepay._explain import SAMPLE_OUTCOMES
 
 REFERENCE = '[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
 THEN_INQUIRE = "inquire; paid: stop; not paid: next; unknown: cancel"
-
-
-@pytest.fixture(autouse=True)
-def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Keep in-process invocations off the user's files and undo what they leave on module globals.
-
-    ``explain`` and ``pay`` load providers with stevedore, whose entry-point cache object was built at import
-    with the user's ``~/.cache`` (``$XDG_CACHE_HOME`` is read then, so setting it now would be too late): point
-    it at ``tmp_path`` so the tests neither read nor write the user's cache.
-
-    The group callback configures structlog with ``cache_logger_on_first_use=True`` around the runner's
-    captured standard error: module-level loggers used during the invocation would stay bound to that closed
-    stream for the rest of the session (and ``structlog.testing.capture_logs`` in later tests would miss
-    them). The group also marks plugin commands as loaded, and adds them, on the module-level ``cli``.
-    """
-    configure = tradepay._logging.configure_logging
-    saved = structlog.get_config()
-
-    def uncached(**kwargs: Any) -> None:
-        configure(**{**kwargs, "cache": False})
-
-    monkeypatch.setattr(tradepay._logging, "configure_logging", uncached)
-    monkeypatch.setattr(stevedore._cache._c, "_dir", str(tmp_path / "xdg-cache" / "python-entrypoints"))
-    monkeypatch.setattr(stevedore._cache._c, "_internal", {})
-    monkeypatch.setattr(cli, "_plugins_loaded", False)
-    monkeypatch.setattr(cli, "commands", dict(cli.commands))
-    monkeypatch.delenv("TRADEPAY_CONFIG", raising=False)
-    yield
-    structlog.configure(**saved)
 
 
 def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:

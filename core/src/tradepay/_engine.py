@@ -396,13 +396,9 @@ class Chain:
             status=payment.status.value,
             trade_no=payment.trade_no,
         )
-        if payment.status is PaymentStatus.SUCCEEDED and payment.result is not None:
+        if payment.result is not None:  # finished: the stored answer, whatever it was
             return payment.result
-        message = (
-            "a payment of this order is in progress"
-            if payment.status is PaymentStatus.PROCESSING
-            else "the payment of this order awaits reconciliation"
-        )
+        message = "a payment of this order is in progress"
         return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
 
     @staticmethod

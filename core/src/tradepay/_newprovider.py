@@ -119,9 +119,8 @@ def new_provider(name: str, path: str | None, echo: Callable[[str], None]) -> No
         write_provider(names, target)
     except OSError as exc:
         raise click.ClickException(f"{target}: cannot be written: {exc.strerror or exc}") from None
-    echo(
-        f"wrote {target}: the distribution {names.distribution}, provider {names.name!r} ({names.package}.{names.class_name})"
-    )
+    provider = f"provider {names.name!r} ({names.package}.{names.class_name})"
+    echo(f"wrote {target}: the distribution {names.distribution}, {provider}")
     echo("next:")
     echo(f'  pip install -e "{target}[test]"        # next to tradepay')
     echo(f"  pytest {target}                         # the conformance suite and the provider's own tests")

@@ -1,0 +1,187 @@
+"""One contract, every ledger: the same tests run against the in-memory and the SQLite ledger."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradepay import (
+    InvalidInput,
+    Ledger,
+    MemoryLedger,
+    OrderStatus,
+    OutcomeKind,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    PaymentType,
+    ProviderStatus,
+    ResultCode,
+)
+from tradepay._ledger import LedgerConflict
+from tradepay._records import AttemptRecord, Decision
+from tradepay._sqlite_ledger import SQLiteLedger
+from tradepay._states import IllegalTransition
+from tradepay.testing import sample_context
+
+SECRETS = {"m1": "a-secret-of-sixteen+"}
+OK = PaymentResult(ResultCode.SUCCESS, "paid")
+NO = PaymentResult(ResultCode.FAILED, "declined")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    made: Ledger = (
+        MemoryLedger(merchant_secrets=SECRETS)
+        if request.param == "memory"
+        else SQLiteLedger(tmp_path / "ledger.sqlite3", merchant_secrets=SECRETS)
+    )
+    yield made
+    made.close()
+
+
+def order(ledger: Ledger, value: str = "500", **kwargs: Any) -> Any:
+    return ledger.create_order(PaymentAmount("USD", value), merchant_id="m1", payer_id="alice", **kwargs)
+
+
+def record(attempt: Any, status: ProviderStatus, final: Decision = Decision.STOP) -> AttemptRecord:
+    result = OK if status is ProviderStatus.PAID else NO
+    return AttemptRecord(attempt, OutcomeKind.ANSWER, result, "rule", final, final, "", 1.0, status)
+
+
+def test_orders_round_trip(ledger: Ledger) -> None:
+    made = order(ledger, trade_no="T-1", expires_at=2_000_000_000.0)
+    assert ledger.get_order("T-1") == made
+    assert made.status is OrderStatus.OPEN
+    with pytest.raises(InvalidInput, match="already exists"):
+        order(ledger, trade_no="T-1")
+    assert ledger.get_order("T-2") is None
+    assert ledger.cashier_url("T-1").endswith("?tradeNO=T-1")
+
+
+def test_requests_resolve_through_every_type(ledger: Ledger) -> None:
+    made = order(ledger)
+    payment, _ = ledger.begin_payment(made, "app")
+    resolve = ledger.resolve_order  # type: ignore[attr-defined]
+    for payment_type, text in [
+        (PaymentType.ORDER_ID, made.trade_no),
+        (PaymentType.CASHIER_URL, ledger.cashier_url(made.trade_no)),
+        (PaymentType.ORDER_STRING, ledger.order_string(made.trade_no)),
+        (PaymentType.PAYMENT_ID, payment.payment_id),
+    ]:
+        assert resolve(payment_request=PaymentRequest(payment_type, text), api_context=sample_context()) == made
+    forged = ledger.order_string(made.trade_no).replace("sign=", "sign=0")
+    with pytest.raises(InvalidInput, match="signature"):
+        resolve(payment_request=PaymentRequest(PaymentType.ORDER_STRING, forged), api_context=sample_context())
+
+
+def test_one_live_payment_per_order_under_concurrency(ledger: Ledger) -> None:
+    made = order(ledger)
+    barrier = threading.Barrier(16)
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def begin() -> None:
+        barrier.wait()
+        payment, created = ledger.begin_payment(made, None)
+        with lock:
+            results.append((payment.payment_id, created))
+
+    threads = [threading.Thread(target=begin) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(created for _, created in results) == 1
+    assert len({pid for pid, _ in results}) == 1
+
+
+def test_a_full_payment_story(ledger: Ledger) -> None:
+    made = order(ledger)
+    payment, created = ledger.begin_payment(made, "app-1")
+    assert created
+    first = ledger.start_attempt(payment.payment_id, "wallet")
+    assert first.idempotency_key == f"{payment.payment_id}-1"
+    assert ledger.get_payment(payment.payment_id).pending == first  # type: ignore[union-attr]
+    with pytest.raises(LedgerConflict, match="unsettled attempt"):
+        ledger.start_attempt(payment.payment_id, "card")
+    ledger.finish_attempt(record(first, ProviderStatus.NOT_PAID, Decision.FALLTHROUGH))
+    second = ledger.start_attempt(payment.payment_id, "card")
+    assert second.number == 2
+    ledger.finish_attempt(record(second, ProviderStatus.PAID))
+    done = ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    assert done.status is PaymentStatus.SUCCEEDED
+    assert [r.status for r in done.attempts] == [ProviderStatus.NOT_PAID, ProviderStatus.PAID]
+    assert done.pending is None
+    assert ledger.get_order(made.trade_no).status is OrderStatus.PAID  # type: ignore[union-attr]
+    assert ledger.begin_payment(made, None) == (done, False)
+    assert ledger.payments(trade_no=made.trade_no) == [done]
+    assert ledger.payments(status=PaymentStatus.SUCCEEDED)[0].payment_id == payment.payment_id
+
+
+@pytest.mark.parametrize("end", [PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED])
+def test_terminal_payments_never_change(ledger: Ledger, end: PaymentStatus) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    ledger.finish_payment(payment.payment_id, end, OK if end is PaymentStatus.SUCCEEDED else NO)
+    for other in PaymentStatus:
+        with pytest.raises(IllegalTransition):
+            ledger.finish_payment(payment.payment_id, other, OK)
+        with pytest.raises(IllegalTransition):
+            ledger.settle_payment(payment.payment_id, other, OK)
+    with pytest.raises(LedgerConflict):
+        ledger.start_attempt(payment.payment_id, "x")
+    assert ledger.get_payment(payment.payment_id).status is end  # type: ignore[union-attr]
+
+
+def test_a_failed_payment_leaves_the_order_open_for_a_new_one(ledger: Ledger) -> None:
+    made = order(ledger)
+    payment, _ = ledger.begin_payment(made, None)
+    ledger.finish_payment(payment.payment_id, PaymentStatus.FAILED, NO)
+    again, created = ledger.begin_payment(made, None)
+    assert created
+    assert again.payment_id != payment.payment_id
+
+
+def test_closing_orders(ledger: Ledger) -> None:
+    made = order(ledger)
+    payment, _ = ledger.begin_payment(made, None)
+    with pytest.raises(InvalidInput, match="has a payment processing"):
+        ledger.close_order(made.trade_no)
+    ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    with pytest.raises(InvalidInput, match="is paid"):
+        ledger.close_order(made.trade_no)
+    other = order(ledger)
+    assert ledger.close_order(other.trade_no).status is OrderStatus.CLOSED
+    with pytest.raises(InvalidInput, match="no order"):
+        ledger.close_order("T-none")
+
+
+def test_reconciliation_settles_sent_and_unknown_attempts(ledger: Ledger) -> None:
+    stale = order(ledger)
+    payment, _ = ledger.begin_payment(stale, None)
+    sent = ledger.start_attempt(payment.payment_id, "wallet")
+    assert [p.payment_id for p in ledger.unsettled(updated_before=0.0)] == []
+    assert [p.payment_id for p in ledger.unsettled(updated_before=4e9)] == [payment.payment_id]
+    ledger.settle_attempt(sent, ProviderStatus.PAID, "inquiry: paid")
+    settled = ledger.settle_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    assert settled.attempts[0].kind is OutcomeKind.INTERRUPTED
+    assert settled.attempts[0].status is ProviderStatus.PAID
+    assert ledger.get_order(stale.trade_no).status is OrderStatus.PAID  # type: ignore[union-attr]
+
+    unknown = order(ledger)
+    payment, _ = ledger.begin_payment(unknown, None)
+    attempt = ledger.start_attempt(payment.payment_id, "wallet")
+    ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))
+    ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, NO)
+    assert [p.payment_id for p in ledger.unsettled(updated_before=0.0)] == [payment.payment_id]
+    assert ledger.begin_payment(unknown, None)[1] is False  # blocked until settled
+    ledger.settle_attempt(attempt, ProviderStatus.NOT_PAID, "cancel confirmed")
+    with pytest.raises(IllegalTransition):
+        ledger.settle_attempt(attempt, ProviderStatus.PAID, "changed its mind")
+    ledger.settle_payment(payment.payment_id, PaymentStatus.FAILED, NO)
+    assert ledger.begin_payment(unknown, None)[1] is True
