@@ -85,3 +85,15 @@ def test_the_chain_skips_an_open_provider_and_probes_it_after_the_cool_down(benc
     probe = bench.pay()
     assert probe.extended_info["provider"] == "a"
     assert bench.service.host.chain.circuit("a") == "closed"
+
+
+def test_explain_shows_an_open_circuit(bench_factory: Any) -> None:
+    from tradepay._explain import explain_chain
+
+    clock = Clock()
+    bench = bench_factory(a=ReferenceProvider(), b=ReferenceProvider())
+    breaker = CircuitBreaker(1, 60.0, clock)
+    bench.service.host.chain.breakers["a"] = breaker
+    assert explain_chain(bench.service.host, "100", "USD", "ORDER_ID").plan == [("a", None), ("b", None)]
+    breaker.record(OutcomeKind.TIMEOUT, None)
+    assert explain_chain(bench.service.host, "100", "USD", "ORDER_ID").plan == [("a", "circuit open"), ("b", None)]

@@ -95,7 +95,18 @@ def explain_chain(host: Host, amount: str, currency: str, payment_type: str) -> 
     order = Order("EXPLAIN", PaymentAmount(currency, amount), "merchant", "payer")
     request = PaymentRequest(PaymentType(payment_type), "EXPLAIN")
     chain = host.chain
-    plan = [(step.provider, step.skip_reason) for step in chain.plan(order, request)]
+    plan = [
+        (
+            step.provider,
+            step.skip_reason
+            or (
+                None
+                if chain.circuit(step.provider) == "closed"
+                else f"circuit {chain.circuit(step.provider).replace('_', '-')}"
+            ),
+        )
+        for step in chain.plan(order, request)
+    ]
     decisions = {}
     for handle in chain.handles:
         rows = []
