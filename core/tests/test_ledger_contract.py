@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from tradepay import (
 )
 from tradepay._ledger import LedgerConflict
 from tradepay._records import AttemptRecord, Decision
-from tradepay._sqlite_ledger import SQLiteLedger
+from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
 from tradepay._states import IllegalTransition
 from tradepay.testing import sample_context
 
@@ -34,14 +36,35 @@ OK = PaymentResult(ResultCode.SUCCESS, "paid")
 NO = PaymentResult(ResultCode.FAILED, "declined")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+BACKENDS = [
+    "memory",
+    "sqlite",
+    pytest.param(
+        "postgres",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(not POSTGRES_URL, reason="set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL"),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
 def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    made: Ledger = (
-        MemoryLedger(merchant_secrets=SECRETS)
-        if request.param == "memory"
-        else SQLiteLedger(tmp_path / "ledger.sqlite3", merchant_secrets=SECRETS)
-    )
+    made: Ledger
+    if request.param == "memory":
+        made = MemoryLedger(merchant_secrets=SECRETS)
+    elif request.param == "sqlite":
+        made = SQLiteLedger(tmp_path / "ledger.sqlite3", merchant_secrets=SECRETS)
+    else:
+        assert POSTGRES_URL is not None
+        schema = f"tp_test_{secrets.token_hex(6)}"  # each test its own schema, dropped after
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        made = PostgresLedger(f"{POSTGRES_URL}{separator}schema={schema}", merchant_secrets=SECRETS)
     yield made
+    if isinstance(made, PostgresLedger):
+        made.postgres.drop_schema()
     made.close()
 
 

@@ -22,7 +22,7 @@ from tradepay import (
     ResultCode,
 )
 from tradepay._cli import cli
-from tradepay._sqlite_ledger import SQLiteLedger
+from tradepay._sql_ledger import SQLiteLedger
 from tradepay.testing import ReferenceProvider, sample_context
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tradepay import ConfigError, PaymentAmount, PaymentResult, PaymentStatus, ResultCode, open_sqlite
-from tradepay._migrations import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
-from tradepay._sqlite_ledger import SQLiteLedger
+from tradepay._databases import SQLiteDatabase
+from tradepay._migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+from tradepay._sql_ledger import SQLiteLedger
 
 
 def test_the_file_is_opened_with_wal_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:
@@ -24,22 +25,28 @@ def test_the_file_is_opened_with_wal_full_sync_and_a_busy_timeout(tmp_path: Path
     ledger.close()
 
 
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
 def _tables(db: sqlite3.Connection) -> dict[str, str]:
     return dict(db.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name").fetchall())
 
 
 def test_migrating_an_empty_file_gives_the_latest_schema(tmp_path: Path) -> None:
-    db = open_sqlite(tmp_path / "new.sqlite3")
+    database = SQLiteDatabase(tmp_path / "new.sqlite3")
+    db = database.connection()
     assert schema_version(db) == 0
-    assert migrate(db) == SCHEMA_VERSION == len(MIGRATIONS)
+    assert migrate(database) == SCHEMA_VERSION == len(MIGRATIONS)
     assert {"orders", "payments", "attempts", "payments_one_live", "attempts_one_unsettled"} <= set(_tables(db))
-    assert migrate(db) == SCHEMA_VERSION  # idempotent
+    assert migrate(database) == SCHEMA_VERSION  # idempotent
 
 
 @pytest.mark.parametrize("start", range(1, SCHEMA_VERSION))
 def test_migrating_from_each_earlier_version_keeps_the_data(tmp_path: Path, start: int) -> None:
-    old = open_sqlite(tmp_path / "old.sqlite3")
-    migrate(old, target=start)
+    database = SQLiteDatabase(tmp_path / "old.sqlite3")
+    migrate(database, target=start)
+    old = database.connection()
     old.execute("INSERT INTO orders VALUES ('T1', 'USD', '100', 'm1', 'alice', 'paid', NULL, 1.0)")
     old.execute("INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0)")
     old.close()
@@ -48,9 +55,9 @@ def test_migrating_from_each_earlier_version_keeps_the_data(tmp_path: Path, star
     payment = ledger.get_payment("pay_1")
     assert payment is not None
     assert payment.status is PaymentStatus.SUCCEEDED
-    fresh = open_sqlite(tmp_path / "fresh.sqlite3")
+    fresh = SQLiteDatabase(tmp_path / "fresh.sqlite3")
     migrate(fresh)
-    assert _tables(ledger._connection()) == _tables(fresh)
+    assert _tables(ledger._connection()) == _tables(fresh.connection())
 
 
 def test_a_file_from_a_newer_tradepay_is_refused(tmp_path: Path) -> None:

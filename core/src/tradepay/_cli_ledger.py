@@ -1,4 +1,5 @@
-"""The ledger's commands: ``tradepay orders ...``, ``tradepay payments ...`` and ``tradepay reconcile``."""
+"""The ledger's commands: ``tradepay orders ...``, ``tradepay payments ...``, ``tradepay reconcile`` and
+``tradepay doctor``."""
 
 from __future__ import annotations
 
@@ -213,4 +214,21 @@ def register(cli: click.Group) -> None:
                 click.echo(f"{s.payment_id}  {s.trade_no:<24} {s.before.value} -> {s.after.value}  ({s.detail})")
             click.echo(f"{len(done)} payment(s) reconciled, {len(left)} still need reconciliation")
         if left:
+            raise SystemExit(1)
+
+    @cli.command()
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @click.pass_obj
+    def doctor(state: _State, as_json: bool) -> None:
+        """Check the configuration, the data directory, the providers and the ledger (connection, schema
+        version, unsettled payments); say what is wrong and how to fix it. Exits 1 when a check fails."""
+        from ._doctor import diagnose, render
+
+        checks = diagnose(state.config_path)
+        if as_json:
+            _echo_json([{"status": c.status, "check": c.what, "detail": c.detail} for c in checks])
+            ok = all(c.status != "fail" for c in checks)
+        else:
+            ok = render(checks, click.echo)
+        if not ok:
             raise SystemExit(1)

@@ -68,8 +68,9 @@ class ChainSettings:
 class LedgerSettings:
     """``[ledger]``: where payments are recorded, and whether unsettled ones are reconciled at start-up.
 
-    ``url`` is ``sqlite:///PATH`` (relative paths are relative to the configuration file) or ``memory`` (a
-    ledger gone with the process); ``None`` means ``ledger.sqlite3`` in ``host.data_dir``."""
+    ``url`` is ``sqlite:///PATH`` (relative paths are relative to the configuration file),
+    ``postgresql://USER@HOST:PORT/DB`` (optionally ``?schema=NAME``; needs ``tradepay[postgres]``) or ``memory``
+    (a ledger gone with the process); ``None`` means ``ledger.sqlite3`` in ``host.data_dir``."""
 
     url: str | None = None
     reconcile_on_start: bool = True
@@ -204,8 +205,8 @@ def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
     _only(table, {"url", "reconcile_on_start"}, "ledger")
     url = table.get("url")
     if url is not None:
-        if not isinstance(url, str) or not (url == "memory" or url.startswith("sqlite:///")):
-            raise ConfigError("ledger.url", 'must be "sqlite:///PATH" or "memory"')
+        if not isinstance(url, str) or not (url == "memory" or url.startswith(("sqlite:///", "postgresql://"))):
+            raise ConfigError("ledger.url", 'must be "sqlite:///PATH", "postgresql://..." or "memory"')
         if url.startswith("sqlite:///"):
             url = "sqlite:///" + str((base / url.removeprefix("sqlite:///")).resolve())
     reconcile = table.get("reconcile_on_start", True)

@@ -22,7 +22,7 @@ from ._errors import ConfigError, DiscoveryError
 from ._ledger import Ledger, MemoryLedger
 from ._providers import ProviderHandle
 from ._rules import Rule, RuleTable
-from ._sqlite_ledger import SQLiteLedger
+from ._sql_ledger import PostgresLedger, SQLiteLedger
 from ._threads import DaemonPool
 
 __all__ = ["Host"]
@@ -36,8 +36,11 @@ ORDER_BOOK_PLUGIN = "tradepay.orderbook"
 
 
 def open_ledger(config: Config) -> Ledger:
-    """The ledger ``[ledger] url`` names: SQLite (by default ``ledger.sqlite3`` in ``host.data_dir``) or memory."""
+    """The ledger ``[ledger] url`` names: SQLite (by default ``ledger.sqlite3`` in ``host.data_dir``),
+    PostgreSQL or memory."""
     url = config.ledger.url
+    if url is not None and url.startswith("postgresql://"):
+        return PostgresLedger(url, cashier_url=config.host.cashier_url, merchant_secrets=config.merchants)
     if url == "memory":
         return MemoryLedger(cashier_url=config.host.cashier_url, merchant_secrets=config.merchants)
     path = Path(url.removeprefix("sqlite:///")) if url else Path(config.host.data_dir) / "ledger.sqlite3"

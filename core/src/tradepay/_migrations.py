@@ -1,18 +1,18 @@
-"""The ledger's schema, as an ordered list of migrations, and how a file is brought up to date.
+"""The ledger's schema, as an ordered list of migrations, and how a database is brought up to date.
 
-The schema version is SQLite's ``PRAGMA user_version``. Each migration runs in its own ``BEGIN IMMEDIATE``
-transaction, which rereads the version first, so several processes opening one new file at once apply each
-migration exactly once. A file written by a newer tradepay is refused rather than guessed at.
+The schema version is SQLite's ``PRAGMA user_version``, or PostgreSQL's ``tradepay_schema`` table. Each
+migration runs in its own transaction, which takes the database's migration lock and rereads the version
+first, so several processes opening one new database at once apply each migration exactly once. A database
+written by a newer tradepay is refused rather than guessed at. The same migrations serve both databases:
+``{double}`` stands for the type of times.
 """
 
 from __future__ import annotations
 
-import sqlite3
-
+from ._databases import Database
 from ._errors import ConfigError
-from ._sqlite import immediate_transaction
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate"]
 
 _PAYMENT_STATES = "'processing', 'succeeded', 'failed', 'cancelled', 'needs_reconciliation'"
 
@@ -27,8 +27,8 @@ MIGRATIONS: tuple[str, ...] = (
         merchant_id TEXT NOT NULL,
         payer_id    TEXT NOT NULL,
         status      TEXT NOT NULL CHECK (status IN ('open', 'paid', 'closed')),
-        expires_at  REAL,
-        created_at  REAL NOT NULL
+        expires_at  {{double}},
+        created_at  {{double}} NOT NULL
     );
     CREATE TABLE payments (
         payment_id TEXT PRIMARY KEY,
@@ -36,8 +36,8 @@ MIGRATIONS: tuple[str, ...] = (
         status     TEXT NOT NULL CHECK (status IN ({_PAYMENT_STATES})),
         result     TEXT,
         app_id     TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
+        created_at {{double}} NOT NULL,
+        updated_at {{double}} NOT NULL
     );
     -- An order has at most one payment that is under way, unsettled or succeeded: its idempotency key.
     CREATE UNIQUE INDEX payments_one_live ON payments (trade_no)
@@ -54,9 +54,9 @@ MIGRATIONS: tuple[str, ...] = (
         decision        TEXT,
         final           TEXT,
         detail          TEXT,
-        duration_ms     REAL,
-        sent_at         REAL NOT NULL,
-        finished_at     REAL,
+        duration_ms     {{double}},
+        sent_at         {{double}} NOT NULL,
+        finished_at     {{double}},
         PRIMARY KEY (payment_id, number)
     );
     """,
@@ -71,25 +71,25 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def schema_version(conn: sqlite3.Connection) -> int:
-    """The schema version of the open file (0 for a new one)."""
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION, where: str = "ledger") -> int:
-    """Apply every migration the file lacks, up to ``target``; return the version it is at now."""
-    if schema_version(conn) > SCHEMA_VERSION:
+def migrate(db: Database, *, target: int = SCHEMA_VERSION, where: str = "ledger") -> int:
+    """Apply every migration the database lacks, up to ``target``; return the version it is at now."""
+    with db.write() as conn:
+        db.lock_schema(conn)
+        found = db.schema_version(conn)
+    if found > SCHEMA_VERSION:
         raise ConfigError(
             f"{where}.url",
-            f"the ledger file is at schema version {schema_version(conn)}, newer than this tradepay "
-            f"understands ({SCHEMA_VERSION}): upgrade tradepay",
+            f"the ledger is at schema version {found}, newer than this tradepay understands "
+            f"({SCHEMA_VERSION}): upgrade tradepay",
         )
-    for number in range(1, target + 1):
-        with immediate_transaction(conn):
-            if schema_version(conn) >= number:
+    for number in range(found + 1, target + 1):
+        with db.write() as conn:
+            db.lock_schema(conn)
+            if db.schema_version(conn) >= number:
                 continue
-            for statement in MIGRATIONS[number - 1].split(";"):
+            for statement in MIGRATIONS[number - 1].format(double=db.double).split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-    return schema_version(conn)
+            db.set_schema_version(conn, number)
+    with db.read() as conn:
+        return db.schema_version(conn)

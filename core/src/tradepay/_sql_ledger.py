@@ -1,9 +1,10 @@
-"""The durable ledger: orders, payments and attempts in one SQLite file.
+"""The durable ledger: orders, payments and attempts in SQL, on SQLite (one file) or PostgreSQL.
 
-Opened with WAL, ``synchronous=FULL`` and a busy timeout (:func:`tradepay.open_sqlite`); every write is one
-``BEGIN IMMEDIATE`` transaction, so it is durable when the call returns and several processes can share the
-file. The database itself enforces what must never happen: a second live payment of one order (a partial
-unique index) and a second unsettled attempt of one payment.
+The SQL is written once (:class:`SQLLedger`); :class:`SQLiteLedger` runs it on a SQLite file opened with WAL,
+``synchronous=FULL`` and a busy timeout, every write one ``BEGIN IMMEDIATE`` transaction;
+:class:`PostgresLedger` runs it on PostgreSQL. The database itself enforces what must never happen: a second
+live payment of one order (a partial unique index), a second unsettled attempt of one payment (another), and
+a state change from a state the row is no longer in (every update names the state it expects).
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ._attempts import Attempt, ProviderStatus
+from ._databases import Connection, Database, SQLiteDatabase
 from ._errors import InvalidInput
 from ._hookspecs import hookimpl
 from ._ledger import (
@@ -34,10 +33,9 @@ from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, Payme
 from ._orders import Order, OrderStatus
 from ._orderstring import sign_order_string
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from ._sqlite import immediate_transaction, open_sqlite
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
 
-__all__ = ["SQLiteLedger", "result_from_json", "result_to_json"]
+__all__ = ["PostgresLedger", "SQLLedger", "SQLiteLedger", "result_from_json", "result_to_json"]
 
 _LIVE = ("processing", "succeeded", "needs_reconciliation")
 _PAYMENT_COLUMNS = "payment_id, trade_no, status, result, app_id, created_at, updated_at"
@@ -65,48 +63,32 @@ def result_from_json(text: str | None) -> PaymentResult | None:
     )
 
 
-class SQLiteLedger:
-    """The ledger in the SQLite file at ``path`` (created and migrated as needed). Thread-safe; a process
-    that forks gets its own connection in the child on first use."""
+class SQLLedger:
+    """The ledger on a SQL :class:`~tradepay._databases.Database`, migrated to the latest schema on open.
+    Thread-safe and safe across processes (the database serialises what must be serialised)."""
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        database: Database,
         *,
         cashier_url: str = DEFAULT_CASHIER_URL,
         merchant_secrets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = Path(path)
+        self.database = database
         self._cashier_url = cashier_url
         self._secrets = dict(merchant_secrets or {})
         self._clock = clock
-        self._lock = threading.RLock()
-        self._pid = os.getpid()
-        self._db = open_sqlite(self.path)
-        migrate(self._db)
+        migrate(database)
 
-    # --- the connection -------------------------------------------------------------------------------------
+    def _read(self) -> Any:
+        return self.database.read()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._connection()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            yield conn
-
-    def _connection(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:  # forked: never use the parent's connection
-            self._pid = os.getpid()
-            self._db = open_sqlite(self.path)
-        return self._db
+    def _write(self) -> Any:
+        return self.database.write()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.database.close()
 
     # --- orders ---------------------------------------------------------------------------------------------
 
@@ -126,7 +108,7 @@ class SQLiteLedger:
                     "INSERT INTO orders VALUES (?, ?, ?, ?, ?, 'open', ?, ?)",
                     (order.trade_no, amount.currency, amount.value, merchant_id, payer_id, expires_at, self._clock()),
                 )
-        except sqlite3.IntegrityError:
+        except self.database.integrity_errors:
             raise InvalidInput("trade_no", f"{order.trade_no!r} already exists") from None
         return order
 
@@ -184,13 +166,13 @@ class SQLiteLedger:
 
     # --- payments and attempts ------------------------------------------------------------------------------
 
-    def _payment(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> Payment:
+    def _payment(self, db: Connection, row: tuple[Any, ...]) -> Payment:
         payment_id, trade_no, status, result, app_id, created_at, updated_at = row
         records: list[AttemptRecord] = []
         pending: Attempt | None = None
         for a in db.execute(
             f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE payment_id = ? ORDER BY number", (payment_id,)
-        ):
+        ).fetchall():
             attempt = Attempt(a[0], a[1], a[2], a[3])
             if a[4] == ATTEMPT_SENT:
                 pending = attempt
@@ -238,26 +220,40 @@ class SQLiteLedger:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._read() as db:
             rows = db.execute(
-                f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, payment_id DESC LIMIT ?",
                 (*params, limit),
             ).fetchall()
             return [self._payment(db, row) for row in rows]
 
+    def _live_payment(self, db: Connection, trade_no: str) -> Payment | None:
+        row = db.execute(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE trade_no = ? AND status IN (?, ?, ?)", (trade_no, *_LIVE)
+        ).fetchone()
+        return self._payment(db, row) if row is not None else None
+
     def begin_payment(self, order: Order, app_id: str | None) -> tuple[Payment, bool]:
-        with self._write() as db:
-            row = db.execute(
-                f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE trade_no = ? AND status IN (?, ?, ?)",
-                (order.trade_no, *_LIVE),
-            ).fetchone()
-            if row is not None:
-                return self._payment(db, row), False
-            now = self._clock()
-            payment = Payment(new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now)
-            db.execute(
-                "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?)",
-                (payment.payment_id, order.trade_no, app_id, now, now),
-            )
-            return payment, True
+        try:
+            with self._write() as db:
+                live = self._live_payment(db, order.trade_no)
+                if live is not None:
+                    return live, False
+                now = self._clock()
+                payment = Payment(
+                    new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now
+                )
+                db.execute(
+                    "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?)",
+                    (payment.payment_id, order.trade_no, app_id, now, now),
+                )
+                return payment, True
+        except self.database.integrity_errors:
+            # Another process inserted the order's payment between our read and our insert (PostgreSQL; SQLite's
+            # write lock rules this out): the unique index said no, so theirs is the one.
+            with self._read() as db:
+                live = self._live_payment(db, order.trade_no)
+            if live is None:
+                raise
+            return live, False
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:
         with self._write() as db:
@@ -273,12 +269,12 @@ class SQLiteLedger:
                     " VALUES (?, ?, ?, ?, 'sent', ?)",
                     (payment_id, number, provider, attempt.idempotency_key, now),
                 )
-            except sqlite3.IntegrityError:
+            except self.database.integrity_errors:
                 raise LedgerConflict(f"payment {payment_id} has an unsettled attempt: no new attempt") from None
             db.execute("UPDATE payments SET updated_at = ? WHERE payment_id = ?", (now, payment_id))
         return attempt
 
-    def _write_record(self, db: sqlite3.Connection, record: AttemptRecord, expected: str) -> None:
+    def _write_record(self, db: Connection, record: AttemptRecord, expected: str) -> None:
         a = record.attempt
         updated = db.execute(
             "UPDATE attempts SET state = ?, kind = ?, result = ?, rule = ?, decision = ?, final = ?, detail = ?,"
@@ -309,7 +305,7 @@ class SQLiteLedger:
 
     def _end(
         self,
-        db: sqlite3.Connection,
+        db: Connection,
         payment_id: str,
         status: PaymentStatus,
         result: PaymentResult,
@@ -322,10 +318,12 @@ class SQLiteLedger:
         if old not in allowed_from:
             raise IllegalTransition("a payment", old.value, status.value)
         check_payment(old, status)
-        db.execute(
-            "UPDATE payments SET status = ?, result = ?, updated_at = ? WHERE payment_id = ?",
-            (status.value, result_to_json(result), self._clock(), payment_id),
-        )
+        changed = db.execute(
+            "UPDATE payments SET status = ?, result = ?, updated_at = ? WHERE payment_id = ? AND status = ?",
+            (status.value, result_to_json(result), self._clock(), payment_id, old.value),
+        ).rowcount
+        if changed != 1:  # another process moved it since we read it
+            raise IllegalTransition("a payment", old.value, status.value)
         if status is PaymentStatus.SUCCEEDED:
             db.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (row[1],))
         found = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
@@ -362,3 +360,42 @@ class SQLiteLedger:
             return self._end(
                 db, payment_id, status, result, (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)
             )
+
+
+class SQLiteLedger(SQLLedger):
+    """The ledger in the SQLite file at ``path`` (created and migrated as needed)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        cashier_url: str = DEFAULT_CASHIER_URL,
+        merchant_secrets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path)
+        self.sqlite = SQLiteDatabase(self.path)
+        super().__init__(self.sqlite, cashier_url=cashier_url, merchant_secrets=merchant_secrets, clock=clock)
+
+    def _connection(self) -> Any:
+        """This process's SQLite connection (for tests and tools that read the file directly)."""
+        return self.sqlite.connection()
+
+
+class PostgresLedger(SQLLedger):
+    """The ledger in PostgreSQL at ``url`` (``postgresql://...``; the ``schema`` query parameter names the
+    schema, ``tradepay`` by default), created and migrated as needed. Needs ``tradepay[postgres]``."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        cashier_url: str = DEFAULT_CASHIER_URL,
+        merchant_secrets: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+        max_connections: int = 10,
+    ) -> None:
+        from ._postgres import PostgresDatabase
+
+        self.postgres = PostgresDatabase(url, max_connections=max_connections)
+        super().__init__(self.postgres, cashier_url=cashier_url, merchant_secrets=merchant_secrets, clock=clock)

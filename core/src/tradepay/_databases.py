@@ -1,0 +1,111 @@
+"""The two SQL databases the ledger runs on, behind one small interface.
+
+The ledger's SQL is written once, with ``?`` placeholders; each database says how to open a transaction,
+which errors mean a unique constraint said no, how to serialise migrations and where the schema version
+lives. Concurrency control is the database's own: SQLite's write lock (``BEGIN IMMEDIATE``), PostgreSQL's
+unique indexes, row updates conditioned on the state they expect, and an advisory lock for migrations.
+Never a process-local lock alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from ._sqlite import immediate_transaction, open_sqlite
+
+__all__ = ["Connection", "Database", "SQLiteDatabase"]
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Cursor: ...
+
+
+class Database(Protocol):
+    """What the ledger needs of a database."""
+
+    kind: str
+    #: The exceptions a violated unique or primary key raises.
+    integrity_errors: tuple[type[Exception], ...]
+    #: The column type of times (seconds since the epoch, with fractions).
+    double: str
+
+    def read(self) -> Any:
+        """A context manager giving a connection for reads."""
+
+    def write(self) -> Any:
+        """A context manager giving a connection in one write transaction: committed at the end of the block,
+        rolled back if it raises."""
+
+    def lock_schema(self, conn: Connection) -> None:
+        """Serialise migrations across processes for the rest of the transaction."""
+
+    def schema_version(self, conn: Connection) -> int:
+        """The schema version (0 for a new database)."""
+
+    def set_schema_version(self, conn: Connection, version: int) -> None:
+        """Record the schema version, inside the migration's transaction."""
+
+    def close(self) -> None:
+        """Release the connections."""
+
+
+class SQLiteDatabase:
+    """One SQLite file: a connection per process, used by one thread at a time, writes ``BEGIN IMMEDIATE``.
+
+    A process that forks gets a new connection in the child on first use: a SQLite connection is never
+    carried across ``fork()``."""
+
+    kind = "sqlite"
+    integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    double = "REAL"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._conn = open_sqlite(self.path)
+
+    def connection(self) -> sqlite3.Connection:
+        """This process's connection (reopened after a fork)."""
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._conn = open_sqlite(self.path)
+        return self._conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self.connection()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, immediate_transaction(self.connection()) as conn:
+            yield conn
+
+    def lock_schema(self, conn: Connection) -> None:
+        """``BEGIN IMMEDIATE`` already holds the database's write lock."""
+
+    def schema_version(self, conn: Connection) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, conn: Connection, version: int) -> None:
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
