@@ -184,7 +184,7 @@ def test_its_code_passes_its_own_ruff_and_mypy_strict(installed: Installed) -> N
     run(*ruff, "check", "--no-cache", ".", cwd=installed.dist, env=installed.env)
     run(*ruff, "format", "--no-cache", "--check", ".", cwd=installed.dist, env=installed.env)
     mypy = (sys.executable, "-m", "mypy", "--cache-dir", os.devnull, "src", "tests")
-    run(*mypy, cwd=installed.dist, env={**installed.env, "MYPYPATH": "src"})
+    run(*mypy, cwd=installed.dist, env=installed.env)
 
 
 def test_a_host_built_from_a_configuration_pays_through_it(installed: Installed, tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_a_file_from_a_newer_tradepay_is_refused(tmp_path: Path) -> None:
     db = open_sqlite(tmp_path / "future.sqlite3")
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(ConfigError, match="newer than this tradepay"):
+    with pytest.raises(ConfigError, match="newer than this software understands"):
         SQLiteLedger(tmp_path / "future.sqlite3")
 
 

@@ -36,16 +36,24 @@ from ._sqlite import immediate_transaction, open_sqlite
 if TYPE_CHECKING:
     from ._bridge import trade_pay, trade_pay_async, trade_pay_request
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
+    from ._databases import Database, open_database
     from ._engine import PlanStep
     from ._host import Host
     from ._ledger import Ledger, MemoryLedger
     from ._logging import configure_logging, redact_card_data
+    from ._migrations import migrate
     from ._rules import DEFAULT_RULES, Rule, RuleTable
     from ._service import PaymentService
+    from ._sql_ledger import PostgresLedger, SQLiteLedger
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Database": "_databases",
+    "open_database": "_databases",
+    "migrate": "_migrations",
+    "SQLiteLedger": "_sql_ledger",
+    "PostgresLedger": "_sql_ledger",
     "trade_pay": "_bridge",
     "trade_pay_async": "_bridge",
     "trade_pay_request": "_bridge",
@@ -92,6 +100,9 @@ __all__ = [
     "OrderStatus",
     "open_sqlite",
     "immediate_transaction",
+    "Database",
+    "open_database",
+    "migrate",
     # the host
     "Host",
     "Config",
@@ -107,6 +118,8 @@ __all__ = [
     "PlanStep",
     "Ledger",
     "MemoryLedger",
+    "SQLiteLedger",
+    "PostgresLedger",
     "Payment",
     "PaymentStatus",
     "AttemptRecord",

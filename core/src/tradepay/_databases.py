@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ._sqlite import immediate_transaction, open_sqlite
 
-__all__ = ["Connection", "Database", "SQLiteDatabase"]
+__all__ = ["Connection", "Database", "SQLiteDatabase", "open_database"]
 
 
 class Cursor(Protocol):
@@ -109,3 +109,20 @@ class SQLiteDatabase:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def open_database(location: str | os.PathLike[str], *, base: Path | None = None, schema: str = "tradepay") -> Database:
+    """The database at ``location``: ``postgresql://...`` (PostgreSQL, in ``schema`` unless the URL's
+    ``schema`` parameter says otherwise; needs ``tradepay[postgres]``), ``sqlite:///PATH`` or a plain path
+    (a SQLite file; relative paths are relative to ``base``)."""
+    text = os.fspath(location)
+    if text.startswith("postgresql://"):
+        from ._postgres import PostgresDatabase
+
+        if "schema=" not in text:
+            text = f"{text}{'&' if '?' in text else '?'}schema={schema}"
+        return PostgresDatabase(text)
+    path = Path(text.removeprefix("sqlite:///"))
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return SQLiteDatabase(path)

@@ -9,6 +9,8 @@ written by a newer tradepay is refused rather than guessed at. The same migratio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ._databases import Database
 from ._errors import ConfigError
 
@@ -71,23 +73,33 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(db: Database, *, target: int = SCHEMA_VERSION, where: str = "ledger") -> int:
-    """Apply every migration the database lacks, up to ``target``; return the version it is at now."""
+def migrate(
+    db: Database,
+    migrations: Sequence[str] = MIGRATIONS,
+    *,
+    target: int | None = None,
+    where: str = "ledger",
+) -> int:
+    """Apply every one of ``migrations`` (each a ``;``-separated SQL script; ``{double}`` stands for the type
+    of times) that the database lacks, up to ``target`` (default: all); return the version it is at now.
+    Providers keeping state in SQL use it with their own migrations, in their own file or schema.
+    ``where`` names the configuration key reported when the database is newer than ``migrations``."""
+    latest = len(migrations)
+    target = latest if target is None else target
     with db.write() as conn:
         db.lock_schema(conn)
         found = db.schema_version(conn)
-    if found > SCHEMA_VERSION:
+    if found > latest:
         raise ConfigError(
-            f"{where}.url",
-            f"the ledger is at schema version {found}, newer than this tradepay understands "
-            f"({SCHEMA_VERSION}): upgrade tradepay",
+            where,
+            f"the database is at schema version {found}, newer than this software understands ({latest}): upgrade it",
         )
     for number in range(found + 1, target + 1):
         with db.write() as conn:
             db.lock_schema(conn)
             if db.schema_version(conn) >= number:
                 continue
-            for statement in MIGRATIONS[number - 1].format(double=db.double).split(";"):
+            for statement in migrations[number - 1].format(double=db.double).split(";"):
                 if statement.strip():
                     conn.execute(statement)
             db.set_schema_version(conn, number)

@@ -121,9 +121,10 @@ def new_provider(name: str, path: str | None, echo: Callable[[str], None]) -> No
         raise click.ClickException(f"{target}: cannot be written: {exc.strerror or exc}") from None
     provider = f"provider {names.name!r} ({names.package}.{names.class_name})"
     echo(f"wrote {target}: the distribution {names.distribution}, {provider}")
+    shown = str(target) if target.is_absolute() or str(target).startswith(".") else f"./{target}"
     echo("next:")
-    echo(f'  pip install -e "{target}[test]"        # next to tradepay')
-    echo(f"  pytest {target}                         # the conformance suite and the provider's own tests")
+    echo(f'  pip install -e "{shown}[test]"      # next to tradepay')
+    echo(f"  pytest {shown}                       # the conformance suite and the provider's own tests")
     echo(f'  add "{names.name}" to chain.providers in tradepay.toml (tradepay init --providers {names.name})')
     echo("  tradepay pay --amount 100 --currency USD --payer alice")
     echo(f"then replace charge and refund in {target / 'src' / names.package / '_provider.py'} with your backend")

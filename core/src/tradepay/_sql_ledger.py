@@ -79,7 +79,7 @@ class SQLLedger:
         self._cashier_url = cashier_url
         self._secrets = dict(merchant_secrets or {})
         self._clock = clock
-        migrate(database)
+        migrate(database, where="ledger.url")
 
     def _read(self) -> Any:
         return self.database.read()
