@@ -93,10 +93,11 @@ def test(args: list[str]) -> None:
     # One mypy run per distribution: their test folders each hold a conftest.py, which one run cannot tell apart.
     for tree in (["core/src", "core/tests"], ["tests"], *([f"plugins/{p}/src", f"plugins/{p}/tests"] for p in PLUGINS)):
         _run(python, "-m", "mypy", *tree)
-    # The documentation site: --strict fails on a broken link or anchor, or a page missing from the nav.
+    # The documentation site: --strict fails on a broken link or anchor, or a page missing from the nav. (Not
+    # --quiet: it hides the warnings from the count that --strict fails on.)
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's banner about MkDocs 2.0, not a build warning
     with tempfile.TemporaryDirectory(prefix="tradepay-site-") as site:
-        _run(python, "-m", "mkdocs", "build", "--strict", "--quiet", "--site-dir", site)
+        _run(python, "-m", "mkdocs", "build", "--strict", "--site-dir", site)
     _run(python, "-m", "pytest", f"--junitxml={reports / 'suite.xml'}", *args)
     # Each plugin alone beside the core: proves it declares every dependency it needs.
     for plugin in PLUGINS:

@@ -6,9 +6,16 @@
   with the code's default, and the table's examples are accepted by the configuration loader;
 * every built-in command of the command line has a ``## tradepay NAME`` section in ``docs/cli.md`` naming
   each of its options;
+* every command path of the command line, read from the click commands themselves (the core's, and those the
+  installed providers add through ``add_cli_commands``, such as ``tradepay wallet topup``), is mentioned in
+  ``docs/cli.md`` or ``docs/plugins/*.md`` on lines that name each of its arguments and options;
 * every ```` ```python ```` block of ``docs/*.md`` (``docs/plugins/`` belongs to the plugins) not starting with
   ``# not run`` runs without error in a fresh namespace, in a fresh working directory;
-* every relative link between the pages points at an existing page (and heading).
+* every ```` ```sh ```` command of ``docs/quickstart.md`` runs, in order, in one fresh folder, and prints what the
+  ```` ```text ```` block right after it shows;
+* every relative link between the pages points at an existing page (and heading);
+* the site (``mkdocs.yml``) lists every page in its nav, and the API reference covers the public API. The site
+  itself is built with ``mkdocs build --strict`` by ``python3 tasks.py test``.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import ast
 import dataclasses
 import inspect
 import re
+import shlex
 import sys
 import tomllib
 import types
@@ -27,14 +35,19 @@ from typing import Any, NamedTuple
 
 import click
 import pytest
+import stevedore._cache
 import structlog
+from click.testing import CliRunner
 
-from tradepay import Config, _hookspecs
+import tradepay._logging
+from tradepay import Config, Host, _hookspecs
 from tradepay._cli import cli
 from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings
+from tradepay._discovery import installed_providers
 from tradepay._rules import _RULE_KEYS
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 #: The pages of the core's documentation; docs/plugins/ is written by the plugins and is not checked here.
 PAGES = sorted(DOCS.glob("*.md"))
 NOT_RUN = "# not run"
@@ -295,16 +308,125 @@ def test_every_command_has_a_section_naming_its_options(name: str) -> None:
 
 
 def test_every_command_section_names_a_command() -> None:
-    commands = set(builtin_commands())
+    commands = set(command_paths(core_group()))
     for title in sections_of("cli.md"):
         if title.startswith("tradepay "):
-            assert title.removeprefix("tradepay ") in commands, f"docs/cli.md: `## {title}` is not a built-in command"
+            assert title in commands, f"docs/cli.md: `## {title}` is not a command of the core"
 
 
 def test_the_global_options_are_documented() -> None:
     intro, _sections, _blocks = parse(DOCS / "cli.md")
     missing = [opt for opt in long_options(cli) if opt not in intro]
     assert not missing, f"docs/cli.md does not mention the global options {missing} before its first section"
+
+
+def origin(command: click.Command) -> str:
+    """The module that defines ``command`` (for a group without a callback, the module of a sub-command)."""
+    if command.callback is not None:
+        return command.callback.__module__
+    if isinstance(command, click.Group):
+        return next((origin(sub) for sub in command.commands.values() if origin(sub)), "")
+    return ""
+
+
+def core_group() -> click.Group:
+    """The core's own command line: the commands of ``tradepay._cli.cli`` that the core defines (tests elsewhere
+    may have left plugin commands on it)."""
+    own = {name: c for name, c in cli.commands.items() if origin(c) == "tradepay" or origin(c).startswith("tradepay.")}
+    return click.Group("tradepay", commands=own)
+
+
+def command_paths(group: click.Group, prefix: str = "tradepay") -> dict[str, click.Command]:
+    """Every command and group under ``group``, by its path as typed: ``tradepay wallet fault set``."""
+    found: dict[str, click.Command] = {}
+    for name, command in sorted(group.commands.items()):
+        found[f"{prefix} {name}"] = command
+        if isinstance(command, click.Group):
+            found.update(command_paths(command, f"{prefix} {name}"))
+    return found
+
+
+#: Where commands are documented: the core's in docs/cli.md, the plugins' in their own pages.
+COMMAND_PAGES = [DOCS / "cli.md", *sorted((DOCS / "plugins").glob("*.md"))]
+
+
+def word(text: str) -> re.Pattern[str]:
+    """``text`` as a whole word: not part of a longer name (``tradepay pay`` is not in ``tradepay payments``)."""
+    return re.compile(rf"(?<![\w-]){re.escape(text)}(?![\w-])")
+
+
+def undocumented(path: str, command: click.Command) -> list[str]:
+    """What the documentation lacks about ``command``: its path, or (on the lines that mention the path) any of
+    its arguments and long options. Empty when it is documented."""
+    pattern = word(path)
+    lines = [
+        line for page in COMMAND_PAGES for line in page.read_text(encoding="utf-8").splitlines() if pattern.search(line)
+    ]
+    if not lines:
+        return [f"`{path}` is mentioned in none of docs/cli.md, docs/plugins/*.md"]
+    text = "\n".join(lines)
+    names = [p.human_readable_name for p in command.params if isinstance(p, click.Argument)] + long_options(command)
+    missing = [name for name in names if not word(name).search(text)]
+    return [f"`{path}`: the lines that mention it do not name {missing}"] if missing else []
+
+
+CORE_COMMANDS = command_paths(core_group())
+
+
+def test_the_core_command_tree_is_read_from_click() -> None:
+    assert {"tradepay pay", "tradepay new-provider"} <= set(CORE_COMMANDS)
+    # The check itself: an option or argument the lines do not name, or a path nowhere, is reported.
+    extra = [click.Argument(["token"]), click.Option(["--no-such-option"])]
+    assert undocumented("tradepay new-provider", click.Command("new-provider", params=extra)) == [
+        "`tradepay new-provider`: the lines that mention it do not name ['TOKEN', '--no-such-option']"
+    ]
+    assert undocumented("tradepay no-such-command", click.Command("x")) == [
+        "`tradepay no-such-command` is mentioned in none of docs/cli.md, docs/plugins/*.md"
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(CORE_COMMANDS))
+def test_every_core_command_is_documented_with_its_arguments_and_options(path: str) -> None:
+    problems = undocumented(path, CORE_COMMANDS[path])
+    assert not problems, problems
+
+
+@pytest.fixture
+def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """For commands run in this process: stevedore's entry-point cache under ``tmp_path``, logging configured
+    uncached and given back afterwards, and the plugin commands the command line loads kept off ``cli``."""
+    configure = tradepay._logging.configure_logging
+    saved = structlog.get_config()
+
+    def uncached(**kwargs: Any) -> None:
+        configure(**{**kwargs, "cache": False})
+
+    monkeypatch.setattr(tradepay._logging, "configure_logging", uncached)
+    monkeypatch.setattr(stevedore._cache._c, "_dir", str(tmp_path / "xdg-cache" / "python-entrypoints"))
+    monkeypatch.setattr(stevedore._cache._c, "_internal", {})
+    monkeypatch.setattr(cli, "_plugins_loaded", False)
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    yield
+    structlog.configure(**saved)
+
+
+@pytest.mark.usefixtures("isolated_cli")
+def test_every_command_the_installed_providers_add_is_documented(tmp_path: Path) -> None:
+    """Build a host whose chain is every installed provider, let each add its commands to a fresh group, and
+    check each command path (``tradepay wallet topup``) against the provider pages and docs/cli.md."""
+    names = sorted({p.name for p in installed_providers()})
+    raw = {"chain": {"providers": names}, "host": {"data_dir": str(tmp_path / "state")}}
+    host = Host.from_config(Config.from_mapping(raw, base_dir=tmp_path))
+    group = click.Group("tradepay")
+    try:
+        host.pm.hook.add_cli_commands(cli=group)
+    finally:
+        host.close()
+    added = command_paths(group)
+    clashes = sorted(set(added) & set(CORE_COMMANDS))
+    assert not clashes, f"plugins add commands the core has: {clashes}"
+    problems = [problem for path, command in added.items() for problem in undocumented(path, command)]
+    assert not problems, "\n".join(problems)
 
 
 # --- 4. the samples run ----------------------------------------------------------------------------------------
@@ -388,6 +510,109 @@ def test_every_relative_link_points_at_a_page(page: Path) -> None:
         assert linked.is_file(), f"{page.name}: the link {target!r} points at no file"
         if anchor and linked.suffix == ".md":
             assert anchor in anchors(linked), f"{page.name}: the link {target!r} names no heading of {linked.name}"
+
+
+# --- 6. the quickstart's commands run ----------------------------------------------------------------------------
+
+QUICKSTART = DOCS / "quickstart.md"
+#: What changes from run to run: trade numbers, card tokens, durations, versions, runs of spaces.
+VARYING = [
+    (re.compile(r"\bT[0-9a-f]{20}\b"), "T<trade-no>"),
+    (re.compile(r"\bcard_[0-9a-f]+\b"), "card_<token>"),
+    (re.compile(r"\(\d+(\.\d+)? ms\)"), "(<ms>)"),
+    (re.compile(r"==[0-9][\w.+-]*"), "==<version>"),
+    (re.compile(r"[ \t]+"), " "),
+]
+
+
+def normalized(line: str) -> str:
+    for pattern, replacement in VARYING:
+        line = pattern.sub(replacement, line)
+    return line.strip()
+
+
+def quickstart_steps() -> list[tuple[list[str], Block | None]]:
+    """Each command of the quickstart's ```sh blocks, with the ```text block that follows a one-command block
+    (its expected output), in the page's order."""
+    blocks = parse(QUICKSTART)[2]
+    steps: list[tuple[list[str], Block | None]] = []
+    for block, after in zip(blocks, [*blocks[1:], None], strict=True):
+        if block.lang != "sh":
+            continue
+        commands = [shlex.split(line, comments=True) for line in block.code.splitlines()]
+        commands = [command for command in commands if command]
+        end = block.line + block.code.count("\n") + 1
+        shown = after if after is not None and after.lang == "text" and after.line == end + 2 else None
+        steps += [(command, shown if len(commands) == 1 else None) for command in commands]
+    return steps
+
+
+def test_the_quickstart_has_commands_with_outputs() -> None:
+    steps = quickstart_steps()
+    assert all(command[0] == "tradepay" for command, _shown in steps), "a ```sh line of the quickstart is not tradepay"
+    assert sum(shown is not None for _command, shown in steps) >= 3
+
+
+@pytest.mark.usefixtures("isolated_cli")
+def test_the_quickstart_commands_run_and_print_what_it_shows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    installed = {p.name for p in installed_providers()}
+    if not {"wallet", "card"} <= installed:
+        pytest.skip("the quickstart needs tradepay-wallet and tradepay-card installed")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRADEPAY_CONFIG", raising=False)
+    builtin = dict(cli.commands)
+    for command, shown in quickstart_steps():
+        # Each run is a new process for the command line: its plugin commands are loaded afresh.
+        monkeypatch.setattr(cli, "_plugins_loaded", False)
+        monkeypatch.setattr(cli, "commands", dict(builtin))
+        result = CliRunner().invoke(cli, command[1:])
+        assert result.exit_code == 0, f"$ {shlex.join(command)}\n{result.output}{result.exception!r}"
+        if shown is None:
+            continue
+        # Every line the page shows is printed, in that order (the page may leave lines out, as `...`).
+        actual = iter(normalized(line) for line in result.output.splitlines())
+        for expected in (normalized(line) for line in shown.code.splitlines()):
+            if expected and expected != "...":
+                assert any(line == expected for line in actual), (
+                    f"quickstart.md:{shown.line}: `$ {shlex.join(command)}` does not print {expected!r} "
+                    f"(in this order); it printed:\n{result.output}"
+                )
+
+
+# --- 7. the site ---------------------------------------------------------------------------------------------------
+
+
+def nav_pages() -> list[str]:
+    """The pages mkdocs.yml lists in its nav, relative to docs/."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = re.search(r"^nav:\n((?:[ \t]+.*\n|\n)+)", text, flags=re.M)
+    assert nav is not None, "mkdocs.yml has no nav"
+    return re.findall(r"^\s*- (?:[^:\n]+: )?(\S+\.md)\s*$", nav.group(1), flags=re.M)
+
+
+def test_the_site_lists_every_page_once() -> None:
+    listed = nav_pages()
+    pages = sorted(page.relative_to(DOCS).as_posix() for page in DOCS.rglob("*.md"))
+    assert sorted(set(listed)) == sorted(listed), "mkdocs.yml lists a page twice"
+    assert not sorted(set(pages) - set(listed)), f"mkdocs.yml's nav does not list {sorted(set(pages) - set(listed))}"
+    assert not sorted(set(listed) - set(pages)), (
+        f"mkdocs.yml's nav lists missing pages {sorted(set(listed) - set(pages))}"
+    )
+
+
+def test_the_api_reference_covers_the_public_api() -> None:
+    """mkdocstrings renders what each ``::: module`` directive names; every public name needs a docstring."""
+    directives = re.findall(r"^::: (\S+)$", (DOCS / "reference.md").read_text(encoding="utf-8"), flags=re.M)
+    assert directives == ["tradepay", "tradepay.testing"]
+    import tradepay.testing
+
+    bare = [
+        f"{module.__name__}.{name}"
+        for module in (tradepay, tradepay.testing)
+        for name in module.__all__
+        if name != "__version__" and not inspect.getdoc(getattr(module, name))
+    ]
+    assert not bare, f"public names without a docstring (the API reference would show nothing): {bare}"
 
 
 def test_the_index_links_to_every_page() -> None:

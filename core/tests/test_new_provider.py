@@ -114,10 +114,10 @@ def test_the_name_of_an_installed_provider_is_refused(tmp_path: Path) -> None:
 
 
 def test_it_never_overwrites(tmp_path: Path) -> None:
-    target = tmp_path / "tradepay-acme"
+    target = tmp_path / "tradepay-scaffold-check"
     target.mkdir()
     (target / "pyproject.toml").write_text("mine\n")
-    result = invoke("new-provider", "acme", "--path", str(target))
+    result = invoke("new-provider", "scaffold-check", "--path", str(target))
     assert result.exit_code == 1, result.output
     assert f"Error: {target} exists and is not an empty folder: nothing was written" in result.output
     assert [p.name for p in target.iterdir()] == ["pyproject.toml"]
@@ -128,13 +128,17 @@ def test_the_default_path_is_tradepay_name_and_an_empty_folder_will_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = invoke("new-provider", "acme")
+    result = invoke("new-provider", "scaffold-check")
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("wrote tradepay-acme: the distribution tradepay-acme, provider 'acme'")
-    assert (tmp_path / "tradepay-acme" / "src" / "tradepay_acme" / "_provider.py").is_file()
+    assert result.output.startswith(
+        "wrote tradepay-scaffold-check: the distribution tradepay-scaffold-check, provider 'scaffold-check' "
+        "(tradepay_scaffold_check.ScaffoldCheckProvider)\nnext:\n"
+        '  pip install -e "./tradepay-scaffold-check[test]"'
+    )
+    assert (tmp_path / "tradepay-scaffold-check" / "src" / "tradepay_scaffold_check" / "_provider.py").is_file()
     (tmp_path / "empty").mkdir()
-    assert invoke("new-provider", "acme", "--path", "empty").exit_code == 0
-    assert (tmp_path / "empty" / "tests" / "test_acme_conformance.py").is_file()
+    assert invoke("new-provider", "scaffold-check", "--path", "empty").exit_code == 0
+    assert (tmp_path / "empty" / "tests" / "test_scaffold_check_conformance.py").is_file()
 
 
 # --- the distribution, for real ----------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def new_provider(name: str, path: str | None, echo: Callable[[str], None]) -> No
     from ._discovery import installed_providers
 
     names = check_name(name)
-    taken = [p.distribution for p in installed_providers() if p.name == name]
+    taken = [p.distribution or p.target for p in installed_providers() if p.name == name]
     if taken:
         raise click.BadParameter(
             f"a provider named {name!r} is already installed (by {taken[0]}): two would stop the host at start-up",
