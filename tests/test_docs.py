@@ -42,7 +42,7 @@ from click.testing import CliRunner
 import tradepay._logging
 from tradepay import Config, Host, _hookspecs
 from tradepay._cli import cli
-from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings
+from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings, LedgerSettings
 from tradepay._discovery import installed_providers
 from tradepay._rules import _RULE_KEYS
 
@@ -190,8 +190,10 @@ def code_config_keys() -> set[str]:
     """Every key the configuration accepts, from the code that accepts it."""
     keys = {f"chain.{f.name}" for f in dataclasses.fields(ChainSettings)}
     keys |= {f"host.{f.name}" for f in dataclasses.fields(HostSettings)}
+    keys |= {f"ledger.{f.name}" for f in dataclasses.fields(LedgerSettings)}
     keys |= {f"providers.NAME.{key}" for key in HOST_PROVIDER_KEYS}
     keys |= {f"rules[].{key}" for key in _RULE_KEYS}
+    keys.add("merchants.ID.secret")
     return keys
 
 
@@ -242,7 +244,7 @@ def test_documented_defaults_are_the_code_defaults(settings: type[ChainSettings 
 
 def test_documented_examples_are_accepted() -> None:
     """Build one configuration from every key's example and load it: each key exists and takes its example."""
-    raw: dict[str, Any] = {"chain": {}, "host": {}, "providers": {}, "rules": [{}]}
+    raw: dict[str, Any] = {"chain": {}, "host": {}, "ledger": {}, "merchants": {}, "providers": {}, "rules": [{}]}
     examples: dict[str, Any] = {}
     for key, row in documented_keys().items():
         snippet = code_span(row["example"])
@@ -256,6 +258,8 @@ def test_documented_examples_are_accepted() -> None:
         table, name = key.rsplit(".", 1)
         if table == "providers.NAME":
             raw["providers"].setdefault(chain_names[-1], {})[name] = value
+        elif table == "merchants.ID":
+            raw["merchants"].setdefault("m-1", {})[name] = value
         elif table == "rules[]":
             raw["rules"][0][name] = value
         else:
@@ -268,6 +272,8 @@ def test_documented_examples_are_accepted() -> None:
     assert config.host.provider_threads == examples["host.provider_threads"]
     assert config.provider_settings(chain_names[-1]).deadline_s == examples["providers.NAME.deadline_s"]
     assert config.rules[0].name == examples["rules[].name"]
+    assert config.merchants == {"m-1": examples["merchants.ID.secret"]}
+    assert config.ledger.reconcile_on_start == examples["ledger.reconcile_on_start"]
 
 
 # --- 3. the command line ---------------------------------------------------------------------------------------
