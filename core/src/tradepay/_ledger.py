@@ -30,7 +30,15 @@ from ._orderstring import sign_order_string, verify_order_string
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
 
-__all__ = ["DEFAULT_CASHIER_URL", "Ledger", "LedgerConflict", "MemoryLedger", "new_payment_id", "trade_no_from_request"]
+__all__ = [
+    "DEFAULT_CASHIER_URL",
+    "Ledger",
+    "LedgerConflict",
+    "MemoryLedger",
+    "OrderNames",
+    "new_payment_id",
+    "trade_no_from_request",
+]
 
 DEFAULT_CASHIER_URL = "https://cashier.tradepay.invalid/pay"
 _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
@@ -153,7 +161,34 @@ def settled_record(
     return replace(existing, status=status, detail=f"{existing.detail}; {detail}" if existing.detail else detail)
 
 
-class MemoryLedger:
+class OrderNames:
+    """How a ledger names its orders to mini programs: cashier URLs and signed order strings. Shared by every
+    ledger; a subclass provides ``get_order``."""
+
+    def __init__(self, cashier_url: str, merchant_secrets: Mapping[str, str] | None) -> None:
+        self._cashier_url = cashier_url
+        self._secrets = dict(merchant_secrets or {})
+
+    def get_order(self, trade_no: str) -> Order | None:
+        raise NotImplementedError
+
+    def cashier_url(self, trade_no: str) -> str:
+        return f"{self._cashier_url}?tradeNO={trade_no}"
+
+    def order_string(self, trade_no: str) -> str:
+        order = self.get_order(trade_no)
+        if order is None:
+            raise InvalidInput("trade_no", f"no order {trade_no!r}")
+        secret = self._secrets.get(order.merchant_id)
+        if secret is None:
+            raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
+        return sign_order_string(order.merchant_id, trade_no, secret)
+
+    def _named_trade_no(self, request: PaymentRequest) -> str | None:
+        return trade_no_from_request(request, self._cashier_url, self._secrets)
+
+
+class MemoryLedger(OrderNames):
     """The in-memory ledger and order book: thread-safe, gone with the process.
 
     It is also a plugin: its ``resolve_order`` hook answers for the orders it holds.
@@ -166,12 +201,11 @@ class MemoryLedger:
         merchant_secrets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(cashier_url, merchant_secrets)
         self._lock = threading.Lock()
         self._orders: dict[str, Order] = {}
         self._payments: dict[str, Payment] = {}
         self._current: dict[str, str] = {}  # trade_no -> payment_id of its latest payment
-        self._cashier_url = cashier_url
-        self._secrets = dict(merchant_secrets or {})
         self._clock = clock
 
     # --- orders ---
@@ -210,21 +244,9 @@ class MemoryLedger:
             self._orders[trade_no] = order
             return order
 
-    def cashier_url(self, trade_no: str) -> str:
-        return f"{self._cashier_url}?tradeNO={trade_no}"
-
-    def order_string(self, trade_no: str) -> str:
-        order = self.get_order(trade_no)
-        if order is None:
-            raise InvalidInput("trade_no", f"no order {trade_no!r}")
-        secret = self._secrets.get(order.merchant_id)
-        if secret is None:
-            raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
-        return sign_order_string(order.merchant_id, trade_no, secret)
-
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
-        trade_no = trade_no_from_request(payment_request, self._cashier_url, self._secrets)
+        trade_no = self._named_trade_no(payment_request)
         with self._lock:
             if trade_no is None:
                 payment = self._payments.get(payment_request.payment_string)

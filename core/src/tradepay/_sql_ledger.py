@@ -24,14 +24,13 @@ from ._hookspecs import hookimpl
 from ._ledger import (
     DEFAULT_CASHIER_URL,
     LedgerConflict,
+    OrderNames,
     new_payment_id,
     settled_record,
-    trade_no_from_request,
 )
 from ._migrations import migrate
 from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError
 from ._orders import Order, OrderStatus
-from ._orderstring import sign_order_string
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
 
@@ -63,7 +62,7 @@ def result_from_json(text: str | None) -> PaymentResult | None:
     )
 
 
-class SQLLedger:
+class SQLLedger(OrderNames):
     """The ledger on a SQL :class:`~tradepay._databases.Database`, migrated to the latest schema on open.
     Thread-safe and safe across processes (the database serialises what must be serialised)."""
 
@@ -75,9 +74,8 @@ class SQLLedger:
         merchant_secrets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(cashier_url, merchant_secrets)
         self.database = database
-        self._cashier_url = cashier_url
-        self._secrets = dict(merchant_secrets or {})
         self._clock = clock
         migrate(database, where="ledger.url")
 
@@ -141,21 +139,9 @@ class SQLLedger:
         assert order is not None
         return order
 
-    def cashier_url(self, trade_no: str) -> str:
-        return f"{self._cashier_url}?tradeNO={trade_no}"
-
-    def order_string(self, trade_no: str) -> str:
-        order = self.get_order(trade_no)
-        if order is None:
-            raise InvalidInput("trade_no", f"no order {trade_no!r}")
-        secret = self._secrets.get(order.merchant_id)
-        if secret is None:
-            raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
-        return sign_order_string(order.merchant_id, trade_no, secret)
-
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
-        trade_no = trade_no_from_request(payment_request, self._cashier_url, self._secrets)
+        trade_no = self._named_trade_no(payment_request)
         if trade_no is None:
             with self._read() as db:
                 row = db.execute(
