@@ -79,10 +79,16 @@ class SQLiteDatabase:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._conn = open_sqlite(self.path)
+        self._inherited: list[sqlite3.Connection] = []
 
     def connection(self) -> sqlite3.Connection:
         """This process's connection (reopened after a fork)."""
         if os.getpid() != self._pid:
+            # The parent's connection is kept, never used nor closed here: closing it (or letting it be
+            # collected) in the child would touch the parent's file locks. A lock a parent thread held at the
+            # fork would never be released in the child: the child gets its own.
+            self._inherited.append(self._conn)
+            self._lock = threading.RLock()
             self._pid = os.getpid()
             self._conn = open_sqlite(self.path)
         return self._conn
@@ -111,17 +117,20 @@ class SQLiteDatabase:
             self._conn.close()
 
 
-def open_database(location: str | os.PathLike[str], *, base: Path | None = None, schema: str = "tradepay") -> Database:
+def open_database(
+    location: str | os.PathLike[str], *, base: Path | None = None, schema: str = "tradepay", where: str = "ledger.url"
+) -> Database:
     """The database at ``location``: ``postgresql://...`` (PostgreSQL, in ``schema`` unless the URL's
     ``schema`` parameter says otherwise; needs ``tradepay[postgres]``), ``sqlite:///PATH`` or a plain path
-    (a SQLite file; relative paths are relative to ``base``)."""
+    (a SQLite file; relative paths are relative to ``base``). ``where`` is the configuration key that errors
+    name."""
     text = os.fspath(location)
     if text.startswith("postgresql://"):
         from ._postgres import PostgresDatabase
 
         if "schema=" not in text:
             text = f"{text}{'&' if '?' in text else '?'}schema={schema}"
-        return PostgresDatabase(text)
+        return PostgresDatabase(text, where=where)
     path = Path(text.removeprefix("sqlite:///"))
     if base is not None and not path.is_absolute():
         path = base / path

@@ -23,13 +23,13 @@ _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _MIGRATION_LOCK = 7_274_637_247
 
 
-def split_schema(url: str, default: str = "tradepay") -> tuple[str, str]:
+def split_schema(url: str, default: str = "tradepay", where: str = "ledger.url") -> tuple[str, str]:
     """``(url without the schema parameter, schema)`` of a ``postgresql://`` URL."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), default)
     if not _SCHEMA_RE.fullmatch(schema):
-        raise ConfigError("ledger.url", f"schema {schema!r} must be a lowercase identifier (a-z, 0-9, _)")
+        raise ConfigError(where, f"schema {schema!r} must be a lowercase identifier (a-z, 0-9, _)")
     rest = urlencode([(k, v) for k, v in query if k != "schema"])
     return urlunsplit(parts._replace(query=rest)), schema
 
@@ -50,23 +50,21 @@ class PostgresDatabase:
     kind = "postgresql"
     double = "DOUBLE PRECISION"
 
-    def __init__(self, url: str, *, max_connections: int = 10) -> None:
+    def __init__(self, url: str, *, max_connections: int = 10, where: str = "ledger.url") -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
-            raise ConfigError(
-                "ledger.url", "PostgreSQL needs the postgres extra: pip install 'tradepay[postgres]'"
-            ) from None
+            raise ConfigError(where, "PostgreSQL needs the postgres extra: pip install 'tradepay[postgres]'") from None
         self.integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
-        self.url, self.schema = split_schema(url)
+        self.url, self.schema = split_schema(url, where=where)
         self._max = max_connections
         self._pool_type = ConnectionPool
         try:
             with psycopg.connect(self.url, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:
-            raise ConfigError("ledger.url", f"cannot connect: {' '.join(str(exc).split())}") from None
+            raise ConfigError(where, f"cannot connect: {' '.join(str(exc).split())}") from None
         self._pid = os.getpid()
         self._pool = self._open_pool()
 

@@ -1,10 +1,14 @@
-"""Fixtures of the tradepay-card tests: a provider on a real SQLite file in tmp_path, with a fixed clock."""
+"""Fixtures of the tradepay-card tests: providers on a real database, SQLite (a file in tmp_path) and
+PostgreSQL (a schema of its own per test, dropped after; only when TRADEPAY_TEST_POSTGRES_URL is set), with a
+fixed clock."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,18 +16,56 @@ import pytest
 # sys.path so that the children (which inherit sys.path) can import tradepay_card_workers.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tradepay_card_workers import open_provider
+from tradepay_card_workers import TODAY, Backend, OpenCard, open_provider, postgres_unavailable
 
 from tradepay import CardNumber, CardSecret
 from tradepay_card import Card, CardProvider
 
+_UNAVAILABLE = postgres_unavailable()
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(_UNAVAILABLE is not None, reason=_UNAVAILABLE or "")],
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """The database of the test: SQLite, or a fresh PostgreSQL schema that is dropped afterwards."""
+    chosen = Backend("sqlite") if request.param == "sqlite" else Backend.postgres()
+    yield chosen
+    chosen.drop()
+
+
+@pytest.fixture(params=BACKENDS[1:])
+def postgres_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A fresh PostgreSQL schema, dropped afterwards (for the tests that are about PostgreSQL only)."""
+    chosen = Backend.postgres()
+    yield chosen
+    chosen.drop()
+
 
 @pytest.fixture
-def provider(tmp_path: Path) -> Iterator[CardProvider]:
-    """A card provider with default settings, its database in ``tmp_path``, and ``today`` fixed at TODAY."""
-    card_provider = open_provider(tmp_path)
-    yield card_provider
-    card_provider.close()
+def open_card(tmp_path: Path, backend: Backend) -> Iterator[OpenCard]:
+    """Open card providers on the test's database (data_dir ``tmp_path``); every one is closed afterwards."""
+    opened: list[CardProvider] = []
+
+    def open_card(today: date = TODAY, **settings: Any) -> CardProvider:
+        card_provider = open_provider(tmp_path, today=today, **{**backend.settings, **settings})
+        opened.append(card_provider)
+        return card_provider
+
+    yield open_card
+    for card_provider in opened:
+        card_provider.close()
+
+
+@pytest.fixture
+def provider(open_card: OpenCard) -> CardProvider:
+    """A card provider with default settings on the test's database, ``today`` fixed at TODAY."""
+    return open_card()
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-"""The core's conformance suite, run against the card provider."""
+"""The core's conformance suite, run against the card provider, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import pytest
-from tradepay_card_workers import make_order
+from tradepay_card_workers import OpenCard, make_order
 
 from tradepay import CardNumber, CardSecret, Order
 from tradepay.testing import ProviderConformance
@@ -13,6 +13,11 @@ from tradepay_card import CardProvider
 class TestCardConformance(ProviderConformance):
     factory = CardProvider
     provider_name = "card"
+
+    @pytest.fixture
+    def provider(self, open_card: OpenCard) -> CardProvider:
+        """The suite's provider (``card``, default settings), on each database; closed afterwards."""
+        return open_card()
 
     @pytest.fixture
     def payable_order(self, provider: CardProvider) -> Order:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-
 import pytest
-from tradepay_card_workers import TODAY
+from tradepay_card_workers import TODAY, query
 
 from tradepay import CardNumber, CardSecret, InvalidInput
 from tradepay_card import Brand, CardProvider, Expiry, Scenario, check_card, parse_expiry
@@ -17,9 +14,8 @@ FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + digit) for digit in
 
 
 def _count_cards(provider: CardProvider) -> int:
-    # A separate connection: what is on disk, not what the provider's connection believes.
-    with closing(sqlite3.connect(provider.settings.database)) as conn:
-        count: int = conn.execute("SELECT count(*) FROM cards").fetchone()[0]
+    # Read apart from the provider's own connection: what is stored, not what the provider believes.
+    count: int = query(provider, "SELECT count(*) FROM cards")[0][0]
     return count
 
 
@@ -173,9 +169,10 @@ def test_plain_strings_are_refused_for_number_and_cvc(provider: CardProvider) ->
 
 def test_only_token_brand_last4_expiry_and_scenario_are_stored(provider: CardProvider) -> None:
     card = provider.add_card("alice", CardNumber("4000 0000 0000 9995"), "11/29", CardSecret("321"))
-    with closing(sqlite3.connect(provider.settings.database)) as conn:
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(cards)")]
-        row = conn.execute("SELECT * FROM cards").fetchone()
+    with provider.store.database.read() as conn:
+        cursor = conn.execute("SELECT * FROM cards")
+        columns = [column[0] for column in cursor.description]
+        row = tuple(cursor.fetchone())
     assert columns == [
         "id",
         "token",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-
 import pytest
-from tradepay_card_workers import make_attempt, make_order
+from tradepay_card_workers import make_attempt, make_order, query
 
 from tradepay import CardNumber, CardSecret, ErrorCode, ProviderStatus, ResultCode
 from tradepay_card import Card, CardProvider, Movement
 
 
 def _status(provider: CardProvider, key: str) -> str | None:
-    with closing(sqlite3.connect(provider.settings.database)) as conn:
-        row = conn.execute("SELECT status FROM attempts WHERE idempotency_key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
+    rows = query(provider, "SELECT status FROM attempts WHERE idempotency_key = ?", (key,))
+    return None if not rows else str(rows[0][0])
 
 
 def test_inquire_a_paid_key(provider: CardProvider, visa: Card) -> None:
@@ -68,7 +64,7 @@ def test_the_refund_row_is_unique_in_the_database(provider: CardProvider, visa: 
     provider.pay(order=make_order(), attempt=make_attempt())
     provider.cancel(order=make_order(), attempt=make_attempt())
     # Even a bug that called reverse() twice could not write a second refund: the schema forbids it.
-    with pytest.raises(sqlite3.IntegrityError), provider.store.transaction() as ledger:
+    with pytest.raises(provider.store.integrity_errors), provider.store.transaction() as ledger:
         ledger.reverse("pay-1-1")
     assert [m.kind for m in provider.store.movements()] == ["charge", "refund"]
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from datetime import date
-from pathlib import Path
 
 import pytest
-from tradepay_card_workers import make_attempt, make_order, open_provider
+from tradepay_card_workers import OpenCard, make_attempt, make_order, query
 
 from tradepay import (
     CardNumber,
@@ -35,22 +32,20 @@ def _enrol(provider: CardProvider, number: str, payer: str = "alice") -> Card:
 
 
 def _attempt_rows(provider: CardProvider) -> list[tuple[str, str]]:
-    with closing(sqlite3.connect(provider.settings.database)) as conn:
-        return conn.execute("SELECT idempotency_key, status FROM attempts ORDER BY idempotency_key").fetchall()
+    return query(provider, "SELECT idempotency_key, status FROM attempts ORDER BY idempotency_key")
 
 
 @pytest.mark.parametrize(
     "number", ["4242424242424242", "5555555555554444", "378282246310005", "6011111111111117", "4000000000000077"]
 )
-def test_success_moves_money_under_the_key(tmp_path: Path, number: str) -> None:
-    provider = open_provider(tmp_path)
+def test_success_moves_money_under_the_key(open_card: OpenCard, number: str) -> None:
+    provider = open_card()
     card = provider.add_card("alice", CardNumber(number), "12/30", CardSecret("1234" if number[0] == "3" else "123"))
     result = provider.pay(order=make_order("1999", "EUR"), attempt=make_attempt("pay-1-1"))
     assert result.result_code is ResultCode.SUCCESS
     assert result.result_error is None
     assert dict(result.extended_info) == {"card_brand": card.brand.value, "card_last4": number[-4:]}
     assert provider.store.movements() == [Movement("pay-1-1", "charge", card.token, "EUR", 1999)]
-    provider.close()
 
 
 @pytest.mark.parametrize(("number", "reason", "decline_code", "error_code"), DECLINES)
@@ -98,16 +93,15 @@ def test_another_payers_card_is_never_used(provider: CardProvider) -> None:
     assert result.reason == "NO_CARD_ON_FILE"
 
 
-def test_a_card_that_expired_since_enrolment_is_declined(tmp_path: Path) -> None:
-    provider = open_provider(tmp_path)
+def test_a_card_that_expired_since_enrolment_is_declined(open_card: OpenCard) -> None:
+    provider = open_card()
     _enrol(provider, "4242424242424242")
     provider.close()
-    later = open_provider(tmp_path, today=date(2031, 1, 1))
+    later = open_card(today=date(2031, 1, 1))
     result = later.pay(order=make_order(), attempt=make_attempt())
     assert result.reason == "EXPIRED_CARD"
     assert result.extended_info["decline_code"] == "expired_card"
     assert later.store.movements() == []
-    later.close()
 
 
 def test_a_repeat_answers_the_first_answer_and_moves_nothing_more(provider: CardProvider, visa: Card) -> None:
@@ -143,8 +137,8 @@ def test_a_repeat_with_other_parameters_is_refused(provider: CardProvider, visa:
     assert provider.pay(order=make_order(), attempt=make_attempt()) == first  # the stored answer is untouched
 
 
-def test_limits_from_settings(tmp_path: Path) -> None:
-    provider = open_provider(tmp_path, currencies=["USD", "JPY"], max_amount=5000)
+def test_limits_from_settings(open_card: OpenCard) -> None:
+    provider = open_card(currencies=["USD", "JPY"], max_amount=5000)
     visa = _enrol(provider, "4242424242424242")
     currency = provider.pay(order=make_order(currency="EUR"), attempt=make_attempt("pay-1-1"))
     above = provider.pay(order=make_order(amount="5001"), attempt=make_attempt("pay-2-1"))
@@ -158,16 +152,24 @@ def test_limits_from_settings(tmp_path: Path) -> None:
         Movement("pay-3-1", "charge", visa.token, "USD", 5000),
         Movement("pay-4-1", "charge", visa.token, "JPY", 1),
     ]
-    provider.close()
 
 
-def test_the_answer_survives_a_restart(tmp_path: Path) -> None:
-    provider = open_provider(tmp_path)
+def test_the_largest_amount_is_stored_exactly(provider: CardProvider, visa: Card) -> None:
+    # 18 digits, the most the core accepts: beyond a 32-bit column, and beyond a float's exact integers.
+    largest = "999999999999999999"
+    assert provider.pay(order=make_order(largest), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    assert provider.pay(order=make_order(largest), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    assert provider.store.movements() == [Movement("pay-1-1", "charge", visa.token, "USD", int(largest))]
+    off_by_one = provider.pay(order=make_order("999999999999999998"), attempt=make_attempt())
+    assert off_by_one.reason == "REPEAT_REQ_INCONSISTENT"
+
+
+def test_the_answer_survives_a_restart(open_card: OpenCard) -> None:
+    provider = open_card()
     _enrol(provider, "4000000000000119")
     first = provider.pay(order=make_order(), attempt=make_attempt())
     provider.close()
-    reopened = open_provider(tmp_path)
+    reopened = open_card()
     assert reopened.pay(order=make_order(), attempt=make_attempt()) == first
     assert first.result_error is not None
     assert first.result_error.error_code is ErrorCode.SYSTEM_ERROR
-    reopened.close()

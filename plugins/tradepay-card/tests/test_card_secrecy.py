@@ -1,20 +1,22 @@
-"""No full card number and no CVC reaches the database file, a log line, an exception or the command line.
+"""No full card number and no CVC reaches the database, a log line, an exception or the command line.
 
-Every test number is enrolled (through the API and the CLI), charged, inquired and cancelled; then the SQLite
-files (main, -wal, -shm) byte for byte, the captured log events, the answers, the command outputs and every
-exception rendered as a traceback *with local variables* are scanned for the full numbers.
+Every test number is enrolled (through the API and the CLI), charged, inquired and cancelled; then the database
+(SQLite: the files, main, -wal and -shm, byte for byte; both: every row of every table, rendered as text), the
+captured log events, the answers, the command outputs and every exception rendered as a traceback *with local
+variables* are scanned for the full numbers.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from pathlib import Path
 
 import click
 import structlog
 from click.testing import CliRunner
-from tradepay_card_workers import make_attempt, make_order, open_provider
+from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, query
 
 from tradepay import CardNumber, CardSecret, InvalidInput, redact_card_numbers
 from tradepay_card import CardProvider
@@ -106,6 +108,32 @@ def _files(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in directory.rglob("*") if path.is_file()}
 
 
+def _tables(provider: CardProvider, backend: Backend) -> dict[str, str]:
+    """Every table of the provider's database (on PostgreSQL: of the test's schema), every row rendered as text."""
+    if backend.kind == "sqlite":
+        names = [row[0] for row in query(provider, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: repr(query(provider, f'SELECT * FROM "{name}"')) for name in names}  # noqa: S608
+    names = [
+        row[0]
+        for row in query(
+            provider, "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [backend.schema]
+        )
+    ]
+    # PostgreSQL's own text of each row (the composite's output form), and Python's repr of its values.
+    return {
+        name: repr(query(provider, f'SELECT CAST(t AS TEXT) FROM "{backend.schema}"."{name}" AS t'))  # noqa: S608
+        + repr(query(provider, f'SELECT * FROM "{backend.schema}"."{name}"'))  # noqa: S608
+        for name in names
+    }
+
+
+def _luhn_runs(text: str) -> list[str]:
+    """The card-number-like digit runs of ``text`` (what redact_card_numbers would mask), card tokens aside: a
+    token is 24 random hex digits, which hold a Luhn-valid run of 13 decimal digits about once in 2000 tokens."""
+    text = re.sub(r"card_[0-9a-f]{24}", "card_<token>", text)
+    return [] if redact_card_numbers(text) == text else [text]
+
+
 def _leaks(haystack: str | bytes) -> list[str]:
     forms = [form for number in ALL for form in (number, _grouped(number), "-".join(_grouped(number).split()))]
     if isinstance(haystack, bytes):
@@ -113,19 +141,29 @@ def _leaks(haystack: str | bytes) -> list[str]:
     return [form for form in forms if form in haystack]
 
 
-def test_no_full_number_reaches_disk_logs_or_exceptions(tmp_path: Path) -> None:
+def test_no_full_number_reaches_disk_logs_or_exceptions(tmp_path: Path, backend: Backend, open_card: OpenCard) -> None:
     texts: list[str] = []
     with structlog.testing.capture_logs() as logs:
-        provider = open_provider(tmp_path)
+        provider = open_card()
         _enrol_through_the_api(provider, texts)
         _enrol_through_the_cli(provider, texts)
         _pay_everyone(provider, texts)
         files_while_open = _files(tmp_path)
+        tables = _tables(provider, backend)
         provider.close()
     files_after_close = _files(tmp_path)
 
     # The scan must have had something to find: cards were enrolled, refused, charged and declined.
-    assert any(name.endswith("-wal") for name in files_while_open)
+    if backend.kind == "sqlite":
+        assert any(name.endswith("-wal") for name in files_while_open)
+        assert set(tables) == {"cards", "attempts", "movements"}
+    else:
+        assert set(tables) == {"cards", "attempts", "movements", "tradepay_schema"}
+        assert files_while_open == files_after_close == {}  # nothing of the state is kept in data_dir
+    assert tables["cards"].count("card_") >= 2 * len(VALID)
+    assert "4242" in tables["cards"]
+    assert "9979" in tables["cards"]  # the last four digits are stored, the rest is not
+    assert tables["movements"].count("'charge'") >= 4
     assert len([t for t in texts if "fails the Luhn check" in t]) >= 3
     assert any('"resultCode": "9000"' in t for t in texts)
     assert any("STOLEN_CARD" in t for t in texts)
@@ -134,12 +172,15 @@ def test_no_full_number_reaches_disk_logs_or_exceptions(tmp_path: Path) -> None:
 
     for name, content in {**files_while_open, **{f"closed {n}": c for n, c in files_after_close.items()}}.items():
         assert _leaks(content) == [], name
+    for name, rows in tables.items():
+        assert _leaks(rows) == [], name
+        assert _luhn_runs(rows) == [], name  # no Luhn-valid run of 13-19 digits at all
     log_text = repr(logs)
     assert _leaks(log_text) == []
-    assert redact_card_numbers(log_text) == log_text  # no Luhn-valid run of 13-19 digits at all
+    assert _luhn_runs(log_text) == []
     for text in texts:
         assert _leaks(text) == [], text
-        assert redact_card_numbers(text) == text, text
+        assert _luhn_runs(text) == [], text
 
 
 def test_card_values_render_masked() -> None:

@@ -1,15 +1,18 @@
-"""Settings: defaults, every refusal naming its key, capabilities, and the SQLite file's pragmas and schema."""
+"""Settings: defaults, every refusal naming its key, capabilities, the database (a SQLite file or a PostgreSQL
+schema), its pragmas and its schema, and files written by tradepay-card 0.1.0."""
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tradepay_card_workers import open_provider
+from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, open_provider, query
 
-from tradepay import Capabilities, CardNumber, CardSecret, ConfigError, ProviderConfig
+from tradepay import Capabilities, CardNumber, CardSecret, ConfigError, ProviderConfig, ResultCode, open_database
 from tradepay_card import CardProvider, CardSettings, parse_settings
 
 
@@ -30,6 +33,18 @@ def test_database_paths(tmp_path: Path) -> None:
     provider.close()
 
 
+def test_database_urls(tmp_path: Path) -> None:
+    assert parse_settings({"database": "sqlite:///state/cards.db"}, tmp_path).database == tmp_path / "state/cards.db"
+    absolute = tmp_path / "elsewhere" / "cards.db"
+    assert parse_settings({"database": f"sqlite:///{absolute}"}, Path("/nonexistent")).database == absolute
+    url = "postgresql://tradepay@db.example:5432/payments?schema=cards_eu"
+    assert parse_settings({"database": url}, tmp_path).database == url  # a URL is kept as it is, not a path
+    provider = open_provider(tmp_path, database="sqlite:///state/cards.db")
+    assert provider.store.kind == "sqlite"
+    assert (tmp_path / "state" / "cards.db").is_file()
+    provider.close()
+
+
 def test_capabilities_reflect_the_settings(tmp_path: Path) -> None:
     provider = open_provider(tmp_path, currencies=["USD", "EUR", "USD"], max_amount=50_000)
     assert provider.capabilities() == Capabilities(currencies=frozenset({"USD", "EUR"}), max_amount=50_000)
@@ -44,6 +59,14 @@ def test_capabilities_reflect_the_settings(tmp_path: Path) -> None:
         ({"database": 3}, "providers.card.database", "must be a string path, got int"),
         ({"database": ""}, "providers.card.database", "must be a non-empty path"),
         ({"database": "a\x00b"}, "providers.card.database", "must be a non-empty path"),
+        ({"database": "sqlite:///"}, "providers.card.database", "must be a non-empty path"),
+        (
+            {"database": "postgres://db/payments"},
+            "providers.card.database",
+            "must be a path, sqlite:///PATH or postgresql://..., not a postgres:// URL"
+            " (PostgreSQL URLs start with postgresql://)",
+        ),
+        ({"database": "mysql://db/payments"}, "providers.card.database", "must be a path, sqlite:///PATH or postgre"),
         ({"currencies": "USD"}, "providers.card.currencies", "must be a list of ISO 4217 codes, got str"),
         ({"currencies": []}, "providers.card.currencies", "must list at least one currency"),
         ({"currencies": ["usd"]}, "providers.card.currencies", "'usd' is not an ISO 4217 currency code"),
@@ -70,9 +93,11 @@ def test_the_key_names_the_configured_table(tmp_path: Path) -> None:
         CardProvider(ProviderConfig("card_eu", {"colour": "blue"}, tmp_path))
 
 
-def test_sqlite_is_opened_the_safe_way(provider: CardProvider) -> None:
+def test_sqlite_is_opened_the_safe_way(tmp_path: Path) -> None:
+    provider = open_provider(tmp_path)
     with provider.store.transaction() as ledger:
         assert ledger.attempt("nothing") is None
+    assert isinstance(provider.settings.database, Path)
     conn = sqlite3.connect(provider.settings.database)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -81,28 +106,39 @@ def test_sqlite_is_opened_the_safe_way(provider: CardProvider) -> None:
     finally:
         conn.close()
     assert tables == {"cards", "attempts", "movements"}
-    with provider.store._connection() as own:  # synchronous is per connection: read the provider's own
+    with provider.store.database.read() as own:  # synchronous is per connection: read the provider's own
         assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert own.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    provider.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "card.sqlite3")
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(ConfigError, match=r"schema version 99 is newer than this tradepay-card's \(1\)$") as caught:
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(1\)") as caught:
         open_provider(tmp_path)
     assert caught.value.key == "providers.card.database"
 
 
-def test_an_unusable_database_file_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "card.sqlite3").write_bytes(b"this is not a database, just some text " * 200)
-    with pytest.raises(ConfigError, match="file is not a database") as caught:
-        open_provider(tmp_path)
+def test_a_newer_postgres_schema_is_refused(tmp_path: Path, postgres_backend: Backend) -> None:
+    provider = open_provider(tmp_path, **postgres_backend.settings)
+    with provider.store.database.write() as conn:
+        conn.execute("UPDATE tradepay_schema SET version = 99")
+    provider.close()
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(1\)") as caught:
+        open_provider(tmp_path, **postgres_backend.settings)
     assert caught.value.key == "providers.card.database"
-    (tmp_path / "blocker").write_text("a file where a directory should be")
-    with pytest.raises(ConfigError) as caught:
-        open_provider(tmp_path, database="blocker/card.sqlite3")
+
+
+def test_a_foreign_table_in_the_postgres_schema_is_a_config_error(tmp_path: Path, postgres_backend: Backend) -> None:
+    # Someone else's "cards" table in the schema: migration 1 fails, and says so as a configuration error.
+    database = open_database(postgres_backend.settings["database"])
+    with database.write() as conn:
+        conn.execute("CREATE TABLE cards (x INTEGER)")
+    database.close()
+    with pytest.raises(ConfigError, match=r"cannot use postgresql://.*column \"payer_id\" does not exist") as caught:
+        open_provider(tmp_path, **postgres_backend.settings)
     assert caught.value.key == "providers.card.database"
 
 
@@ -112,10 +148,139 @@ def test_close_then_use_opens_again(provider: CardProvider) -> None:
     assert provider.cards("alice") == []
 
 
-def test_reopening_keeps_the_cards(tmp_path: Path) -> None:
-    provider = open_provider(tmp_path)
+def test_reopening_keeps_the_cards(open_card: OpenCard) -> None:
+    provider = open_card()
     card = provider.add_card("alice", CardNumber("4242424242424242"), "12/30", CardSecret("123"))
     provider.close()
-    reopened = open_provider(tmp_path)
+    reopened = open_card()
     assert reopened.cards("alice") == [card]
-    reopened.close()
+
+
+def test_the_tables_and_the_schema_version(provider: CardProvider, backend: Backend) -> None:
+    if backend.kind == "sqlite":
+        tables = query(provider, "SELECT name FROM sqlite_master WHERE type = 'table'")
+        version = query(provider, "PRAGMA user_version")
+    else:  # all in the test's own schema; the version in the core's tradepay_schema table
+        tables = query(
+            provider, "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [backend.schema]
+        )
+        version = query(provider, "SELECT version FROM tradepay_schema")
+        tables.remove(("tradepay_schema",))
+    assert sorted(tables) == [("attempts",), ("cards",), ("movements",)]
+    assert version == [(1,)]
+
+
+def test_the_default_postgres_schema_is_tradepay_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[tuple[str, str]] = []
+
+    def open_database(location: str, *, schema: str, **kwargs: Any) -> Any:
+        opened.append((location, schema))
+        raise ConfigError("ledger.url", "cannot connect: (not tried)")
+
+    monkeypatch.setattr("tradepay_card._store.open_database", open_database)
+    url = "postgresql://postgres@127.0.0.1:1/test"
+    with pytest.raises(ConfigError, match=r"^configuration providers\.card\.database: cannot connect: \(not tried\)$"):
+        open_provider(tmp_path, database=url)
+    assert opened == [(url, "tradepay_card")]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None, reason="psycopg is not installed")
+def test_an_unreachable_postgres_server_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot connect") as caught:
+        open_provider(tmp_path, database="postgresql://postgres:hunter2@127.0.0.1:1/none?connect_timeout=2")
+    assert caught.value.key == "providers.card.database"  # not the core's "ledger.url"
+    assert "hunter2" not in str(caught.value)
+
+
+def test_postgres_without_psycopg_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # "import psycopg" now fails, as where it is not installed
+    with pytest.raises(ConfigError, match=r"pip install 'tradepay\[postgres\]'") as caught:
+        open_provider(tmp_path, database="postgresql://postgres@127.0.0.1:1/none")
+    assert caught.value.key == "providers.card.database"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None, reason="psycopg is not installed")
+def test_a_bad_postgres_schema_name_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="must be a lowercase identifier") as caught:
+        open_provider(tmp_path, database="postgresql://postgres@127.0.0.1:1/none?schema=Cards;DROP")
+    assert caught.value.key == "providers.card.database"
+
+
+# The schema as tradepay-card 0.1.0 created it (PRAGMA user_version 1), copied from that release.
+SCHEMA_0_1_0 = (
+    """CREATE TABLE IF NOT EXISTS cards (
+        id INTEGER PRIMARY KEY,
+        token TEXT NOT NULL UNIQUE,
+        payer_id TEXT NOT NULL,
+        brand TEXT NOT NULL,
+        last4 TEXT NOT NULL CHECK (length(last4) = 4),
+        exp_year INTEGER NOT NULL,
+        exp_month INTEGER NOT NULL CHECK (exp_month BETWEEN 1 AND 12),
+        scenario TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        added_at REAL NOT NULL,
+        removed_at REAL
+    )""",
+    "CREATE INDEX IF NOT EXISTS cards_by_payer ON cards (payer_id, active, id)",
+    """CREATE TABLE IF NOT EXISTS attempts (
+        idempotency_key TEXT PRIMARY KEY,
+        payment_id TEXT NOT NULL,
+        trade_no TEXT NOT NULL,
+        payer_id TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
+        card_token TEXT REFERENCES cards (token),
+        result_code TEXT,
+        result_message TEXT,
+        error_code INTEGER,
+        error_desc TEXT,
+        extended_info TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS movements (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL REFERENCES attempts (idempotency_key),
+        kind TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
+        card_token TEXT NOT NULL REFERENCES cards (token),
+        currency TEXT NOT NULL,
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        created_at REAL NOT NULL,
+        UNIQUE (idempotency_key, kind)
+    )""",
+)
+
+
+def _schema_sql(path: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_file_of_tradepay_card_0_1_0_opens_unchanged(tmp_path: Path) -> None:
+    old = tmp_path / "old" / "card.sqlite3"
+    old.parent.mkdir()
+    conn = sqlite3.connect(old)
+    for statement in SCHEMA_0_1_0:
+        conn.execute(statement)
+    conn.execute(
+        "INSERT INTO cards (token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at)"
+        " VALUES ('card_old', 'alice', 'Visa', '4242', 2030, 12, 'success', 1.5)"
+    )
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    before = _schema_sql(old)
+
+    provider = open_provider(old.parent)
+    assert [card.token for card in provider.cards("alice")] == ["card_old"]
+    assert provider.pay(order=make_order(), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    provider.close()
+    assert _schema_sql(old) == before  # nothing was migrated: version 1 is the schema 0.1.0 wrote
+    # And a new file gets that very schema, statement for statement.
+    fresh = open_provider(tmp_path / "new")
+    fresh.close()
+    assert _schema_sql(tmp_path / "new" / "card.sqlite3") == before

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -14,7 +13,6 @@ from tradepay import (
     Capabilities,
     CardNumber,
     CardSecret,
-    ConfigError,
     ErrorCode,
     InvalidInput,
     Order,
@@ -44,21 +42,19 @@ class CardProvider:
     """A tradepay provider that charges the payer's default card: the most recently added active one.
 
     The host builds it with ``CardProvider(config)``; ``today`` is the clock that decides whether a card has
-    expired (injectable for tests). It keeps one SQLite connection per process, shared by threads under a lock.
+    expired (injectable for tests). Its state is a SQLite file or a PostgreSQL schema (the ``database``
+    setting), opened at once: an unusable one is a :class:`tradepay.ConfigError` naming the setting.
     """
 
     def __init__(self, config: ProviderConfig, *, today: Callable[[], date] = _utc_today) -> None:
         self.name = config.name
         table = f"providers.{config.name}"
         self.settings: CardSettings = parse_settings(config.settings, config.data_dir, table=table)
-        try:
-            self.store = CardStore(self.settings.database)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"{table}.database", f"cannot use {self.settings.database}: {exc}") from exc
+        self.store = CardStore(self.settings.database, where=f"{table}.database")
         self._today = today
 
     def close(self) -> None:
-        """Close the provider's database connection (the next call opens it again)."""
+        """Close the provider's database connections (the next call opens them again)."""
         self.store.close()
 
     # --- cards on file ----------------------------------------------------------------------------------------
@@ -103,13 +99,17 @@ class CardProvider:
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         """Charge ``order`` on the payer's default card, at most once per ``attempt.idempotency_key``.
 
-        The key check, the card lookup, the network's answer and the charge happen in one immediate
-        transaction. A repeat of the key answers the first answer; see the README for every answer.
+        The key check, the card lookup, the network's answer and the charge happen in one write transaction
+        (see :meth:`CardStore.run` for two processes inserting one key at once). A repeat of the key answers the
+        first answer; see the README for every answer.
         """
         key = attempt.idempotency_key
-        with self.store.transaction() as ledger:
+
+        def decide(ledger: Ledger) -> tuple[AttemptRow | None, PaymentResult]:
             previous = ledger.attempt(key)
-            result = self._charge(ledger, order, attempt) if previous is None else _replay(previous, order)
+            return previous, (self._charge(ledger, order, attempt) if previous is None else _replay(previous, order))
+
+        previous, result = self.store.run(decide)
         _log.info(
             "card.answered",
             payer=order.payer_id,
@@ -130,10 +130,14 @@ class CardProvider:
         An unseen key is first recorded as a voided tombstone, so that a pay() arriving later cannot charge.
         """
         key = attempt.idempotency_key
-        with self.store.transaction() as ledger:
+
+        def look(ledger: Ledger) -> AttemptRow | None:
             row = ledger.attempt(key)
             if row is None:
                 ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
+            return row
+
+        row = self.store.run(look)
         paid = row is not None and row.status is AttemptStatus.PAID
         status = ProviderStatus.PAID if paid else ProviderStatus.NOT_PAID
         _log.info(
@@ -148,12 +152,16 @@ class CardProvider:
         Always True: a declined, reversed or voided key moved nothing already.
         """
         key = attempt.idempotency_key
-        with self.store.transaction() as ledger:
-            row = ledger.attempt(key)
+
+        def undo(ledger: Ledger) -> AttemptRow | None:
+            row = ledger.attempt(key)  # locked: a second cancel at once waits, then finds the key reversed
             if row is None:
                 ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
             elif row.status is AttemptStatus.PAID:
                 ledger.reverse(key)
+            return row
+
+        row = self.store.run(undo)
         _log.info(
             "card.cancelled",
             trade_no=order.trade_no,

@@ -20,12 +20,12 @@ _KNOWN_KEYS = ("currencies", "database", "max_amount")
 class CardSettings:
     """The card provider's settings.
 
-    ``database`` is the SQLite file (absolute); ``currencies`` the ISO 4217 codes it charges (``None``: all);
-    ``max_amount`` the largest amount it charges, inclusive, in the order currency's minor units (``None``: no
-    limit).
+    ``database`` is the SQLite file (an absolute path) or a ``postgresql://`` URL (a string); ``currencies``
+    the ISO 4217 codes it charges (``None``: all); ``max_amount`` the largest amount it charges, inclusive, in
+    the order currency's minor units (``None``: no limit).
     """
 
-    database: Path
+    database: Path | str
     currencies: frozenset[str] | None = None
     max_amount: int | None = None
 
@@ -45,13 +45,24 @@ def parse_settings(settings: Mapping[str, Any], data_dir: Path, *, table: str = 
     )
 
 
-def _database(value: object, data_dir: Path, key: str) -> Path:
+def _database(value: object, data_dir: Path, key: str) -> Path | str:
+    """A SQLite file (a path, or ``sqlite:///PATH``; relative to ``data_dir``) or a ``postgresql://`` URL."""
     if value is None:
         return data_dir / "card.sqlite3"
     if not isinstance(value, str):
         raise ConfigError(key, f"must be a string path, got {type(value).__name__}")
     if not value.strip() or "\x00" in value:
         raise ConfigError(key, "must be a non-empty path")
+    if value.startswith("postgresql://"):
+        return value  # checked when opened: tradepay.open_database knows the URL's rules
+    if value.startswith("sqlite:///"):
+        value = value.removeprefix("sqlite:///")  # sqlite:///relative/path, sqlite:////absolute/path
+        if not value.strip():
+            raise ConfigError(key, "must be a non-empty path")
+    elif "://" in value:
+        scheme = value.split("://", 1)[0]
+        hint = " (PostgreSQL URLs start with postgresql://)" if scheme == "postgres" else ""
+        raise ConfigError(key, f"must be a path, sqlite:///PATH or postgresql://..., not a {scheme}:// URL{hint}")
     # Relative paths are relative to the data directory, not to wherever the host happens to be started.
     return data_dir / Path(value).expanduser()
 

@@ -1,8 +1,20 @@
-"""The card provider's SQLite state: cards on file, attempts by idempotency key, and the money that moved.
+"""The card provider's state, on SQLite or PostgreSQL: cards on file, attempts by idempotency key, and the money
+that moved.
 
 Nothing here ever sees a card number or a CVC: a card is a random token, its brand, last four digits, expiry
-and the mock network's scenario. Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a check and the
-write that depends on it are atomic across threads and processes.
+and the mock network's scenario.
+
+The SQL is written once and runs on both databases (``tradepay.open_database``; ``?`` placeholders). Every
+write is one transaction, and every decision taken in it is safe against other processes:
+
+* On SQLite the transaction is ``BEGIN IMMEDIATE``: it holds the file's write lock from its first statement,
+  so a check and the write that depends on it can never interleave with another writer.
+* On PostgreSQL (READ COMMITTED, no database-wide write lock) the rows a decision is taken on are locked:
+  an attempt row ``FOR UPDATE`` (a second pay, inquire or cancel of the key waits, then reads what the first
+  one committed), the payer's cards ``FOR SHARE`` (a removal waits for the charge, or the charge sees the
+  removal). A key that has no row yet cannot be locked: two transactions may both find it missing and both
+  insert, and then the primary key refuses the second insert, which :meth:`CardStore.run` answers by
+  running the transaction once more, where the lookup finds the row the first one committed.
 """
 
 from __future__ import annotations
@@ -12,35 +24,44 @@ import json
 import os
 import secrets
 import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from tradepay import (
     Attempt,
+    ConfigError,
+    Database,
     ErrorCode,
     Order,
     PaymentResult,
     ResultCode,
     ResultError,
-    immediate_transaction,
-    open_sqlite,
+    migrate,
+    open_database,
 )
 
 from ._enrolment import Brand, CardDetails, Expiry
 from ._network import Scenario
 
-__all__ = ["AttemptRow", "AttemptStatus", "Card", "CardStore", "Ledger", "Movement"]
+__all__ = ["DEFAULT_SCHEMA", "MIGRATIONS", "AttemptRow", "AttemptStatus", "Card", "CardStore", "Ledger", "Movement"]
 
-SCHEMA_VERSION: Final = 1
+#: The PostgreSQL schema of the tables, unless the URL's ``schema`` parameter names another.
+DEFAULT_SCHEMA: Final = "tradepay_card"
 
-_SCHEMA: Final = (
+# Migration 1 is the schema tradepay-card 0.1.0 created (``PRAGMA user_version`` 1), statement for statement, so
+# that its files open unchanged: on SQLite the placeholders render it byte for byte as it was. Only the types
+# that SQLite and PostgreSQL spell differently are placeholders: ``{id}`` (SQLite's rowid alias, PostgreSQL's
+# identity column), ``{int64}`` (SQLite's INTEGER is 64-bit, PostgreSQL's is 32-bit) and ``{double}`` (times;
+# PostgreSQL's REAL is single precision).
+_V1: Final = (
     """CREATE TABLE IF NOT EXISTS cards (
-        id INTEGER PRIMARY KEY,
+        id {id},
         token TEXT NOT NULL UNIQUE,
         payer_id TEXT NOT NULL,
         brand TEXT NOT NULL,
@@ -49,8 +70,8 @@ _SCHEMA: Final = (
         exp_month INTEGER NOT NULL CHECK (exp_month BETWEEN 1 AND 12),
         scenario TEXT NOT NULL,
         active INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
-        added_at REAL NOT NULL,
-        removed_at REAL
+        added_at {double} NOT NULL,
+        removed_at {double}
     )""",
     "CREATE INDEX IF NOT EXISTS cards_by_payer ON cards (payer_id, active, id)",
     """CREATE TABLE IF NOT EXISTS attempts (
@@ -59,7 +80,7 @@ _SCHEMA: Final = (
         trade_no TEXT NOT NULL,
         payer_id TEXT NOT NULL,
         currency TEXT NOT NULL,
-        amount INTEGER NOT NULL CHECK (amount > 0),
+        amount {int64} NOT NULL CHECK (amount > 0),
         status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
         card_token TEXT REFERENCES cards (token),
         result_code TEXT,
@@ -67,26 +88,53 @@ _SCHEMA: Final = (
         error_code INTEGER,
         error_desc TEXT,
         extended_info TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
+        created_at {double} NOT NULL,
+        updated_at {double} NOT NULL
     )""",
     """CREATE TABLE IF NOT EXISTS movements (
-        id INTEGER PRIMARY KEY,
+        id {id},
         idempotency_key TEXT NOT NULL REFERENCES attempts (idempotency_key),
         kind TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
         card_token TEXT NOT NULL REFERENCES cards (token),
         currency TEXT NOT NULL,
-        amount INTEGER NOT NULL CHECK (amount > 0),
-        created_at REAL NOT NULL,
+        amount {int64} NOT NULL CHECK (amount > 0),
+        created_at {double} NOT NULL,
         UNIQUE (idempotency_key, kind)
     )""",
 )
+
+#: The schema as ordered migrations (migration N brings a database from version N-1 to N); see :func:`migrations`.
+MIGRATIONS: Final[tuple[str, ...]] = (";\n".join(_V1),)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+# What the placeholders of MIGRATIONS stand for, by database kind ({double} is left to tradepay.migrate).
+_TYPES: Final = {
+    "sqlite": {"id": "INTEGER PRIMARY KEY", "int64": "INTEGER"},
+    "postgresql": {"id": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "int64": "BIGINT"},
+}
+# How a read that a write depends on locks its rows, by database kind: SQLite's BEGIN IMMEDIATE already holds
+# the whole file, and SQLite has no FOR UPDATE.
+_LOCKS: Final = {"sqlite": ("", ""), "postgresql": (" FOR UPDATE", " FOR SHARE")}
 
 _CARD_COLUMNS: Final = "token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at"
 _ATTEMPT_COLUMNS: Final = (
     "idempotency_key, payer_id, currency, amount, status, "
     "result_code, result_message, error_code, error_desc, extended_info"
 )
+
+T = TypeVar("T")
+
+
+def migrations(kind: str) -> list[str]:
+    """:data:`MIGRATIONS` for a database of ``kind`` (``sqlite`` or ``postgresql``), as ``tradepay.migrate``
+    takes them."""
+    return [script.format(double="{double}", **_TYPES[kind]) for script in MIGRATIONS]
+
+
+class Connection(Protocol):
+    """What the store needs of a connection of a ``tradepay.Database`` (sqlite3's and the PostgreSQL one)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
 
 
 class AttemptStatus(enum.StrEnum):
@@ -150,27 +198,39 @@ class Movement:
 
 
 class Ledger:
-    """The reads and writes of one open ``BEGIN IMMEDIATE`` transaction (see :meth:`CardStore.transaction`)."""
+    """The reads and writes of one open write transaction (see :meth:`CardStore.transaction`).
 
-    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+    Its reads lock the rows they return until the transaction ends (on PostgreSQL; SQLite's write transaction
+    holds the whole file), so what a write decides on stays true until it commits.
+    """
+
+    def __init__(self, conn: Connection, now: float, kind: str) -> None:
         self._conn = conn
         self._now = now
+        self._for_update, self._for_share = _LOCKS[kind]
 
     def attempt(self, key: str) -> AttemptRow | None:
-        """The row of ``key``, or ``None`` if the key was never seen."""
+        """The row of ``key``, locked, or ``None`` if the key was never seen (nothing to lock: see
+        :meth:`record`)."""
         row = self._conn.execute(
-            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE idempotency_key = ?",  # noqa: S608 - fixed columns
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE idempotency_key = ?{self._for_update}",  # noqa: S608
             (key,),
         ).fetchone()
         return None if row is None else _attempt_row(row)
 
     def default_card(self, payer_id: str) -> Card | None:
-        """The payer's default card: the most recently added one that is still active."""
-        row = self._conn.execute(
-            f"SELECT {_CARD_COLUMNS} FROM cards WHERE payer_id = ? AND active = 1 ORDER BY id DESC LIMIT 1",  # noqa: S608
+        """The payer's default card: the most recently added one that is still active.
+
+        All of the payer's active cards are locked ``FOR SHARE``, so a removal waits for this transaction, and
+        a removal committed meanwhile is seen. (No ``LIMIT 1``: a locked read that finds its first row removed
+        under it would then return no card at all instead of the next one.)
+        """
+        rows = self._conn.execute(
+            f"SELECT {_CARD_COLUMNS} FROM cards WHERE payer_id = ? AND active = 1"  # noqa: S608 - fixed columns
+            f" ORDER BY id DESC{self._for_share}",
             (payer_id,),
-        ).fetchone()
-        return None if row is None else _card(row)
+        ).fetchall()
+        return _card(rows[0]) if rows else None
 
     def record(
         self,
@@ -184,8 +244,9 @@ class Ledger:
         """Insert the first row of ``attempt``'s key, asked for ``order``; a ``paid`` row also records the charge
         of the order's amount on ``card``.
 
-        Raises ``sqlite3.IntegrityError`` if the key already has a row: callers check :meth:`attempt` first,
-        in the same transaction.
+        Raises one of :attr:`CardStore.integrity_errors` if the key already has a row: callers check
+        :meth:`attempt` first, in the same transaction, and on PostgreSQL another transaction may still have
+        inserted the key since (see :meth:`CardStore.run`).
         """
         key, currency, amount = attempt.idempotency_key, order.amount.currency, order.amount.minor_units
         error = result.result_error if result else None
@@ -217,7 +278,8 @@ class Ledger:
             self._move(key, "charge", card.token, currency, amount)
 
     def reverse(self, key: str) -> None:
-        """Refund the charge of a ``paid`` key and mark it ``reversed``: one refund row, never two."""
+        """Refund the charge of a ``paid`` key and mark it ``reversed``: one refund row, never two (the schema
+        refuses a second one even if this were called twice)."""
         charge = self._conn.execute(
             "SELECT card_token, currency, amount FROM movements WHERE idempotency_key = ? AND kind = 'charge'",
             (key,),
@@ -239,35 +301,77 @@ class Ledger:
 
 
 class CardStore:
-    """The SQLite file of the card provider, opened (and its schema created or checked) on construction.
+    """The card provider's database, opened (and migrated) on construction.
 
-    One connection per process, guarded by a lock so that threads take turns; processes are kept apart by
-    SQLite's own locking. After ``close()`` the next call opens the file again; after a ``fork()`` the child
-    opens its own connection and never touches the parent's.
+    ``location`` is a SQLite file (a path, absolute or relative to the working directory) or a
+    ``postgresql://`` URL (tables in the schema ``tradepay_card`` unless the URL's ``schema`` parameter names
+    another). ``where`` is the configuration key named by a :class:`tradepay.ConfigError` when the database
+    cannot be opened or was written by a newer tradepay-card.
+
+    Safe to share between threads (SQLite: one connection per process, taken in turns; PostgreSQL: a
+    connection pool) and between processes. After ``close()`` the next call opens the database again; after a
+    ``fork()`` the child opens its own and never touches (nor closes) the parent's.
     """
 
-    def __init__(self, path: Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.path = path
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        where: str = "providers.card.database",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.location = location
+        self.where = where
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
         self._pid = os.getpid()
-        self._inherited: list[sqlite3.Connection] = []
-        with self._connection():
-            pass  # open now, so that an unusable file fails at start-up rather than at the first payment
+        self._inherited: list[Database] = []
+        self._open_here()  # now, so that an unusable database fails at start-up rather than at the first payment
+
+    @property
+    def database(self) -> Database:
+        """This process's open database (opened again after ``close()`` or a ``fork()``)."""
+        return self._open_here()
+
+    @property
+    def kind(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.database.kind
+
+    @property
+    def integrity_errors(self) -> tuple[type[Exception], ...]:
+        """The exceptions a refused unique or primary key raises."""
+        return self.database.integrity_errors
 
     def close(self) -> None:
-        """Close the connection; the next call opens it again."""
+        """Close the database's connections; the next call opens it again."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
 
     @contextmanager
     def transaction(self) -> Iterator[Ledger]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as conn:
-            yield Ledger(conn, self._clock())
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        database = self.database
+        with database.write() as conn:
+            yield Ledger(conn, self._clock(), database.kind)
+
+    def run(self, body: Callable[[Ledger], T]) -> T:
+        """``body`` in one write transaction; run once more if a unique key refused one of its inserts.
+
+        On PostgreSQL two transactions can both find a key unseen and both insert it: the primary key makes the
+        second wait for the first and then refuses it, and its transaction is rolled back whole. Run again,
+        the lookup finds (and locks) the row the first one committed, so the second run never inserts the key
+        and answers from that row. On SQLite the write lock rules the race out.
+        """
+        try:
+            with self.transaction() as ledger:
+                return body(ledger)
+        except self.integrity_errors:
+            with self.transaction() as ledger:
+                return body(ledger)
 
     def add_card(self, payer_id: str, details: CardDetails) -> Card:
         """Put a checked card on file for ``payer_id`` under a new random token; it becomes the default card."""
@@ -280,7 +384,7 @@ class CardStore:
             scenario=details.scenario,
             added_at=self._clock(),
         )
-        with self._write() as conn:
+        with self.database.write() as conn:
             conn.execute(
                 "INSERT INTO cards (token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -299,7 +403,7 @@ class CardStore:
 
     def cards(self, payer_id: str) -> list[Card]:
         """The payer's active cards, default (most recently added) first."""
-        with self._connection() as conn:
+        with self.database.read() as conn:
             rows = conn.execute(
                 f"SELECT {_CARD_COLUMNS} FROM cards WHERE payer_id = ? AND active = 1 ORDER BY id DESC",  # noqa: S608
                 (payer_id,),
@@ -309,65 +413,82 @@ class CardStore:
     def remove_card(self, payer_id: str, token: str) -> bool:
         """Deactivate the payer's card ``token``; False if the payer has no such active card.
 
-        The row stays, deactivated, because attempts and movements refer to it.
+        The row stays, deactivated, because attempts and movements refer to it. The update names the state it
+        expects (``active = 1``), so of two removals at once exactly one succeeds, on either database.
         """
-        with self._write() as conn:
+        with self.database.write() as conn:
             cursor = conn.execute(
                 "UPDATE cards SET active = 0, removed_at = ? WHERE payer_id = ? AND token = ? AND active = 1",
                 (self._clock(), payer_id, token),
             )
-        return cursor.rowcount == 1
+            removed: bool = cursor.rowcount == 1
+        return removed
 
     def movements(self, key: str | None = None) -> list[Movement]:
         """Money moved, oldest first: every movement, or those of one idempotency key."""
         sql = "SELECT idempotency_key, kind, card_token, currency, amount FROM movements"
-        with self._connection() as conn:
+        with self.database.read() as conn:
             if key is None:
                 rows = conn.execute(f"{sql} ORDER BY id").fetchall()
             else:
                 rows = conn.execute(f"{sql} WHERE idempotency_key = ? ORDER BY id", (key,)).fetchall()
         return [Movement(*row) for row in rows]
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """This process's connection, under the lock; opened (and the schema checked) on first use."""
+    def _open_here(self) -> Database:
+        """This process's database, opened (and migrated) on first use."""
         if self._pid != os.getpid():
-            # A fork() child: the parent's connection must be neither used nor finalised here (closing it would
-            # disturb the parent's locks), and a lock some parent thread held at the fork would never be released.
-            if self._conn is not None:
-                self._inherited.append(self._conn)
-            self._conn, self._lock, self._pid = None, threading.Lock(), os.getpid()
+            # A fork() child: the parent's connections must be neither used nor closed here (closing a SQLite
+            # connection would disturb the parent's locks, closing a PostgreSQL one would end the parent's
+            # session), and a lock some parent thread held at the fork would never be released.
+            if self._db is not None:
+                self._inherited.append(self._db)
+            self._db, self._lock, self._pid = None, threading.Lock(), os.getpid()
         with self._lock:
-            if self._conn is None:
-                self._conn = _open(self.path)
-            yield self._conn
+            if self._db is None:
+                self._db = self._open()
+            return self._db
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn, immediate_transaction(conn):
-            yield conn
-
-
-def _open(path: Path) -> sqlite3.Connection:
-    """Open the file the safe way (tradepay.open_sqlite) and create or check its schema."""
-    conn = open_sqlite(path)
-    try:
-        with immediate_transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"schema version {version} is newer than this tradepay-card's ({SCHEMA_VERSION})"
-                )
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    def _open(self) -> Database:
+        """Open the database and bring its schema up to date; every failure is a ConfigError naming ``where``."""
+        try:
+            database = open_database(self.location, schema=DEFAULT_SCHEMA)
+        except ConfigError as exc:  # the core names its own key ("ledger.url"): name this provider's
+            raise ConfigError(self.where, exc.reason) from None
+        except _database_errors() as exc:
+            raise ConfigError(self.where, f"cannot use {_shown(self.location)}: {exc}") from exc
+        try:
+            migrate(database, migrations(database.kind), where=self.where)
+        except ConfigError:
+            database.close()
+            raise
+        except _database_errors() as exc:
+            database.close()
+            raise ConfigError(self.where, f"cannot use {_shown(self.location)}: {exc}") from exc
+        return database
 
 
-def _card(row: tuple[Any, ...]) -> Card:
+def _database_errors() -> tuple[type[Exception], ...]:
+    """What opening a database raises when the database, not the code, is at fault. psycopg's errors count only
+    once something imported it (a PostgreSQL database was opened): it is never imported for SQLite."""
+    psycopg = sys.modules.get("psycopg")
+    extra: tuple[type[Exception], ...] = (psycopg.Error,) if psycopg is not None else ()
+    return (OSError, sqlite3.Error, *extra)
+
+
+def _shown(location: str | os.PathLike[str]) -> str:
+    """``location`` as it may be shown: a URL's password replaced by ``***``."""
+    text = os.fspath(location)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _card(row: Sequence[Any]) -> Card:
     token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at = row
     return Card(
         token=token,
@@ -380,7 +501,7 @@ def _card(row: tuple[Any, ...]) -> Card:
     )
 
 
-def _attempt_row(row: tuple[Any, ...]) -> AttemptRow:
+def _attempt_row(row: Sequence[Any]) -> AttemptRow:
     key, payer_id, currency, amount, status, code, message, error_code, error_desc, info = row
     result = None
     if code is not None:
