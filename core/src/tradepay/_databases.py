@@ -114,7 +114,8 @@ class SQLiteDatabase:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if os.getpid() == self._pid:  # never the connection a forked child inherited
+                self._conn.close()
 
 
 def open_database(
@@ -123,7 +124,8 @@ def open_database(
     """The database at ``location``: ``postgresql://...`` (PostgreSQL, in ``schema`` unless the URL's
     ``schema`` parameter says otherwise; needs ``tradepay[postgres]``), ``sqlite:///PATH`` or a plain path
     (a SQLite file; relative paths are relative to ``base``). ``where`` is the configuration key that errors
-    name."""
+    name. SQL is written with ``?`` placeholders, translated for PostgreSQL by plain substitution: it must hold
+    no other ``?`` and no ``%``."""
     text = os.fspath(location)
     if text.startswith("postgresql://"):
         from ._postgres import PostgresDatabase

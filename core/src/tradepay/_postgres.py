@@ -112,4 +112,6 @@ class PostgresDatabase:
             conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
 
     def close(self) -> None:
-        self._pool.close()
+        # A forked child must not close the pool it inherited: libpq's goodbye would end the parent's sessions.
+        if os.getpid() == self._pid:
+            self._pool.close()

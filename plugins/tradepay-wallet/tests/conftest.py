@@ -1,7 +1,17 @@
-"""Fixtures of the wallet's tests: a provider on a fresh SQLite file, orders, attempts and captured logs."""
+"""Fixtures of the wallet's tests: providers on a fresh database of each kind, orders, attempts and captured logs.
+
+Every test that builds its provider with ``make_provider`` (or ``provider``) runs twice: on a fresh SQLite file,
+and on PostgreSQL in a schema of its own (``tp_test_<random>``, dropped after the test). The PostgreSQL runs
+are marked ``postgres`` and need ``TRADEPAY_TEST_POSTGRES_URL`` and the core's ``postgres`` extra; without them
+they are skipped, saying so. A test about one kind only overrides the parameter:
+``@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)``.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import secrets
 from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -9,8 +19,38 @@ from typing import Any
 import pytest
 import structlog
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, open_database
 from tradepay_wallet import WalletProvider
+
+POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def postgres_skip_reason() -> str | None:
+    """Why the PostgreSQL runs cannot run here, or ``None`` when they can."""
+    if not POSTGRES_URL:
+        return "PostgreSQL tests skipped: set TRADEPAY_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB to run them"
+    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
+        return "PostgreSQL tests skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
+    return None
+
+
+def schema_url(schema: str) -> str:
+    """``TRADEPAY_TEST_POSTGRES_URL`` with its tables in ``schema``."""
+    assert POSTGRES_URL is not None
+    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Database]:
+    """One connection pool for the session's clean-up, on the server's ``public`` schema (only opened when a
+    PostgreSQL test runs)."""
+    if reason := postgres_skip_reason():
+        pytest.skip(reason)
+    assert POSTGRES_URL is not None
+    db = open_database(POSTGRES_URL, schema="public")
+    yield db
+    db.close()
 
 
 @pytest.fixture(autouse=True)
@@ -20,12 +60,37 @@ def logs() -> Iterator[list[MutableMapping[str, Any]]]:
         yield captured
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The kind of database under test: ``sqlite`` or ``postgresql`` (skipped when no server is configured)."""
+    kind: str = request.param
+    if kind == "postgresql" and (reason := postgres_skip_reason()):
+        pytest.skip(reason)
+    return kind
+
+
 @pytest.fixture
-def make_provider(tmp_path: Path) -> Iterator[Callable[..., WalletProvider]]:
-    """Build providers on ``tmp_path`` (all sharing ``wallet.sqlite3`` unless ``database`` says otherwise)."""
+def database(backend: str, request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The ``database`` setting of the test's providers: ``None`` (the default SQLite file in the data
+    directory) or a PostgreSQL URL with a fresh schema, dropped after the test."""
+    if backend == "sqlite":
+        yield None
+        return
+    admin: Database = request.getfixturevalue("postgres_admin")
+    schema = f"tp_test_{secrets.token_hex(6)}"
+    yield schema_url(schema)
+    with admin.write() as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def make_provider(tmp_path: Path, database: str | None) -> Iterator[Callable[..., WalletProvider]]:
+    """Build providers on the test's database (all sharing it unless ``database`` says otherwise)."""
     made: list[WalletProvider] = []
 
     def make(**settings: Any) -> WalletProvider:
+        if database is not None:
+            settings.setdefault("database", database)
         provider = WalletProvider(ProviderConfig(name="wallet", settings=settings, data_dir=tmp_path))
         made.append(provider)
         return provider
@@ -37,7 +102,7 @@ def make_provider(tmp_path: Path) -> Iterator[Callable[..., WalletProvider]]:
 
 @pytest.fixture
 def provider(make_provider: Callable[..., WalletProvider]) -> WalletProvider:
-    """A wallet with default settings on a fresh file."""
+    """A wallet with default settings on a fresh database."""
     return make_provider()
 
 

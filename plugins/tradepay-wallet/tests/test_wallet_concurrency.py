@@ -1,7 +1,9 @@
 """Several processes on one account and one key at once, released together through a barrier.
 
-Real processes (the "spawn" start method: no SQLite connection crosses a fork) share the wallet's file; the
-tests check money, not timing: no overdraw, one debit per key, one reversal per key.
+Real processes (the "spawn" start method: no connection crosses a fork) share the wallet's database: a SQLite
+file, and a PostgreSQL schema, where nothing like SQLite's whole-file write lock orders them. The tests check
+money, not timing: no overdraw, one debit per key, one reversal per key, no balance past the maximum, a
+counted fault used exactly its count.
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from pathlib import Path
 import pytest
 
 from tradepay import Attempt, Order
-from tradepay_wallet import EntryKind, WalletProvider
+from tradepay_wallet import EntryKind, FaultKind, WalletProvider
 
 Call = tuple[str, str, str, str, str]
 Outcome = tuple[str, str, str | None]
 RunCalls = Callable[[str, list[Call]], list[Outcome]]
 RunTogether = Callable[[list[Call]], list[Outcome]]
 PROCESSES = 6
+MAX_BALANCE = 10**18 - 1
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def crew() -> Iterator[RunCalls]:
 
 @pytest.fixture
 def run_together(provider: WalletProvider, crew: RunCalls) -> RunTogether:
-    """Make one call per worker on ``provider``'s file, all released at once; return the outcomes."""
+    """Make one call per worker on ``provider``'s database, all released at once; return the outcomes."""
     return lambda calls: crew(str(provider.settings.database), calls)
 
 
@@ -117,3 +120,26 @@ def test_parallel_cancels_credit_back_once(
     assert outcomes == [("cancel", "True", None)] * PROCESSES
     assert provider.balance("alice", "USD") == 1000
     assert entries(provider, EntryKind.REVERSAL) == ["pay-1-1"]
+
+
+def test_parallel_topups_never_pass_the_maximum_balance(provider: WalletProvider, run_together: RunTogether) -> None:
+    provider.topup("alice", "USD", MAX_BALANCE - 500)
+
+    outcomes = run_together([("topup", "alice", "-", "200", "-")] * PROCESSES)
+
+    assert sorted(outcomes) == [("topup", str(MAX_BALANCE - 300), None), ("topup", str(MAX_BALANCE - 100), None)] + [
+        ("topup", "refused", "amount")
+    ] * (PROCESSES - 2)
+    assert provider.balance("alice", "USD") == MAX_BALANCE - 100
+    assert len(entries(provider, EntryKind.CREDIT)) == 3
+
+
+def test_a_counted_fault_is_used_exactly_its_count(provider: WalletProvider, run_together: RunTogether) -> None:
+    provider.topup("alice", "USD", 1000)
+    provider.set_fault("alice", FaultKind.USER_CANCEL, times=2)
+
+    outcomes = run_together([("pay", "alice", f"pay-{n}-1", "100", f"T-{n}") for n in range(PROCESSES)])
+
+    assert sorted(outcomes) == [("pay", "6001", "USER_CANCEL")] * 2 + [("pay", "9000", None)] * (PROCESSES - 2)
+    assert provider.faults() == []
+    assert provider.balance("alice", "USD") == 1000 - 100 * (PROCESSES - 2)

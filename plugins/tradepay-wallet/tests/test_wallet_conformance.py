@@ -18,9 +18,10 @@ class TestWalletConformance(ProviderConformance):
     provider_name = "wallet"
 
     @pytest.fixture
-    def provider(self, tmp_path: Path) -> Iterator[WalletProvider]:
-        """The suite's provider, closed after the test."""
-        provider = WalletProvider(ProviderConfig(self.provider_name, dict(self.settings), tmp_path))
+    def provider(self, tmp_path: Path, database: str | None) -> Iterator[WalletProvider]:
+        """The suite's provider on each kind of database (conftest.py), closed after the test."""
+        settings = dict(self.settings) if database is None else {**self.settings, "database": database}
+        provider = WalletProvider(ProviderConfig(self.provider_name, settings, tmp_path))
         yield provider
         provider.close()
 

@@ -27,6 +27,8 @@ from tradepay_wallet import EntryKind, WalletProvider
 AttemptOf = Callable[[str], Attempt]
 MakeOrder = Callable[..., Order]
 MakeProvider = Callable[..., WalletProvider]
+#: For tests of the SQLite file itself (test_wallet_store.py has the PostgreSQL side).
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def pay(provider: WalletProvider, order: Order, attempt: Attempt) -> PaymentResult:
@@ -220,7 +222,7 @@ def test_cancel_of_a_declined_key_is_true_and_moves_nothing(
     assert len(provider.history("alice")) == 1
 
 
-def test_the_hooks_do_their_sqlite_work_off_the_event_loop(
+def test_the_hooks_do_their_database_work_off_the_event_loop(
     provider: WalletProvider, order: Order, attempt: AttemptOf, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     provider.topup("alice", "USD", 1000)
@@ -251,7 +253,7 @@ def test_the_hooks_do_their_sqlite_work_off_the_event_loop(
     assert provider.balance("alice", "USD") == 1000
 
 
-def test_two_providers_on_one_file_share_accounts_and_keys(
+def test_two_providers_on_one_database_share_accounts_and_keys(
     make_provider: MakeProvider, order: Order, attempt: AttemptOf
 ) -> None:
     first, second = make_provider(), make_provider()
@@ -262,6 +264,7 @@ def test_two_providers_on_one_file_share_accounts_and_keys(
     assert first.balance("alice", "USD") == 700
 
 
+@SQLITE_ONLY
 def test_the_state_file_is_wal_and_versioned(provider: WalletProvider) -> None:
     with sqlite3.connect(provider.settings.database) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -269,17 +272,19 @@ def test_the_state_file_is_wal_and_versioned(provider: WalletProvider) -> None:
     conn.close()
 
 
+@SQLITE_ONLY
 def test_a_file_from_a_newer_wallet_is_refused(make_provider: MakeProvider, provider: WalletProvider) -> None:
     provider.close()
     with sqlite3.connect(provider.settings.database) as conn:
         conn.execute("PRAGMA user_version = 99")
     conn.close()
 
-    with pytest.raises(ConfigError, match="schema version 99 is newer") as refused:
+    with pytest.raises(ConfigError, match="schema version 99, newer") as refused:
         make_provider()
     assert refused.value.key == "providers.wallet.database"
 
 
+@SQLITE_ONLY
 def test_a_file_that_is_not_sqlite_is_refused(make_provider: MakeProvider, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a database, but long enough to look like a header" * 20)
 
@@ -323,6 +328,7 @@ def test_the_host_builds_the_provider_from_its_config(tmp_path: Any) -> None:
     provider = WalletProvider(ProviderConfig(name="main-wallet", settings={}, data_dir=tmp_path))
     try:
         assert provider.settings.database == tmp_path / "wallet.sqlite3"
+        assert isinstance(provider.settings.database, Path)
         assert provider.settings.database.exists()
     finally:
         provider.close()

@@ -1,4 +1,4 @@
-"""The body of the spawned processes in the multi-process tests: wallet calls on a shared state file.
+"""The body of the spawned processes in the multi-process tests: wallet calls on a shared database.
 
 It lives in its own module because a spawned process must import the function it runs by name, and pytest's
 importlib mode gives test modules names that no other process can import.
@@ -11,19 +11,22 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, InvalidInput, Order, PaymentAmount, ProviderConfig
 from tradepay_wallet import WalletProvider
 
 #: (operation, payer, idempotency key, amount in USD minor units, trade number)
 Call = tuple[str, str, str, str, str]
 #: (operation, outcome, reason): a payment's result code, an inquiry's status or a cancel's bool.
 Outcome = tuple[str, str, str | None]
-#: (database path, call); ``None`` ends the worker.
+#: (database path or URL, call); ``None`` ends the worker.
 Job = tuple[str, Call] | None
 
 
 def serve(barrier: Barrier, jobs: Queue[Job], results: Queue[Outcome]) -> None:
-    """Run jobs until ``None``: open the wallet, wait at ``barrier`` for every worker, make the call."""
+    """Run jobs until ``None``: open the wallet, wait at ``barrier`` for every worker, make the call.
+
+    ``topup`` answers the new balance, or ``refused`` with the field named.
+    """
     while (job := jobs.get()) is not None:
         database, call = job
         try:
@@ -34,7 +37,8 @@ def serve(barrier: Barrier, jobs: Queue[Job], results: Queue[Outcome]) -> None:
 
 def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
     op, payer, key, amount, trade_no = call
-    provider = WalletProvider(ProviderConfig("wallet", {"database": database}, Path(database).parent))
+    # A SQLite path is absolute and a URL ignores the data directory: any existing directory will do.
+    provider = WalletProvider(ProviderConfig("wallet", {"database": database}, Path.cwd()))
     order = Order(trade_no, PaymentAmount("USD", amount), merchant_id="shop-1", payer_id=payer)
     attempt = Attempt(payment_id=key, number=1, provider="wallet", idempotency_key=key)
     try:
@@ -44,6 +48,11 @@ def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
             return (op, result.result_code.value, result.reason)
         if op == "inquire":
             return (op, asyncio.run(provider.inquire(order, attempt)).value, None)
+        if op == "topup":
+            try:
+                return (op, str(provider.topup(payer, "USD", int(amount))), None)
+            except InvalidInput as exc:
+                return (op, "refused", exc.field)
         return (op, str(asyncio.run(provider.cancel(order, attempt))), None)
     finally:
         provider.close()

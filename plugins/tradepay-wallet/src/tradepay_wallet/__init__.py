@@ -1,8 +1,9 @@
 """tradepay-wallet: a mock e-wallet provider for the tradepay payment host.
 
-Accounts per payer and currency hold balances in minor units in one SQLite file; ``pay`` debits the order's
-amount at most once per idempotency key. Fault profiles script latency, hangs, exceptions, malformed and
-scripted answers, user cancels and late successes, so a host's deadline, inquiry and rule table can be tested.
+Accounts per payer and currency hold balances in minor units, in one SQLite file or in a PostgreSQL schema
+that several hosts share; ``pay`` debits the order's amount at most once per idempotency key. Fault profiles
+script latency, hangs, exceptions, malformed and scripted answers, user cancels and late successes, so a
+host's deadline, inquiry and rule table can be tested.
 Configure it as ``[providers.wallet]``; see the README for settings, commands and answers.
 """
 

@@ -13,7 +13,8 @@ from tradepay import InvalidInput, Order, PaymentAmount
 __all__ = ["MAX_BALANCE", "check_amount", "check_currency", "check_payer"]
 
 #: The largest balance an account may reach by top-ups: 18 digits, as the host's amounts. It keeps every sum
-#: far inside SQLite's 64-bit integers, which would otherwise silently turn into floating point on overflow.
+#: far inside 64-bit integers (SQLite's INTEGER, PostgreSQL's BIGINT): SQLite would otherwise silently turn an
+#: overflowing sum into floating point.
 MAX_BALANCE: Final = 10**18 - 1
 _PROBE_AMOUNT: Final = PaymentAmount("USD", "1")
 

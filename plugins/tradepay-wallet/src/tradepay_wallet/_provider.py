@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 
@@ -44,6 +46,24 @@ HANG_SECONDS: Final = 24 * 3600.0
 MALFORMED_ANSWER: Final = {"resultCode": "9000", "resultMessage": "not a PaymentResult"}
 
 
+def _without_password(location: Path | str) -> str:
+    """``location`` fit for a message: a URL's password replaced by ``***``."""
+    text = str(location)
+    parts = urlsplit(text) if text.startswith("postgresql://") else None
+    if parts is None or parts.password is None:
+        return text
+    userinfo, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}"))
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What opening the database raises when it cannot be used: SQLite's and the file system's errors, and
+    psycopg's once it has been imported (it is only imported for a ``postgresql://`` URL)."""
+    psycopg = sys.modules.get("psycopg")
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+    return (*errors, psycopg.Error) if psycopg is not None else errors
+
+
 def _key_problem(attempt: Attempt) -> str | None:
     """Why ``attempt``'s idempotency key cannot be recorded, or ``None``; the host's keys always can."""
     key: object = attempt.idempotency_key
@@ -53,9 +73,9 @@ def _key_problem(attempt: Attempt) -> str | None:
 
 
 class WalletProvider:
-    """A mock e-wallet: balances per payer and currency in a SQLite file, and scriptable faults.
+    """A mock e-wallet: balances per payer and currency in SQLite or PostgreSQL, and scriptable faults.
 
-    ``pay``, ``inquire`` and ``cancel`` are coroutines whose SQLite work runs in a worker thread, so the host's
+    ``pay``, ``inquire`` and ``cancel`` are coroutines whose database work runs in a worker thread, so the host's
     event loop is never blocked. The other public methods are blocking and meant for the command line, tests
     and scripts; they raise :class:`tradepay.InvalidInput` naming the bad argument and then store nothing.
     """
@@ -65,13 +85,18 @@ class WalletProvider:
         self.name = config.name
         table = f"providers.{config.name}"
         self.settings: WalletSettings = parse_settings(config.settings, Path(config.data_dir), table)
+        key = f"{table}.database"
+        shown = _without_password(self.settings.database)
         try:
-            self._store = WalletStore(self.settings.database)
-        except (sqlite3.Error, OSError) as exc:
-            raise ConfigError(f"{table}.database", f"{self.settings.database}: {exc}") from exc
+            self._store = WalletStore(self.settings.database, where=key)
+        except ConfigError as exc:
+            # The core names its own key for a PostgreSQL URL it refuses ("ledger.url"): name ours.
+            raise ConfigError(key, f"{shown}: {exc.reason}") from exc
+        except _database_errors() as exc:
+            raise ConfigError(key, f"{shown}: {' '.join(str(exc).split())}") from exc
 
     def close(self) -> None:
-        """Close the state file (it is opened again on the next call)."""
+        """Close the database connections (they are opened again on the next call)."""
         self._store.close()
 
     # --- hooks ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +17,22 @@ __all__ = ["DEFAULT_DATABASE", "WalletSettings", "parse_settings"]
 #: The state file's name inside the host's data directory when ``database`` is not set.
 DEFAULT_DATABASE = "wallet.sqlite3"
 _KNOWN = ("currencies", "database", "max_amount")
+_POSTGRESQL = "postgresql://"
+_SQLITE = "sqlite:///"
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 @dataclass(frozen=True, slots=True)
 class WalletSettings:
     """The wallet's settings, valid by construction.
 
-    ``database`` is an absolute path; ``currencies`` ``None`` accepts every ISO 4217 currency; ``max_amount``
-    (minor units of the order's currency, inclusive) ``None`` sets no limit.
+    ``database`` is the absolute path of a SQLite file, or a ``postgresql://`` URL as configured (its tables
+    in the schema ``tradepay_wallet`` unless the URL's ``schema`` parameter names another); ``currencies``
+    ``None`` accepts every ISO 4217 currency; ``max_amount`` (minor units of the order's currency, inclusive)
+    ``None`` sets no limit.
     """
 
-    database: Path
+    database: Path | str
     currencies: frozenset[str] | None = None
     max_amount: int | None = None
 
@@ -46,14 +52,25 @@ def parse_settings(settings: Mapping[str, Any], data_dir: Path, table: str = "pr
     )
 
 
-def _database(value: object, data_dir: Path, key: str) -> Path:
+def _database(value: object, data_dir: Path, key: str) -> Path | str:
+    """A SQLite path (plain, or ``sqlite:///PATH``; relative to ``data_dir``) or a ``postgresql://`` URL."""
     if value is None:
         return (data_dir / DEFAULT_DATABASE).absolute()
     if not isinstance(value, str):
-        raise ConfigError(key, f"must be a string path, got {type(value).__name__}")
+        raise ConfigError(key, f"must be a string path or URL, got {type(value).__name__}")
     if not value.strip() or "\x00" in value:
-        raise ConfigError(key, "must be a non-empty path")
-    return (data_dir / Path(value).expanduser()).absolute()
+        raise ConfigError(key, "must be a non-empty path or URL")
+    if value.startswith(_POSTGRESQL):
+        return value  # checked when it is opened: the schema's name, the server, the postgres extra
+    path = value.removeprefix(_SQLITE)
+    if path == value and (scheme := _SCHEME.match(value)):
+        # Anything else with a scheme would become an oddly named file: say what is understood instead.
+        raise ConfigError(
+            key, f"{scheme.group(1)}:// is not supported: give a path, sqlite:///PATH or postgresql://..."
+        )
+    if not path.strip():
+        raise ConfigError(key, "must be a non-empty path or URL")
+    return (data_dir / Path(path).expanduser()).absolute()
 
 
 def _currencies(value: object, key: str) -> frozenset[str] | None:

@@ -1,8 +1,22 @@
-"""The wallet's state in one SQLite file: accounts, the journal of money moves, attempts by key, fault profiles.
+"""The wallet's state in SQL: accounts, the journal of money moves, attempts by key, fault profiles.
 
-Every write runs in one ``BEGIN IMMEDIATE`` transaction, so the check of a key, the check of a balance, the
-debit and the record of the key are one step for every process sharing the file. The methods are blocking:
-the provider runs them in a worker thread.
+One SQLite file (the default) or one schema of a PostgreSQL database, opened with ``tradepay.open_database``
+and brought up to date with ``tradepay.migrate`` (``_schema.py``: one list of migrations per database). The
+queries are written once, with ``?`` placeholders; the one difference is :attr:`_Session.for_update`.
+
+Every check-then-write runs in one write transaction (``db.write()``) and is safe for several processes at
+once on both databases:
+
+* SQLite begins every write transaction with ``BEGIN IMMEDIATE``, which takes the file's one write lock: no
+  other process writes between a transaction's reads and its writes.
+* PostgreSQL has no such lock and runs at READ COMMITTED. There, each transaction locks the rows it decides on
+  (``SELECT ... FOR UPDATE``), makes the debit conditional on the balance it needs (``UPDATE ... WHERE
+  balance >= ?``, which PostgreSQL re-checks on the newest row after waiting for its lock), and relies on the
+  primary key of ``attempts`` for a key that does not exist yet: when two transactions record one new key,
+  the second waits for the first and then fails with a unique violation. Its whole transaction (debit
+  included) is rolled back and run again once, and the second run finds the key and answers from it.
+
+The methods are blocking: the provider runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -10,73 +24,50 @@ from __future__ import annotations
 import enum
 import json
 import os
-import sqlite3
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Protocol, TypeVar
 
-from tradepay import Attempt, InvalidInput, Order, PaymentResult, ResultError, immediate_transaction, open_sqlite
+from tradepay import Attempt, Database, InvalidInput, Order, PaymentResult, ResultError, migrate, open_database
 
 from ._answers import Reason, declined, paid
 from ._checks import MAX_BALANCE
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
+from ._schema import migrations_for
 
-__all__ = ["AttemptStatus", "EntryKind", "LedgerEntry", "Settlement", "WalletStore"]
+__all__ = ["DEFAULT_SCHEMA", "AttemptStatus", "EntryKind", "LedgerEntry", "Settlement", "WalletStore"]
 
-SCHEMA_VERSION: Final = 1
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS accounts (
-    payer    TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    -- SQLite turns an overflowing integer sum into a float: refuse that instead of storing it.
-    balance  INTEGER NOT NULL CHECK (typeof(balance) = 'integer' AND balance >= 0),
-    PRIMARY KEY (payer, currency)
-) WITHOUT ROWID;
+#: The PostgreSQL schema of the wallet's tables when the URL names none (``?schema=NAME``).
+DEFAULT_SCHEMA = "tradepay_wallet"
+_T = TypeVar("_T")
 
-CREATE TABLE IF NOT EXISTS entries (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    payer           TEXT NOT NULL,
-    currency        TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('credit', 'debit', 'reversal')),
-    amount          INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
-    balance_after   INTEGER NOT NULL,
-    idempotency_key TEXT,
-    trade_no        TEXT,
-    at              REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_by_payer ON entries (payer, id);
--- The last line of defence: a key debits at most once and is reversed at most once.
-CREATE UNIQUE INDEX IF NOT EXISTS entries_once_per_key ON entries (idempotency_key, kind)
-    WHERE idempotency_key IS NOT NULL;
 
-CREATE TABLE IF NOT EXISTS attempts (
-    idempotency_key TEXT PRIMARY KEY,
-    status          TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
-    payer           TEXT NOT NULL,
-    currency        TEXT NOT NULL,
-    amount          INTEGER NOT NULL,
-    trade_no        TEXT NOT NULL,
-    result_code     TEXT,
-    result_message  TEXT,
-    error_code      INTEGER,
-    error_desc      TEXT,
-    extended_info   TEXT NOT NULL DEFAULT '{}',
-    created_at      REAL NOT NULL,
-    updated_at      REAL NOT NULL
-) WITHOUT ROWID;
+class _Connection(Protocol):
+    """What ``db.read()`` and ``db.write()`` give on both databases."""
 
-CREATE TABLE IF NOT EXISTS faults (
-    payer       TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,
-    seconds     REAL,
-    result_code TEXT,
-    error_code  INTEGER,
-    reason      TEXT,
-    times       INTEGER CHECK (times IS NULL OR times > 0)
-) WITHOUT ROWID;
-"""
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """One write transaction's connection, and the row-lock suffix of its database's ``SELECT``.
+
+    ``for_update`` is ``" FOR UPDATE"`` on PostgreSQL and empty on SQLite, which has no row locks and needs
+    none: its ``BEGIN IMMEDIATE`` already keeps every other writer out until the transaction ends.
+    """
+
+    conn: _Connection
+    for_update: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def select_for_update(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run the ``SELECT`` in ``sql`` locking the rows it returns until the transaction ends (PostgreSQL)."""
+        return self.conn.execute(sql + self.for_update, params)
 
 
 class AttemptStatus(enum.StrEnum):
@@ -124,37 +115,58 @@ class Settlement:
 
 
 class WalletStore:
-    """The wallet's SQLite file. Safe to share between processes; within one, calls are serialised by a lock.
+    """The wallet's database. Safe to share between processes and threads.
 
-    The connection is opened lazily and again after a ``fork()``: a SQLite connection must never cross one.
+    ``location`` is what ``tradepay.open_database`` takes: a SQLite path, or a ``postgresql://`` URL (the
+    tables live in :data:`DEFAULT_SCHEMA` unless the URL's ``schema`` parameter names another). ``where`` is
+    the configuration key reported when the database was written by a newer wallet. The database is opened
+    (and migrated) at once, so that a bad location fails at start-up; again after :meth:`close` on the next
+    call, and afresh in a child process after a ``fork()``: connections never cross one.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, location: str | Path, *, where: str = "providers.wallet.database") -> None:
+        self.location = location
+        self._where = where
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._db: Database | None = None
         self._pid = 0
-        with self._lock:
-            self._connection()
+        self._database()
 
     def close(self) -> None:
-        """Close the connection (the next call opens it again)."""
+        """Close the connections this process opened (the next call opens the database again)."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._db is not None and self._pid == os.getpid():
+                self._db.close()
+            self._db = None
 
-    def _connection(self) -> sqlite3.Connection:
-        """The open connection of this process; the caller holds the lock."""
-        if self._conn is None or self._pid != os.getpid():
-            conn = open_sqlite(self.path)
-            try:
-                _migrate(conn, self.path)
-            except BaseException:
-                conn.close()
-                raise
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+    def _database(self) -> Database:
+        with self._lock:
+            if self._db is None or self._pid != os.getpid():
+                db = open_database(self.location, schema=DEFAULT_SCHEMA)
+                try:
+                    migrate(db, migrations_for(db.kind), where=self._where)
+                except BaseException:
+                    db.close()
+                    raise
+                self._db, self._pid = db, os.getpid()
+            return self._db
+
+    def _transaction(self, work: Callable[[_Session], _T]) -> _T:
+        """``work`` in one write transaction; run once more, from the start, if a key was taken meanwhile.
+
+        Only PostgreSQL can get here twice: another process recorded the key this transaction found missing.
+        PostgreSQL raises the unique violation only after that process committed, and rows of ``attempts``
+        are never deleted, so the second run finds the key and never inserts it: it cannot fail the same way.
+        Any other integrity error fails the second run too, and is raised from it.
+        """
+        db = self._database()
+        for_update = " FOR UPDATE" if db.kind == "postgresql" else ""
+        try:
+            with db.write() as conn:
+                return work(_Session(conn, for_update))
+        except db.integrity_errors:
+            with db.write() as conn:
+                return work(_Session(conn, for_update))
 
     # --- payments ------------------------------------------------------------------------------------------
 
@@ -165,9 +177,10 @@ class WalletStore:
         nothing. A new key with a ``refusal`` records that answer and moves nothing. Otherwise the order's
         amount is debited if the balance covers it, else the key is recorded as declined.
         """
-        key, amount = attempt.idempotency_key, order.amount.minor_units
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            row = conn.execute(
+        key, amount, currency = attempt.idempotency_key, order.amount.minor_units, order.amount.currency
+
+        def work(tx: _Session) -> Settlement:
+            row = tx.select_for_update(
                 "SELECT status, payer, currency, amount, trade_no, result_code, result_message, error_code,"
                 " error_desc, extended_info FROM attempts WHERE idempotency_key = ?",
                 (key,),
@@ -175,50 +188,54 @@ class WalletStore:
             if row is not None:
                 return Settlement(_replay(row, order), debited=False)
             if refusal is not None:
-                _insert_attempt(conn, attempt, order, AttemptStatus.DECLINED, refusal)
+                _insert_attempt(tx, attempt, order, AttemptStatus.DECLINED, refusal)
                 return Settlement(refusal, debited=False)
-            # fetchall, not fetchone: a RETURNING statement is finished only once stepped to its end.
-            debit = conn.execute(
+            # The balance check is the UPDATE's own condition, so no other debit can come between the check and
+            # the debit. fetchall, not fetchone: SQLite finishes a RETURNING statement only at its end.
+            debit = tx.execute(
                 "UPDATE accounts SET balance = balance - ? WHERE payer = ? AND currency = ? AND balance >= ?"
                 " RETURNING balance",
-                (amount, order.payer_id, order.amount.currency, amount),
+                (amount, order.payer_id, currency, amount),
             ).fetchall()
             if not debit:
-                answer = declined(
-                    Reason.USER_BALANCE_NOT_ENOUGH, f"the payer's {order.amount.currency} balance is below {amount}"
-                )
-                _insert_attempt(conn, attempt, order, AttemptStatus.DECLINED, answer)
+                answer = declined(Reason.USER_BALANCE_NOT_ENOUGH, f"the payer's {currency} balance is below {amount}")
+                _insert_attempt(tx, attempt, order, AttemptStatus.DECLINED, answer)
                 return Settlement(answer, debited=False)
-            _insert_entry(
-                conn, order.payer_id, order.amount.currency, EntryKind.DEBIT, amount, debit[0][0], key, order.trade_no
-            )
+            _insert_entry(tx, order.payer_id, currency, EntryKind.DEBIT, amount, debit[0][0], key, order.trade_no)
             answer = paid()
-            _insert_attempt(conn, attempt, order, AttemptStatus.PAID, answer)
+            # The key's row last: if another process recorded the key meanwhile, this insert fails and the debit
+            # above is rolled back with it.
+            _insert_attempt(tx, attempt, order, AttemptStatus.PAID, answer)
             return Settlement(answer, debited=True)
+
+        return self._transaction(work)
 
     def inquire(self, order: Order, attempt: Attempt) -> AttemptStatus:
         """The key's status; a key never seen is voided first, so that no later ``pay`` can use it."""
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            return _status_or_void(conn, order, attempt)
+        return self._transaction(lambda tx: _status_or_void(tx, order, attempt))
 
     def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptStatus, AttemptStatus]:
         """Credit a paid key's amount back, once; void a key never seen. Returns (status before, status after)."""
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            before = _status_or_void(conn, order, attempt)
+        key = attempt.idempotency_key
+
+        def work(tx: _Session) -> tuple[AttemptStatus, AttemptStatus]:
+            # Locks the key's row on PostgreSQL: a concurrent cancel of the key waits here, then finds it reversed.
+            before = _status_or_void(tx, order, attempt, lock=True)
             if before is not AttemptStatus.PAID:
                 return before, before
-            payer, currency, amount, trade_no = conn.execute(
-                "SELECT payer, currency, amount, trade_no FROM attempts WHERE idempotency_key = ?",
-                (attempt.idempotency_key,),
+            payer, currency, amount, trade_no = tx.execute(
+                "SELECT payer, currency, amount, trade_no FROM attempts WHERE idempotency_key = ?", (key,)
             ).fetchone()
             # No balance cap here: a reversal returns money that was in the account and must always succeed.
-            balance = _credit(conn, payer, currency, amount)
-            _insert_entry(conn, payer, currency, EntryKind.REVERSAL, amount, balance, attempt.idempotency_key, trade_no)
-            conn.execute(
+            balance = _credit(tx, payer, currency, amount)
+            _insert_entry(tx, payer, currency, EntryKind.REVERSAL, amount, balance, key, trade_no)
+            tx.execute(
                 "UPDATE attempts SET status = ?, updated_at = ? WHERE idempotency_key = ?",
-                (AttemptStatus.REVERSED.value, _now(), attempt.idempotency_key),
+                (AttemptStatus.REVERSED.value, _now(), key),
             )
             return before, AttemptStatus.REVERSED
+
+        return self._transaction(work)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
@@ -228,43 +245,59 @@ class WalletStore:
         Raises :class:`tradepay.InvalidInput` (and credits nothing) when the balance would pass
         :data:`MAX_BALANCE`.
         """
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            row = conn.execute(
-                "SELECT balance FROM accounts WHERE payer = ? AND currency = ?", (payer, currency)
-            ).fetchone()
-            current = row[0] if row else 0
-            if current + amount > MAX_BALANCE:
+
+        def work(tx: _Session) -> int:
+            # The cap is the write's own condition, so two top-ups at once cannot both pass a check made before
+            # either of them wrote. (A new account starts at ``amount``, checked first.)
+            credited = []
+            if amount <= MAX_BALANCE:
+                credited = tx.execute(
+                    "INSERT INTO accounts (payer, currency, balance) VALUES (?, ?, ?)"
+                    " ON CONFLICT (payer, currency) DO UPDATE SET balance = accounts.balance + excluded.balance"
+                    " WHERE accounts.balance + excluded.balance <= ? RETURNING balance",
+                    (payer, currency, amount, MAX_BALANCE),
+                ).fetchall()
+            if not credited:
+                row = tx.execute(
+                    "SELECT balance FROM accounts WHERE payer = ? AND currency = ?", (payer, currency)
+                ).fetchone()
+                current = row[0] if row else 0
                 raise InvalidInput("amount", f"the balance would pass the maximum {MAX_BALANCE} (it is {current})")
-            balance = _credit(conn, payer, currency, amount)
-            _insert_entry(conn, payer, currency, EntryKind.CREDIT, amount, balance, None, None)
+            balance = int(credited[0][0])
+            _insert_entry(tx, payer, currency, EntryKind.CREDIT, amount, balance, None, None)
             return balance
+
+        return self._transaction(work)
 
     def balances(self, payer: str) -> dict[str, int]:
         """The payer's balances by currency (empty when the payer has no account)."""
-        with self._lock:
-            rows = self._connection().execute(
-                "SELECT currency, balance FROM accounts WHERE payer = ? ORDER BY currency", (payer,)
-            )
-            return dict(rows)
+        with self._database().read() as conn:
+            rows = conn.execute("SELECT currency, balance FROM accounts WHERE payer = ?", (payer,)).fetchall()
+        # Sorted here, not by ORDER BY: PostgreSQL's collation may order text unlike SQLite's byte order.
+        return {currency: int(balance) for currency, balance in sorted(rows)}
 
     def history(self, payer: str) -> list[LedgerEntry]:
         """The payer's journal, oldest first."""
-        with self._lock:
-            rows = self._connection().execute(
+        with self._database().read() as conn:
+            rows = conn.execute(
                 "SELECT id, payer, currency, kind, amount, balance_after, idempotency_key, trade_no, at"
                 " FROM entries WHERE payer = ? ORDER BY id",
                 (payer,),
-            )
-            return [LedgerEntry(r[0], r[1], r[2], EntryKind(r[3]), *r[4:]) for r in rows]
+            ).fetchall()
+        return [LedgerEntry(r[0], r[1], r[2], EntryKind(r[3]), *r[4:]) for r in rows]
 
     # --- fault profiles ------------------------------------------------------------------------------------
 
     def set_fault(self, profile: FaultProfile) -> None:
         """Store ``profile``, replacing the payer's previous one."""
-        with self._lock, immediate_transaction(self._connection()) as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO faults (payer, kind, seconds, result_code, error_code, reason, times)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+
+        def work(tx: _Session) -> None:
+            tx.execute(
+                "INSERT INTO faults (payer, kind, seconds, result_code, error_code, reason, times)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (payer) DO UPDATE SET kind = excluded.kind, seconds = excluded.seconds,"
+                " result_code = excluded.result_code, error_code = excluded.error_code, reason = excluded.reason,"
+                " times = excluded.times",
                 (
                     profile.payer,
                     profile.kind.value,
@@ -276,22 +309,26 @@ class WalletStore:
                 ),
             )
 
+        self._transaction(work)
+
     def clear_fault(self, payer: str | None) -> int:
         """Remove the profile of ``payer`` (every profile when ``None``); return how many were removed."""
-        with self._lock, immediate_transaction(self._connection()) as conn:
+
+        def work(tx: _Session) -> int:
             if payer is None:
-                return conn.execute("DELETE FROM faults").rowcount
-            return conn.execute("DELETE FROM faults WHERE payer = ?", (payer,)).rowcount
+                return int(tx.execute("DELETE FROM faults").rowcount)
+            return int(tx.execute("DELETE FROM faults WHERE payer = ?", (payer,)).rowcount)
+
+        return self._transaction(work)
 
     def faults(self) -> list[FaultProfile]:
         """Every stored profile, the all-payers one first."""
-        with self._lock:
-            rows = self._connection().execute(
+        with self._database().read() as conn:
+            rows = conn.execute(
                 "SELECT payer, kind, seconds, result_code, error_code, reason, times FROM faults"
-                " ORDER BY payer != ?, payer",
-                (ALL_PAYERS,),
-            )
-            return [_fault(row) for row in rows]
+            ).fetchall()
+        # Sorted here, not by ORDER BY: PostgreSQL's collation may order text unlike SQLite's byte order.
+        return [_fault(row) for row in sorted(rows, key=lambda row: (row[0] != ALL_PAYERS, row[0]))]
 
     def take_fault(self, payer: str) -> FaultProfile | None:
         """The profile that applies to ``payer``'s next ``pay`` (its own, else the all-payers one), used once.
@@ -299,25 +336,31 @@ class WalletStore:
         A profile with ``times`` is counted down and removed at zero, in one transaction, so N uses are N
         calls even across processes.
         """
-        with self._lock:
-            conn = self._connection()
-            # Most calls find no profile at all: answer those without taking the write lock.
+        # Most calls find no profile at all: answer those without a write transaction.
+        with self._database().read() as conn:
             if conn.execute("SELECT 1 FROM faults LIMIT 1").fetchone() is None:
                 return None
-            with immediate_transaction(conn):
-                row = conn.execute(
-                    "SELECT payer, kind, seconds, result_code, error_code, reason, times FROM faults"
-                    " WHERE payer IN (?, ?) ORDER BY payer = ? LIMIT 1",
-                    (payer, ALL_PAYERS, ALL_PAYERS),
+
+        def work(tx: _Session) -> FaultProfile | None:
+            # One row at a time, each locked on PostgreSQL before it is used: a process that waited for another
+            # to use up the payer's last call finds the row gone and goes on to the all-payers profile. Locking
+            # one row per transaction leaves no order of locks to deadlock on.
+            for owner in (payer, ALL_PAYERS):
+                row = tx.select_for_update(
+                    "SELECT payer, kind, seconds, result_code, error_code, reason, times FROM faults WHERE payer = ?",
+                    (owner,),
                 ).fetchone()
                 if row is None:
-                    return None
+                    continue
                 profile = _fault(row)
                 if profile.times == 1:
-                    conn.execute("DELETE FROM faults WHERE payer = ?", (profile.payer,))
+                    tx.execute("DELETE FROM faults WHERE payer = ?", (owner,))
                 elif profile.times is not None:
-                    conn.execute("UPDATE faults SET times = times - 1 WHERE payer = ?", (profile.payer,))
+                    tx.execute("UPDATE faults SET times = times - 1 WHERE payer = ?", (owner,))
                 return profile
+            return None
+
+        return self._transaction(work)
 
 
 def _fault(row: tuple[Any, ...]) -> FaultProfile:
@@ -325,38 +368,23 @@ def _fault(row: tuple[Any, ...]) -> FaultProfile:
     return FaultProfile(payer, FaultKind(kind), seconds, result_code, error_code, reason, times)
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the schema on a new file; refuse a file written by a newer version of the wallet."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(
-            f"{path}: wallet schema version {version} is newer than this tradepay-wallet ({SCHEMA_VERSION})"
-        )
-    if version == SCHEMA_VERSION:
-        return
-    with immediate_transaction(conn):
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
 def _now() -> float:
     return time.time()
 
 
-def _credit(conn: sqlite3.Connection, payer: str, currency: str, amount: int) -> int:
-    """Add ``amount`` to the account (opening it) and return the new balance."""
-    [(balance,)] = conn.execute(
+def _credit(tx: _Session, payer: str, currency: str, amount: int) -> int:
+    """Add ``amount`` to the account (opening it) and return the new balance, in one statement."""
+    [(balance,)] = tx.execute(
         "INSERT INTO accounts (payer, currency, balance) VALUES (?, ?, ?)"
-        " ON CONFLICT (payer, currency) DO UPDATE SET balance = balance + excluded.balance RETURNING balance",
+        " ON CONFLICT (payer, currency) DO UPDATE SET balance = accounts.balance + excluded.balance"
+        " RETURNING balance",
         (payer, currency, amount),
     ).fetchall()
     return int(balance)
 
 
 def _insert_entry(
-    conn: sqlite3.Connection,
+    tx: _Session,
     payer: str,
     currency: str,
     kind: EntryKind,
@@ -365,7 +393,7 @@ def _insert_entry(
     key: str | None,
     trade_no: str | None,
 ) -> None:
-    conn.execute(
+    tx.execute(
         "INSERT INTO entries (payer, currency, kind, amount, balance_after, idempotency_key, trade_no, at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (payer, currency, kind.value, amount, balance_after, key, trade_no, _now()),
@@ -373,11 +401,12 @@ def _insert_entry(
 
 
 def _insert_attempt(
-    conn: sqlite3.Connection, attempt: Attempt, order: Order, status: AttemptStatus, answer: PaymentResult | None
+    tx: _Session, attempt: Attempt, order: Order, status: AttemptStatus, answer: PaymentResult | None
 ) -> None:
+    """Record the key; a unique violation if another transaction recorded it first (see the module doc)."""
     error = answer.result_error if answer else None
     now = _now()
-    conn.execute(
+    tx.execute(
         "INSERT INTO attempts (idempotency_key, status, payer, currency, amount, trade_no, result_code,"
         " result_message, error_code, error_desc, extended_info, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -399,12 +428,16 @@ def _insert_attempt(
     )
 
 
-def _status_or_void(conn: sqlite3.Connection, order: Order, attempt: Attempt) -> AttemptStatus:
-    """The key's status, recording a ``voided`` tombstone first for a key never seen."""
-    row = conn.execute("SELECT status FROM attempts WHERE idempotency_key = ?", (attempt.idempotency_key,)).fetchone()
+def _status_or_void(tx: _Session, order: Order, attempt: Attempt, *, lock: bool = False) -> AttemptStatus:
+    """The key's status, recording a ``voided`` tombstone first for a key never seen.
+
+    ``lock`` locks the key's row (PostgreSQL) for a caller that changes it next.
+    """
+    select = tx.select_for_update if lock else tx.execute
+    row = select("SELECT status FROM attempts WHERE idempotency_key = ?", (attempt.idempotency_key,)).fetchone()
     if row is not None:
         return AttemptStatus(row[0])
-    _insert_attempt(conn, attempt, order, AttemptStatus.VOIDED, None)
+    _insert_attempt(tx, attempt, order, AttemptStatus.VOIDED, None)
     return AttemptStatus.VOIDED
 
 

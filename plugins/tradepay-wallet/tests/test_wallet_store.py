@@ -1,0 +1,318 @@
+"""The database itself: files of the first release still open, where PostgreSQL keeps the tables, what a bad
+URL says, and the races that only PostgreSQL lets happen (SQLite's write lock rules them out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradepay import Attempt, ConfigError, Database, Order, ProviderConfig, ProviderStatus, ResultCode
+from tradepay_wallet import EntryKind, WalletProvider
+
+AttemptOf = Callable[[str], Attempt]
+MakeProvider = Callable[..., WalletProvider]
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+POSTGRESQL_ONLY = pytest.mark.parametrize(
+    "backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+# What tradepay-wallet 0.1.0 ran on a new file (its _store._SCHEMA, verbatim), before it set user_version to 1.
+SCHEMA_OF_0_1_0 = """
+CREATE TABLE IF NOT EXISTS accounts (
+    payer    TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    -- SQLite turns an overflowing integer sum into a float: refuse that instead of storing it.
+    balance  INTEGER NOT NULL CHECK (typeof(balance) = 'integer' AND balance >= 0),
+    PRIMARY KEY (payer, currency)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS entries (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    payer           TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('credit', 'debit', 'reversal')),
+    amount          INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    balance_after   INTEGER NOT NULL,
+    idempotency_key TEXT,
+    trade_no        TEXT,
+    at              REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_payer ON entries (payer, id);
+-- The last line of defence: a key debits at most once and is reversed at most once.
+CREATE UNIQUE INDEX IF NOT EXISTS entries_once_per_key ON entries (idempotency_key, kind)
+    WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS attempts (
+    idempotency_key TEXT PRIMARY KEY,
+    status          TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
+    payer           TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    trade_no        TEXT NOT NULL,
+    result_code     TEXT,
+    result_message  TEXT,
+    error_code      INTEGER,
+    error_desc      TEXT,
+    extended_info   TEXT NOT NULL DEFAULT '{}',
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS faults (
+    payer       TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    seconds     REAL,
+    result_code TEXT,
+    error_code  INTEGER,
+    reason      TEXT,
+    times       INTEGER CHECK (times IS NULL OR times > 0)
+) WITHOUT ROWID;
+"""
+
+
+def pay(provider: WalletProvider, order: Order, attempt: Attempt) -> Any:
+    return asyncio.run(provider.pay(order, attempt))
+
+
+def sqlite_schema(path: Path) -> list[tuple[str, ...]]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name").fetchall()
+    conn.close()
+    return rows
+
+
+# --- SQLite: the files of 0.1.0 ----------------------------------------------------------------------------
+
+
+def write_0_1_0_file(path: Path) -> None:
+    """A wallet file as tradepay-wallet 0.1.0 left it: alice topped up USD 10.00 and paid key pay-0-1."""
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        for statement in SCHEMA_OF_0_1_0.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO accounts VALUES ('alice', 'USD', 900)")
+        conn.execute("INSERT INTO entries VALUES (1, 'alice', 'USD', 'credit', 1000, 1000, NULL, NULL, 1.0)")
+        conn.execute("INSERT INTO entries VALUES (2, 'alice', 'USD', 'debit', 100, 900, 'pay-0-1', 'T-0', 2.0)")
+        conn.execute(
+            "INSERT INTO attempts VALUES ('pay-0-1', 'paid', 'alice', 'USD', 100, 'T-0', '9000',"
+            " 'paid from wallet balance', NULL, NULL, '{}', 2.0, 2.0)"
+        )
+        conn.execute("COMMIT")
+    conn.close()
+
+
+@SQLITE_ONLY
+def test_a_file_of_the_first_release_opens_as_it_is_and_keeps_working(
+    make_provider: MakeProvider, make_order: Callable[..., Order], attempt: AttemptOf, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.sqlite3"
+    write_0_1_0_file(old)
+    schema_before = sqlite_schema(old)
+
+    provider = make_provider(database="old.sqlite3")
+
+    assert sqlite_schema(old) == schema_before  # no migration ran: it is at version 1 already
+    assert provider.balance("alice", "USD") == 900
+    assert pay(provider, make_order("100", trade_no="T-0"), attempt("pay-0-1")).result_code is ResultCode.SUCCESS
+    assert pay(provider, make_order("300"), attempt("pay-1-1")).result_code is ResultCode.SUCCESS
+    assert asyncio.run(provider.cancel(make_order("100", trade_no="T-0"), attempt("pay-0-1"))) is True
+    assert [(e.id, e.kind, e.balance_after) for e in provider.history("alice")] == [
+        (1, EntryKind.CREDIT, 1000),
+        (2, EntryKind.DEBIT, 900),
+        (3, EntryKind.DEBIT, 600),
+        (4, EntryKind.REVERSAL, 700),
+    ]
+
+
+@SQLITE_ONLY
+def test_a_new_file_has_the_schema_of_the_first_release(provider: WalletProvider, tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite3"
+    write_0_1_0_file(old)
+
+    assert isinstance(provider.settings.database, Path)
+    assert sqlite_schema(provider.settings.database) == sqlite_schema(old)
+
+
+# --- PostgreSQL: where the tables are, and what a bad URL says ----------------------------------------------
+
+
+def tables_in(admin: Database, schema: str) -> set[str]:
+    with admin.read() as conn:
+        rows = conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?", (schema,))
+        return {row[0] for row in rows.fetchall()}
+
+
+def schemas(admin: Database) -> set[str]:
+    with admin.read() as conn:
+        return {row[0] for row in conn.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
+
+
+@POSTGRESQL_ONLY
+def test_postgresql_keeps_the_tables_in_the_urls_schema(
+    provider: WalletProvider, database: str, postgres_admin: Database
+) -> None:
+    schema = database.rpartition("schema=")[2]
+
+    assert provider.settings.database == database
+    assert tables_in(postgres_admin, schema) == {"accounts", "entries", "attempts", "faults", "tradepay_schema"}
+
+
+@POSTGRESQL_ONLY
+def test_postgresql_without_a_schema_uses_tradepay_wallet(
+    database: str, postgres_admin: Database, tmp_path: Path
+) -> None:
+    base = database.rpartition("schema=")[0].rstrip("?&")
+    if "tradepay_wallet" in schemas(postgres_admin):
+        pytest.skip("the test database already has a tradepay_wallet schema: not touching data of others")
+    provider = WalletProvider(ProviderConfig("wallet", {"database": base}, tmp_path))
+    try:
+        provider.topup("alice", "USD", 100)
+        assert {"accounts", "entries", "attempts", "faults"} <= tables_in(postgres_admin, "tradepay_wallet")
+    finally:
+        provider.close()
+        with postgres_admin.write() as conn:
+            conn.execute('DROP SCHEMA IF EXISTS "tradepay_wallet" CASCADE')
+
+
+@POSTGRESQL_ONLY
+def test_a_schema_of_a_newer_wallet_is_refused(
+    make_provider: MakeProvider, database: str, postgres_admin: Database
+) -> None:
+    make_provider().close()
+    with postgres_admin.write() as conn:
+        conn.execute(f'SET LOCAL search_path TO "{database.rpartition("schema=")[2]}"')
+        conn.execute("UPDATE tradepay_schema SET version = 99")
+
+    with pytest.raises(ConfigError, match="schema version 99, newer") as refused:
+        make_provider()
+    assert refused.value.key == "providers.wallet.database"
+
+
+@POSTGRESQL_ONLY
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://wallet:s3cret@127.0.0.1:1/test", "cannot connect"),
+        ("postgresql://wallet:s3cret@127.0.0.1:1/test?schema=Not-An-Identifier", "lowercase identifier"),
+    ],
+)
+def test_an_unusable_postgresql_url_names_the_wallets_key_and_hides_the_password(
+    make_provider: MakeProvider, url: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says) as refused:
+        make_provider(database=url)
+
+    assert refused.value.key == "providers.wallet.database"
+    assert "s3cret" not in str(refused.value)
+    assert "wallet:***@127.0.0.1:1" in str(refused.value)
+
+
+# --- PostgreSQL: another process takes the key between this one's read and its write -------------------------
+
+
+class Interloper:
+    """The store's database, with another process's call let in at the worst moment: in the first write
+    transaction, right after its first read of ``attempts`` (which found the key missing), before any write."""
+
+    def __init__(self, db: Any, act: Callable[[], object]) -> None:
+        self._db = db
+        self._act: Callable[[], object] | None = act
+        self.kind = db.kind
+        self.integrity_errors = db.integrity_errors
+        self.transactions = 0
+
+    def read(self) -> Any:
+        return self._db.read()
+
+    @contextmanager
+    def write(self) -> Iterator[Interloper]:
+        self.transactions += 1
+        with self._db.write() as conn:
+            self._conn = conn
+            yield self
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cursor = self._conn.execute(sql, params)
+        if self._act is not None and sql.startswith("SELECT") and "FROM attempts" in sql:
+            act, self._act = self._act, None
+            act()  # on the other provider's own connections: it commits before this transaction goes on
+        return cursor
+
+
+@pytest.fixture
+def interlope(monkeypatch: pytest.MonkeyPatch) -> Callable[[WalletProvider, Callable[[], object]], Interloper]:
+    """``interlope(provider, act)``: run ``act`` inside ``provider``'s next key decision (white box)."""
+
+    def install(provider: WalletProvider, act: Callable[[], object]) -> Interloper:
+        store = provider._store
+        interloper = Interloper(store._database(), act)
+        monkeypatch.setattr(store, "_database", lambda: interloper)
+        return interloper
+
+    return install
+
+
+@POSTGRESQL_ONLY
+@pytest.mark.parametrize(
+    ("first", "answer", "balance"),
+    [("pay", ("9000", None), 700), ("inquire", ("4000", "ATTEMPT_VOIDED"), 1000)],
+)
+def test_a_pay_that_finds_its_key_taken_answers_from_it_and_moves_nothing(
+    make_provider: MakeProvider,
+    order: Order,
+    attempt: AttemptOf,
+    interlope: Callable[..., Interloper],
+    first: str,
+    answer: tuple[str, str | None],
+    balance: int,
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    calls = {"pay": theirs.pay, "inquire": theirs.inquire}
+    race = interlope(ours, lambda: asyncio.run(calls[first](order, attempt("pay-1-1"))))
+
+    result = pay(ours, order, attempt("pay-1-1"))
+
+    assert (result.result_code.value, result.reason) == answer
+    assert race.transactions == 2  # the first, rolled back with its debit, and the one that found the key
+    assert ours.balance("alice", "USD") == balance
+    assert [e.kind for e in ours.history("alice")].count(EntryKind.DEBIT) == (1 if balance == 700 else 0)
+
+
+@POSTGRESQL_ONLY
+def test_an_inquiry_that_finds_its_key_paid_meanwhile_says_paid(
+    make_provider: MakeProvider, order: Order, attempt: AttemptOf, interlope: Callable[..., Interloper]
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    race = interlope(ours, lambda: pay(theirs, order, attempt("pay-1-1")))
+
+    assert asyncio.run(ours.inquire(order, attempt("pay-1-1"))) is ProviderStatus.PAID
+
+    assert race.transactions == 2
+    assert ours.balance("alice", "USD") == 700
+
+
+@POSTGRESQL_ONLY
+def test_a_cancel_that_finds_its_key_paid_meanwhile_reverses_it(
+    make_provider: MakeProvider, order: Order, attempt: AttemptOf, interlope: Callable[..., Interloper]
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    race = interlope(ours, lambda: pay(theirs, order, attempt("pay-1-1")))
+
+    assert asyncio.run(ours.cancel(order, attempt("pay-1-1"))) is True
+
+    assert race.transactions == 2
+    assert ours.balance("alice", "USD") == 1000
+    assert [e.kind for e in ours.history("alice")] == [EntryKind.CREDIT, EntryKind.DEBIT, EntryKind.REVERSAL]
+    assert asyncio.run(theirs.inquire(order, attempt("pay-1-1"))) is ProviderStatus.NOT_PAID
