@@ -16,7 +16,8 @@ from tradepay import APIContext, Host, PaymentRequest, PaymentService, PaymentTy
 
 def main(config: str, orders_file: str, seed: str, out: str) -> None:
     configure_logging(level="warning")
-    orders = json.loads(open(orders_file, encoding="utf-8").read())
+    with open(orders_file, encoding="utf-8") as f:
+        orders = json.load(f)
     random.Random(int(seed)).shuffle(orders)
     host = Host.from_config(load_config(config), reconcile=False)
     service = PaymentService(host)

@@ -49,12 +49,12 @@ class World:
         """trade_no -> minor units debited and not reversed, from the wallet's own journal."""
         net: dict[str, int] = {}
         keys: dict[str, str] = {}
-        for payer in PAYERS + ["slow"]:
+        for payer in [*PAYERS, "slow"]:
             for entry in self.wallet.history(payer):
                 if entry.kind is EntryKind.DEBIT and entry.trade_no and entry.idempotency_key:
                     net[entry.trade_no] = net.get(entry.trade_no, 0) + entry.amount
                     keys[entry.idempotency_key] = entry.trade_no
-        for payer in PAYERS + ["slow"]:
+        for payer in [*PAYERS, "slow"]:
             for entry in self.wallet.history(payer):
                 if entry.kind is EntryKind.REVERSAL and entry.idempotency_key in keys:
                     trade_no = keys[entry.idempotency_key]

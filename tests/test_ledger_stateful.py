@@ -1,0 +1,352 @@
+"""The ledger as a Hypothesis state machine: orders, payments, repeats, parallel duplicates, scripted outcomes
+(late successes included), crashes and restarts, a service closed mid-call, bank outages and reconciliation,
+on a real SQLite ledger and two durable banks.
+
+After every step the files themselves are checked: at most one successful attempt per order; the money the
+banks hold equals the ledger's succeeded payments (and while some are unsettled, every charge belongs to one
+of them and no order is charged twice); no attempt N+1 while attempt N is unresolved; terminal states never
+change; no attempt follows a user cancel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from tradepay import (
+    ChainSettings,
+    Host,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentService,
+    PaymentType,
+    ResultCode,
+)
+from tradepay.testing import sample_context
+
+# pytest's importlib mode puts no test folder on sys.path; the helpers are imported by their plain names.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
+    from tests import ledger_bank
+    from tests import ledger_checks as checks
+else:
+    import ledger_bank
+    import ledger_checks as checks
+
+BANKS = ("bank_a", "bank_b")
+CONTEXT = sample_context()
+DUPLICATES = 4
+AMOUNTS = st.integers(1, 10_000)
+Out = ledger_bank.BankOutcome
+PAYING = st.sampled_from(
+    [
+        Out.SUCCESS,
+        Out.DECLINE,
+        Out.USER_CANCEL,
+        Out.TIMEOUT_ERROR,
+        Out.LATE_SUCCESS,
+        Out.EXCEPTION,
+        Out.CHARGE_THEN_EXCEPTION,
+    ]
+)
+CRASHING = st.one_of(
+    PAYING, st.sampled_from([Out.CRASH_BEFORE_CHARGE, Out.CRASH_AFTER_CHARGE, Out.INTERRUPT_AFTER_CHARGE])
+)
+#: What a request answer says about the payment it created.
+STATUS_OF = {"9000": "succeeded", "4000": "failed", "6001": "cancelled", "6004": "needs_reconciliation"}
+
+
+def request(trade_no: str) -> PaymentRequest:
+    return PaymentRequest(PaymentType.ORDER_ID, trade_no)
+
+
+class LedgerMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp = tempfile.TemporaryDirectory(prefix="tradepay-ledger-machine-")
+        root = Path(self._tmp.name)
+        self.ledger_path = root / "ledger.sqlite3"
+        self.bank_paths = [root / f"{name}.sqlite3" for name in BANKS]
+        self.amounts: dict[str, int] = {}
+        self.modes = dict.fromkeys(BANKS, ledger_bank.BankMode.UP)
+        self.terminal: dict[str, tuple[str, str | None]] = {}  # payment -> (status, result) once terminal
+        self.settled: dict[str, str] = {}  # attempt key -> paid / not_paid once settled
+        self.view = checks.LedgerFile({}, {}, {})
+        self._boot()
+
+    # --- the host's life ----------------------------------------------------------------------------------
+
+    def _boot(self) -> None:
+        """Start a host on the files, as a process that starts would (no reconciliation: that is a rule)."""
+        self.switch = ledger_bank.CrashSwitch()
+        self.ledger = ledger_bank.CrashableLedger(self.ledger_path, switch=self.switch)
+        self.banks = {
+            name: ledger_bank.Bank(path, switch=self.switch) for name, path in zip(BANKS, self.bank_paths, strict=True)
+        }
+        chain = ChainSettings(
+            providers=BANKS, deadline_s=30.0, provider_deadline_s=20.0, inquiry_attempts=2, inquiry_interval_s=0.001
+        )
+        self.host = Host.from_providers(dict(self.banks), chain=chain, ledger=self.ledger)
+        self.service = PaymentService(self.host)
+
+    def _shutdown(self) -> None:
+        self.service.close()
+        self.host.close()
+
+    def teardown(self) -> None:
+        self._shutdown()
+        self._tmp.cleanup()
+
+    def _script(self, first: ledger_bank.BankOutcome, second: ledger_bank.BankOutcome) -> None:
+        self.banks["bank_a"].script([first])
+        self.banks["bank_b"].script([second])
+
+    def _unscript(self) -> None:
+        for bank in self.banks.values():
+            bank.script([])
+
+    def _pay_calls(self) -> int:
+        return sum(bank.pay_calls() for bank in self.banks.values())
+
+    def _newest(self, view: checks.LedgerFile, trade_no: str) -> checks.PaymentRow | None:
+        payments = view.by_order.get(trade_no, ())
+        return payments[-1] if payments else None
+
+    def _orders_where(self, live: bool) -> list[str]:
+        return sorted(
+            t for t in self.amounts if any(p.status in checks.LIVE for p in self.view.by_order.get(t, ())) is live
+        )
+
+    # --- what an answer must agree with ---------------------------------------------------------------------
+
+    def _check_answer(self, trade_no: str, before: checks.PaymentRow | None, calls: int, result: PaymentResult) -> None:
+        view = checks.read_ledger(self.ledger_path)
+        after = self._newest(view, trade_no)
+        assert after is not None
+        if before is not None and before.status in checks.LIVE:
+            # A repeat: no provider is called, no payment is made.
+            assert self._pay_calls() == calls, "a repeat called a provider"
+            assert after.payment_id == before.payment_id, "a repeat made a new payment"
+            if before.result is not None:  # finished (even if unsettled): its stored answer
+                assert result.to_dict() == json.loads(before.result), "a repeat changed the answer"
+            else:
+                assert result.result_code is ResultCode.PROCESSING
+                assert result.extended_info.get("paymentId") == before.payment_id
+            return
+        assert before is None or after.payment_id != before.payment_id, "no new payment was made"
+        assert result.extended_info.get("paymentId") == after.payment_id
+        assert result.to_dict() == json.loads(after.result or "null"), "the answer is not the one stored"
+        assert after.status == STATUS_OF[result.result_code.value], (after.status, result)
+
+    def _pay_and_check(self, trade_no: str, first: ledger_bank.BankOutcome, second: ledger_bank.BankOutcome) -> None:
+        before = self._newest(self.view, trade_no)
+        calls = self._pay_calls()
+        self._script(first, second)
+        result = self.service.pay_blocking(request(trade_no), CONTEXT)
+        self._unscript()
+        event(f"answer {result.result_code.value}")
+        self._check_answer(trade_no, before, calls, result)
+
+    def _reconcile(self) -> None:
+        before = checks.read_ledger(self.ledger_path)
+        settlements = self.host.reconcile(stale_after_s=0)
+        for settlement in settlements:
+            event(f"reconciled {settlement.before.value} -> {settlement.after.value}")
+        view = checks.read_ledger(self.ledger_path)
+        assert {s.payment_id for s in settlements} == {p.payment_id for p in before.unsettled}
+        for settlement in settlements:
+            assert view.payments[settlement.payment_id].status == settlement.after.value, settlement
+        for payment in view.unsettled:
+            # Only a provider that can neither be asked nor cancel leaves a payment unsettled.
+            open_attempts = [a for a in payment.attempts if a.state in ("sent", "unknown")]
+            assert open_attempts, f"{payment.payment_id} left unsettled with every attempt settled"
+            assert self.modes[open_attempts[-1].provider] is ledger_bank.BankMode.DOWN, payment
+
+    # --- rules ------------------------------------------------------------------------------------------------
+
+    def _create_order(self, amount: int) -> str:
+        trade_no = f"T{len(self.amounts) + 1}"
+        self.ledger.create_order(
+            PaymentAmount("USD", str(amount)), merchant_id="shop-1", payer_id="payer-1", trade_no=trade_no
+        )
+        self.amounts[trade_no] = amount
+        return trade_no
+
+    @initialize(amounts=st.lists(AMOUNTS, min_size=3, max_size=3))
+    def create_orders(self, amounts: list[int]) -> None:
+        """A few orders from the start, so that every run pays (rules are switched off at random per run)."""
+        for amount in amounts:
+            self._create_order(amount)
+
+    @rule(amount=AMOUNTS)
+    def create_order(self, amount: int) -> None:
+        self._create_order(amount)
+
+    @precondition(lambda self: bool(self._orders_where(live=False)))
+    @rule(data=st.data())
+    def pay(self, data: st.DataObject) -> None:
+        """Pay an order that has no live payment (new, or its last payment failed or was cancelled)."""
+        trade_no = data.draw(st.sampled_from(self._orders_where(live=False)), label="trade_no")
+        self._pay_and_check(trade_no, data.draw(PAYING, label="bank_a"), data.draw(PAYING, label="bank_b"))
+
+    @precondition(lambda self: bool(self._orders_where(live=True)))
+    @rule(data=st.data())
+    def pay_again(self, data: st.DataObject) -> None:
+        """A repeat of an order that has a live payment: scripted to charge, had any provider been called."""
+        trade_no = data.draw(st.sampled_from(self._orders_where(live=True)), label="trade_no")
+        self._pay_and_check(trade_no, Out.SUCCESS, Out.SUCCESS)
+
+    @precondition(lambda self: bool(self.amounts))
+    @rule(data=st.data())
+    def pay_in_parallel(self, data: st.DataObject) -> None:
+        """DUPLICATES requests for one order released together, through the service's loop or each in a loop
+        of its own thread (the ledger then sees truly concurrent calls)."""
+        trade_no = data.draw(st.sampled_from(sorted(self.amounts)), label="trade_no")
+        first, second = data.draw(PAYING, label="bank_a"), data.draw(PAYING, label="bank_b")
+        own_loops = data.draw(st.booleans(), label="own_loops")
+        before = self._newest(self.view, trade_no)
+        known = {p.payment_id for p in self.view.by_order.get(trade_no, ())}
+        calls = self._pay_calls()
+        self._script(first, second)
+        barrier = threading.Barrier(DUPLICATES)
+        results: list[PaymentResult] = []
+
+        def one() -> None:
+            barrier.wait(timeout=30)
+            if own_loops:
+                results.append(asyncio.run(self.service.pay_async(request(trade_no), CONTEXT)))
+            else:
+                results.append(self.service.pay_blocking(request(trade_no), CONTEXT))
+
+        threads = [threading.Thread(target=one) for _ in range(DUPLICATES)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self._unscript()
+        assert len(results) == DUPLICATES
+        view = checks.read_ledger(self.ledger_path)
+        if before is not None and before.status in checks.LIVE:
+            for result in results:
+                self._check_answer(trade_no, before, calls, result)
+            return
+        mine = {p.payment_id: p for p in view.by_order[trade_no] if p.payment_id not in known}
+        assert mine, "no payment was made"
+        for result in results:
+            payment = mine.get(result.extended_info.get("paymentId", ""))
+            assert payment is not None, f"answered for a payment of no request: {result}"
+            if result.result_code is not ResultCode.PROCESSING:
+                assert result.to_dict() == json.loads(payment.result or "null"), "an answer is not the one stored"
+
+    @precondition(lambda self: bool(self._orders_where(live=False)))
+    @rule(data=st.data())
+    def pay_and_crash(self, data: st.DataObject) -> None:
+        """Pay, with the host dying at a chosen point (a bank's crash outcome, or else right after the
+        ledger's N-th write of the payment commits); then start a new host on the same files. Reconciliation
+        is a rule of its own, so requests may reach the new host before it (they get the stored answer, or
+        8000 while the payment is processing, and call no provider)."""
+        trade_no = data.draw(st.sampled_from(self._orders_where(live=False)), label="trade_no")
+        first, second = data.draw(CRASHING, label="bank_a"), data.draw(CRASHING, label="bank_b")
+        after_writes = data.draw(st.integers(1, 6), label="crash_after_writes")
+        before = self._newest(self.view, trade_no)
+        calls = self._pay_calls()
+        self.ledger.crash_after(after_writes)
+        self._script(first, second)
+        try:
+            result = self.service.pay_blocking(request(trade_no), CONTEXT)
+        except ledger_bank.SimulatedCrash as crash:
+            event(f"died: {self.switch.where or crash}")
+        else:
+            self.ledger.crash_after(None)
+            self._unscript()
+            self._check_answer(trade_no, before, calls, result)
+        self._shutdown()
+        self._boot()
+
+    @precondition(lambda self: bool(self._orders_where(live=False)))
+    @rule(data=st.data())
+    def pay_and_close_service(self, data: st.DataObject) -> None:
+        """Close the service while a bank call hangs: the caller is answered 6004 and the payment is left for
+        reconciliation; the bank then charges (or not) after the host stopped waiting, before or after the
+        reconciliation asks about it. A key asked about first is void: its late charge must be refused."""
+        trade_no = data.draw(st.sampled_from(self._orders_where(live=False)), label="trade_no")
+        charge = data.draw(st.booleans(), label="charge")
+        release_first = data.draw(st.booleans(), label="release_first")
+        hang = ledger_bank.Hang()
+        outcome = Out.HANG_THEN_CHARGE if charge else Out.HANG_THEN_DECLINE
+        for bank in self.banks.values():
+            bank.hang = hang
+        self._script(outcome, outcome)
+        answers: list[PaymentResult] = []
+
+        def answered(result: PaymentResult) -> None:
+            answers.append(result)
+            hang.entered.set()
+
+        self.service.pay(request(trade_no), CONTEXT, answered)
+        assert hang.entered.wait(timeout=30)
+        if answers:  # every circuit was open: no bank was called, nothing hangs
+            self._unscript()
+            return
+        self.service.close()
+        assert [a.result_code for a in answers] == [ResultCode.UNKNOWN]
+        self.service = PaymentService(self.host)
+        if not release_first:
+            self._reconcile()
+        hang.release.set()
+        assert hang.done.wait(timeout=30)
+        self._unscript()
+        if release_first:
+            self._reconcile()
+
+    @rule()
+    def reconcile(self) -> None:
+        self._reconcile()
+
+    @rule(bank=st.sampled_from(BANKS), mode=st.sampled_from(list(ledger_bank.BankMode)))
+    def set_bank_mode(self, bank: str, mode: ledger_bank.BankMode) -> None:
+        self.banks[bank].set_mode(mode)
+        self.modes[bank] = mode
+
+    # --- invariants -----------------------------------------------------------------------------------------
+
+    @invariant()
+    def money_is_safe(self) -> None:
+        view = checks.read_ledger(self.ledger_path)
+        checks.check_ledger(view)
+        checks.check_money(view, checks.read_bank_money(self.bank_paths))
+        for payment_id, seen in self.terminal.items():
+            payment = view.payments.get(payment_id)
+            assert payment is not None, f"payment {payment_id} disappeared"
+            assert (payment.status, payment.result) == seen, f"terminal payment {payment_id} changed"
+        for _, attempt in view.attempts():
+            if attempt.state in ("paid", "not_paid"):
+                assert self.settled.setdefault(attempt.key, attempt.state) == attempt.state, attempt
+        assert self.settled.keys() <= {a.key for _, a in view.attempts()}, "a settled attempt disappeared"
+        for payment in view.payments.values():
+            if payment.status in checks.TERMINAL:
+                self.terminal.setdefault(payment.payment_id, (payment.status, payment.result))
+        assert {p.payment_id for p in self.view.payments.values()} <= view.payments.keys()
+        self.view = view
+
+
+LedgerMachine.TestCase.settings = settings(
+    max_examples=50,
+    stateful_step_count=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+TestLedgerMachine = LedgerMachine.TestCase
