@@ -62,7 +62,10 @@ class PostgresDatabase:
         self._pool_type = ConnectionPool
         try:
             with psycopg.connect(self.url, autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                try:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
+                    pass  # IF NOT EXISTS is not atomic: another process created it at the same moment
         except psycopg.Error as exc:
             raise ConfigError(where, f"cannot connect: {' '.join(str(exc).split())}") from None
         self._pid = os.getpid()

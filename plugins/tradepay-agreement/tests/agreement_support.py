@@ -1,21 +1,113 @@
 """Helpers of the agreement tests that must be importable by a plain name: spawned processes import them.
 
 conftest.py puts this folder on ``sys.path``; a spawned child inherits that path and so finds this module.
+psycopg is imported only inside the PostgreSQL helpers, so that the tests run where it is not installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pytest
 import structlog
 
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
-from tradepay_agreement import AgreementProvider
+from tradepay_agreement import AgreementError, AgreementProvider, AgreementStore
 
-#: (idempotency key, result code, reason or None), as a worker reports each payment.
+#: (idempotency key or action, result code or outcome, reason or None), as a worker reports each step.
 Outcome = tuple[str, str, str | None]
+
+POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+
+
+def _postgres_skip() -> str | None:
+    """Why the PostgreSQL runs are skipped, or ``None`` when they can run."""
+    if not POSTGRES_URL:
+        return (
+            "PostgreSQL tests skipped: set TRADEPAY_TEST_POSTGRES_URL to run them, e.g. "
+            "TRADEPAY_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test"
+        )
+    try:
+        found = importlib.util.find_spec("psycopg") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else "PostgreSQL tests skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
+
+
+POSTGRES_SKIP = _postgres_skip()
+#: The databases every store and provider test runs on (the ``database`` fixture's parameters).
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(POSTGRES_SKIP is not None, reason=POSTGRES_SKIP or "")],
+    ),
+]
+#: For a test of a PostgreSQL race that SQLite's whole-database write lock makes impossible.
+ONLY_POSTGRES = pytest.mark.parametrize("database", BACKENDS[1:], indirect=True)
+
+
+@contextmanager
+def other_transaction(database: str) -> Iterator[Any]:
+    """A second psycopg connection to the PostgreSQL ``database`` URL, in its schema, inside an open
+    transaction (committed only by the caller): a stand-in for another process."""
+    import psycopg
+
+    parts = urlsplit(database)
+    schema = dict(parse_qsl(parts.query))["schema"]
+    url = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "schema"])))
+    with psycopg.connect(url) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        yield conn
+
+
+def wait_until_blocked_by(conn: Any) -> None:
+    """Return once some other session waits for ``conn``'s open transaction (a row or key it wrote); fail
+    after 30 seconds. Polls the lock table: the event it waits for happens in another connection."""
+    xid = conn.execute("SELECT pg_current_xact_id()::xid::text").fetchone()[0]
+    deadline = time.monotonic() + 30
+    while not conn.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND transactionid::text = %s AND NOT granted",
+        (xid,),
+    ).fetchone()[0]:
+        assert time.monotonic() < deadline, "nothing waited for the other transaction"
+        time.sleep(0.002)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A ``postgresql://`` URL naming a new schema ``tp_test_<random>``, dropped (with everything in it) after."""
+    import psycopg  # only here: the PostgreSQL runs need it, the SQLite runs must not
+
+    assert POSTGRES_URL is not None
+    schema = f"tp_test_{secrets.token_hex(6)}"
+    try:
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def usage_from_debits(store: AgreementStore, agreement_id: str) -> tuple[int, int]:
+    """The agreement's (amount, count) summed from its standing debits, as the old store computed usage: what
+    the counters on the agreement row must always equal."""
+    with store.database.read() as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM attempts WHERE agreement_id = ? AND status = 'debited'",
+            (agreement_id,),
+        ).fetchone()
+    return int(row[0]), int(row[1])
 
 
 class FakeClock:
@@ -31,17 +123,50 @@ class FakeClock:
         self.now += seconds
 
 
-def pay_in_process(data_dir: str, keys: list[str], value: str, barrier: Barrier, outcomes: Queue[Outcome]) -> None:
-    """In a spawned process: open the provider on ``data_dir``, wait for every worker at ``barrier``, then pay
-    alice's order of USD ``value`` to shop once per key (the payment and trade number is the key up to its
-    first ``-``) and report each outcome."""
+def _open(data_dir: str, database: str) -> AgreementProvider:
+    return AgreementProvider(ProviderConfig(name="agreement", settings={"database": database}, data_dir=Path(data_dir)))
+
+
+def order_for(key: str, value: str) -> tuple[Order, Attempt]:
+    """alice's order of USD ``value`` to shop for ``key`` (the payment and trade number is the key up to its
+    first ``-``)."""
+    payment = key.split("-")[0]
+    return Order(payment, PaymentAmount("USD", value), "shop", "alice"), Attempt(payment, 1, "agreement", key)
+
+
+def pay_in_process(
+    data_dir: str, database: str, steps: list[str], value: str, barrier: Barrier, outcomes: Queue[Outcome]
+) -> None:
+    """In a spawned process: open the provider on ``database``, wait for every worker at ``barrier``, then run
+    each step and report its outcome. A step is a key to pay, or ``cancel:KEY`` to cancel that key's payment."""
     with structlog.testing.capture_logs():  # the child's log lines would only clutter the test output
-        provider = AgreementProvider(ProviderConfig(name="agreement", data_dir=Path(data_dir)))
+        provider = _open(data_dir, database)
         try:
             barrier.wait(timeout=60)
-            for key in keys:
-                order = Order(key.split("-")[0], PaymentAmount("USD", value), "shop", "alice")
-                result = provider.pay(order=order, attempt=Attempt(key.split("-")[0], 1, "agreement", key))
-                outcomes.put((key, result.result_code.value, result.reason))
+            for step in steps:
+                action, _, key = step.rpartition(":")
+                order, attempt = order_for(key, value)
+                if action == "cancel":
+                    outcomes.put((step, str(provider.cancel(order=order, attempt=attempt)), None))
+                else:
+                    result = provider.pay(order=order, attempt=attempt)
+                    outcomes.put((step, result.result_code.value, result.reason))
+        finally:
+            provider.close()
+
+
+def sign_in_process(data_dir: str, database: str, barrier: Barrier, outcomes: Queue[Outcome]) -> None:
+    """In a spawned process: wait at ``barrier``, then sign an agreement of alice with shop; report
+    ``("sign", "signed", id)`` or ``("sign", "refused", None)``."""
+    with structlog.testing.capture_logs():
+        provider = _open(data_dir, database)
+        try:
+            barrier.wait(timeout=60)
+            try:
+                signed = provider.store.sign("alice", "shop", "USD")
+            except AgreementError:
+                outcomes.put(("sign", "refused", None))
+            else:
+                outcomes.put(("sign", "signed", signed.agreement_id))
         finally:
             provider.close()

@@ -1,4 +1,9 @@
-"""Fixtures of the agreement tests: a provider on a real SQLite file, an injected clock, orders and attempts."""
+"""Fixtures of the agreement tests: a provider on each database, an injected clock, orders and attempts.
+
+Every test that takes ``provider``, ``store`` or ``database`` runs twice: on a real SQLite file in tmp_path,
+and on PostgreSQL (marked ``postgres``) in a schema of its own that is dropped afterwards. The PostgreSQL run
+needs ``TRADEPAY_TEST_POSTGRES_URL`` and psycopg, and is skipped, saying so, without them.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +25,18 @@ from tradepay_agreement import Agreement, AgreementProvider, AgreementStore
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from agreement_support import FakeClock
+from agreement_support import BACKENDS, FakeClock, postgres_schema
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The ``database`` setting of the test's backend: a SQLite file name (relative to the data directory),
+    or a PostgreSQL URL naming a new schema that is dropped after the test."""
+    if request.param == "sqlite":
+        yield "agreement.sqlite3"
+    else:
+        with postgres_schema() as url:
+            yield url
 
 
 @pytest.fixture(autouse=True)
@@ -36,10 +52,24 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def provider(tmp_path: Path, clock: FakeClock) -> Iterator[AgreementProvider]:
-    made = AgreementProvider(ProviderConfig(name="agreement", settings={}, data_dir=tmp_path), clock=clock)
-    yield made
-    made.close()
+def make_provider(tmp_path: Path, database: str) -> Iterator[Callable[..., AgreementProvider]]:
+    """``make_provider(clock=None, **settings)``: a provider on the test's database (closed after the test)."""
+    made: list[AgreementProvider] = []
+
+    def make(clock: Callable[[], float] | None = None, **settings: Any) -> AgreementProvider:
+        config = ProviderConfig(name="agreement", settings={"database": database, **settings}, data_dir=tmp_path)
+        provider = AgreementProvider(config) if clock is None else AgreementProvider(config, clock=clock)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.fixture
+def provider(make_provider: Callable[..., AgreementProvider], clock: FakeClock) -> AgreementProvider:
+    return make_provider(clock=clock)
 
 
 @pytest.fixture

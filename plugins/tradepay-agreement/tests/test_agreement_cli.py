@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import click
 import pytest
 from agreement_support import FakeClock
 from click.testing import CliRunner, Result
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, Order, PaymentAmount
 from tradepay_agreement import AgreementProvider, AgreementStatus, AgreementStore
 
 
@@ -149,16 +148,12 @@ def test_bad_input_to_sign_names_the_argument_and_stores_nothing(
     assert store.agreements() == []
 
 
-def test_sign_refuses_a_currency_the_provider_does_not_pay(tmp_path: Path) -> None:
-    settings = {"currencies": ["USD", "JPY"]}
-    provider = AgreementProvider(ProviderConfig(name="agreement", settings=settings, data_dir=tmp_path))
-    try:
-        result = CliRunner().invoke(command_line(provider), ["agreement", "sign", "alice", "shop", "--currency", "EUR"])
+def test_sign_refuses_a_currency_the_provider_does_not_pay(make_provider: Callable[..., AgreementProvider]) -> None:
+    provider = make_provider(currencies=["USD", "JPY"])
+    result = CliRunner().invoke(command_line(provider), ["agreement", "sign", "alice", "shop", "--currency", "EUR"])
 
-        assert_refused(result, "'--currency'", "pays only in JPY, USD")
-        assert provider.store.agreements() == []
-    finally:
-        provider.close()
+    assert_refused(result, "'--currency'", "pays only in JPY, USD")
+    assert provider.store.agreements() == []
 
 
 def test_list_shows_usage_and_only_the_last_four_of_the_token(

@@ -1,10 +1,13 @@
-"""The core's conformance suite, run against the agreement provider."""
+"""The core's conformance suite, run against the agreement provider on each database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from tradepay import Order, PaymentAmount
+from tradepay import Order, PaymentAmount, ProviderConfig
 from tradepay.testing import ProviderConformance
 from tradepay_agreement import AgreementProvider
 
@@ -12,6 +15,13 @@ from tradepay_agreement import AgreementProvider
 class TestAgreementConformance(ProviderConformance):
     factory = AgreementProvider
     settings = {}  # noqa: RUF012 - the suite's own ClassVar, read-only
+
+    @pytest.fixture
+    def provider(self, tmp_path: Path, database: str) -> Iterator[AgreementProvider]:
+        """The suite's provider, on the test's database (conftest's ``database``: SQLite, then PostgreSQL)."""
+        made = AgreementProvider(ProviderConfig(self.provider_name, {**self.settings, "database": database}, tmp_path))
+        yield made
+        made.close()
 
     @pytest.fixture
     def payable_order(self, provider: AgreementProvider) -> Order:

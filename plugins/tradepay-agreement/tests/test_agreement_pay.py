@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pluggy
 import pytest
-from agreement_support import FakeClock
+from agreement_support import ONLY_POSTGRES, FakeClock, other_transaction, usage_from_debits, wait_until_blocked_by
 from structlog.typing import EventDict
 
 from tradepay import (
@@ -20,7 +19,6 @@ from tradepay import (
     PaymentRequest,
     PaymentResult,
     PaymentType,
-    ProviderConfig,
     ProviderStatus,
     ResultCode,
 )
@@ -38,7 +36,9 @@ def assert_declined(result: PaymentResult, reason: str, error: ErrorCode = Error
 
 
 def usage(store: AgreementStore, agreement: Agreement) -> tuple[int, int]:
+    """The agreement's counters, after checking that they equal the sum of its standing debits."""
     now = store.get(agreement.agreement_id)
+    assert (now.used_amount, now.used_count) == usage_from_debits(store, agreement.agreement_id)
     return now.used_amount, now.used_count
 
 
@@ -171,24 +171,20 @@ def test_rules_are_checked_in_the_documented_order(
 
 
 def test_the_settings_decline_what_the_provider_does_not_pay(
-    tmp_path: Path, make_order: MakeOrder, make_attempt: MakeAttempt
+    make_provider: Callable[..., AgreementProvider], make_order: MakeOrder, make_attempt: MakeAttempt
 ) -> None:
-    settings = {"currencies": ["USD"], "max_amount": 1000}
-    provider = AgreementProvider(ProviderConfig(name="agreement", settings=settings, data_dir=tmp_path))
-    try:
-        agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
+    provider = make_provider(currencies=["USD"], max_amount=1000)
+    agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
 
-        assert_declined(provider.pay(order=make_order("100", "EUR"), attempt=make_attempt()), "CURRENCY_NOT_SUPPORTED")
-        assert_declined(provider.pay(order=make_order("1001"), attempt=make_attempt()), "PAYMENT_AMOUNT_EXCEED_LIMIT")
-        assert provider.pay(order=make_order("1000"), attempt=make_attempt()).result_code is ResultCode.SUCCESS
-        assert usage(provider.store, agreement) == (1000, 1)
-        capabilities = provider.capabilities()
-        assert (capabilities.currencies, capabilities.max_amount) == (frozenset({"USD"}), 1000)
-    finally:
-        provider.close()
+    assert_declined(provider.pay(order=make_order("100", "EUR"), attempt=make_attempt()), "CURRENCY_NOT_SUPPORTED")
+    assert_declined(provider.pay(order=make_order("1001"), attempt=make_attempt()), "PAYMENT_AMOUNT_EXCEED_LIMIT")
+    assert provider.pay(order=make_order("1000"), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    assert usage(provider.store, agreement) == (1000, 1)
+    capabilities = provider.capabilities()
+    assert (capabilities.currencies, capabilities.max_amount) == (frozenset({"USD"}), 1000)
 
 
-@pytest.mark.parametrize("key", ["", "k" * 257, "bad\x00key", None])
+@pytest.mark.parametrize("key", ["", "k" * 257, "bad\x00key", "bad\ud800key", None])
 def test_a_bad_idempotency_key_is_declined_and_never_stored(
     provider: AgreementProvider, active: Callable[..., Agreement], make_order: MakeOrder, key: object
 ) -> None:
@@ -400,3 +396,81 @@ def test_payments_are_logged_with_their_fields(
     assert events[0]["amount"] == 100
     assert events[2]["reason"] == "PAYMENT_COUNT_EXCEED_LIMIT"
     assert agreement.access_token not in str(logs)
+
+
+def test_the_used_amount_never_passes_what_the_database_can_count(
+    provider: AgreementProvider, active: Callable[..., Agreement], make_order: MakeOrder, make_attempt: MakeAttempt
+) -> None:
+    """No cumulative limit, but the counter is a 64-bit integer: the payment that would overflow it declines."""
+    agreement = active()
+    biggest = "999999999999999999"
+    for _ in range(9):
+        assert provider.pay(order=make_order(biggest), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+
+    assert_declined(provider.pay(order=make_order(biggest), attempt=make_attempt()), "USER_AMOUNT_EXCEED_LIMIT")
+    assert usage(provider.store, agreement) == (9 * int(biggest), 9)
+
+
+# --- PostgreSQL races, staged: another transaction holds the key until the provider waits for it -------------
+
+
+@ONLY_POSTGRES
+def test_a_payment_that_loses_the_race_for_its_key_rolls_back_and_answers_as_a_repeat(
+    provider: AgreementProvider,
+    database: str,
+    active: Callable[..., Agreement],
+    make_order: MakeOrder,
+    make_attempt: MakeAttempt,
+) -> None:
+    agreement = active(count_limit=1)
+    order, attempt = make_order(), make_attempt()
+    with other_transaction(database) as other, ThreadPoolExecutor(1) as pool:
+        # Another process's inquiry tombstones the key and has not committed yet.
+        other.execute(
+            "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
+            " created_at, updated_at) VALUES (%s, 'voided', 'alice', 'shop', %s, 100, 'USD', 0, 0)",
+            (attempt.idempotency_key, order.trade_no),
+        )
+        paying = pool.submit(provider.pay, order=order, attempt=attempt)
+        wait_until_blocked_by(other)  # the payment checked, debited the counters, and waits to insert its key
+        other.commit()
+        result = paying.result(timeout=30)
+
+    assert_declined(result, "ATTEMPT_VOIDED")
+    assert usage(provider.store, agreement) == (0, 0)  # its counter update was rolled back with it
+    assert provider.pay(order=make_order(), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+
+
+@ONLY_POSTGRES
+def test_a_cancel_that_loses_the_race_to_tombstone_a_key_reverses_the_winners_debit(
+    provider: AgreementProvider,
+    database: str,
+    active: Callable[..., Agreement],
+    make_order: MakeOrder,
+    make_attempt: MakeAttempt,
+    logs: list[EventDict],
+) -> None:
+    agreement = active()
+    order, attempt = make_order("300"), make_attempt()
+    with other_transaction(database) as other, ThreadPoolExecutor(1) as pool:
+        # Another process's payment debits the key and has not committed yet.
+        other.execute(
+            "UPDATE agreements SET used_amount = used_amount + 300, used_count = used_count + 1"
+            " WHERE agreement_id = %s",
+            (agreement.agreement_id,),
+        )
+        other.execute(
+            "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
+            " agreement_id, result_code, result_message, extended_info, created_at, updated_at)"
+            " VALUES (%s, 'debited', 'alice', 'shop', %s, 300, 'USD', %s, '9000', 'paid', '{}', 0, 0)",
+            (attempt.idempotency_key, order.trade_no, agreement.agreement_id),
+        )
+        cancelling = pool.submit(provider.cancel, order=order, attempt=attempt)
+        wait_until_blocked_by(other)  # the cancel saw no row and waits to insert its tombstone
+        other.commit()
+        assert cancelling.result(timeout=30) is True
+
+    assert usage(provider.store, agreement) == (0, 0)
+    assert provider.inquire(order=order, attempt=attempt) is ProviderStatus.NOT_PAID
+    assert [e["event"] for e in logs].count("attempt_voided") == 0
+    assert [e["event"] for e in logs].count("payment_reversed") == 1

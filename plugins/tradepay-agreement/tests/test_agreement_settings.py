@@ -1,4 +1,4 @@
-"""The [providers.agreement] table: defaults, paths, and every refusal naming its key."""
+"""The [providers.agreement] table: defaults, paths and URLs, and every refusal naming its key."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agreement_support import POSTGRES_SKIP, POSTGRES_URL
 
 from tradepay import Capabilities, ConfigError, ProviderConfig
-from tradepay_agreement import AgreementProvider
+from tradepay_agreement import AgreementProvider, AgreementStore
 
 
 def build(tmp_path: Path, **settings: Any) -> AgreementProvider:
@@ -55,6 +56,11 @@ def test_currencies_and_max_amount_shape_the_capabilities(tmp_path: Path) -> Non
         ({"database": ""}, "database", "non-empty path"),
         ({"database": 3}, "database", "non-empty path"),
         ({"database": "a\x00b"}, "database", "non-empty path"),
+        ({"database": "mysql://db/agreements"}, "database", "no other kind of URL"),
+        ({"database": "sqlite://agreement.db"}, "database", "no other kind of URL"),
+        ({"database": "sqlite:///"}, "database", "needs a file path"),
+        ({"database": "postgresql://db/test?schema=Agreements"}, "database", "lowercase identifier"),
+        ({"database": "postgresql://db/test?schema=a;drop"}, "database", "lowercase identifier"),
         ({"currencies": "USD"}, "currencies", "list of ISO 4217"),
         ({"currencies": []}, "currencies", "non-empty list"),
         ({"currencies": ["usd"]}, "currencies", "not an ISO 4217"),
@@ -103,3 +109,63 @@ def test_the_entry_point_names_the_provider_class() -> None:
 
     assert entry.value == "tradepay_agreement:AgreementProvider"
     assert entry.load() is AgreementProvider
+
+
+def test_a_sqlite_url_is_a_path_under_data_dir_or_absolute(tmp_path: Path) -> None:
+    relative = build(tmp_path, database="sqlite:///state/agreements.db")
+    absolute = build(tmp_path, database=f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    try:
+        assert relative.settings.database == tmp_path / "state" / "agreements.db"
+        assert relative.settings.database.is_file()
+        assert absolute.settings.database == tmp_path / "elsewhere.db"
+        assert absolute.settings.database.is_file()
+    finally:
+        relative.close()
+        absolute.close()
+
+
+def test_an_unreachable_postgresql_is_a_config_error_that_hides_the_password(tmp_path: Path) -> None:
+    """Nothing listens on port 1 (or psycopg is missing): either way the error names this provider's key."""
+    url = "postgresql://agent:s3cret-pw@127.0.0.1:1/test?connect_timeout=5"
+    with pytest.raises(ConfigError) as refused:
+        AgreementProvider(ProviderConfig(name="autodebit", settings={"database": url}, data_dir=tmp_path))
+
+    assert refused.value.key == "providers.autodebit.database"
+    assert "s3cret-pw" not in str(refused.value)
+    assert "agent:***@127.0.0.1:1" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(POSTGRES_SKIP is not None, reason=POSTGRES_SKIP or "")
+def test_a_postgresql_url_without_a_schema_uses_tradepay_agreement(tmp_path: Path) -> None:
+    import psycopg
+
+    assert POSTGRES_URL is not None
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'tradepay_agreement'").fetchone():
+            pytest.skip("schema tradepay_agreement exists on the test server: this test never touches real data")
+        provider = build(tmp_path, database=POSTGRES_URL)
+        try:
+            assert provider.settings.database == POSTGRES_URL
+            with provider.store.database.read() as conn:
+                assert conn.execute("SELECT current_schema()").fetchone()[0] == "tradepay_agreement"
+            assert provider.store.sign("alice", "shop", "USD").status == "pending"
+            assert list(tmp_path.iterdir()) == []  # no SQLite file was made on the side
+        finally:
+            provider.close()
+            admin.execute('DROP SCHEMA IF EXISTS "tradepay_agreement" CASCADE')
+
+
+def test_a_database_of_a_newer_version_is_refused(tmp_path: Path, database: str) -> None:
+    store = AgreementStore(database, base=tmp_path)
+    with store.database.write() as conn:
+        if store.database.kind == "sqlite":
+            conn.execute("PRAGMA user_version = 9")
+        else:
+            conn.execute("UPDATE tradepay_schema SET version = 9")
+    store.close()
+
+    with pytest.raises(ConfigError, match="schema version 9, newer than this software understands") as refused:
+        build(tmp_path, database=database)
+    assert refused.value.key == "providers.agreement.database"

@@ -1,16 +1,20 @@
-"""Agreements: signing, every transition (legal and illegal), expiry on an injected clock, the SQLite file."""
+"""Agreements on each database: signing, every transition (legal and illegal), expiry on an injected clock,
+races between signings and transitions, and the database itself."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from agreement_support import FakeClock
 
-from tradepay import InvalidInput
+from tradepay import ConfigError, InvalidInput
 from tradepay_agreement import Agreement, AgreementError, AgreementNotFound, AgreementStatus, AgreementStore
+from tradepay_agreement._schema import SCHEMA_VERSION
 
 MINUTE = 60.0
 
@@ -235,10 +239,10 @@ def test_a_revoked_agreement_stays_revoked_past_its_expiry(store: AgreementStore
     assert store.get(agreement.agreement_id).status is AgreementStatus.REVOKED
 
 
-def test_expiry_is_derived_at_read_time_for_every_process(tmp_path: Path, clock: FakeClock) -> None:
-    writer = AgreementStore(tmp_path / "a.sqlite3", clock=clock)
+def test_expiry_is_derived_at_read_time_for_every_process(tmp_path: Path, database: str, clock: FakeClock) -> None:
+    writer = AgreementStore(database, base=tmp_path, clock=clock)
     later = FakeClock(clock.now + MINUTE)
-    reader = AgreementStore(tmp_path / "a.sqlite3", clock=later)
+    reader = AgreementStore(database, base=tmp_path, clock=later)
     try:
         agreement = writer.sign("alice", "shop", "USD", expires_in=MINUTE)
 
@@ -249,7 +253,57 @@ def test_expiry_is_derived_at_read_time_for_every_process(tmp_path: Path, clock:
         reader.close()
 
 
-# --- the file ----------------------------------------------------------------------------------------------
+# --- concurrency within a process (PostgreSQL: one pooled connection per thread, a real race) ---------------
+
+
+def test_threads_signing_for_one_pair_get_one_live_agreement(store: AgreementStore) -> None:
+    workers = 6
+    barrier = threading.Barrier(workers)
+
+    def sign(_: int) -> str:
+        barrier.wait(timeout=30)
+        try:
+            return store.sign("alice", "shop", "USD").agreement_id
+        except AgreementError:
+            return "refused"
+
+    with ThreadPoolExecutor(workers) as pool:
+        outcomes = list(pool.map(sign, range(workers)))
+
+    assert outcomes.count("refused") == workers - 1
+    assert [a.status for a in store.agreements("alice")] == ["pending"]
+
+
+def race(store: AgreementStore, agreement_id: str, events: list[str]) -> list[str]:
+    """Run ``activate``/``revoke`` events of one agreement in threads released together: ``done`` or ``refused``."""
+    barrier = threading.Barrier(len(events))
+
+    def act(event: str) -> str:
+        barrier.wait(timeout=30)
+        try:
+            (store.activate if event == "activate" else store.revoke)(agreement_id)
+        except AgreementError:
+            return "refused"
+        return "done"
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        return list(pool.map(act, events))
+
+
+def test_a_racing_activate_and_revoke_always_end_revoked(store: AgreementStore) -> None:
+    """Whichever runs first, revoke wins: an activate that read ``pending`` before a revoke committed must not
+    bring the revoked agreement back to life."""
+    for _ in range(5):
+        agreement = store.sign("alice", "shop", "USD")  # the last round's agreement is revoked
+
+        activated, revoked = race(store, agreement.agreement_id, ["activate", "revoke"])
+
+        assert revoked == "done"
+        assert activated in {"done", "refused"}
+        assert store.get(agreement.agreement_id).status is AgreementStatus.REVOKED
+
+
+# --- the database ------------------------------------------------------------------------------------------
 
 
 def test_the_file_is_wal_with_a_schema_version_and_survives_reopening(tmp_path: Path) -> None:
@@ -261,7 +315,7 @@ def test_the_file_is_wal_with_a_schema_version_and_survives_reopening(tmp_path: 
     probe = sqlite3.connect(path)
     try:
         assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert probe.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert probe.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
     finally:
         probe.close()
     again = AgreementStore(path)
@@ -277,5 +331,32 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     probe.execute("PRAGMA user_version = 99")
     probe.close()
 
-    with pytest.raises(sqlite3.DatabaseError, match="schema 99 is newer"):
+    with pytest.raises(ConfigError, match="schema version 99, newer") as refused:
         AgreementStore(path)
+    assert refused.value.key == "providers.agreement.database"
+
+
+def test_the_store_is_reopened_on_the_same_database_and_closes_twice(
+    tmp_path: Path, database: str, clock: FakeClock
+) -> None:
+    first = AgreementStore(database, base=tmp_path, clock=clock)
+    signed = first.sign("alice", "shop", "USD", count_limit=3)
+    first.close()
+    first.close()
+
+    again = AgreementStore(database, base=tmp_path, clock=clock)
+    try:
+        assert again.agreements() == [signed]
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("agreement_id", ["agr_\x00", "\x00"])
+def test_a_nul_in_an_id_is_simply_not_found(store: AgreementStore, agreement_id: str) -> None:
+    store.sign("alice", "shop", "USD")
+
+    with pytest.raises(AgreementNotFound):
+        store.get(agreement_id)
+    with pytest.raises(AgreementNotFound):
+        store.revoke(agreement_id)
+    assert store.agreements("ali\x00ce") == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 
@@ -20,8 +19,8 @@ from tradepay import (
 )
 
 from ._cli import agreement_group
-from ._settings import AgreementSettings, parse_settings
-from ._store import AgreementStore
+from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings, shown_location
+from ._store import AgreementStore, database_errors
 
 __all__ = ["AgreementProvider"]
 
@@ -31,15 +30,21 @@ class AgreementProvider:
 
     The host builds it from ``config`` (``config.settings`` is the ``[providers.agreement]`` table); ``clock``
     (seconds since the epoch) decides when agreements expire and exists so that tests need not sleep.
-    Raises :class:`tradepay.ConfigError` for a bad setting or a database file it cannot use.
+    Raises :class:`tradepay.ConfigError` for a bad setting or a database (file or server) it cannot use.
     """
 
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
+        key = f"providers.{config.name}.database"
+        shown = shown_location(self._settings.database)
         try:
-            self._store = AgreementStore(self._settings.database, clock=clock)
-        except sqlite3.Error as exc:  # unopenable, not a database, or a newer schema: a setting to fix
-            raise ConfigError(f"providers.{config.name}.database", f"{self._settings.database}: {exc}") from exc
+            self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
+        except ConfigError as exc:
+            # A newer schema (keyed already), or the core's PostgreSQL connection refusing: that one names the
+            # ledger's key, but it is this provider's setting to fix.
+            raise ConfigError(key, exc.reason if exc.key == key else f"{shown}: {exc.reason}") from exc
+        except database_errors() as exc:  # unopenable, not a database, no permission: a setting to fix
+            raise ConfigError(key, f"{shown}: {' '.join(str(exc).split())}") from exc
 
     @property
     def settings(self) -> AgreementSettings:
@@ -52,7 +57,7 @@ class AgreementProvider:
         return self._store
 
     def close(self) -> None:
-        """Close the store's database connection."""
+        """Close the store's database connections (the host may call this more than once)."""
         self._store.close()
 
     @hookimpl

@@ -1,14 +1,27 @@
-"""Agreements and the attempts debited under them, in one SQLite file that every host process may share.
+"""Agreements and the attempts debited under them, in one SQL database (a SQLite file or a PostgreSQL schema)
+that every host process may share.
 
-Every write, and every check that a write depends on, runs in one ``BEGIN IMMEDIATE`` transaction: the
-write lock is taken before the first read, so two processes can never both see room under a limit.
+Every write, and every check that a write depends on, runs in one transaction of ``Database.write()``. On
+SQLite that is ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so everything is serial.
+PostgreSQL (READ COMMITTED) has no such lock, so each check-then-write is made safe on its own:
 
-Two things are derived rather than stored, so they cannot drift from the rows they summarise:
+* a payment locks the agreement row it judges by (``SELECT ... FOR UPDATE``) before it reads the usage, and
+  its debit adds to the usage counters on that row, conditioned on the limits, in the same transaction as
+  the attempt row; two payments under one agreement therefore run one after the other;
+* the idempotency key is the attempts table's primary key: a payment that loses the race for a key rolls
+  back (its counter update with it) and answers what the winner stored; a tombstone is inserted with
+  ``ON CONFLICT DO NOTHING`` and the key re-read when another writer got there first;
+* a reversal moves the attempt from ``debited`` to ``reversed`` with an update conditioned on ``debited``,
+  and gives the amount and count back only if that update changed the row: once, however many cancels race;
+* a transition locks the agreement row before it checks the status it leaves;
+* signing numbers the pair's agreements (``pair_seq``, unique per pair): two signings that both saw no live
+  agreement collide on the number, and the loser decides again and sees the winner's.
 
-* an agreement's usage (amount and count used) is the sum of its attempts whose status is ``debited``, so
-  reversing an attempt gives its amount and its count back exactly once;
-* ``expired`` is computed at read time from ``expires_at`` and the store's clock: a pending or active
-  agreement whose ``expires_at`` has passed reads as expired, and no process has to write that.
+An agreement's usage (``used_amount``, ``used_count``) is kept on its row and changed only together with the
+attempt row that debits or reverses it, so a payment costs the same however many came before it, and
+reversing an attempt gives its amount and its count back exactly once. ``expired`` is derived, not stored: a
+pending or active agreement whose ``expires_at`` has passed on the store's clock reads as expired, and no
+process has to write that.
 """
 
 from __future__ import annotations
@@ -18,10 +31,9 @@ import enum
 import math
 import secrets
 import sqlite3
-import threading
+import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +41,7 @@ from typing import Any, Final
 import structlog
 
 from tradepay import (
+    Database,
     InvalidInput,
     Order,
     PaymentAmount,
@@ -36,12 +49,13 @@ from tradepay import (
     ProviderStatus,
     ResultCode,
     TradePayError,
-    immediate_transaction,
-    open_sqlite,
+    migrate,
+    open_database,
 )
 
 from ._answers import Reason, decline, from_row, paid, to_row
-from ._settings import MAX_LIMIT
+from ._schema import SCHEMA_VERSION, migrations_for
+from ._settings import DEFAULT_SCHEMA, MAX_LIMIT
 
 __all__ = [
     "MAX_EXPIRES_IN",
@@ -52,69 +66,35 @@ __all__ = [
     "AgreementNotFound",
     "AgreementStatus",
     "AgreementStore",
+    "database_errors",
 ]
 
 SCOPE: Final = "AGREEMENT_PAY"
-SCHEMA_VERSION: Final = 1
 #: The longest an agreement may run before it expires: 100 years, in seconds.
 MAX_EXPIRES_IN: Final = 100 * 365 * 24 * 3600
 _MAX_KEY = 256
+#: The most an agreement's used amount can hold (a signed 64-bit integer, on both databases).
+_MAX_USED: Final = 2**63 - 1
+#: How often ``sign`` decides again after losing a race for the pair's next number.
+_SIGN_TRIES: Final = 3
 
 _log = structlog.get_logger("tradepay_agreement")
 
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS agreements (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        agreement_id TEXT NOT NULL UNIQUE,
-        payer_id TEXT NOT NULL,
-        merchant_id TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        currency TEXT NOT NULL,
-        per_payment_limit INTEGER CHECK (per_payment_limit > 0),
-        cumulative_limit INTEGER CHECK (cumulative_limit > 0),
-        count_limit INTEGER CHECK (count_limit > 0),
-        access_token TEXT NOT NULL UNIQUE,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'revoked')),
-        signed_at REAL NOT NULL,
-        expires_at REAL
-    )""",
-    "CREATE INDEX IF NOT EXISTS agreements_by_pair ON agreements (payer_id, merchant_id, seq)",
-    # One row per idempotency key: the debit itself when status is 'debited'. A 'voided' row is a tombstone
-    # left by an inquiry or cancel that came first; it carries no answer.
-    """CREATE TABLE IF NOT EXISTS attempts (
-        idempotency_key TEXT PRIMARY KEY,
-        status TEXT NOT NULL CHECK (status IN ('debited', 'declined', 'reversed', 'voided')),
-        payer_id TEXT NOT NULL,
-        merchant_id TEXT NOT NULL,
-        trade_no TEXT NOT NULL,
-        amount INTEGER NOT NULL CHECK (amount > 0),
-        currency TEXT NOT NULL,
-        agreement_id TEXT REFERENCES agreements (agreement_id),
-        result_code TEXT,
-        result_message TEXT,
-        error_code INTEGER,
-        error_desc TEXT,
-        extended_info TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    # Covers the usage sum, so a payment's limit check reads the index only.
-    "CREATE INDEX IF NOT EXISTS attempts_by_agreement ON attempts (agreement_id, status, amount)",
+# The columns are the fields of Agreement, in order, then pair_seq (which signing needs).
+_SELECT: Final = (
+    "SELECT agreement_id, payer_id, merchant_id, scope, currency, status, per_payment_limit, cumulative_limit,"
+    " count_limit, access_token, signed_at, expires_at, used_amount, used_count, pair_seq FROM agreements "
 )
-
-_AGREEMENTS: Final = """
-    SELECT a.agreement_id, a.payer_id, a.merchant_id, a.scope, a.currency, a.status, a.per_payment_limit,
-           a.cumulative_limit, a.count_limit, a.access_token, a.signed_at, a.expires_at,
-           COALESCE(SUM(t.amount), 0), COUNT(t.idempotency_key)
-    FROM agreements a
-    LEFT JOIN attempts t ON t.agreement_id = a.agreement_id AND t.status = 'debited'
-"""
-_BY_ID: Final = _AGREEMENTS + "WHERE a.agreement_id = ? GROUP BY a.seq"
-_LATEST_OF_PAIR: Final = (
-    _AGREEMENTS + "WHERE a.payer_id = ? AND a.merchant_id = ? GROUP BY a.seq ORDER BY a.seq DESC LIMIT 1"
+_BY_ID: Final = _SELECT + "WHERE agreement_id = ?"
+# pair_seq numbers a pair's agreements in signing order: the highest is the pair's newest.
+_LATEST_OF_PAIR: Final = _SELECT + "WHERE payer_id = ? AND merchant_id = ? ORDER BY pair_seq DESC LIMIT 1"
+_OF_PAYER: Final = _SELECT + "WHERE payer_id = ? ORDER BY seq"
+_ALL: Final = _SELECT + "ORDER BY seq"
+_LOCK_AGREEMENT: Final = "SELECT 1 FROM agreements WHERE agreement_id = ?"
+_ATTEMPT: Final = (
+    "SELECT status, payer_id, merchant_id, amount, currency, result_code, result_message, error_code, error_desc,"
+    " extended_info, agreement_id FROM attempts WHERE idempotency_key = ?"
 )
-_OF_PAYER: Final = _AGREEMENTS + "WHERE a.payer_id = ? GROUP BY a.seq ORDER BY a.seq"
-_ALL: Final = _AGREEMENTS + "GROUP BY a.seq ORDER BY a.seq"
 
 
 class AgreementStatus(enum.StrEnum):
@@ -176,8 +156,8 @@ class Agreement:
 
 
 def _agreement(row: tuple[Any, ...], now: float) -> Agreement:
-    """The agreement in ``row`` (a :data:`_AGREEMENTS` row) as it reads at ``now``."""
-    agreement = Agreement(*row)  # the columns of _AGREEMENTS are the fields of Agreement, in order
+    """The agreement in ``row`` (a :data:`_SELECT` row) as it reads at ``now``."""
+    agreement = Agreement(*row[:-1])  # the columns of _SELECT are the fields of Agreement, then pair_seq
     status = AgreementStatus(agreement.status)
     if status in _LIVE and agreement.expires_at is not None and now >= agreement.expires_at:
         status = AgreementStatus.EXPIRED
@@ -206,9 +186,16 @@ def _check_expires_in(value: object) -> float | None:
 
 
 def _key_problem(key: object) -> str | None:
-    """Why ``key`` cannot be an idempotency key, or ``None``. No money ever moves under such a key."""
+    """Why ``key`` cannot be an idempotency key, or ``None``. No money ever moves under such a key.
+
+    NUL and text that is not valid Unicode (lone surrogates) are refused: neither database can store them.
+    """
     if not isinstance(key, str) or not key or len(key) > _MAX_KEY or "\x00" in key:
         return f"idempotency key must be a string of 1 to {_MAX_KEY} characters"
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "idempotency key must be valid Unicode text"
     return None
 
 
@@ -216,44 +203,57 @@ def _money(currency: str, minor_units: int) -> str:
     return str(PaymentAmount(currency, str(minor_units)))
 
 
-class AgreementStore:
-    """The agreement state in the SQLite file at ``path``, read with ``clock`` (seconds since the epoch).
+def database_errors() -> tuple[type[Exception], ...]:
+    """The exceptions the store's databases raise for a file or server they cannot use.
 
-    One instance holds one connection, serialised by a lock, so it may be shared by the host's threads;
-    every process opens its own.
+    psycopg is named only if something imported it already: it is needed (and imported by the core) only
+    when a PostgreSQL URL is configured.
+    """
+    psycopg = sys.modules.get("psycopg")
+    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
+
+
+class AgreementStore:
+    """The agreement state at ``location`` (a SQLite path, ``sqlite:///PATH`` or ``postgresql://...``), read
+    with ``clock`` (seconds since the epoch). Relative paths are relative to ``base`` (default: the working
+    directory); PostgreSQL tables live in ``schema`` unless the URL's ``?schema=`` names another.
+
+    The schema is created or migrated on open; a database written by a newer version is refused with
+    :class:`tradepay.ConfigError` keyed ``where``. One instance may be shared by the host's threads; every
+    process opens its own.
     """
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        location: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        base: Path | None = None,
+        schema: str = DEFAULT_SCHEMA,
+        where: str = "providers.agreement.database",
+    ) -> None:
         self._clock = clock
-        self._lock = threading.Lock()
-        self._conn = open_sqlite(path)
+        self._db = open_database(location, base=base, schema=schema)
         try:
-            with self._write() as conn:
-                self._create_schema(conn)
+            migrate(self._db, migrations_for(self._db.kind), where=where)
         except BaseException:
-            self._conn.close()
+            self._db.close()
             raise
+        # SQLite's BEGIN IMMEDIATE already serialises every write (and SQLite has no FOR UPDATE); PostgreSQL
+        # must lock the rows that a decision rests on.
+        self._for_update = " FOR UPDATE" if self._db.kind == "postgresql" else ""
+        self._closed = False
+
+    @property
+    def database(self) -> Database:
+        """The database the store runs on (``.kind`` is ``sqlite`` or ``postgresql``)."""
+        return self._db
 
     def close(self) -> None:
-        """Close the connection; the store cannot be used afterwards."""
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate_transaction(self._conn) as conn:
-            yield conn
-
-    @staticmethod
-    def _create_schema(conn: sqlite3.Connection) -> None:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"agreement database schema {version} is newer than this tradepay-agreement ({SCHEMA_VERSION})"
-            )
-        for statement in _SCHEMA:
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        """Release the database connections; the store cannot be used afterwards. Closing twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            self._db.close()
 
     # --- agreements ---------------------------------------------------------------------------------------
 
@@ -285,25 +285,51 @@ class AgreementStore:
             _check_limit("count_limit", count_limit),
         )
         lifetime = _check_expires_in(expires_in)
+        for attempt in range(1, _SIGN_TRIES + 1):
+            try:
+                agreement = self._sign_once(payer_id, merchant_id, currency, limits, lifetime)
+                break
+            except self._db.integrity_errors:
+                # Another signing of this pair took the number we chose (PostgreSQL; SQLite is serial), or a
+                # random id collided. Deciding again sees the winner's agreement, which is live.
+                if attempt == _SIGN_TRIES:
+                    raise AgreementError(
+                        f"the agreements of payer {payer_id!r} with merchant {merchant_id!r} changed while signing"
+                        f" {_SIGN_TRIES} times in a row; nothing was signed, try again"
+                    ) from None
+        _log.info("agreement_signed", agreement_id=agreement.agreement_id, payer=payer_id, merchant=merchant_id)
+        return agreement
+
+    def _sign_once(
+        self,
+        payer_id: str,
+        merchant_id: str,
+        currency: str,
+        limits: tuple[int | None, int | None, int | None],
+        lifetime: float | None,
+    ) -> Agreement:
         agreement_id = "agr_" + secrets.token_hex(8)
-        with self._write() as conn:
+        with self._db.write() as conn:
             now = self._clock()
-            current = self._latest_of_pair(conn, payer_id, merchant_id, now)
+            latest = self._latest_row(conn, payer_id, merchant_id)
+            current = _agreement(latest, now) if latest is not None else None
             if current is not None and current.status in _LIVE:
                 raise AgreementError(
                     f"payer {payer_id!r} already has agreement {current.agreement_id} ({current.status}) with "
                     f"merchant {merchant_id!r}; revoke it before signing another"
                 )
+            # The number follows the one this decision read (not a newer one a later statement could see): a
+            # concurrent signing that read the same newest agreement picks the same number, and one of the two
+            # inserts fails on agreements_by_pair_seq.
+            pair_seq = int(latest[-1]) + 1 if latest is not None else 1
             conn.execute(
                 "INSERT INTO agreements (agreement_id, payer_id, merchant_id, scope, currency, per_payment_limit,"
-                " cumulative_limit, count_limit, access_token, status, signed_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                " cumulative_limit, count_limit, access_token, status, signed_at, expires_at, pair_seq)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
                 (agreement_id, payer_id, merchant_id, SCOPE, currency, *limits, secrets.token_urlsafe(32), now,
-                 now + lifetime if lifetime is not None else None),
+                 now + lifetime if lifetime is not None else None, pair_seq),
             )  # fmt: skip
-            agreement = self._by_id(conn, agreement_id, now)
-        _log.info("agreement_signed", agreement_id=agreement_id, payer=payer_id, merchant=merchant_id)
-        return agreement
+            return self._by_id(conn, agreement_id, now)
 
     def activate(self, agreement_id: str) -> Agreement:
         """Move a ``pending`` agreement to ``active``; :class:`AgreementError` from any other status."""
@@ -315,8 +341,9 @@ class AgreementStore:
 
     def _transition(self, agreement_id: str, event: str) -> Agreement:
         allowed, target = _TRANSITIONS[event]
-        with self._write() as conn:
-            agreement = self._by_id(conn, agreement_id, self._clock())
+        with self._db.write() as conn:
+            # Locked, so that a concurrent transition cannot change the status between this check and the update.
+            agreement = self._by_id(conn, agreement_id, self._clock(), lock=True)
             if agreement.status not in allowed:
                 raise AgreementError(
                     f"cannot {event} agreement {agreement_id}: it is {agreement.status}"
@@ -328,29 +355,35 @@ class AgreementStore:
 
     def get(self, agreement_id: str) -> Agreement:
         """The agreement ``agreement_id`` as it is now; :class:`AgreementNotFound` if there is none."""
-        with self._lock:
-            return self._by_id(self._conn, agreement_id, self._clock())
+        with self._db.read() as conn:
+            return self._by_id(conn, agreement_id, self._clock())
 
     def agreements(self, payer_id: str | None = None) -> list[Agreement]:
         """Every agreement (of ``payer_id`` if given) with its usage, oldest first."""
-        with self._lock:
-            rows = (
-                self._conn.execute(_OF_PAYER, (payer_id,)) if payer_id is not None else self._conn.execute(_ALL)
-            ).fetchall()
+        if payer_id is not None and "\x00" in payer_id:
+            return []  # no payer id holds NUL, and PostgreSQL text cannot
+        with self._db.read() as conn:
+            rows = (conn.execute(_OF_PAYER, (payer_id,)) if payer_id is not None else conn.execute(_ALL)).fetchall()
             now = self._clock()
         return [_agreement(row, now) for row in rows]
 
-    @staticmethod
-    def _by_id(conn: sqlite3.Connection, agreement_id: str, now: float) -> Agreement:
-        row = conn.execute(_BY_ID, (agreement_id,)).fetchone()
+    def _by_id(self, conn: Any, agreement_id: str, now: float, *, lock: bool = False) -> Agreement:
+        if "\x00" in agreement_id:  # never an agreement id, and PostgreSQL text cannot hold it
+            raise AgreementNotFound(agreement_id)
+        row = conn.execute(_BY_ID + (self._for_update if lock else ""), (agreement_id,)).fetchone()
         if row is None:
             raise AgreementNotFound(agreement_id)
         return _agreement(row, now)
 
-    @staticmethod
-    def _latest_of_pair(conn: sqlite3.Connection, payer_id: str, merchant_id: str, now: float) -> Agreement | None:
+    def _latest_row(self, conn: Any, payer_id: str, merchant_id: str, *, lock: bool = False) -> Any:
+        """The pair's newest agreement row (a :data:`_SELECT` row), or ``None``."""
+        return conn.execute(_LATEST_OF_PAIR + (self._for_update if lock else ""), (payer_id, merchant_id)).fetchone()
+
+    def _latest_of_pair(
+        self, conn: Any, payer_id: str, merchant_id: str, now: float, *, lock: bool = False
+    ) -> Agreement | None:
         """The pair's newest agreement: the one that decides its payments (older ones are revoked or expired)."""
-        row = conn.execute(_LATEST_OF_PAIR, (payer_id, merchant_id)).fetchone()
+        row = self._latest_row(conn, payer_id, merchant_id, lock=lock)
         return _agreement(row, now) if row is not None else None
 
     # --- payments -----------------------------------------------------------------------------------------
@@ -365,34 +398,24 @@ class AgreementStore:
     ) -> PaymentResult:
         """Debit ``order`` under its payer's active agreement with its merchant, once per ``idempotency_key``.
 
-        The key check, the limit checks and the debit are one immediate transaction. A key seen before gets
-        its first answer back (or a refusal if it was voided or the order differs) and moves nothing.
-        ``currencies`` and ``max_amount`` are the provider's own settings, checked before the agreement.
+        The key check, the limit checks, the debit of the agreement's counters and the attempt row are one
+        transaction. A key seen before gets its first answer back (or a refusal if it was voided, reversed or
+        the order differs) and moves nothing. ``currencies`` and ``max_amount`` are the provider's own
+        settings, checked before the agreement.
         """
         problem = _key_problem(idempotency_key)
         if problem is not None:
             return decline(Reason.INVALID_REQUEST, problem)
-        with self._write() as conn:
-            now = self._clock()
-            row = conn.execute(
-                "SELECT status, payer_id, merchant_id, amount, currency, result_code, result_message, error_code,"
-                " error_desc, extended_info FROM attempts WHERE idempotency_key = ?",
-                (idempotency_key,),
-            ).fetchone()
-            if row is not None:
-                result, event = self._repeat(row, order)
-            else:
-                result, agreement_id = self._decide(conn, order, now, currencies, max_amount)
-                debited = result.result_code is ResultCode.SUCCESS
-                conn.execute(
-                    "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
-                    " agreement_id, result_code, result_message, error_code, error_desc, extended_info, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (idempotency_key, "debited" if debited else "declined", order.payer_id, order.merchant_id,
-                     order.trade_no, order.amount.minor_units, order.amount.currency, agreement_id, *to_row(result),
-                     now, now),
-                )  # fmt: skip
-                event = "payment_debited" if debited else "payment_declined"
+        try:
+            result, event = self._charge_once(order, idempotency_key, currencies, max_amount)
+        except self._db.integrity_errors:
+            # Another process stored this key between our read and our insert (PostgreSQL; SQLite is serial).
+            # Our transaction rolled back, counters included; answer as a repeat of what that process stored.
+            with self._db.read() as conn:
+                row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
+            if row is None:
+                raise  # not the key: some other constraint said no, which is a bug to see, not to hide
+            result, event = self._repeat(row, order)
         _log.info(
             event,
             payer=order.payer_id,
@@ -404,9 +427,53 @@ class AgreementStore:
         )
         return result
 
+    def _charge_once(
+        self, order: Order, idempotency_key: str, currencies: frozenset[str] | None, max_amount: int | None
+    ) -> tuple[PaymentResult, str]:
+        with self._db.write() as conn:
+            now = self._clock()
+            row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
+            if row is not None:
+                return self._repeat(row, order)
+            result, agreement_id = self._decide(conn, order, now, currencies, max_amount)
+            # Read the key again now that the agreement is locked (PostgreSQL): a payment of this key that held
+            # the lock before us has committed its row by now; answer as a repeat instead of failing on its key.
+            row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
+            if row is not None:
+                return self._repeat(row, order)
+            debited = result.result_code is ResultCode.SUCCESS
+            if debited:
+                assert agreement_id is not None  # a debit is always judged by an agreement
+                self._use(conn, agreement_id, order.amount.minor_units)
+            conn.execute(
+                "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
+                " agreement_id, result_code, result_message, error_code, error_desc, extended_info, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (idempotency_key, "debited" if debited else "declined", order.payer_id, order.merchant_id,
+                 order.trade_no, order.amount.minor_units, order.amount.currency, agreement_id, *to_row(result),
+                 now, now),
+            )  # fmt: skip
+        return result, "payment_debited" if debited else "payment_declined"
+
+    @staticmethod
+    def _use(conn: Any, agreement_id: str, amount: int) -> None:
+        """Add one payment of ``amount`` to the agreement's counters.
+
+        The row is locked and the limits were checked on it; the update repeats the limits as its condition so
+        that the database itself never stores a usage over a limit.
+        """
+        updated = conn.execute(
+            "UPDATE agreements SET used_amount = used_amount + ?, used_count = used_count + 1"
+            " WHERE agreement_id = ? AND used_amount <= ? AND (cumulative_limit IS NULL OR used_amount <="
+            " cumulative_limit - ?) AND (count_limit IS NULL OR used_count < count_limit)",
+            (amount, agreement_id, _MAX_USED - amount, amount),
+        ).rowcount
+        if updated != 1:
+            raise RuntimeError(f"agreement {agreement_id} changed under its row lock; nothing was debited")
+
     @staticmethod
     def _repeat(row: tuple[Any, ...], order: Order) -> tuple[PaymentResult, str]:
-        status, payer, merchant, amount, currency, code, message, error_code, error_desc, info = row
+        status, payer, merchant, amount, currency, code, message, error_code, error_desc, info, _ = row
         if status == "voided":
             return decline(Reason.ATTEMPT_VOIDED, "this attempt was voided by an inquiry or cancel"), "payment_refused"
         if status == "reversed":
@@ -424,20 +491,24 @@ class AgreementStore:
 
     def _decide(
         self,
-        conn: sqlite3.Connection,
+        conn: Any,
         order: Order,
         now: float,
         currencies: frozenset[str] | None,
         max_amount: int | None,
     ) -> tuple[PaymentResult, str | None]:
-        """The answer to a new payment and the agreement it was judged by; called inside the transaction."""
+        """The answer to a new payment and the agreement it was judged by; called inside the transaction.
+
+        The agreement row is locked (PostgreSQL) from here to the end of the transaction: its usage cannot
+        change between the limit checks and the debit.
+        """
         amount, currency = order.amount.minor_units, order.amount.currency
         if currencies is not None and currency not in currencies:
             return decline(Reason.CURRENCY_NOT_SUPPORTED, f"this provider does not pay in {currency}"), None
         if max_amount is not None and amount > max_amount:
             desc = f"{order.amount} is over this provider's maximum {_money(currency, max_amount)}"
             return decline(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, desc), None
-        agreement = self._latest_of_pair(conn, order.payer_id, order.merchant_id, now)
+        agreement = self._latest_of_pair(conn, order.payer_id, order.merchant_id, now, lock=True)
         if agreement is None or agreement.status is not AgreementStatus.ACTIVE:
             status = agreement.status.value if agreement is not None else "none"
             desc = f"payer {order.payer_id} has no active agreement with merchant {order.merchant_id} ({status})"
@@ -454,44 +525,69 @@ class AgreementStore:
         """``PAID`` if the key's debit stands; ``NOT_PAID`` otherwise. An unseen key is voided first."""
         if _key_problem(idempotency_key) is not None:
             return ProviderStatus.NOT_PAID
-        with self._write() as conn:
-            status = self._status_or_void(conn, order, idempotency_key)
-        return ProviderStatus.PAID if status == "debited" else ProviderStatus.NOT_PAID
+        with self._db.write() as conn:
+            row = self._attempt_or_void(conn, order, idempotency_key)
+        return ProviderStatus.PAID if row is not None and row[0] == "debited" else ProviderStatus.NOT_PAID
 
     def cancel(self, order: Order, idempotency_key: str) -> bool:
         """Reverse the key's debit (its amount and count are free again), or void an unseen key. Always ``True``."""
         if _key_problem(idempotency_key) is not None:
             return True
-        with self._write() as conn:
-            status = self._status_or_void(conn, order, idempotency_key)
-            if status == "debited":
-                conn.execute(
-                    "UPDATE attempts SET status = 'reversed', updated_at = ? WHERE idempotency_key = ?",
-                    (self._clock(), idempotency_key),
-                )
-        if status == "debited":
+        with self._db.write() as conn:
+            row = self._attempt_or_void(conn, order, idempotency_key)
+            reversed_ = row is not None and row[0] == "debited" and self._reverse(conn, idempotency_key, row)
+        if reversed_:
             _log.info(
                 "payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=idempotency_key
             )
         return True
 
-    def _status_or_void(self, conn: sqlite3.Connection, order: Order, idempotency_key: str) -> str | None:
-        """The key's attempt status; for an unseen key, insert a ``voided`` tombstone and return ``None``.
+    def _reverse(self, conn: Any, idempotency_key: str, row: tuple[Any, ...]) -> bool:
+        """Mark the key's debit reversed and give its amount and count back, in the caller's transaction;
+        ``False`` if another cancel reversed it first (then nothing is given back twice)."""
+        amount, agreement_id = row[3], row[10]
+        # Locks are always taken agreement row first, attempt row second (as a payment does): the other order
+        # could deadlock with a payment holding the agreement and inserting a key.
+        conn.execute(_LOCK_AGREEMENT + self._for_update, (agreement_id,))
+        taken = conn.execute(
+            "UPDATE attempts SET status = 'reversed', updated_at = ? WHERE idempotency_key = ? AND status = 'debited'",
+            (self._clock(), idempotency_key),
+        ).rowcount
+        if taken != 1:
+            return False
+        given = conn.execute(
+            "UPDATE agreements SET used_amount = used_amount - ?, used_count = used_count - 1 WHERE agreement_id = ?",
+            (amount, agreement_id),
+        ).rowcount
+        if given != 1:
+            raise RuntimeError(f"the debit of {idempotency_key!r} names agreement {agreement_id}, which is missing")
+        return True
 
-        The tombstone makes a delayed ``pay`` with this key refuse, after the host has moved on.
+    def _attempt_or_void(self, conn: Any, order: Order, idempotency_key: str) -> tuple[Any, ...] | None:
+        """The key's attempt row (columns of ``_ATTEMPT``); for an unseen key, insert a ``voided`` tombstone and
+        return ``None``.
+
+        The tombstone makes a delayed ``pay`` with this key refuse, after the host has moved on. If another
+        process stores the key between the read and the insert, the insert does nothing and the row it
+        stored is read and returned instead.
         """
-        row = conn.execute("SELECT status FROM attempts WHERE idempotency_key = ?", (idempotency_key,)).fetchone()
+        row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
         if row is not None:
-            return str(row[0])
+            return tuple(row)
         now = self._clock()
-        conn.execute(
+        inserted = conn.execute(
             "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
-            " created_at, updated_at) VALUES (?, 'voided', ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at) VALUES (?, 'voided', ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
             (idempotency_key, order.payer_id, order.merchant_id, order.trade_no, order.amount.minor_units,
              order.amount.currency, now, now),
-        )  # fmt: skip
-        _log.info("attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=idempotency_key)
-        return None
+        ).rowcount  # fmt: skip
+        if inserted == 1:
+            _log.info("attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=idempotency_key)
+            return None
+        # READ COMMITTED: this statement sees the row that the other, now committed, transaction stored.
+        row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
+        return tuple(row)
 
 
 def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResult | None:
@@ -503,6 +599,9 @@ def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResu
     limit = agreement.per_payment_limit
     if limit is not None and amount > limit:
         return decline(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"over the per-payment limit {_money(currency, limit)}")
+    if agreement.used_amount > _MAX_USED - amount:
+        # No cumulative limit, but the total would pass what the database can count: refuse, never wrap.
+        return decline(Reason.USER_AMOUNT_EXCEED_LIMIT, "over the most an agreement can record in total")
     limit = agreement.cumulative_limit
     if limit is not None and agreement.used_amount + amount > limit:
         used = _money(currency, agreement.used_amount) if agreement.used_amount else f"{currency} 0"
