@@ -7,6 +7,7 @@ parameter names another), so that one database can hold several ledgers, and tes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -61,11 +62,10 @@ class PostgresDatabase:
         self._max = max_connections
         self._pool_type = ConnectionPool
         try:
-            with psycopg.connect(self.url, autocommit=True) as conn:
-                try:
-                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-                except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
-                    pass  # IF NOT EXISTS is not atomic: another process created it at the same moment
+            # IF NOT EXISTS is not atomic: another process may create the schema at the same moment.
+            raced = (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema)
+            with psycopg.connect(self.url, autocommit=True) as conn, contextlib.suppress(*raced):
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:
             raise ConfigError(where, f"cannot connect: {' '.join(str(exc).split())}") from None
         self._pid = os.getpid()
