@@ -169,35 +169,42 @@ def check_files(files: Files, *, settled: bool) -> checks.LedgerFile:
 
 
 def run_kills(ctx: multiprocessing.context.ForkServerContext, tmp: Path, kills: int) -> collections.Counter[str]:
+    """SIGKILL ``kills`` paying workers, checking the files after each; fresh files every EPOCH kills."""
     rng = random.Random(SEED)
     stats: collections.Counter[str] = collections.Counter()
-    files = new_files(tmp / "epoch-0")
-    while stats["kills"] < kills:
-        if stats["kills"] and stats["kills"] % EPOCH == 0 and stats["epoch"] < stats["kills"] // EPOCH:
-            stats["epoch"] += 1
-            files = new_files(tmp / f"epoch-{stats['epoch']}")
-        batch = orders_for_a_worker(files, rng)
-        args = (rng.randrange(2**32), batch, 2)
-        # Kill it while it starts (opens and checks the files) now and then, else after its first few payments.
-        messages = rng.choice([0, 1, 1, 2, 3, 4])
-        code = kill_after(ctx, workers.crash_worker, files.root, args, rng.uniform(0, MAX_DELAY_S), messages=messages)
-        assert code == -signal.SIGKILL, f"the paying worker ended on its own with {code}"
-        stats["kills"] += 1
-        view = check_files(files, settled=False)
-        if view.unsettled:
-            stats["kills that left a payment unsettled"] += 1
-            if rng.random() < 0.25:  # a restart that is killed while it reconciles
-                code = kill_after(ctx, workers.reconcile_worker, files.root, (), rng.uniform(0, 0.005))
-                assert code in (0, -signal.SIGKILL), f"the reconciling worker failed with {code}"
-                stats["reconciling workers killed" if code else "reconciling workers finished"] += 1
-                check_files(files, settled=False)
-        host = workers.open_wallet_host(files.root)
-        stats["payments reconciled"] += len(host.reconcile(stale_after_s=0))
-        host.close()
-        view = check_files(files, settled=True)
-    stats["payments"] = len(view.payments)
-    stats["succeeded"] = sum(p.status == "succeeded" for p in view.payments.values())
+    for epoch in range(-(-kills // EPOCH)):
+        files = new_files(tmp / f"files-{epoch}")
+        for _ in range(min(EPOCH, kills - stats["kills"])):
+            kill_a_payer(ctx, files, rng, stats)
+        view = checks.read_ledger(files.ledger)
+        stats["payments"] += len(view.payments)
+        stats["succeeded"] += sum(p.status == "succeeded" for p in view.payments.values())
     return stats
+
+
+def kill_a_payer(
+    ctx: multiprocessing.context.ForkServerContext, files: Files, rng: random.Random, stats: collections.Counter[str]
+) -> None:
+    """One cycle: a worker pays and is killed; the files are checked; (now and then a restart is killed while
+    it reconciles;) the test's host reconciles; the files are checked again, with nothing left unsettled."""
+    args = (rng.randrange(2**32), orders_for_a_worker(files, rng), 2)
+    # Killed while it starts (opens and checks the files) now and then, else after its first few payments.
+    messages = rng.choice([0, 1, 1, 2, 3, 4])
+    code = kill_after(ctx, workers.crash_worker, files.root, args, rng.uniform(0, MAX_DELAY_S), messages=messages)
+    assert code == -signal.SIGKILL, f"the paying worker ended on its own with {code}"
+    stats["kills"] += 1
+    view = check_files(files, settled=False)
+    if view.unsettled:
+        stats["kills that left a payment unsettled"] += 1
+        if rng.random() < 0.25:
+            code = kill_after(ctx, workers.reconcile_worker, files.root, (), rng.uniform(0, 0.005))
+            assert code in (0, -signal.SIGKILL), f"the reconciling worker failed with {code}"
+            stats["reconciling restarts killed" if code else "reconciling restarts that finished"] += 1
+            check_files(files, settled=False)
+    host = workers.open_wallet_host(files.root)
+    stats["payments reconciled"] += len(host.reconcile(stale_after_s=0))
+    host.close()
+    check_files(files, settled=True)
 
 
 def report(stats: collections.Counter[str], elapsed: float) -> str:
@@ -241,11 +248,6 @@ def results(forkserver: multiprocessing.context.ForkServerContext) -> Iterator[A
     queue.join_thread()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="source bug: a ledger open at fork() loses the child's committed writes (SQLiteDatabase reopens "
-    "in the child, but SQLite's per-process state for the file is inherited); see the report",
-)
 def test_a_child_forked_with_the_ledger_open_keeps_its_writes(
     forkserver: multiprocessing.context.ForkServerContext, tmp_path: Path, results: Any
 ) -> None:

@@ -9,6 +9,7 @@ Never a process-local lock alone.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -79,15 +80,17 @@ class SQLiteDatabase:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         self._conn = open_sqlite(self.path)
-        self._inherited: list[sqlite3.Connection] = []
 
     def connection(self) -> sqlite3.Connection:
         """This process's connection (reopened after a fork)."""
         if os.getpid() != self._pid:
-            # The parent's connection is kept, never used nor closed here: closing it (or letting it be
-            # collected) in the child would touch the parent's file locks. A lock a parent thread held at the
-            # fork would never be released in the child: the child gets its own.
-            self._inherited.append(self._conn)
+            # The inherited connection is closed here, in the child, before a new one is opened: while it stays
+            # open, SQLite's per-process record of the file (copied by fork) makes the new connection believe it
+            # holds locks it does not, and its writes can be lost. Closing it releases only this process's locks
+            # (POSIX locks are per process), never the parent's. A lock a parent thread held at the fork would
+            # never be released in the child: the child gets its own.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
             self._lock = threading.RLock()
             self._pid = os.getpid()
             self._conn = open_sqlite(self.path)

@@ -326,7 +326,6 @@ class CardStore:
         self._lock = threading.Lock()
         self._db: Database | None = None
         self._pid = os.getpid()
-        self._inherited: list[Database] = []
         self._open_here()  # now, so that an unusable database fails at start-up rather than at the first payment
 
     @property
@@ -437,12 +436,10 @@ class CardStore:
     def _open_here(self) -> Database:
         """This process's database, opened (and migrated) on first use."""
         if self._pid != os.getpid():
-            # A fork() child: the parent's connections must be neither used nor closed here (closing a SQLite
-            # connection would disturb the parent's locks, closing a PostgreSQL one would end the parent's
-            # session), and a lock some parent thread held at the fork would never be released.
-            if self._db is not None:
-                self._inherited.append(self._db)
-            self._db, self._lock, self._pid = None, threading.Lock(), os.getpid()
+            # A fork() child: the database object reconnects itself in this process (a tradepay.Database never
+            # carries a connection across fork, and never closes the parent's PostgreSQL sessions); a lock some
+            # parent thread held at the fork would never be released, so this process gets its own.
+            self._lock, self._pid = threading.Lock(), os.getpid()
         with self._lock:
             if self._db is None:
                 self._db = self._open()

@@ -140,8 +140,12 @@ class WalletStore:
             self._db = None
 
     def _database(self) -> Database:
+        if self._db is not None and self._pid != os.getpid():
+            # A fork() child: the database object reconnects itself in this process (a tradepay.Database never
+            # carries a connection across fork); a lock a parent thread held at the fork is replaced.
+            self._lock, self._pid = threading.Lock(), os.getpid()
         with self._lock:
-            if self._db is None or self._pid != os.getpid():
+            if self._db is None:
                 db = open_database(self.location, schema=DEFAULT_SCHEMA)
                 try:
                     migrate(db, migrations_for(db.kind), where=self._where)
