@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
@@ -37,7 +37,6 @@ from tradepay import (
 from tradepay._records import AttemptRecord, Payment
 
 __all__ = [
-    "CRASHING",
     "MOVES_MONEY",
     "Bank",
     "BankMode",
@@ -107,9 +106,6 @@ MOVES_MONEY: Final = frozenset(
         BankOutcome.HANG_THEN_CHARGE,
     }
 )
-CRASHING: Final = frozenset(
-    {BankOutcome.CRASH_BEFORE_CHARGE, BankOutcome.CRASH_AFTER_CHARGE, BankOutcome.INTERRUPT_AFTER_CHARGE}
-)
 
 
 class BankMode(enum.StrEnum):
@@ -177,6 +173,8 @@ class Bank:
                     db.execute(statement)
         self._script: list[BankOutcome] = []
         self.hang = Hang()
+        #: Called first thing in every ``pay`` (a test's gate), if set.
+        self.gate: Callable[[], None] | None = None
 
     def close(self) -> None:
         with self._lock:
@@ -209,6 +207,8 @@ class Bank:
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         self.switch.check("bank.pay")
+        if self.gate is not None:
+            self.gate()
         with self._lock:
             outcome = self._script.pop(0) if self._script else BankOutcome.SUCCESS
             with immediate_transaction(self._db) as db:
@@ -288,6 +288,8 @@ class CrashableLedger(SQLiteLedger):
         super().__init__(path)
         self.switch = switch
         self._countdown: int | None = None
+        #: Called each time a request finds its order's payment already made (a test's counter), if set.
+        self.on_repeat: Callable[[], object] | None = None
 
     def crash_after(self, writes: int | None) -> None:
         """Die right after the ``writes``-th payment write from now commits (``None``: never)."""
@@ -312,6 +314,8 @@ class CrashableLedger(SQLiteLedger):
         payment, created = super().begin_payment(order, app_id)
         if created:
             self._wrote("begin_payment")
+        elif self.on_repeat is not None:
+            self.on_repeat()
         return payment, created
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:

@@ -9,6 +9,7 @@ tradepay and the wallet, and that has never opened a SQLite file. Each worker op
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.forkserver
@@ -46,17 +47,23 @@ from tradepay_wallet import WalletProvider
 
 __all__ = [
     "CONTEXT",
+    "FAILED",
+    "FAILURE_FILE",
+    "PRELOAD",
     "WALLETS",
     "Answer",
     "GatedWallet",
     "SignallingLedger",
     "answer",
     "crash_worker",
+    "duplicate_host",
     "duplicate_worker",
     "fork_server",
     "fork_with_the_ledger_open",
     "open_wallet_host",
+    "quiet",
     "reconcile_worker",
+    "wallet",
 ]
 
 #: The chain of the crash test: two wallets, each on a file of its own.
@@ -164,10 +171,24 @@ def die_on_host_failures(root: Path) -> None:
     structlog.configure(processors=[processor], cache_logger_on_first_use=False)
 
 
+def inherited_sqlite_files() -> list[str]:
+    """The SQLite files (and their -wal and -shm) this process holds open: a fresh worker must hold none."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():  # pragma: no cover - not Linux
+        return []
+    names = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            names.append(os.readlink(fd))
+    return [n for n in names if n.endswith((".sqlite3", ".sqlite3-wal", ".sqlite3-shm"))]
+
+
 def crash_worker(root: str, ready: Connection, seed: int, trade_nos: list[str], threads: int) -> None:
     """Pay orders of ``trade_nos`` (repeats included) from ``threads`` threads until killed; say on ``ready``
     when the host is open, and after each payment answered."""
     die_on_host_failures(Path(root))
+    if inherited := inherited_sqlite_files():
+        _fail(Path(root), f"forked with SQLite files open: {inherited}")
     host = open_wallet_host(Path(root))
     service = PaymentService(host)
     rng = random.Random(seed)
@@ -237,7 +258,7 @@ def wait_for(arrivals: Any, count: int) -> Callable[[], None]:
 
     def gate() -> None:
         for _ in range(count):
-            if not arrivals.acquire(timeout=60):
+            if not arrivals.acquire(timeout=20):
                 raise RuntimeError("the other duplicates never arrived")
 
     return gate
@@ -271,16 +292,17 @@ def duplicate_worker(
 # --- fork with the ledger open --------------------------------------------------------------------------------
 
 
-def fork_with_the_ledger_open(root: str, rounds: int, results: Queue[Any]) -> None:
-    """Open a ledger, fork, and let the child use it (the ledger promises a fresh connection in the child)
-    while the parent closes its own and another connection writes. Reports, per round, the child's exit code
-    and the orders the file holds at the end (all four were committed)."""
+def fork_with_the_ledger_open(root: str, rounds: int, copies: int, results: Queue[Any]) -> None:
+    """Open a ledger (and ``copies - 1`` more ledger objects on the same file), fork, and let the child use
+    the first (the ledger promises a fresh connection in the child) while the parent closes its own and
+    another connection writes. Reports, per round, the child's exit code and the orders the file holds at the
+    end (all four were committed)."""
     quiet()
     amount = PaymentAmount("USD", "1")
     report = []
     for n in range(rounds):
-        path = Path(root) / f"fork-{n}.sqlite3"
-        ledger = SQLiteLedger(path)
+        path = Path(root) / f"fork-{copies}-{n}.sqlite3"
+        ledger, *more = [SQLiteLedger(path) for _ in range(copies)]
         ledger.create_order(amount, merchant_id="shop-1", payer_id="payer-1", trade_no="before-fork")
         go_r, go_w = os.pipe()
         pid = os.fork()
@@ -292,7 +314,8 @@ def fork_with_the_ledger_open(root: str, rounds: int, results: Queue[Any]) -> No
                 code = 0
             finally:
                 os._exit(code)
-        ledger.close()
+        for each in (ledger, *more):
+            each.close()
         other = SQLiteLedger(path)
         other.create_order(amount, merchant_id="shop-1", payer_id="payer-1", trade_no="other-1")
         os.write(go_w, b"x")

@@ -2,16 +2,19 @@
 reconciles, and the files must be intact and no order charged twice.
 
 Workers are forked from ``multiprocessing``'s fork server with :mod:`ledger_workers` preloaded (tradepay and
-the wallet already imported, no SQLite file ever opened there), so a cycle costs milliseconds; each worker
-opens its own connections to the shared ledger and the two wallet files and pays orders the test created
-beforehand, from two threads, until it is killed after a random (seeded) delay. The payers cover the paths
-where a kill hurts most: late successes (money moves, the answer says timeout), a wallet that raises
-(nothing moved: the next provider pays), declines that fall through to a second wallet, user cancels.
+the wallet already imported, no SQLite file ever opened there: each worker checks that it holds none before it
+opens its own connections), so a cycle costs milliseconds. A worker pays orders the test created beforehand,
+on the shared ledger and two wallet files, from two threads, and is killed a random (seeded) delay after its
+n-th answered payment (n random; 0: while it starts and opens the files), so the kill points follow its
+progress whatever the machine's speed. The payers cover the paths where a kill hurts most: late successes
+(money moves, the answer says timeout), a wallet that raises (nothing moved: the next wallet pays), declines
+that fall through to the second wallet (where a late success waits), user cancels, payers who cannot pay.
 
-After each kill, before anything repairs the files: ``PRAGMA integrity_check`` on all three, every debit
-under a key the ledger committed first, no order charged twice. Now and then a second worker starts
-reconciling and is killed too. Then the test's own host reconciles (``stale_after_s=0``) and nothing may be
-left unsettled: the money the wallets hold (debits less reversals) is exactly the ledger's succeeded payments.
+After each kill, before anything repairs the files: ``PRAGMA integrity_check`` on all three, every debit under
+a key the ledger committed first, no order charged twice. Now and then a restarted host is killed while it
+reconciles, too. Then the test's own host reconciles (``stale_after_s=0``) and nothing may be left unsettled:
+the money the wallets hold (debits less reversals, grouped by order through the ledger's attempt keys) is
+exactly the ledger's succeeded payments.
 """
 
 from __future__ import annotations
@@ -248,14 +251,17 @@ def results(forkserver: multiprocessing.context.ForkServerContext) -> Iterator[A
     queue.join_thread()
 
 
+@pytest.mark.parametrize("copies", [1, 2])
 def test_a_child_forked_with_the_ledger_open_keeps_its_writes(
-    forkserver: multiprocessing.context.ForkServerContext, tmp_path: Path, results: Any
+    copies: int, forkserver: multiprocessing.context.ForkServerContext, tmp_path: Path, results: Any
 ) -> None:
     """The ledger promises a connection of its own to a forked child. Here the parent (itself a fresh worker)
-    forks with its ledger open and closes it; another connection writes; the child writes through the ledger
-    it inherited; the other connection writes again. All four writes were committed: all four must be there.
+    forks with its ledger open (and, with ``copies=2``, a second ledger object on the same file) and closes
+    it; another connection writes; the child writes through the ledger it inherited; the other connection
+    writes again. All four writes were committed: all four must be there.
     """
-    process = forkserver.Process(target=workers.fork_with_the_ledger_open, args=(str(tmp_path), 3, results))
+    args = (str(tmp_path), 3, copies, results)
+    process = forkserver.Process(target=workers.fork_with_the_ledger_open, args=args)
     process.start()
     report = results.get(timeout=60)
     process.join(timeout=60)

@@ -104,20 +104,24 @@ def test_processes_share_one_file_and_one_payment_per_order(tmp_path: Path) -> N
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX-only")
-def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+def test_no_connection_crosses_a_fork(tmp_path: Path) -> None:
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite3")
     order = ledger.create_order(PaymentAmount("USD", "5"), merchant_id="m", payer_id="p")
-    parent_connection = ledger._connection()
+    before = ledger._connection()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
-        ok = ledger._connection() is not parent_connection and ledger.get_order(order.trade_no) == order
+        child = ledger._connection()
+        ok = child is not before and ledger.get_order(order.trade_no) == order
+        ledger.create_order(PaymentAmount("USD", "6"), merchant_id="m", payer_id="p", trade_no="T-CHILD")
         os.write(write, b"1" if ok else b"0")
         os._exit(0)
     os.close(write)
     assert os.read(read, 1) == b"1"
     os.waitpid(pid, 0)
-    assert ledger._connection() is parent_connection
+    # The parent's connection was closed at the fork and reopens on use; the child's write is there.
+    assert ledger._connection() is not before
+    assert ledger.get_order("T-CHILD") is not None
 
 
 def test_results_survive_the_round_trip(tmp_path: Path) -> None:

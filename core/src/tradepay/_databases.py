@@ -13,6 +13,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,8 +69,11 @@ class Database(Protocol):
 class SQLiteDatabase:
     """One SQLite file: a connection per process, used by one thread at a time, writes ``BEGIN IMMEDIATE``.
 
-    A process that forks gets a new connection in the child on first use: a SQLite connection is never
-    carried across ``fork()``."""
+    No SQLite connection is ever carried across ``fork()``: just before a fork, every open ``SQLiteDatabase``
+    of the process closes its connection (under its lock, so never mid-transaction), and each reopens on its
+    next use, in the parent and in the child alike. A connection still open in the child would leave SQLite's
+    per-process record of the file (copied by fork) claiming locks the child does not hold, and a new
+    connection's writes could be lost."""
 
     kind = "sqlite"
     integrity_errors: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
@@ -78,21 +82,12 @@ class SQLiteDatabase:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._pid = os.getpid()
-        self._conn = open_sqlite(self.path)
+        self._conn: sqlite3.Connection | None = open_sqlite(self.path)
+        _OPEN.add(self)
 
     def connection(self) -> sqlite3.Connection:
-        """This process's connection (reopened after a fork)."""
-        if os.getpid() != self._pid:
-            # The inherited connection is closed here, in the child, before a new one is opened: while it stays
-            # open, SQLite's per-process record of the file (copied by fork) makes the new connection believe it
-            # holds locks it does not, and its writes can be lost. Closing it releases only this process's locks
-            # (POSIX locks are per process), never the parent's. A lock a parent thread held at the fork would
-            # never be released in the child: the child gets its own.
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
-            self._lock = threading.RLock()
-            self._pid = os.getpid()
+        """This process's connection (opened again after a fork or a close)."""
+        if self._conn is None:
             self._conn = open_sqlite(self.path)
         return self._conn
 
@@ -117,8 +112,34 @@ class SQLiteDatabase:
 
     def close(self) -> None:
         with self._lock:
-            if os.getpid() == self._pid:  # never the connection a forked child inherited
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
+            self._conn = None
+
+
+_OPEN: weakref.WeakSet[SQLiteDatabase] = weakref.WeakSet()
+_FORKING: list[SQLiteDatabase] = []
+
+
+def _before_fork() -> None:
+    _FORKING[:] = list(_OPEN)
+    for database in _FORKING:
+        database._lock.acquire()  # no thread is inside a transaction of it while the process forks
+        database._disconnect()
+
+
+def _after_fork() -> None:
+    for database in _FORKING:
+        database._lock.release()
+    _FORKING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 def open_database(
