@@ -1,0 +1,157 @@
+"""The command line of ``benchmarks/run.py``: pick the sizes, run each benchmark, print a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._harness import FULL, QUICK, SMOKE, TARGETS, Figure, Sizes, configure_null_logging, machine
+
+__all__ = ["main"]
+
+KEYS = tuple(TARGETS)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchmarks/run.py",
+        description="Measure the tradepay host against hand-written baselines, side by side, in one run.",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--full", action="store_true", help="the full run: bigger sizes, more runs, and the growth tables"
+    )
+    size.add_argument("--smoke", action="store_true", help="tiny sizes: only checks that the machinery works")
+    parser.add_argument("--json", action="store_true", help="print one JSON object (every key) instead of a table")
+    parser.add_argument("--axes", action="store_true", help="also measure the growth tables (always on with --full)")
+    parser.add_argument("--only", metavar="KEY", action="append", choices=KEYS, help="run only this key (repeatable)")
+    parser.add_argument(
+        "--workdir",
+        metavar="DIR",
+        type=Path,
+        help="where the SQLite files and temporary distributions go (default: TMP)",
+    )
+    parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _worker(args: Sequence[str]) -> int:
+    """The benchmarks that need a process of their own run here (``run.py --worker NAME ARGS``)."""
+    name, rest = args[0], list(args[1:])
+    if name == "discovery":
+        from .bench_startup import discovery_worker
+
+        discovery_worker(rest[0])
+    elif name == "rss":
+        from .bench_memory import rss_worker
+
+        rss_worker(rest[0], int(rest[1]), int(rest[2]))
+    else:
+        raise SystemExit(f"unknown worker {name!r}")
+    return 0
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
+    """Key -> a function measuring it; in the order they run (new processes first, the big heaps last)."""
+    from . import bench_chain, bench_concurrency, bench_durable, bench_ledger, bench_memory, bench_startup
+
+    def lookup() -> Figure:
+        figure, rows = bench_ledger.measure(sizes, workdir)
+        if sizes.axes:
+            axes["ledger_size"] = rows
+        return figure
+
+    return {
+        "cold_start_ratio": lambda: bench_startup.cold_start(sizes, workdir),
+        "discovery_growth_ratio": lambda: bench_startup.discovery(sizes, workdir),
+        "chain_overhead_ratio": lambda: bench_chain.measure(sizes),
+        "durable_ratio": lambda: bench_durable.measure(sizes, workdir),
+        "async_10k_wall_s": lambda: bench_concurrency.measure(sizes),
+        "lookup_p99_ms": lookup,
+        "rss_growth_pct": lambda: bench_memory.measure(sizes, workdir),
+    }
+
+
+def _axes(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> None:
+    from . import bench_chain, bench_concurrency, bench_startup
+
+    _say("axis: chain length (1, 3, 5, 10 providers)")
+    axes["chain_length"] = bench_chain.chain_length_axis(sizes)
+    _say("axis: installed distributions (0, 100, 500)")
+    axes["distributions"] = bench_startup.distributions_axis(sizes, workdir)
+    _say("axis: concurrency (1, 10, 100, 1000 payments at once)")
+    axes["concurrency"] = bench_concurrency.concurrency_axis(sizes)
+
+
+def _table(result: dict[str, Any]) -> str:
+    lines = [f"tradepay benchmarks ({result['mode']} run, {result['elapsed_s']} s)", ""]
+    lines.append(f"{'key':<24} {'value':>12}  {'target':<8} met")
+    for key in KEYS:
+        if key in result:
+            mark = "yes" if result["met"][key] else "NO"
+            lines.append(f"{key:<24} {result[key]:>12g}  {result['targets'][key]:<8} {mark}")
+    if "lookup_p99_ms" in result:
+        lines.append(f"  (lookup_p99_ms with {result['lookup_stored_payments']:,} payments stored)")
+    for name, rows in result.get("axes", {}).items():
+        lines += ["", f"{name}:"]
+        lines += [f"  {json.dumps(row)}" for row in rows]
+    lines += ["", "details: run with --json"]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.worker:
+        return _worker(args.worker)
+    sizes = FULL if args.full else SMOKE if args.smoke else QUICK
+    if args.axes and not sizes.axes:
+        sizes = dataclasses.replace(sizes, axes=True)
+    configure_null_logging()
+    began = time.perf_counter()
+    result: dict[str, Any] = {}
+    figures: dict[str, Figure] = {}
+    axes: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="tradepay-bench-", dir=args.workdir) as tmp:
+        workdir = Path(tmp)
+        described = machine(workdir)
+        for key, run in _benchmarks(sizes, workdir, axes).items():
+            if args.only and key not in args.only:
+                continue
+            _say(f"{key} ...")
+            started = time.perf_counter()
+            figure = run()
+            figures[key] = figure
+            state = "met" if figure.met else "MISSED"
+            _say(f"{key} = {figure.value:g} (target {figure.target}: {state}) [{time.perf_counter() - started:.1f} s]")
+        if sizes.axes and not args.only:
+            _axes(sizes, workdir, axes)
+        result.update({key: figure.value for key, figure in figures.items()})
+        if "lookup_p99_ms" in figures:
+            result["lookup_stored_payments"] = figures["lookup_p99_ms"].details["stored_payments"]
+        if "async_10k_wall_s" in figures:
+            result["async_payments"] = figures["async_10k_wall_s"].details["payments"]
+        result.update(
+            {
+                "mode": sizes.mode,
+                "targets": {key: figure.target for key, figure in figures.items()},
+                "met": {key: figure.met for key, figure in figures.items()},
+                "details": {key: figure.details for key, figure in figures.items()},
+                "machine": {**described, "load_average_at_end": machine(workdir)["load_average"]},
+            }
+        )
+        if axes:
+            result["axes"] = axes
+    result["elapsed_s"] = round(time.perf_counter() - began, 1)
+    print(json.dumps(result, sort_keys=False) if args.json else _table(result))
+    return 0

@@ -1,0 +1,130 @@
+"""chain_overhead_ratio: the host's chain against a hand-written loop over the same provider functions.
+
+The host side is the public SPI, ``PaymentService.pay_async``, on a host built with ``Host.from_providers``
+and the in-memory ledger: the path a caller's event loop takes, including the service's argument checks
+(two ``isinstance``) which is all ``pay_async`` adds to ``host.chain.pay``. The floor side calls the same
+three ``pay`` functions in turn and emits the same four log events (``attempt.finished`` three times,
+``payment.finished`` once, bound to the same payment fields) through the same structlog configuration.
+Both run one payment at a time in an event loop; every round gets a fresh host and ledger (so the in-memory
+ledger's growth is not charged to later rounds) and orders made before the clock starts.
+
+The ratio is of CPU time (``time.process_time``: every thread of the process, so the provider threads of the
+sync variant count too), the median over rounds run in ABBA order after a warm-up round of each. The work is
+CPU-bound on one thread; CPU time is what it costs, and unlike wall time it does not count the moments the
+scheduler gives the core to another process. The wall-time ratio is reported beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from secrets import token_hex
+from typing import Any
+
+from tradepay import Host, MemoryLedger, PaymentResult, PaymentService, ResultCode
+
+from ._fixtures import CONTEXT, Kind, chain_providers, floor_payment, floor_payment_sync, memory_orders, pay_functions
+from ._harness import Figure, Sizes, alternate, median
+
+__all__ = ["chain_length_axis", "measure"]
+
+
+_Round = tuple[float, float]  # (CPU seconds, wall seconds) per payment
+
+
+def _host_round(length: int, kind: Kind, payments: int) -> _Round:
+    """Seconds per payment through the host (fresh host, ledger and orders; only the payments timed)."""
+    ledger = MemoryLedger()
+    host = Host.from_providers(chain_providers(length, kind), ledger=ledger)
+    service = PaymentService(host)
+    requests = memory_orders(ledger, payments)
+    results: list[PaymentResult] = []
+
+    async def pay_all() -> _Round:
+        cpu, wall = time.process_time(), time.perf_counter()
+        for request in requests:
+            results.append(await service.pay_async(request, CONTEXT))
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+    try:
+        cpu, wall = asyncio.run(pay_all())
+    finally:
+        host.close()
+    if any(r.result_code is not ResultCode.SUCCESS for r in results):
+        raise AssertionError(f"the host did not pay: {results[0]}")
+    return cpu / payments, wall / payments
+
+
+def _floor_round(length: int, kind: Kind, payments: int) -> _Round:
+    """Seconds per payment of the hand-written loop over the same provider functions."""
+    ledger = MemoryLedger()
+    providers = chain_providers(length, kind)
+    functions = pay_functions(providers)
+    orders = [ledger.get_order(r.payment_string) for r in memory_orders(ledger, payments)]
+    results: list[PaymentResult] = []
+
+    async def pay_all() -> _Round:
+        cpu, wall = time.process_time(), time.perf_counter()
+        # A payment id per payment, made as the ledger makes them (random hex: the log redaction's work depends
+        # on the digits in what it scans).
+        if kind == "sync":
+            for order in orders:
+                assert order is not None
+                results.append(floor_payment_sync(functions, order, f"pay_{token_hex(8)}"))
+        else:
+            for order in orders:
+                assert order is not None
+                results.append(await floor_payment(functions, order, f"pay_{token_hex(8)}"))
+        return time.process_time() - cpu, time.perf_counter() - wall
+
+    cpu, wall = asyncio.run(pay_all())
+    if any(r.result_code is not ResultCode.SUCCESS for r in results):
+        raise AssertionError("the floor did not pay")
+    return cpu / payments, wall / payments
+
+
+def compare(length: int, kind: Kind, payments: int, rounds: int) -> dict[str, Any]:
+    """Host and floor, interleaved; medians of CPU microseconds per payment and their ratio (and of wall time)."""
+    host, floor = alternate(
+        lambda: _host_round(length, kind, payments), lambda: _floor_round(length, kind, payments), rounds=rounds
+    )
+    host_cpu, floor_cpu = [h[0] for h in host], [f[0] for f in floor]
+    host_s, floor_s = median(host_cpu), median(floor_cpu)
+    wall_ratio = median([h[1] for h in host]) / median([f[1] for f in floor])
+    return {
+        "providers": length,
+        "provider_kind": kind,
+        "host_us": round(host_s * 1e6, 1),
+        "floor_us": round(floor_s * 1e6, 1),
+        "ratio": round(host_s / floor_s, 3),
+        "host_overhead_us": round((host_s - floor_s) * 1e6, 1),
+        "wall_ratio": round(wall_ratio, 3),
+        "host_us_range": [round(min(host_cpu) * 1e6, 1), round(max(host_cpu) * 1e6, 1)],
+        "floor_us_range": [round(min(floor_cpu) * 1e6, 1), round(max(floor_cpu) * 1e6, 1)],
+    }
+
+
+def measure(sizes: Sizes) -> Figure:
+    main = compare(3, "async", sizes.chain_payments, sizes.chain_rounds)
+    # The same chain with plain `def` providers: the host runs each call on its provider threads (so that a
+    # hung provider costs a thread, not the loop) while the floor calls the functions directly.
+    sync = compare(3, "sync", max(sizes.chain_payments // 4, 10), max(sizes.chain_rounds // 2, 2))
+    details = {
+        "entry": "PaymentService.pay_async on Host.from_providers(..., ledger=MemoryLedger())",
+        "providers": "async def pay: decline (4000/1002), decline, success; no work of their own",
+        "logging": "tradepay.configure_logging(fmt='json') at info, to os.devnull; 4 events per payment",
+        "payments_per_round": sizes.chain_payments,
+        "rounds": sizes.chain_rounds,
+        **main,
+        "sync_providers": sync,
+    }
+    return Figure("chain_overhead_ratio", main["ratio"], details)
+
+
+def chain_length_axis(sizes: Sizes) -> list[dict[str, Any]]:
+    """How the host's cost grows with the chain: 1, 3, 5 and 10 providers (the last one pays)."""
+    rows = []
+    for length in (1, 3, 5, 10):
+        payments = max(sizes.chain_payments * 3 // (length + 2), 20)
+        rows.append(compare(length, "async", payments, max(sizes.chain_rounds // 2, 3)))
+    return rows
