@@ -2,7 +2,7 @@
 20 ms, on the in-memory ledger; and how wall time grows with the number of concurrent payments.
 
 The key uses a one-provider chain, so that the provider's own time is one 20 ms await per payment and the
-ideal wall time is 20 ms (nothing serialised) plus the host's CPU time for 10,000 payments; the
+ideal wall time is 20 ms (nothing serialised) plus the host's CPU time for 10,000 payments; in a full run the
 three-provider chain (decline, decline, success: three 20 ms awaits) is reported beside it. Each run gets a
 fresh host and ledger, and orders made before the clock starts. The floor is the hand-written loop over the
 same provider function(s), emitting the same log events, 10,000 coroutines at once.

@@ -54,6 +54,8 @@ class CircuitBreaker:
     def allow(self) -> str | None:
         """``None`` if a payment may be offered to the provider now, else why not. In half-open state the
         first caller becomes the probe; the others are refused until the probe's outcome is recorded."""
+        if self._opened_at is None:  # closed, the common case: an attribute read needs no lock
+            return None
         with self._lock:
             state = self._state()
             if state == "closed":
@@ -69,8 +71,11 @@ class CircuitBreaker:
 
     def record(self, kind: OutcomeKind, result: PaymentResult | None) -> None:
         """Count one outcome of the provider."""
+        technical = is_technical_failure(kind, result)
+        if not technical and not self._failures and self._opened_at is None and not self._probing:
+            return  # closed with no failures counted, and none now: nothing changes (no lock needed)
         with self._lock:
-            if is_technical_failure(kind, result):
+            if technical:
                 self._failures += 1
                 if self._probing or self._failures >= self.threshold:
                     self._opened_at = self._clock()

@@ -20,7 +20,7 @@ from ._breaker import CircuitBreaker
 from ._config import ChainSettings
 from ._errors import InvalidInput
 from ._ledger import Ledger
-from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError
+from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError, with_info
 from ._orders import Order, OrderStatus
 from ._providers import ProviderHandle
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
@@ -108,6 +108,12 @@ class Chain:
         self._observers = _Observers(hook)
         self._pool = pool
         self._clock = clock
+        self._by_name = {h.name: h for h in self.handles}
+        self._every_step: tuple[PlanStep, ...] | None = (
+            tuple(PlanStep(h.name, None) for h in self.handles)
+            if all(h.capabilities is None for h in self.handles)
+            else None
+        )
         self.breakers = {
             h.name: CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown_s) for h in self.handles
         }
@@ -141,6 +147,8 @@ class Chain:
     def plan(self, order: Order, request: PaymentRequest) -> list[PlanStep]:
         """The chain for ``order``: each provider, tried or skipped by its declared capabilities, and why.
         (An open circuit is decided when the provider's turn comes; :meth:`explain` shows it.)"""
+        if self._every_step is not None:  # no provider declares capabilities: every order gets the same plan
+            return list(self._every_step)
         steps = []
         for handle in self.handles:
             caps = handle.capabilities
@@ -198,7 +206,7 @@ class Chain:
         answer: PaymentResult | None = None
         status = PaymentStatus.FAILED
         skipped: list[str] = []
-        by_name = {h.name: h for h in self.handles}
+        by_name = self._by_name
         for step in self.plan(order, request):
             breaker = self.breakers.get(step.provider)
             # Asked only now, as the provider's turn comes: a half-open circuit lets exactly this call probe.
@@ -453,6 +461,4 @@ def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
 
 
 def _with_info(result: PaymentResult, **info: str) -> PaymentResult:
-    return PaymentResult(
-        result.result_code, result.result_message, result.result_error, {**result.extended_info, **info}
-    )
+    return with_info(result, info)

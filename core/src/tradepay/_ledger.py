@@ -287,11 +287,17 @@ class MemoryLedger(OrderNames):
             payment = self._payments[payment_id]
             if payment.status is not PaymentStatus.PROCESSING:
                 raise LedgerConflict(f"payment {payment_id} is {payment.status.value}: no new attempt")
-            if payment.pending is not None or any(r.status is ProviderStatus.UNKNOWN for r in payment.attempts):
+            unsettled = payment.pending is not None
+            for r in payment.attempts:
+                unsettled = unsettled or r.status is ProviderStatus.UNKNOWN
+            if unsettled:
                 raise LedgerConflict(f"payment {payment_id} has an unsettled attempt: no new attempt")
             number = len(payment.attempts) + 1
             attempt = Attempt(payment_id, number, provider, f"{payment_id}-{number}")
-            self._payments[payment_id] = replace(payment, pending=attempt, updated_at=self._clock())
+            p = payment  # built field by field: dataclasses.replace costs more than the rest of the method
+            self._payments[payment_id] = Payment(
+                p.payment_id, p.trade_no, p.status, p.result, p.attempts, p.app_id, p.created_at, self._clock(), attempt
+            )
             return attempt
 
     def finish_attempt(self, record: AttemptRecord) -> None:
@@ -300,8 +306,17 @@ class MemoryLedger(OrderNames):
             if payment.pending != record.attempt:
                 raise LedgerConflict(f"attempt {record.attempt.idempotency_key} is not the one in flight")
             check_attempt(ATTEMPT_SENT, record.status)
-            self._payments[payment.payment_id] = replace(
-                payment, attempts=(*payment.attempts, record), pending=None, updated_at=self._clock()
+            p = payment
+            self._payments[p.payment_id] = Payment(
+                p.payment_id,
+                p.trade_no,
+                p.status,
+                p.result,
+                (*p.attempts, record),
+                p.app_id,
+                p.created_at,
+                self._clock(),
+                None,
             )
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
@@ -313,12 +328,18 @@ class MemoryLedger(OrderNames):
 
     def _end(self, payment: Payment, status: PaymentStatus, result: PaymentResult) -> Payment:
         check_payment(payment.status, status)
-        payment = replace(payment, status=status, result=result, updated_at=self._clock())
+        p = payment
+        payment = Payment(
+            p.payment_id, p.trade_no, status, result, p.attempts, p.app_id, p.created_at, self._clock(), p.pending
+        )
         self._payments[payment.payment_id] = payment
         if status is PaymentStatus.SUCCEEDED:
             order = self._orders.get(payment.trade_no)
             if order is not None:
-                self._orders[order.trade_no] = replace(order, status=OrderStatus.PAID)
+                o = order
+                self._orders[o.trade_no] = Order(
+                    o.trade_no, o.amount, o.merchant_id, o.payer_id, OrderStatus.PAID, o.expires_at
+                )
         return payment
 
     # --- reconciliation ---

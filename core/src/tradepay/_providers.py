@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Mapping
+import types
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,13 @@ import pluggy
 
 from ._attempts import Capabilities
 from ._errors import DiscoveryError
+from ._models import PaymentResult
 from ._threads import DaemonPool
 
 __all__ = ["HookCall", "ProviderHandle"]
+
+#: What hooks answer (results, statuses, booleans): never awaitable, so never worth asking (an ABC check).
+_PLAIN = (PaymentResult, str, bool, type(None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +40,53 @@ class HookCall:
         A sync implementation runs on ``pool`` so that a hang costs a thread, not the event loop.
         """
         kwargs = {name: available[name] for name in self.argnames}
-        async with asyncio.timeout(timeout):
-            if self.is_async:
-                value = await self.function(**kwargs)
-            else:
+        if not self.is_async:
+            async with asyncio.timeout(timeout):
                 value = await asyncio.wrap_future(pool.submit(lambda: self.function(**kwargs)))
-            if inspect.isawaitable(value):
+                if inspect.isawaitable(value):
+                    value = await value
+            return value
+        # An async implementation runs in this task. Its deadline timer is armed only if it suspends: one that
+        # answers at once (a local decline, a stored answer) costs no timer, and leaves none in the loop's heap.
+        when = asyncio.get_running_loop().time() + timeout
+        coro = self.function(**kwargs)
+        if not isinstance(coro, types.CoroutineType):  # another kind of awaitable: awaited the ordinary way
+            async with asyncio.timeout_at(when):
+                value = await coro
+        else:
+            try:
+                signal = coro.send(None)
+            except StopIteration as done:
+                value = done.value
+            else:
+                async with asyncio.timeout_at(when):
+                    value = await _resume(coro, signal)
+        if not isinstance(value, _PLAIN) and inspect.isawaitable(value):
+            async with asyncio.timeout_at(when):
                 value = await value
         return value
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], signal: Any) -> Generator[Any, Any, Any]:
+    """Drive ``coro`` on from its first suspension (``signal``: what it yielded) in the awaiting task, exactly as
+    ``await`` would have: what the task sends or throws in goes to ``coro``, what ``coro`` yields goes out."""
+    while True:
+        try:
+            sent = yield signal
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # a cancellation (the deadline), or anything else thrown into the task
+            try:
+                signal = coro.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                signal = coro.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def _bind(pm: pluggy.PluginManager, hook_name: str, plugin: object) -> HookCall | None:
