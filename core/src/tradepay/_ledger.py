@@ -36,6 +36,7 @@ __all__ = [
     "LedgerConflict",
     "MemoryLedger",
     "OrderNames",
+    "new_order",
     "new_payment_id",
     "trade_no_from_request",
 ]
@@ -46,6 +47,13 @@ _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 
 class LedgerConflict(RuntimeError):
     """A write the ledger's contract forbids (a new attempt while the last is unsettled, and the like)."""
+
+
+def new_order(
+    amount: PaymentAmount, merchant_id: str, payer_id: str, trade_no: str | None, expires_at: float | None
+) -> Order:
+    """A validated open order; ``trade_no`` defaults to a fresh random one (``T`` and 20 hex digits)."""
+    return Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
 
 
 def new_payment_id() -> str:
@@ -219,7 +227,7 @@ class MemoryLedger(OrderNames):
         trade_no: str | None = None,
         expires_at: float | None = None,
     ) -> Order:
-        order = Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
+        order = new_order(amount, merchant_id, payer_id, trade_no, expires_at)
         with self._lock:
             if order.trade_no in self._orders:
                 raise InvalidInput("trade_no", f"{order.trade_no!r} already exists")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -25,6 +24,7 @@ from ._ledger import (
     DEFAULT_CASHIER_URL,
     LedgerConflict,
     OrderNames,
+    new_order,
     new_payment_id,
     settled_record,
 )
@@ -99,7 +99,7 @@ class SQLLedger(OrderNames):
         trade_no: str | None = None,
         expires_at: float | None = None,
     ) -> Order:
-        order = Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
+        order = new_order(amount, merchant_id, payer_id, trade_no, expires_at)
         try:
             with self._write() as db:
                 db.execute(
