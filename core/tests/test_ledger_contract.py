@@ -208,3 +208,54 @@ def test_reconciliation_settles_sent_and_unknown_attempts(ledger: Ledger) -> Non
         ledger.settle_attempt(attempt, ProviderStatus.PAID, "changed its mind")
     ledger.settle_payment(payment.payment_id, PaymentStatus.FAILED, NO)
     assert ledger.begin_payment(unknown, None)[1] is True
+
+
+def test_a_payment_handed_out_never_changes_under_its_holder(ledger: Ledger) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    first = ledger.start_attempt(payment.payment_id, "wallet")
+    seen = ledger.get_payment(payment.payment_id)
+    assert seen is not None
+    assert seen.pending == first
+    assert seen.attempts == ()
+    ledger.finish_attempt(record(first, ProviderStatus.NOT_PAID, Decision.FALLTHROUGH))
+    second = ledger.start_attempt(payment.payment_id, "card")
+    between = ledger.get_payment(payment.payment_id)
+    ledger.finish_attempt(record(second, ProviderStatus.PAID))
+    ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    # What was read earlier is a snapshot: later writes show only in later reads.
+    assert (seen.status, seen.attempts, seen.pending) == (PaymentStatus.PROCESSING, (), first)
+    assert between is not None
+    assert [r.attempt for r in between.attempts] == [first]
+    assert between.pending == second
+    assert payment.attempts == ()
+    assert payment.pending is None
+    now = ledger.get_payment(payment.payment_id)
+    assert now is not None
+    assert [r.attempt for r in now.attempts] == [first, second]
+    assert now.pending is None
+
+
+def test_an_unknown_attempt_blocks_the_next_until_settled(ledger: Ledger) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    attempt = ledger.start_attempt(payment.payment_id, "wallet")
+    ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))
+    with pytest.raises(LedgerConflict, match="unsettled attempt"):
+        ledger.start_attempt(payment.payment_id, "card")
+    ledger.settle_attempt(attempt, ProviderStatus.NOT_PAID, "inquiry: not paid")
+    assert ledger.start_attempt(payment.payment_id, "card").number == 2
+
+
+def test_an_attempt_outlived_by_its_payment_can_still_be_recorded(ledger: Ledger) -> None:
+    # The host was interrupted with the attempt sent: the payment is left for reconciliation, and the
+    # attempt's outcome, if it arrives, is still recorded (once).
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    attempt = ledger.start_attempt(payment.payment_id, "wallet")
+    ended = ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, NO)
+    assert ended.pending == attempt
+    ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))
+    after = ledger.get_payment(payment.payment_id)
+    assert after is not None
+    assert after.pending is None
+    assert [r.attempt for r in after.attempts] == [attempt]
+    with pytest.raises(LedgerConflict):
+        ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))

@@ -189,3 +189,35 @@ def test_a_4000_with_a_timeout_error_never_falls_through() -> None:
     assert decide(table, A, answer("4000", 1000))[1] is Decision.INQUIRE
     assert decide(table, A, answer("4000", 1002))[1] is Decision.FALLTHROUGH
     assert decide(table, A, answer("6001", 1002))[1] is Decision.STOP
+
+
+@pytest.mark.parametrize(("kind", "result", "rule", "decision"), CASES)
+def test_decide_remembers_nothing_it_should_not(
+    kind: OutcomeKind, result: PaymentResult | None, rule: str, decision: Decision
+) -> None:
+    # One table sees every case twice (the second time from its memory), in both orders: each outcome must
+    # get its own rule and decision whatever the table answered before.
+    table = RuleTable()
+    for _ in range(2):
+        for other_kind, other_result, _name, _decision in CASES:  # the memo holds every other outcome
+            table.decide("p", other_kind, other_result, _detail(other_result))
+        found, decided = table.decide("p", kind, result, _detail(result))
+        assert (found.name, decided) == (rule, decision)
+
+
+def _detail(result: PaymentResult | None) -> str:
+    if result is None:
+        return ""
+    return result.reason or (result.result_error.error_desc if result.result_error else "")
+
+
+def test_decide_tells_providers_and_details_apart_and_stays_bounded() -> None:
+    table = RuleTable(parse_rules([{"provider": "card", "result_code": "4000", "decision": "stop"}]))
+    declined = answer("4000", 1002, "USER_BALANCE_NOT_ENOUGH")
+    assert table.decide("wallet", A, declined, "USER_BALANCE_NOT_ENOUGH")[1] is Decision.FALLTHROUGH
+    assert table.decide("card", A, declined, "USER_BALANCE_NOT_ENOUGH")[1] is Decision.STOP
+    assert table.decide("wallet", A, declined, "STOLEN_CARD")[1] is Decision.STOP  # risk-decline by detail
+    for number in range(3000):
+        table.decide("wallet", OutcomeKind.TIMEOUT, None, f"no answer within {number}.000s")
+    assert len(table._memo) <= 1024
+    assert table.decide("wallet", A, declined, "USER_BALANCE_NOT_ENOUGH")[1] is Decision.FALLTHROUGH

@@ -25,7 +25,7 @@ from ._attempts import Attempt, ProviderStatus
 from ._errors import InvalidInput
 from ._hookspecs import hookimpl
 from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
-from ._orders import Order, OrderStatus, check_trade_no
+from ._orders import Order, OrderStatus, check_trade_no, order_with_status
 from ._orderstring import sign_order_string, verify_order_string
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
@@ -196,6 +196,19 @@ class OrderNames:
         return trade_no_from_request(request, self._cashier_url, self._secrets)
 
 
+class _Live:
+    """What changes while a payment is processing, kept in place under the ledger's lock: a payment makes two
+    writes per attempt, and a new frozen :class:`Payment` for each cost more than the rest of the write."""
+
+    __slots__ = ("attempts", "pending", "unsettled", "updated_at")
+
+    def __init__(self, updated_at: float) -> None:
+        self.attempts: list[AttemptRecord] = []
+        self.pending: Attempt | None = None
+        self.unsettled = False  # an attempt recorded with unknown money: no new attempt until it is settled
+        self.updated_at = updated_at
+
+
 class MemoryLedger(OrderNames):
     """The in-memory ledger and order book: thread-safe, gone with the process.
 
@@ -212,9 +225,29 @@ class MemoryLedger(OrderNames):
         super().__init__(cashier_url, merchant_secrets)
         self._lock = threading.Lock()
         self._orders: dict[str, Order] = {}
+        # Every payment as it was when it began or last ended; a processing one's attempts are in ``_live``.
         self._payments: dict[str, Payment] = {}
+        self._live: dict[str, _Live] = {}
         self._current: dict[str, str] = {}  # trade_no -> payment_id of its latest payment
         self._clock = clock
+
+    def _view(self, payment: Payment) -> Payment:
+        """``payment`` as it is now (caller holds the lock)."""
+        live = self._live.get(payment.payment_id)
+        if live is None:
+            return payment
+        p = payment
+        return Payment(
+            p.payment_id,
+            p.trade_no,
+            p.status,
+            p.result,
+            tuple(live.attempts),
+            p.app_id,
+            p.created_at,
+            live.updated_at,
+            live.pending,
+        )
 
     # --- orders ---
 
@@ -248,7 +281,7 @@ class MemoryLedger(OrderNames):
             current = self._payments.get(self._current.get(trade_no, ""))
             if current is not None and current.status not in _RETRYABLE:
                 raise InvalidInput("trade_no", f"order {trade_no!r} has a payment {current.status.value}")
-            order = replace(order, status=OrderStatus.CLOSED)
+            order = order_with_status(order, OrderStatus.CLOSED)
             self._orders[trade_no] = order
             return order
 
@@ -265,14 +298,15 @@ class MemoryLedger(OrderNames):
 
     def get_payment(self, payment_id: str) -> Payment | None:
         with self._lock:
-            return self._payments.get(payment_id)
+            payment = self._payments.get(payment_id)
+            return self._view(payment) if payment is not None else None
 
     def payments(
         self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Payment]:
         with self._lock:
             found = [
-                p
+                self._view(p)
                 for p in reversed(self._payments.values())
                 if (status is None or p.status is status) and (trade_no is None or p.trade_no == trade_no)
             ]
@@ -283,49 +317,49 @@ class MemoryLedger(OrderNames):
             current_id = self._current.get(order.trade_no)
             current = self._payments.get(current_id) if current_id else None
             if current is not None and current.status not in _RETRYABLE:
-                return current, False
+                return self._view(current), False
             now = self._clock()
             payment = Payment(new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now)
             self._payments[payment.payment_id] = payment
+            self._live[payment.payment_id] = _Live(now)
             self._current[order.trade_no] = payment.payment_id
             return payment, True
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:
         with self._lock:
-            payment = self._payments[payment_id]
-            if payment.status is not PaymentStatus.PROCESSING:
-                raise LedgerConflict(f"payment {payment_id} is {payment.status.value}: no new attempt")
-            unsettled = payment.pending is not None
-            for r in payment.attempts:
-                unsettled = unsettled or r.status is ProviderStatus.UNKNOWN
-            if unsettled:
+            live = self._live.get(payment_id)
+            if live is None:
+                status = self._payments[payment_id].status
+                raise LedgerConflict(f"payment {payment_id} is {status.value}: no new attempt")
+            if live.pending is not None or live.unsettled:
                 raise LedgerConflict(f"payment {payment_id} has an unsettled attempt: no new attempt")
-            number = len(payment.attempts) + 1
+            number = len(live.attempts) + 1
             attempt = Attempt(payment_id, number, provider, f"{payment_id}-{number}")
-            p = payment  # built field by field: dataclasses.replace costs more than the rest of the method
-            self._payments[payment_id] = Payment(
-                p.payment_id, p.trade_no, p.status, p.result, p.attempts, p.app_id, p.created_at, self._clock(), attempt
-            )
+            live.pending = attempt
+            live.updated_at = self._clock()
             return attempt
 
     def finish_attempt(self, record: AttemptRecord) -> None:
+        attempt = record.attempt
         with self._lock:
-            payment = self._payments[record.attempt.payment_id]
-            if payment.pending != record.attempt:
-                raise LedgerConflict(f"attempt {record.attempt.idempotency_key} is not the one in flight")
+            live = self._live.get(attempt.payment_id)
+            if live is None:  # the payment has ended (left for reconciliation) with this attempt still sent
+                payment = self._payments[attempt.payment_id]
+                if payment.pending != attempt:
+                    raise LedgerConflict(f"attempt {attempt.idempotency_key} is not the one in flight")
+                check_attempt(ATTEMPT_SENT, record.status)
+                self._payments[payment.payment_id] = replace(
+                    payment, attempts=(*payment.attempts, record), pending=None, updated_at=self._clock()
+                )
+                return
+            pending = live.pending
+            if pending is None or (pending is not attempt and pending != attempt):
+                raise LedgerConflict(f"attempt {attempt.idempotency_key} is not the one in flight")
             check_attempt(ATTEMPT_SENT, record.status)
-            p = payment
-            self._payments[p.payment_id] = Payment(
-                p.payment_id,
-                p.trade_no,
-                p.status,
-                p.result,
-                (*p.attempts, record),
-                p.app_id,
-                p.created_at,
-                self._clock(),
-                None,
-            )
+            live.attempts.append(record)
+            live.pending = None
+            live.unsettled = live.unsettled or record.status is ProviderStatus.UNKNOWN
+            live.updated_at = self._clock()
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._lock:
@@ -336,7 +370,8 @@ class MemoryLedger(OrderNames):
 
     def _end(self, payment: Payment, status: PaymentStatus, result: PaymentResult) -> Payment:
         check_payment(payment.status, status)
-        p = payment
+        p = self._view(payment)
+        self._live.pop(p.payment_id, None)
         payment = Payment(
             p.payment_id, p.trade_no, status, result, p.attempts, p.app_id, p.created_at, self._clock(), p.pending
         )
@@ -344,10 +379,7 @@ class MemoryLedger(OrderNames):
         if status is PaymentStatus.SUCCEEDED:
             order = self._orders.get(payment.trade_no)
             if order is not None:
-                o = order
-                self._orders[o.trade_no] = Order(
-                    o.trade_no, o.amount, o.merchant_id, o.payer_id, OrderStatus.PAID, o.expires_at
-                )
+                self._orders[order.trade_no] = order_with_status(order, OrderStatus.PAID)
         return payment
 
     # --- reconciliation ---
@@ -355,15 +387,15 @@ class MemoryLedger(OrderNames):
     def unsettled(self, *, updated_before: float) -> list[Payment]:
         with self._lock:
             return [
-                p
-                for p in self._payments.values()
-                if p.status is PaymentStatus.NEEDS_RECONCILIATION
-                or (p.status is PaymentStatus.PROCESSING and p.updated_at < updated_before)
+                view
+                for view in map(self._view, self._payments.values())
+                if view.status is PaymentStatus.NEEDS_RECONCILIATION
+                or (view.status is PaymentStatus.PROCESSING and view.updated_at < updated_before)
             ]
 
     def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
         with self._lock:
-            payment = self._payments[attempt.payment_id]
+            payment = self._view(self._payments[attempt.payment_id])
             records = list(payment.attempts)
             if payment.pending == attempt:
                 records.append(settled_record(attempt, None, status, detail))
@@ -374,9 +406,15 @@ class MemoryLedger(OrderNames):
                     raise LedgerConflict(f"no attempt {attempt.idempotency_key}")
                 records[index] = settled_record(attempt, records[index], status, detail)
                 pending = payment.pending
-            self._payments[payment.payment_id] = replace(
-                payment, attempts=tuple(records), pending=pending, updated_at=self._clock()
-            )
+            now = self._clock()
+            live = self._live.get(attempt.payment_id)
+            if live is not None:  # still processing (a stale payment being reconciled): keep the live record
+                live.attempts, live.pending, live.updated_at = records, pending, now
+                live.unsettled = any(r.status is ProviderStatus.UNKNOWN for r in records)
+            else:
+                self._payments[payment.payment_id] = replace(
+                    payment, attempts=tuple(records), pending=pending, updated_at=now
+                )
 
     def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._lock:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ._errors import InvalidInput
 from ._models import PaymentAmount
 
-__all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no"]
+__all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no", "order_with_status"]
 
 #: The JSAPI limits ``tradeNO`` to 64 characters; the host keeps the same limit everywhere.
 MAX_TRADE_NO = 64
@@ -62,3 +62,13 @@ class Order:
             isinstance(self.expires_at, bool) or not isinstance(self.expires_at, int | float)
         ):
             raise InvalidInput("expires_at", f"must be a number of seconds, got {type(self.expires_at).__name__}")
+
+
+def order_with_status(order: Order, status: OrderStatus) -> Order:
+    """``order`` with ``status``: a copy that skips validating the other fields again (they were, when the
+    order was made; ``dataclasses.replace`` would check them all once more)."""
+    copy = object.__new__(Order)
+    for name in ("trade_no", "amount", "merchant_id", "payer_id", "expires_at"):
+        object.__setattr__(copy, name, getattr(order, name))
+    object.__setattr__(copy, "status", status)
+    return copy

@@ -122,15 +122,20 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 DEFAULT_RULE = _rule("default", ASK)
 
 
+#: How many distinct outcomes a table remembers its decision for (a provider has a handful of answers).
+_MEMO_SIZE = 1024
+
+
 class RuleTable:
     """An ordered, validated set of rules with a catch-all default."""
 
-    __slots__ = ("_rules",)
+    __slots__ = ("_memo", "_rules")
 
     def __init__(self, overrides: Iterable[Rule] = (), *, defaults: Iterable[Rule] = DEFAULT_RULES) -> None:
         ordered = [*overrides, *defaults]
         # Stable sort: specificity first, then listed order (overrides before defaults).
         self._rules: tuple[Rule, ...] = (*sorted(ordered, key=lambda r: -r.specificity), DEFAULT_RULE)
+        self._memo: dict[tuple[object, ...], tuple[Rule, Decision]] = {}
 
     @property
     def rules(self) -> tuple[Rule, ...]:
@@ -143,6 +148,32 @@ class RuleTable:
             if rule.matches(provider, kind, result, detail):
                 return rule
         raise AssertionError("unreachable: the default rule matches every outcome")  # pragma: no cover
+
+    def decide(
+        self, provider: str, kind: OutcomeKind, result: PaymentResult | None, detail: str
+    ) -> tuple[Rule, Decision]:
+        """The matching rule and the decision the chain carries out (:func:`effective_decision`).
+
+        Both depend only on the provider, the outcome's kind, result code, error code and ``detail``, so the
+        answer is remembered per such key: a chain sees the same few outcomes again and again, and walking
+        the table is the larger part of classifying one. The memory is bounded (cleared when full).
+        """
+        error = result.result_error if result is not None else None
+        key = (
+            provider,
+            kind,
+            result.result_code if result is not None else None,
+            error.error_code if error is not None else None,
+            detail,
+        )
+        found = self._memo.get(key)
+        if found is None:
+            rule = self.match(provider, kind, result, detail)
+            found = (rule, effective_decision(rule, kind, result))
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
 
 
 _NEVER_FALL_THROUGH_ERRORS = frozenset({ErrorCode.USER_CANCEL, ErrorCode.TIMEOUT, ErrorCode.UNKNOWN_ERROR})
