@@ -12,7 +12,9 @@ import pytest
 from tradepay import (
     Attempt,
     AttemptRecord,
+    ConfigError,
     ErrorCode,
+    Host,
     Order,
     OutcomeKind,
     Payment,
@@ -521,3 +523,10 @@ def test_in_wait_mode_a_repeat_in_flight_gets_the_same_answer(bench_factory: Any
     first, second = asyncio.run(both())
     assert second == first
     assert calls(a) == 1
+
+
+@pytest.mark.parametrize("name", ["", "Wallet", "a" * 41, "pay/../x", "wallet\n", "ünï"])
+def test_providers_given_in_code_obey_the_configuration_naming_rule(name: str) -> None:
+    # Their names reach logs and every answer's extendedInfo.provider, so code gets the configuration's check.
+    with pytest.raises(ConfigError, match=r"chain\.providers\[1\]"):
+        Host.from_providers({"wallet": Ref(), name: Ref()})

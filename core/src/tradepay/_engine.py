@@ -45,11 +45,16 @@ class PlanStep:
     skip_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
 class _Outcome:
-    kind: OutcomeKind
-    result: PaymentResult | None
-    detail: str
+    """How one provider call ended. Private and never mutated after it is made: a plain slotted class, as a
+    frozen dataclass would cost three ``object.__setattr__`` calls on every attempt."""
+
+    __slots__ = ("detail", "kind", "result")
+
+    def __init__(self, kind: OutcomeKind, result: PaymentResult | None, detail: str) -> None:
+        self.kind = kind
+        self.result = result
+        self.detail = detail
 
     @property
     def match_text(self) -> str:
@@ -242,11 +247,13 @@ class Chain:
                 answered_by = step.provider
                 break
         if answer is None:
-            answer = _with_info(self._all_fell_through(records, skipped), paymentId=payment.payment_id)
-        elif answered_by is not None:  # a provider's answer: say whose (one copy for both entries)
-            answer = _with_info(answer, provider=answered_by, paymentId=payment.payment_id)
-        else:
-            answer = _with_info(answer, paymentId=payment.payment_id)
+            answer = self._all_fell_through(records, skipped)
+        # A provider's answer says whose it is; every answer names its payment. One copy; both values are the
+        # host's own (a configured provider name, a payment id it made), so they need no checking.
+        info = {"paymentId": payment.payment_id}
+        if answered_by is not None:
+            info = {"provider": answered_by, **info}
+        answer = with_info(answer, info, trusted=True)
         finished = self.ledger.finish_payment(payment.payment_id, status, answer)
         log.info(
             "payment.finished",
@@ -277,7 +284,9 @@ class Chain:
         available = {"payment_request": request, "api_context": context, "order": order, "attempt": attempt}
         timeout = min(handle.deadline_s, deadline - t0)
         try:
-            value = await handle.pay(available, max(timeout, 0.0), self._pool)
+            answered, value = handle.pay.start(available, max(timeout, 0.0), self._pool)
+            if not answered:
+                value = await value
         except TimeoutError:
             outcome = _Outcome(OutcomeKind.TIMEOUT, None, f"no answer within {timeout:.3f}s")
         except Exception as exc:  # a provider's bug must not crash the host: it is an ambiguous outcome
@@ -473,7 +482,3 @@ def unresolved_result(error: ErrorCode = ErrorCode.UNKNOWN_ERROR) -> PaymentResu
 def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
     error = ErrorCode.TIMEOUT if outcome.kind is OutcomeKind.TIMEOUT else ErrorCode.UNKNOWN_ERROR
     return unresolved_result(error), PaymentStatus.NEEDS_RECONCILIATION
-
-
-def _with_info(result: PaymentResult, **info: str) -> PaymentResult:
-    return with_info(result, info)

@@ -15,7 +15,7 @@ import structlog
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
-from ._config import ChainSettings, Config, HostSettings
+from ._config import ChainSettings, Config, HostSettings, check_provider_names
 from ._discovery import load_provider_factories
 from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
@@ -66,6 +66,9 @@ class Host:
         order resolvers) in a new plugin manager; validate every provider's hooks."""
         self.config = config
         self.settings = host or HostSettings()
+        # The names reach logs, answers (extendedInfo.provider) and the ledger: the configuration's rule
+        # applies to providers given in code too.
+        check_provider_names(list(providers))
         chain = chain or ChainSettings(providers=tuple(providers))
         if tuple(providers) != chain.providers:
             raise ConfigError("chain.providers", f"{list(chain.providers)} does not match the providers given")

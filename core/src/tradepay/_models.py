@@ -298,16 +298,18 @@ class Callback(Protocol):
         """Receive the payment's one result."""
 
 
-def with_info(result: PaymentResult, info: Mapping[str, str]) -> PaymentResult:
+def with_info(result: PaymentResult, info: Mapping[str, str], *, trusted: bool = False) -> PaymentResult:
     """``result`` with ``info`` added to its ``extended_info`` (the host's ``paymentId`` and ``provider``). Only
     the new entries are validated: the rest of a result that exists is valid already, and a copy made through
-    the constructor would check it all again."""
+    the constructor would check it all again. ``trusted`` skips checking the entries' text too, for values the
+    host made itself (its payment ids, the configured provider names); the entry count is always checked."""
     merged = {**result.extended_info, **info}
     if len(merged) > _MAX_INFO_ITEMS:
         raise InvalidInput("extended_info", f"has more than {_MAX_INFO_ITEMS} entries")
-    for key, item in info.items():
-        _text(key, "extended_info key", limit=_MAX_INFO_TEXT)
-        _text(item, f"extended_info[{key!r}]", limit=_MAX_INFO_TEXT, required=False)
+    if not trusted:
+        for key, item in info.items():
+            _text(key, "extended_info key", limit=_MAX_INFO_TEXT)
+            _text(item, f"extended_info[{key!r}]", limit=_MAX_INFO_TEXT, required=False)
     copy = object.__new__(PaymentResult)
     object.__setattr__(copy, "result_code", result.result_code)
     object.__setattr__(copy, "result_message", result.result_message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 import types
 from collections.abc import Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
@@ -34,37 +35,66 @@ class HookCall:
     argnames: tuple[str, ...]
     is_async: bool
 
-    async def __call__(self, available: Mapping[str, Any], timeout: float, pool: DaemonPool) -> Any:
-        """Call with the arguments it asks for, under ``timeout`` seconds; raises ``TimeoutError`` past it.
+    def start(self, available: Mapping[str, Any], timeout: float, pool: DaemonPool) -> tuple[bool, Any]:
+        """Begin the call: ``(True, answer)`` when it answered at once, else ``(False, awaitable)`` whose
+        await gives the answer, raising ``TimeoutError`` past ``timeout`` seconds.
 
-        A sync implementation runs on ``pool`` so that a hang costs a thread, not the event loop.
+        An async implementation takes its first step here, so that one answering at once (a local decline, a
+        stored answer) costs neither a coroutine of the host's nor a deadline timer. A sync implementation
+        always runs on ``pool``, so that a hang costs a thread, not the event loop.
         """
         kwargs = {name: available[name] for name in self.argnames}
         if not self.is_async:
-            async with asyncio.timeout(timeout):
-                value = await asyncio.wrap_future(pool.submit(lambda: self.function(**kwargs)))
-                if inspect.isawaitable(value):
-                    value = await value
-            return value
-        # An async implementation runs in this task. Its deadline timer is armed only if it suspends: one that
-        # answers at once (a local decline, a stored answer) costs no timer, and leaves none in the loop's heap.
-        when = asyncio.get_running_loop().time() + timeout
+            return False, self._on_thread(kwargs, timeout, pool)
+        started = time.monotonic()
         coro = self.function(**kwargs)
         if not isinstance(coro, types.CoroutineType):  # another kind of awaitable: awaited the ordinary way
-            async with asyncio.timeout_at(when):
-                value = await coro
-        else:
-            try:
-                signal = coro.send(None)
-            except StopIteration as done:
-                value = done.value
-            else:
-                async with asyncio.timeout_at(when):
-                    value = await _resume(coro, signal)
+            return False, self._awaited(coro, _deadline(started, timeout))
+        try:
+            signal = coro.send(None)
+        except StopIteration as done:
+            value = done.value
+            if isinstance(value, _PLAIN) or not inspect.isawaitable(value):
+                return True, value
+            return False, self._awaited(value, _deadline(started, timeout))
+        # It suspended: the rest runs under the deadline, armed now and counted from the call's start.
+        return False, self._resumed(coro, signal, _deadline(started, timeout))
+
+    async def __call__(self, available: Mapping[str, Any], timeout: float, pool: DaemonPool) -> Any:
+        """Call with the arguments it asks for, under ``timeout`` seconds; raises ``TimeoutError`` past it."""
+        done, value = self.start(available, timeout, pool)
+        return value if done else await value
+
+    async def _on_thread(self, kwargs: dict[str, Any], timeout: float, pool: DaemonPool) -> Any:
+        async with asyncio.timeout(timeout):
+            value = await asyncio.wrap_future(pool.submit(lambda: self.function(**kwargs)))
+            if inspect.isawaitable(value):
+                value = await value
+        return value
+
+    @staticmethod
+    async def _awaited(awaitable: Any, when: float) -> Any:
+        async with asyncio.timeout_at(when):
+            value = await awaitable
         if not isinstance(value, _PLAIN) and inspect.isawaitable(value):
             async with asyncio.timeout_at(when):
                 value = await value
         return value
+
+    @staticmethod
+    async def _resumed(coro: Coroutine[Any, Any, Any], signal: Any, when: float) -> Any:
+        async with asyncio.timeout_at(when):
+            value = await _resume(coro, signal)
+        if not isinstance(value, _PLAIN) and inspect.isawaitable(value):
+            async with asyncio.timeout_at(when):
+                value = await value
+        return value
+
+
+def _deadline(started: float, timeout: float) -> float:
+    """The event loop's time ``timeout`` seconds after ``started`` (``time.monotonic``): the loop's clock is
+    read only for a call that needs a timer, and may differ from ``time.monotonic`` (another loop)."""
+    return asyncio.get_running_loop().time() + timeout - (time.monotonic() - started)
 
 
 @types.coroutine

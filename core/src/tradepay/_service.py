@@ -86,7 +86,19 @@ class PaymentService:
 
     async def pay_async(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
         """Pay in the running event loop and return the one result."""
-        return await self._pay(payment_request, api_context)
+        # Checked although typed: callers from untyped code (and the bridge's JSON) reach here too.
+        request: object = payment_request
+        context: object = api_context
+        if not isinstance(request, PaymentRequest):
+            return refusal(f"payment_request: must be a PaymentRequest, got {type(request).__name__}")
+        if not isinstance(context, APIContext):
+            return refusal(f"api_context: must be an APIContext, got {type(context).__name__}")
+        try:
+            return await self.host.chain.pay(request, context)
+        except Exception:
+            # A host bug or a ledger failure: the payment may have reached a provider, so it is not a failure.
+            _log.exception("payment.crashed", payment_string=request.payment_string[:80], app_id=context.app_id)
+            return _unknown()
 
     def pay_blocking(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
         """Pay and wait for the one result. Raises ``RuntimeError`` if called from a running event loop."""
@@ -94,7 +106,7 @@ class PaymentService:
             asyncio.get_running_loop()
         except RuntimeError:
             try:
-                return self._loop.submit(self._pay(payment_request, api_context)).result()
+                return self._loop.submit(self.pay_async(payment_request, api_context)).result()
             except concurrent.futures.CancelledError:
                 return unresolved_result()  # the service was closed mid-payment
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
@@ -114,25 +126,13 @@ class PaymentService:
         self, request: PaymentRequest, context: APIContext, deliver: Callable[[PaymentResult], None]
     ) -> PaymentResult:
         try:
-            result = await self._pay(request, context)
+            result = await self.pay_async(request, context)
         except BaseException:
             # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer.
             deliver(_unknown())
             raise
         deliver(result)
         return result
-
-    async def _pay(self, request: object, context: object) -> PaymentResult:
-        if not isinstance(request, PaymentRequest):
-            return refusal(f"payment_request: must be a PaymentRequest, got {type(request).__name__}")
-        if not isinstance(context, APIContext):
-            return refusal(f"api_context: must be an APIContext, got {type(context).__name__}")
-        try:
-            return await self.host.chain.pay(request, context)
-        except Exception:
-            # A host bug or a ledger failure: the payment may have reached a provider, so it is not a failure.
-            _log.exception("payment.crashed", payment_string=request.payment_string[:80], app_id=context.app_id)
-            return _unknown()
 
 
 def _unknown() -> PaymentResult:
