@@ -66,8 +66,8 @@ class Sizes:
 
 
 SMOKE = Sizes("smoke", 40, 2, 4, 2, 200, 1, 2, 20, 1, 500, 100, 100, 600, False, False)
-QUICK = Sizes("quick", 1000, 7, 40, 9, 10_000, 3, 15, 500, 7, 100_000, 3000, 10_000, 100_000, False, False)
-FULL = Sizes("full", 2000, 15, 100, 21, 10_000, 5, 40, 500, 15, 1_000_000, 10_000, 10_000, 100_000, True, True)
+QUICK = Sizes("quick", 200, 40, 40, 9, 10_000, 3, 15, 500, 7, 100_000, 3000, 10_000, 100_000, False, False)
+FULL = Sizes("full", 500, 60, 100, 21, 10_000, 5, 40, 500, 15, 1_000_000, 10_000, 10_000, 100_000, True, True)
 
 #: The issue's table: key -> (comparison, target).
 TARGETS: Mapping[str, tuple[str, float]] = {
