@@ -243,10 +243,14 @@ class SQLLedger(OrderNames):
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:
         with self._write() as db:
-            row = db.execute("SELECT status FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+            row = db.execute(
+                "SELECT status, (SELECT count(*) FROM attempts WHERE payment_id = ?)"
+                " FROM payments WHERE payment_id = ?",
+                (payment_id, payment_id),
+            ).fetchone()
             if row is None or row[0] != PaymentStatus.PROCESSING:
                 raise LedgerConflict(f"payment {payment_id} is {row[0] if row else 'unknown'}: no new attempt")
-            number = db.execute("SELECT count(*) FROM attempts WHERE payment_id = ?", (payment_id,)).fetchone()[0] + 1
+            number = row[1] + 1
             attempt = Attempt(payment_id, number, provider, f"{payment_id}-{number}")
             now = self._clock()
             try:
@@ -297,23 +301,24 @@ class SQLLedger(OrderNames):
         result: PaymentResult,
         allowed_from: tuple[PaymentStatus, ...],
     ) -> Payment:
-        row = db.execute("SELECT status, trade_no FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+        row = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
         if row is None:
             raise LedgerConflict(f"no payment {payment_id}")
-        old = PaymentStatus(row[0])
+        old = PaymentStatus(row[2])
         if old not in allowed_from:
             raise IllegalTransition("a payment", old.value, status.value)
         check_payment(old, status)
+        stored, now = result_to_json(result), self._clock()
         changed = db.execute(
             "UPDATE payments SET status = ?, result = ?, updated_at = ? WHERE payment_id = ? AND status = ?",
-            (status.value, result_to_json(result), self._clock(), payment_id, old.value),
+            (status.value, stored, now, payment_id, old.value),
         ).rowcount
         if changed != 1:  # another process moved it since we read it
             raise IllegalTransition("a payment", old.value, status.value)
         if status is PaymentStatus.SUCCEEDED:
             db.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (row[1],))
-        found = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
-        return self._payment(db, found)
+        # The row as just written (this transaction holds it): no second read of the payment.
+        return self._payment(db, (row[0], row[1], status.value, stored, row[4], row[5], now))
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._write() as db:
