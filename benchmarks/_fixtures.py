@@ -141,6 +141,18 @@ def _attempt_event(name: str, number: int, result: PaymentResult, started: float
     }
 
 
+def _payment_finished(log: Any, name: str, number: int, result: PaymentResult, started: float) -> None:
+    paid = result.result_code is ResultCode.SUCCESS
+    log.info(
+        "payment.finished",
+        provider=name,
+        attempt=number,
+        result=result.result_code.value,
+        status="succeeded" if paid else "failed",
+        duration_ms=round((time.monotonic() - started) * 1000, 3),
+    )
+
+
 async def floor_payment(
     functions: Sequence[tuple[str, Callable[..., Awaitable[PaymentResult]]]], order: Order, payment_id: str
 ) -> PaymentResult:
@@ -156,15 +168,7 @@ async def floor_payment(
         log.info("attempt.finished", **_attempt_event(name, number, result, t0))
         if result.result_code is ResultCode.SUCCESS:
             break
-    paid = result.result_code is ResultCode.SUCCESS
-    log.info(
-        "payment.finished",
-        provider=name,
-        attempt=number,
-        result=result.result_code.value,
-        status="succeeded" if paid else "failed",
-        duration_ms=round((time.monotonic() - started) * 1000, 3),
-    )
+    _payment_finished(log, name, number, result, started)
     return result
 
 
@@ -182,13 +186,5 @@ def floor_payment_sync(
         log.info("attempt.finished", **_attempt_event(name, number, result, t0))
         if result.result_code is ResultCode.SUCCESS:
             break
-    paid = result.result_code is ResultCode.SUCCESS
-    log.info(
-        "payment.finished",
-        provider=name,
-        attempt=number,
-        result=result.result_code.value,
-        status="succeeded" if paid else "failed",
-        duration_ms=round((time.monotonic() - started) * 1000, 3),
-    )
+    _payment_finished(log, name, number, result, started)
     return result
