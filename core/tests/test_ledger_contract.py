@@ -103,6 +103,35 @@ def test_requests_resolve_through_every_type(ledger: Ledger) -> None:
         resolve(payment_request=PaymentRequest(PaymentType.ORDER_STRING, forged), api_context=sample_context())
 
 
+@pytest.mark.parametrize("owner", ["m2", "m3"], ids=["another-merchant-with-a-secret", "a-merchant-without-one"])
+def test_an_order_string_names_only_orders_of_the_merchant_that_signed_it(ledger: Ledger, owner: str) -> None:
+    from tradepay._orderstring import sign_order_string
+
+    theirs = ledger.create_order(PaymentAmount("USD", "500"), merchant_id=owner, payer_id="alice")
+    forged = sign_order_string("m1", theirs.trade_no, SECRETS["m1"])  # m1's valid signature, their order
+    resolve = ledger.resolve_order  # type: ignore[attr-defined]
+    request = PaymentRequest(PaymentType.ORDER_STRING, forged)
+    with pytest.raises(InvalidInput, match="names no order of merchant 'm1'") as refused:
+        resolve(payment_request=request, api_context=sample_context())
+    # The same words for an order that does not exist: a signature cannot probe for other trade numbers.
+    unknown = PaymentRequest(PaymentType.ORDER_STRING, sign_order_string("m1", "T-NOPE", SECRETS["m1"]))
+    with pytest.raises(InvalidInput) as missing:
+        resolve(payment_request=unknown, api_context=sample_context())
+    assert str(missing.value) == str(refused.value)
+    assert ledger.get_order(theirs.trade_no) == theirs
+
+
+@pytest.mark.parametrize("sign", ["é" * 64, "\uff10" * 64, "A" * 64, "0" * 63, "0" * 65, ""])
+def test_an_order_string_with_a_malformed_sign_is_refused_clearly(ledger: Ledger, sign: str) -> None:
+    from urllib.parse import urlencode
+
+    made = order(ledger)
+    text = urlencode({"merchantId": "m1", "tradeNO": made.trade_no, "sign": sign})
+    resolve = ledger.resolve_order  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match=r"payment_string\.sign: the signature does not match"):
+        resolve(payment_request=PaymentRequest(PaymentType.ORDER_STRING, text), api_context=sample_context())
+
+
 def test_one_live_payment_per_order_under_concurrency(ledger: Ledger) -> None:
     made = order(ledger)
     barrier = threading.Barrier(16)

@@ -147,6 +147,10 @@ class Chain:
         user = (context.extended_info or {}).get("userId")
         if user is not None and user != order.payer_id:
             return refusal(f"api_context.extended_info.userId is not the payer of order {order.trade_no}")
+        # A mini program that says whose it is may pay only that merchant's orders.
+        info = context.mini_program_info
+        if info is not None and info.merchant_id is not None and info.merchant_id != order.merchant_id:
+            return refusal(f"api_context.mini_program_info.merchant_id is not the merchant of order {order.trade_no}")
         return order
 
     def _resolve_order(self, request: PaymentRequest, context: APIContext) -> Order | None:

@@ -38,6 +38,7 @@ __all__ = [
     "OrderNames",
     "new_order",
     "new_payment_id",
+    "signed_by",
     "trade_no_from_request",
 ]
 
@@ -126,27 +127,43 @@ class Ledger(Protocol):
         """Release the ledger's resources."""
 
 
-def trade_no_from_request(request: PaymentRequest, cashier_url: str, merchant_secrets: Mapping[str, str]) -> str | None:
-    """The trade number a request names, for the request types that name one directly.
+def trade_no_from_request(
+    request: PaymentRequest, cashier_url: str, merchant_secrets: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """``(trade_no, signer)``: the trade number a request names, for the request types that name one directly,
+    and the merchant that signed it, for an order string.
 
     ``ORDER_ID``: the payment string itself. ``CASHIER_URL``: the ``tradeNO`` query parameter of a URL under
-    this host's ``cashier_url``. ``ORDER_STRING``: the ``tradeNO`` of a correctly signed order string.
-    ``PAYMENT_ID`` names a payment instead: ``None``.
+    this host's ``cashier_url``. ``ORDER_STRING``: the ``tradeNO`` of a correctly signed order string, and its
+    ``merchantId``. ``PAYMENT_ID`` names a payment instead: ``(None, None)``.
     """
     text = request.payment_string
     if request.type is PaymentType.ORDER_ID:
-        return check_trade_no(text, "payment_string")
+        return check_trade_no(text, "payment_string"), None
     if request.type is PaymentType.PAYMENT_ID:
-        return None
+        return None, None
     if request.type is PaymentType.ORDER_STRING:
-        return verify_order_string(text, merchant_secrets)[1]
+        signer, trade_no = verify_order_string(text, merchant_secrets)
+        return trade_no, signer
     parts, base = urlsplit(text), urlsplit(cashier_url)
     if (parts.scheme, parts.netloc, parts.path) != (base.scheme, base.netloc, base.path):
         raise InvalidInput("payment_string", f"is not a cashier URL of this host ({cashier_url}?tradeNO=...)")
     values = parse_qs(parts.query, keep_blank_values=True).get("tradeNO", [])
     if len(values) != 1:
         raise InvalidInput("payment_string", "must carry exactly one tradeNO")
-    return check_trade_no(values[0], "payment_string.tradeNO")
+    return check_trade_no(values[0], "payment_string.tradeNO"), None
+
+
+def signed_by(order: Order | None, signer: str | None) -> Order | None:
+    """``order``, unless an order string signed by merchant ``signer`` named it and it is not ``signer``'s.
+
+    A merchant's valid signature proves only what that merchant issued: naming another merchant's order (or
+    an order of a merchant without a secret) is refused, with the same words whether or not the order exists,
+    so that a signature cannot be used to probe for other merchants' trade numbers.
+    """
+    if signer is None or (order is not None and order.merchant_id == signer):
+        return order
+    raise InvalidInput("payment_string", f"names no order of merchant {signer!r}")
 
 
 def settled_record(
@@ -192,7 +209,7 @@ class OrderNames:
             raise InvalidInput("merchant_id", f"no signing secret is configured for {order.merchant_id!r}")
         return sign_order_string(order.merchant_id, trade_no, secret)
 
-    def _named_trade_no(self, request: PaymentRequest) -> str | None:
+    def _named_trade_no(self, request: PaymentRequest) -> tuple[str | None, str | None]:
         return trade_no_from_request(request, self._cashier_url, self._secrets)
 
 
@@ -287,12 +304,12 @@ class MemoryLedger(OrderNames):
 
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
-        trade_no = self._named_trade_no(payment_request)
+        trade_no, signer = self._named_trade_no(payment_request)
         with self._lock:
             if trade_no is None:
                 payment = self._payments.get(payment_request.payment_string)
                 trade_no = payment.trade_no if payment else None
-            return self._orders.get(trade_no) if trade_no else None
+            return signed_by(self._orders.get(trade_no) if trade_no else None, signer)
 
     # --- payments and attempts ---
 

@@ -2,13 +2,16 @@
 
 The signature is HMAC-SHA256, keyed by the merchant's secret, over ``merchantId=M&tradeNO=T``. The string
 only names an order: the amount always comes from the order book, so a valid signature proves that the
-merchant issued this order string, not how much to pay.
+merchant issued this order string, not how much to pay. It proves nothing about whose order ``T`` is: the
+order book must also check that ``M`` is the order's merchant (``OrderNames`` in ``_ledger.py`` does), or
+one merchant's valid signature would pay another merchant's order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from urllib.parse import parse_qs, urlencode
 
@@ -18,6 +21,9 @@ from ._orders import check_trade_no
 __all__ = ["MIN_SECRET_LENGTH", "sign_order_string", "verify_order_string"]
 
 MIN_SECRET_LENGTH = 16
+
+#: What ``_mac`` produces: a sign of any other shape is refused before it is compared.
+_SIGN = re.compile(r"[0-9a-f]{64}")
 
 
 def _mac(merchant_id: str, trade_no: str, secret: str) -> str:
@@ -31,7 +37,9 @@ def sign_order_string(merchant_id: str, trade_no: str, secret: str) -> str:
 
 
 def verify_order_string(text: str, secrets: Mapping[str, str]) -> tuple[str, str]:
-    """``(merchant_id, trade_no)`` of a correctly signed order string; :class:`InvalidInput` otherwise."""
+    """``(merchant_id, trade_no)`` of a correctly signed order string; :class:`InvalidInput` otherwise.
+
+    The caller must still check that the order ``trade_no`` belongs to ``merchant_id``."""
     try:
         fields = parse_qs(text, keep_blank_values=True, strict_parsing=True)
     except ValueError:
@@ -43,6 +51,8 @@ def verify_order_string(text: str, secrets: Mapping[str, str]) -> tuple[str, str
     secret = secrets.get(merchant_id)
     if secret is None:
         raise InvalidInput("payment_string.merchantId", f"no signing secret is configured for {merchant_id!r}")
-    if not hmac.compare_digest(fields["sign"][0], _mac(merchant_id, trade_no, secret)):
+    sign = fields["sign"][0]
+    # compare_digest refuses non-ASCII text with a TypeError: check the shape first (not secret: it is fixed).
+    if _SIGN.fullmatch(sign) is None or not hmac.compare_digest(sign, _mac(merchant_id, trade_no, secret)):
         raise InvalidInput("payment_string.sign", "the signature does not match")
     return merchant_id, trade_no

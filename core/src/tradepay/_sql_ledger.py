@@ -27,6 +27,7 @@ from ._ledger import (
     new_order,
     new_payment_id,
     settled_record,
+    signed_by,
 )
 from ._migrations import migrate
 from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError
@@ -141,14 +142,14 @@ class SQLLedger(OrderNames):
 
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
-        trade_no = self._named_trade_no(payment_request)
+        trade_no, signer = self._named_trade_no(payment_request)
         if trade_no is None:
             with self._read() as db:
                 row = db.execute(
                     "SELECT trade_no FROM payments WHERE payment_id = ?", (payment_request.payment_string,)
                 ).fetchone()
             trade_no = row[0] if row else None
-        return self.get_order(trade_no) if trade_no else None
+        return signed_by(self.get_order(trade_no) if trade_no else None, signer)
 
     # --- payments and attempts ------------------------------------------------------------------------------
 
