@@ -31,6 +31,7 @@ from ._models import (
 )
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
 from ._sqlite import immediate_transaction, open_sqlite
 
 if TYPE_CHECKING:
@@ -103,6 +104,13 @@ __all__ = [
     "Database",
     "open_database",
     "migrate",
+    # refunds
+    "Refund",
+    "RefundAnswer",
+    "RefundOutcome",
+    "RefundResult",
+    "RefundStatus",
+    "ResultStatus",
     # the host
     "Host",
     "Config",

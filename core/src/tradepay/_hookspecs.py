@@ -2,8 +2,9 @@
 
 Two kinds of hook live here:
 
-* **Provider hooks** (``pay``, ``inquire``, ``cancel``, ``capabilities``) are called by the chain on *one*
-  provider at a time, in the configured order: the host knows which provider answered. A provider must
+* **Provider hooks** (``pay``, ``inquire``, ``cancel``, ``capabilities``, ``refund``, ``inquire_refund``) are
+  called by the chain on *one* provider at a time, in the configured order: the host knows which provider
+  answered. A provider must
   implement ``pay``; the rest are optional. Each may be ``def`` or ``async def``.
 * **Broadcast hooks** (``resolve_order``, the observer events, ``add_cli_commands``) are called on every
   registered plugin, pluggy's usual way.
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ._models import APIContext, PaymentRequest, PaymentResult
     from ._orders import Order
     from ._records import AttemptRecord, Payment
+    from ._refunds import Refund, RefundAnswer, RefundOutcome
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -82,6 +84,28 @@ def capabilities() -> Capabilities:
     """
 
 
+@hookspec
+def refund(order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer | Awaitable[RefundAnswer]:
+    """Give ``refund.amount`` back for ``attempt``, the attempt of this provider that took ``order``'s money.
+
+    Optional: a provider without it is reported as not refundable, and the refund is refused before anything
+    is recorded. Called under the provider's deadline, after the refund was recorded with its idempotency key
+    (``refund.idempotency_key``): move money back at most once per key and answer a repeat with the first
+    answer; never give back more than ``attempt`` took in all. Answer ``SUCCEEDED`` only when the money went
+    back, ``FAILED`` (with a ``reason``) only when nothing moved and nothing will; anything else, an
+    exception, or a missed deadline is treated as ``UNKNOWN`` and settled by ``inquire_refund``.
+    """
+
+
+@hookspec
+def inquire_refund(order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome | Awaitable[RefundOutcome]:
+    """Say what happened to ``refund``: ``SUCCEEDED``, ``FAILED`` (and never will) or ``UNKNOWN``.
+
+    Optional, like ``inquire``. Must be idempotent and must not move money. A key the provider never saw is
+    tombstoned and answered ``FAILED``: a late ``refund`` call with that key must then move nothing.
+    """
+
+
 # --- broadcast hooks: called on every plugin ----------------------------------------------------------------
 
 
@@ -111,6 +135,20 @@ def attempt_finished(record: AttemptRecord, order: Order) -> None:
 @hookspec
 def payment_finished(payment: Payment) -> None:
     """Observe a payment's end, after its result was recorded and before the callback is called.
+
+    Errors are logged, not raised.
+    """
+
+
+@hookspec
+def refund_started(refund: Refund, order: Order) -> None:
+    """Observe that ``refund`` was recorded and its provider is about to be asked. Errors are logged, not
+    raised."""
+
+
+@hookspec
+def refund_finished(refund: Refund, order: Order) -> None:
+    """Observe a refund's end (``succeeded``, ``failed`` or ``needs_reconciliation``), after it was recorded.
 
     Errors are logged, not raised.
     """
