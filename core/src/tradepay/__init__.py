@@ -34,6 +34,7 @@ from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStat
 from ._sqlite import immediate_transaction, open_sqlite
 
 if TYPE_CHECKING:
+    from ._breaker import FailureScope
     from ._bridge import trade_pay, trade_pay_async, trade_pay_request
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
     from ._databases import Database, open_database
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "FailureScope": "_breaker",
     "Database": "_databases",
     "open_database": "_databases",
     "migrate": "_migrations",
@@ -96,6 +98,7 @@ __all__ = [
     "Capabilities",
     "ProviderConfig",
     "ProviderStatus",
+    "FailureScope",
     "Order",
     "OrderStatus",
     "open_sqlite",
