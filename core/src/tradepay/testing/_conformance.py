@@ -32,6 +32,7 @@ from .._attempts import Attempt, ProviderConfig, ProviderStatus
 from .._breaker import FailureScope
 from .._config import ChainSettings
 from .._errors import ConfigError
+from .._hookchecks import check_hooks
 from .._host import Host
 from .._ledger import MemoryLedger
 from .._models import PaymentRequest, PaymentResult, PaymentType, ResultCode
@@ -101,11 +102,12 @@ class ProviderConformance:
     # --- the suite ------------------------------------------------------------------------------------------
 
     def test_hooks_match_the_specification(self, provider: object) -> None:
-        """Every @hookimpl names a tradepay hook with the hook's argument names, and ``pay`` exists."""
+        """Every @hookimpl names a tradepay hook with the hook's argument names and is no wrapper, every method
+        named as a hook is marked, and ``pay`` exists: the host's own start-up checks."""
         pm = pluggy.PluginManager(_hookspecs.PROJECT)
         pm.add_hookspecs(_hookspecs)
         pm.register(provider, name=self.provider_name)
-        pm.check_pending()
+        check_hooks(pm, {self.provider_name})
         assert any(impl.plugin is provider for impl in pm.hook.pay.get_hookimpls())
         self._handle(provider)  # capabilities, when declared, must be a tradepay.Capabilities
 
