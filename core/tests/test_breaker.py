@@ -4,6 +4,7 @@ through; one payer's declines never open it for the others."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -257,3 +258,46 @@ def test_a_probe_turn_that_comes_after_the_payment_deadline_is_not_taken(bench_f
 def request_for(bench: Any) -> tuple[PaymentRequest, APIContext]:
     order = bench.order()
     return PaymentRequest(PaymentType.ORDER_ID, order.trade_no), sample_context(bench.payer)
+
+
+def test_half_open_grants_exactly_one_probe_among_concurrent_payments() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 10.0, clock)
+    breaker.record(OutcomeKind.TIMEOUT, None)
+    clock.now += 10.0
+    barrier = threading.Barrier(16)
+    turns: list[tuple[str | None, int]] = []
+
+    def ask() -> None:
+        barrier.wait()
+        turns.append(breaker.admit())
+
+    threads = [threading.Thread(target=ask) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    granted = [probe for reason, probe in turns if reason is None]
+    assert granted == [1]
+    assert (
+        sorted(reason for reason, _ in turns if reason is not None)
+        == ["circuit half-open: a probe payment is in flight"] * 15
+    )
+
+
+def test_a_stale_release_does_not_end_a_newer_probe() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(1, 10.0, clock)
+    breaker.record(OutcomeKind.TIMEOUT, None)
+    clock.now += 10.0
+    _, first = breaker.admit()
+    breaker.record(OutcomeKind.TIMEOUT, None)  # the first probe failed: open again
+    clock.now += 10.0
+    _, second = breaker.admit()
+    assert second == first + 1
+    breaker.release(first)  # late word from the first probe's payment: changes nothing
+    assert breaker.allow() == "circuit half-open: a probe payment is in flight"
+    breaker.release(second)
+    assert breaker.admit() == (None, second + 1)
+    breaker.release(0)  # a turn that was no probe: nothing to release
+    assert breaker.allow() == "circuit half-open: a probe payment is in flight"

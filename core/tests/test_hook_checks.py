@@ -239,3 +239,15 @@ def test_an_order_book_plugin_is_checked_too() -> None:
 
     with pytest.raises(ConfigError, match=r"plugins\.books: `resolve_orders` .* \(did you mean `resolve_order`\?\)"):
         build({"acme": Paying()}, {"books": Books()})
+
+
+def test_a_plugin_pluggy_refuses_is_a_configuration_error_naming_it() -> None:
+    class Nosy:
+        @hookimpl
+        def payment_finished(self, payment: object, secret: str) -> None:  # `secret` is no argument of the hook
+            pass
+
+    with pytest.raises(ConfigError) as info:
+        build({"acme": Paying()}, {"nosy": Nosy()})
+    assert info.value.key == "plugins.nosy"
+    assert info.value.reason.startswith("cannot be registered: Plugin 'nosy' for hook 'payment_finished'")
