@@ -118,6 +118,29 @@ DISTS = (
         {"picky": "picky_provider:make_picky"},
     ),
     Dist(
+        "misspelt-hook",
+        "misspelt_provider",
+        textwrap.dedent(
+            """\
+            import tradepay
+
+
+            class MisspeltProvider:
+                def __init__(self, config: tradepay.ProviderConfig) -> None:
+                    self.config = config
+
+                @tradepay.hookimpl
+                def pay(self) -> tradepay.PaymentResult:
+                    return tradepay.PaymentResult(tradepay.ResultCode.UNKNOWN, "the network dropped the answer")
+
+                @tradepay.hookimpl
+                def inquiry(self, attempt: tradepay.Attempt) -> tradepay.ProviderStatus:  # should be `inquire`
+                    return tradepay.ProviderStatus.NOT_PAID
+            """
+        ),
+        {"misspelt": "misspelt_provider:MisspeltProvider"},
+    ),
+    Dist(
         "crashing-factory",
         "crashy_provider",
         'def make_crashy(config: object) -> object:\n    raise RuntimeError("acquirer handshake failed")\n',
@@ -415,3 +438,16 @@ def test_a_crashing_factory_is_a_discovery_error_naming_the_provider(kit: Kit, t
 
     assert (report["error"], report["provider"]) == ("DiscoveryError", "crashy")
     assert report["message"] == "provider 'crashy': failed to start: RuntimeError: acquirer handshake failed"
+
+
+def test_a_misspelt_hook_stops_start_up_naming_the_provider_and_the_hook(kit: Kit, tmp_path: Path) -> None:
+    # Accepted silently, the provider would have no inquiry: every unknown answer left for reconciliation.
+    world = make_world(kit, tmp_path, ["misspelt-hook"], config_for("misspelt"))
+
+    report = load_and_pay(kit, world)
+
+    assert (report["error"], report["provider"]) == ("DiscoveryError", "misspelt")
+    assert report["message"] == (
+        "provider 'misspelt': `inquiry` is marked @tradepay.hookimpl but is not a tradepay hook (did you mean "
+        "`inquire`?)"
+    )

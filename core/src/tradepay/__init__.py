@@ -35,6 +35,7 @@ from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundS
 from ._sqlite import immediate_transaction, open_sqlite
 
 if TYPE_CHECKING:
+    from ._breaker import FailureScope
     from ._bridge import trade_pay, trade_pay_async, trade_pay_request
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
     from ._databases import Database, open_database
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "FailureScope": "_breaker",
     "Database": "_databases",
     "open_database": "_databases",
     "migrate": "_migrations",
@@ -97,6 +99,7 @@ __all__ = [
     "Capabilities",
     "ProviderConfig",
     "ProviderStatus",
+    "FailureScope",
     "Order",
     "OrderStatus",
     "open_sqlite",

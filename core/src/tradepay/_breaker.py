@@ -1,29 +1,66 @@
 """A circuit breaker per provider: stop offering payments to a provider that keeps failing technically.
 
-Only technical failures count (a missed deadline, an exception, an invalid answer, error ``1005``); business
-answers (a decline, a cancel, ``2001``) and successes reset the count. After ``threshold`` consecutive
-failures the circuit opens for ``cooldown_s``; then one payment is let through as a probe (half-open): its
-success closes the circuit, its failure opens it again. The state is per host process.
+Only the provider's own failures count: a missed deadline, an exception, an invalid answer, and an answer in
+which the provider says the failure is its own (``extended_info["failure_scope"] == "provider"``). Every other
+answer (a success, a decline, a cancel, any answer about one payment alone) resets the count: the provider
+answered, and one payer's failing card must not close the provider to everyone. After ``threshold``
+consecutive failures the circuit opens for ``cooldown_s``; then one payment is let through as a probe
+(half-open): its success closes the circuit, its failure opens it again, and a probe that ends with no outcome
+(its payment failed or ran out of time before the call) hands the probe on to the next payment. The state is
+per host process.
 """
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from collections.abc import Callable
 
-from ._models import ErrorCode, PaymentResult
+from ._models import PaymentResult, ResultCode
 from ._records import OutcomeKind
 
-__all__ = ["CircuitBreaker", "is_technical_failure"]
+__all__ = ["CircuitBreaker", "FailureScope", "is_technical_failure"]
+
+#: The turn of a closed circuit: go ahead, not as a probe.
+_TURN: tuple[str | None, int] = (None, 0)
+
+
+class FailureScope(enum.StrEnum):
+    """Whose failure a provider's answer reports, in its ``extended_info["failure_scope"]`` (:attr:`KEY`).
+
+    A provider sets it on every answer that is not a success. Only :attr:`PROVIDER` counts towards the
+    provider's circuit breaker; an answer without it, or with any other value, never does.
+    """
+
+    PROVIDER = "provider"
+    """The provider itself failed: its system, its backend, its network, its own limits of service. Counted."""
+    PAYMENT = "payment"
+    """The answer is about this payment alone: the payer's card, account, balance or agreement, the order's
+    currency or amount, the attempt's key. It says nothing about the provider's health. Never counted."""
+
+    KEY = enum.nonmember("failure_scope")
+
+    @classmethod
+    def of(cls, result: PaymentResult) -> FailureScope | None:
+        """The scope ``result`` declares, or ``None`` when it declares none (or a value not listed here)."""
+        value = result.extended_info.get(cls.KEY)
+        if value is None:
+            return None
+        try:
+            return cls(value)
+        except ValueError:
+            return None
 
 
 def is_technical_failure(kind: OutcomeKind, result: PaymentResult | None) -> bool:
-    """True for outcomes that say the provider is unwell, not that it declined."""
-    if kind is not OutcomeKind.ANSWER:
+    """True for outcomes that say the provider is unwell: no valid answer at all, or a failed answer in which the
+    provider says the failure is its own. Never for an answer about one payment (see :class:`FailureScope`)."""
+    if kind is not OutcomeKind.ANSWER or result is None:
         return True
-    error = result.result_error if result is not None else None
-    return error is not None and error.error_code is ErrorCode.SYSTEM_ERROR
+    if result.result_code is ResultCode.SUCCESS:
+        return False
+    return result.extended_info.get(FailureScope.KEY) == FailureScope.PROVIDER.value
 
 
 class CircuitBreaker:
@@ -37,6 +74,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        self._probe = 0  # the number of the latest probe let through
 
     @property
     def state(self) -> str:
@@ -52,22 +90,28 @@ class CircuitBreaker:
         return "open"
 
     def allow(self) -> str | None:
-        """``None`` if a payment may be offered to the provider now, else why not. In half-open state the
-        first caller becomes the probe; the others are refused until the probe's outcome is recorded."""
+        """``None`` if a payment may be offered to the provider now, else why not (see :meth:`admit`)."""
+        return self.admit()[0]
+
+    def admit(self) -> tuple[str | None, int]:
+        """Ask for a turn: ``(None, probe)`` if a payment may be offered to the provider now, else ``(why not,
+        0)``. In half-open state the first caller becomes the probe (``probe`` is its number, else ``0``); the
+        others are refused until the probe's outcome is recorded, or the probe is released (:meth:`release`)."""
         if self._opened_at is None:  # closed, the common case: an attribute read needs no lock
-            return None
+            return _TURN
         with self._lock:
             state = self._state()
             if state == "closed":
-                return None
+                return _TURN
             if state == "half_open" and not self._probing:
                 self._probing = True
-                return None
+                self._probe += 1
+                return None, self._probe
             assert self._opened_at is not None
             wait = max(self.cooldown_s - (self._clock() - self._opened_at), 0.0)
             if state == "half_open":
-                return "circuit half-open: a probe payment is in flight"
-            return f"circuit open after {self._failures} technical failures (retry in {wait:.1f}s)"
+                return "circuit half-open: a probe payment is in flight", 0
+            return f"circuit open after {self._failures} technical failures (retry in {wait:.1f}s)", 0
 
     def record(self, kind: OutcomeKind, result: PaymentResult | None) -> None:
         """Count one outcome of the provider."""
@@ -83,3 +127,12 @@ class CircuitBreaker:
                 self._failures = 0
                 self._opened_at = None
             self._probing = False
+
+    def release(self, probe: int) -> None:
+        """End the turn of probe number ``probe`` (from :meth:`admit`) that ended with no outcome to record (its
+        payment failed, or was cancelled, before the provider answered): the probe passes to the next payment
+        and nothing is counted. Does nothing for ``0``, or once the probe's outcome was recorded."""
+        if probe and self._probing:
+            with self._lock:
+                if probe == self._probe:
+                    self._probing = False

@@ -230,22 +230,30 @@ class Chain:
         answered_by: str | None = None
         by_name = self._by_name
         for step in self.plan(order, request):
+            reason, probe = step.skip_reason, 0
             breaker = self.breakers.get(step.provider)
-            # Asked only now, as the provider's turn comes: a half-open circuit lets exactly this call probe.
-            reason = step.skip_reason or (breaker.allow() if breaker is not None else None)
+            if reason is None:
+                if time.monotonic() >= deadline:  # before the breaker is asked: a probe must reach the provider
+                    answer = refusal(
+                        f"payment deadline of {self.settings.deadline_s}s reached after {len(records)} attempts",
+                        ErrorCode.TIMEOUT,
+                    )
+                    break
+                # Asked only now, as the provider's turn comes: a half-open circuit lets exactly this call probe.
+                if breaker is not None:
+                    reason, probe = breaker.admit()
             if reason is not None:
                 skipped.append(f"{step.provider}: {reason}")
                 log.info("provider.skipped", provider=step.provider, reason=reason)
                 continue
-            if time.monotonic() >= deadline:
-                answer = refusal(
-                    f"payment deadline of {self.settings.deadline_s}s reached after {len(records)} attempts",
-                    ErrorCode.TIMEOUT,
+            try:
+                record, answer, status = await self._attempt(
+                    by_name[step.provider], request, context, order, payment, deadline, log
                 )
-                break
-            record, answer, status = await self._attempt(
-                by_name[step.provider], request, context, order, payment, deadline, log
-            )
+            except BaseException:
+                if breaker is not None:  # no outcome was recorded: a probe passes to the next payment
+                    breaker.release(probe)
+                raise
             records.append(record)
             if record.final is Decision.STOP:
                 answered_by = step.provider

@@ -53,7 +53,9 @@ def pay(
     with error ``1002`` (and a ``reason`` in ``extended_info``) when you declined and nothing moved;
     ``6001`` with error ``1001`` when the user cancelled; ``1003``/``8000``/``6004`` when you do not know.
     Raising, returning anything else, or missing the deadline is treated as "unknown" and leads to an
-    inquiry, never to the next provider directly.
+    inquiry, never to the next provider directly. Every answer but ``9000`` says whose failure it is in
+    ``extended_info["failure_scope"]`` (:class:`tradepay.FailureScope`): only ``"provider"`` counts towards
+    the provider's circuit breaker, so a decline about one payer's card says ``"payment"``.
     """
 
 

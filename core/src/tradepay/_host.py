@@ -19,6 +19,7 @@ from ._config import ChainSettings, Config, HostSettings, check_provider_names
 from ._discovery import load_provider_factories
 from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
+from ._hookchecks import check_hooks
 from ._ledger import Ledger, MemoryLedger
 from ._providers import ProviderHandle
 from ._rules import Rule, RuleTable
@@ -78,15 +79,22 @@ class Host:
         # Registered first so that any plugin's resolve_order (called last-registered-first) can override it.
         self.pm.register(self.ledger, name=ORDER_BOOK_PLUGIN)
         for name, plugin in (plugins or {}).items():
-            self.pm.register(plugin, name=name)
-        handles = []
-        deadlines = deadlines or {}
+            try:
+                self.pm.register(plugin, name=name)
+            except (pluggy.PluginValidationError, ValueError) as exc:
+                raise ConfigError(f"plugins.{name}", f"cannot be registered: {exc}") from None
         for name, plugin in providers.items():
             try:
                 self.pm.register(plugin, name=name)
             except (pluggy.PluginValidationError, ValueError) as exc:
                 raise DiscoveryError(name, f"cannot be registered: {exc}") from None
-            handles.append(ProviderHandle.bind(self.pm, name, plugin, deadlines.get(name, chain.provider_deadline_s)))
+        # pluggy's check_pending and the host's own: no hook may be dropped silently.
+        check_hooks(self.pm, providers, order_book=ORDER_BOOK_PLUGIN)
+        deadlines = deadlines or {}
+        handles = [
+            ProviderHandle.bind(self.pm, name, plugin, deadlines.get(name, chain.provider_deadline_s))
+            for name, plugin in providers.items()
+        ]
         self.pool = DaemonPool(self.settings.provider_threads)
         self._closed = False
         self.chain = Chain(handles, RuleTable(rules), self.ledger, self.pm.hook, chain, self.pool)

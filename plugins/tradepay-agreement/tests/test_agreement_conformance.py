@@ -29,3 +29,9 @@ class TestAgreementConformance(ProviderConformance):
         agreement = provider.store.sign("alice", "shop", "USD")
         provider.store.activate(agreement.agreement_id)
         return Order("T1", PaymentAmount("USD", "100"), merchant_id="shop", payer_id="alice")
+
+    @pytest.fixture
+    def declined_order(self, provider: AgreementProvider) -> Order:
+        """bob signed an agreement with shop but never activated it: 2001, about his agreement."""
+        provider.store.sign("bob", "shop", "USD")
+        return Order("T2", PaymentAmount("USD", "100"), merchant_id="shop", payer_id="bob")

@@ -23,3 +23,9 @@ class TestCardConformance(ProviderConformance):
     def payable_order(self, provider: CardProvider) -> Order:
         provider.add_card("alice", CardNumber("4242 4242 4242 4242"), "12/99", CardSecret("123"))
         return make_order(payer="alice", trade_no="T-conformance")
+
+    @pytest.fixture
+    def declined_order(self, provider: CardProvider) -> Order:
+        """bob's card answers the network's processing error (4000/1005): about his card, not the provider."""
+        provider.add_card("bob", CardNumber("4000 0000 0000 0119"), "12/99", CardSecret("123"))
+        return make_order(payer="bob", trade_no="T-conformance-declined")

@@ -62,6 +62,7 @@ def test_declines_move_nothing(
         "decline_code": decline_code,
         "card_brand": "Visa",
         "card_last4": number[-4:],
+        "failure_scope": "payment",  # about this card: never counted towards the provider's circuit breaker
     }
     assert provider.store.movements() == []
     assert _attempt_rows(provider) == [("pay-1-1", "declined")]
@@ -72,7 +73,7 @@ def test_no_card_on_file(provider: CardProvider) -> None:
     assert result.result_code is ResultCode.FAILED
     assert result.result_error is not None
     assert result.result_error.error_code is ErrorCode.APP_SERVICE_ERROR
-    assert dict(result.extended_info) == {"reason": "NO_CARD_ON_FILE"}
+    assert dict(result.extended_info) == {"reason": "NO_CARD_ON_FILE", "failure_scope": "payment"}
     assert provider.store.movements() == []
 
 

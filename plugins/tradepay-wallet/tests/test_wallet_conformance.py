@@ -30,3 +30,9 @@ class TestWalletConformance(ProviderConformance):
         """alice holds USD 100.00 and the order asks USD 1.00 of it."""
         provider.topup("alice", "USD", 10_000)
         return Order("T-conformance", PaymentAmount("USD", "100"), merchant_id="shop-1", payer_id="alice")
+
+    @pytest.fixture
+    def declined_order(self, provider: WalletProvider) -> Order:
+        """bob holds USD 0.50 and the order asks USD 1.00."""
+        provider.topup("bob", "USD", 50)
+        return Order("T-conformance-short", PaymentAmount("USD", "100"), merchant_id="shop-1", payer_id="bob")

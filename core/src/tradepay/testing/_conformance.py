@@ -1,7 +1,8 @@
 """The conformance suite: what every provider must do, as tests a provider author runs.
 
 Subclass :class:`ProviderConformance` in a test module (its name must start with ``Test``), set ``factory``
-(your entry point's target) and ``settings``, and define the ``payable_order`` fixture::
+(your entry point's target) and ``settings``, and define the ``payable_order`` fixture (and, to check that one
+payer's decline leaves your circuit breaker closed, ``declined_order``)::
 
     class TestAcmeConformance(ProviderConformance):
         factory = AcmeProvider
@@ -9,12 +10,17 @@ Subclass :class:`ProviderConformance` in a test module (its name must start with
         @pytest.fixture
         def payable_order(self, provider):
             return Order("T1", PaymentAmount("USD", "100"), merchant_id="m1", payer_id="alice")
+
+        @pytest.fixture
+        def declined_order(self, provider):
+            return Order("T2", PaymentAmount("USD", "100"), merchant_id="m1", payer_id="bob")  # bob has no funds
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,13 +29,16 @@ import pytest
 
 from .. import _hookspecs
 from .._attempts import Attempt, ProviderConfig, ProviderStatus
+from .._breaker import FailureScope
+from .._config import ChainSettings
 from .._errors import ConfigError
+from .._hookchecks import check_hooks
 from .._host import Host
 from .._ledger import MemoryLedger
 from .._models import PaymentRequest, PaymentResult, PaymentType, ResultCode
 from .._orders import Order
 from .._providers import ProviderHandle
-from .._records import PaymentStatus
+from .._records import OutcomeKind, PaymentStatus
 from .._service import PaymentService
 from .._threads import DaemonPool
 from . import sample_context
@@ -54,6 +63,13 @@ class ProviderConformance:
         """An order the provider will pay (set up its state here: balances, cards, agreements)."""
         raise NotImplementedError("define the payable_order fixture in your conformance test class")
 
+    @pytest.fixture
+    def declined_order(self, provider: object) -> Order | None:
+        """An order of another payer than ``payable_order``'s that the provider declines for a reason of that
+        payer's own (no funds, a declined card, no agreement). ``None`` (the default) skips the test that uses
+        it."""
+        return None
+
     # --- helpers --------------------------------------------------------------------------------------------
 
     def _handle(self, provider: object) -> ProviderHandle:
@@ -72,9 +88,12 @@ class ProviderConformance:
         }
         pool = DaemonPool(2)
         try:
-            return asyncio.run(call(available, 10.0, pool))
+            answer = asyncio.run(call(available, 10.0, pool))
         finally:
             pool.shutdown()
+        if isinstance(answer, PaymentResult):
+            _check_failure_scope(answer)
+        return answer
 
     def _attempt(self, order: Order, number: int = 1) -> Attempt:
         payment_id = f"pay_conformance_{order.trade_no}"
@@ -83,11 +102,12 @@ class ProviderConformance:
     # --- the suite ------------------------------------------------------------------------------------------
 
     def test_hooks_match_the_specification(self, provider: object) -> None:
-        """Every @hookimpl names a tradepay hook with the hook's argument names, and ``pay`` exists."""
+        """Every @hookimpl names a tradepay hook with the hook's argument names and is no wrapper, every method
+        named as a hook is marked, and ``pay`` exists: the host's own start-up checks."""
         pm = pluggy.PluginManager(_hookspecs.PROJECT)
         pm.add_hookspecs(_hookspecs)
         pm.register(provider, name=self.provider_name)
-        pm.check_pending()
+        check_hooks(pm, {self.provider_name})
         assert any(impl.plugin is provider for impl in pm.hook.pay.get_hookimpls())
         self._handle(provider)  # capabilities, when declared, must be a tradepay.Capabilities
 
@@ -135,6 +155,8 @@ class ProviderConformance:
         assert self._call(handle, "inquire", payable_order, attempt) is ProviderStatus.NOT_PAID
         late = self._call(handle, "pay", payable_order, attempt)
         assert not (isinstance(late, PaymentResult) and late.result_code is ResultCode.SUCCESS), late
+        if isinstance(late, PaymentResult):  # refused because of its key: about this payment, not the provider
+            assert FailureScope.of(late) is not FailureScope.PROVIDER, late
         assert self._call(handle, "inquire", payable_order, attempt) is ProviderStatus.NOT_PAID
 
     def test_cancel_reverses_a_paid_attempt(self, provider: object, payable_order: Order) -> None:
@@ -151,3 +173,82 @@ class ProviderConformance:
         repeat = self._call(handle, "pay", payable_order, attempt)
         assert isinstance(repeat, PaymentResult)
         assert repeat.result_code is not ResultCode.SUCCESS, repeat
+
+    def test_a_payers_decline_leaves_the_circuit_closed_for_another_payer(
+        self, provider: object, payable_order: Order, declined_order: Order | None
+    ) -> None:
+        """One payer's decline is about their payment: it says so, and the provider's circuit breaker (opening
+        after a single failure here) stays closed for the next payer.
+
+        The decline is ``declined_order``'s, paid through the host; without that fixture, it is the answer to an
+        attempt of another payer voided by an inquiry (which every provider with ``inquire`` declines), recorded
+        by the host's breaker as the chain would record it."""
+        ledger = MemoryLedger()
+        ledger.create_order(
+            payable_order.amount,
+            merchant_id=payable_order.merchant_id,
+            payer_id=payable_order.payer_id,
+            trade_no=payable_order.trade_no,
+        )
+        chain = ChainSettings((self.provider_name,), breaker_threshold=1)
+        with PaymentService(Host.from_providers({self.provider_name: provider}, ledger=ledger, chain=chain)) as service:
+            if declined_order is not None:
+                answer = self._declined_through(service, ledger, declined_order, payable_order)
+            else:
+                answer = self._voided_decline(provider, payable_order)
+                service.host.chain.breakers[self.provider_name].record(OutcomeKind.ANSWER, answer)
+            assert answer.result_code is ResultCode.FAILED, answer
+            assert FailureScope.of(answer) is FailureScope.PAYMENT, (
+                f"a decline about one payment must say extended_info[{FailureScope.KEY!r}] = "
+                f"{FailureScope.PAYMENT.value!r}: {answer}"
+            )
+            assert service.host.chain.circuit(self.provider_name) == "closed"
+            paid = service.pay_blocking(
+                PaymentRequest(PaymentType.ORDER_ID, payable_order.trade_no), sample_context(payable_order.payer_id)
+            )
+            assert paid.result_code is ResultCode.SUCCESS, paid
+            assert paid.extended_info["provider"] == self.provider_name
+
+    def _declined_through(
+        self, service: PaymentService, ledger: MemoryLedger, declined_order: Order, payable_order: Order
+    ) -> PaymentResult:
+        """Pay ``declined_order`` through ``service``; the provider's own answer, as the host recorded it."""
+        assert declined_order.payer_id != payable_order.payer_id, "declined_order needs a payer of its own"
+        ledger.create_order(
+            declined_order.amount,
+            merchant_id=declined_order.merchant_id,
+            payer_id=declined_order.payer_id,
+            trade_no=declined_order.trade_no,
+        )
+        declined = service.pay_blocking(
+            PaymentRequest(PaymentType.ORDER_ID, declined_order.trade_no), sample_context(declined_order.payer_id)
+        )
+        assert declined.result_code is ResultCode.FAILED, declined
+        payment = ledger.get_payment(declined.extended_info["paymentId"])
+        assert payment is not None
+        (record,) = payment.attempts
+        assert record.kind is OutcomeKind.ANSWER, record
+        assert record.result is not None
+        return record.result
+
+    def _voided_decline(self, provider: object, payable_order: Order) -> PaymentResult:
+        """The provider's answer to a ``pay`` of another payer's order under a key an inquiry voided first."""
+        handle = self._handle(provider)
+        if handle.inquire is None:
+            pytest.skip("this provider declares no inquire hook: define the declined_order fixture instead")
+        other = replace(payable_order, trade_no=f"{payable_order.trade_no}-other", payer_id="conformance-other-payer")
+        attempt = self._attempt(other, 5)
+        assert self._call(handle, "inquire", other, attempt) is ProviderStatus.NOT_PAID
+        answer = self._call(handle, "pay", other, attempt)
+        assert isinstance(answer, PaymentResult), answer
+        return answer
+
+
+def _check_failure_scope(answer: PaymentResult) -> None:
+    """A success says no failure scope; any other answer says one of the documented ones, or none."""
+    scope = answer.extended_info.get(FailureScope.KEY)
+    if answer.result_code is ResultCode.SUCCESS:
+        assert scope is None, f"a 9000 answer must not carry {FailureScope.KEY!r}: {answer}"
+    elif scope is not None:
+        known = ", ".join(repr(member.value) for member in FailureScope)
+        assert FailureScope.of(answer) is not None, f"{FailureScope.KEY!r} is {scope!r}, not one of {known}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
+from .._breaker import FailureScope
 from .._errors import ConfigError
 from .._hookspecs import hookimpl
 from .._models import ErrorCode, PaymentResult, ResultCode, ResultError
@@ -24,7 +25,11 @@ __all__ = ["AsyncReferenceProvider", "Outcome", "PayOnlyReferenceProvider", "Ref
 
 
 class Outcome(enum.StrEnum):
-    """What one scripted ``pay`` call does. Only ``success`` and the ``late_*`` ones move money."""
+    """What one scripted ``pay`` call does. Only ``success`` and the ``late_*`` ones move money.
+
+    Every answer that is not a success says whose failure it is (``extended_info["failure_scope"]``): the
+    declines and the user's cancel are about the payment, the errors are the provider's own.
+    """
 
     SUCCESS = "success"
     DECLINE = "decline"  # 4000 / 1002 CARD_DECLINED
@@ -33,22 +38,29 @@ class Outcome(enum.StrEnum):
     STOLEN = "stolen"  # 4000 / 1002 STOLEN_CARD
     USER_CANCEL = "user_cancel"  # 6001 / 1001
     AGREEMENT_PENDING = "agreement_pending"  # 4000 / 2001
-    SYSTEM_ERROR = "system_error"  # 4000 / 1005
-    TIMEOUT_ERROR = "timeout_error"  # 4000 / 1003, nothing moved
-    UNKNOWN_ERROR = "unknown_error"  # 4000 / 1000, nothing moved
+    SYSTEM_ERROR = "system_error"  # 4000 / 1005, the provider's own
+    TIMEOUT_ERROR = "timeout_error"  # 4000 / 1003, nothing moved, the provider's own
+    UNKNOWN_ERROR = "unknown_error"  # 4000 / 1000, nothing moved, the provider's own
     PROCESSING = "processing"  # 8000, nothing moved
-    NETWORK_ERROR = "network_error"  # 6002, nothing moved
-    UNKNOWN_RESULT = "unknown_result"  # 6004, nothing moved
+    NETWORK_ERROR = "network_error"  # 6002, nothing moved, the provider's own
+    UNKNOWN_RESULT = "unknown_result"  # 6004, nothing moved, the provider's own
     EXCEPTION = "exception"  # raises RuntimeError, nothing moved
     GARBAGE = "garbage"  # returns a dict, nothing moved
     HANG = "hang"  # never answers (until hang_s), nothing moved
-    LATE_SUCCESS = "late_success"  # money moves, the answer is 6004 / 1003 timeout
+    LATE_SUCCESS = "late_success"  # money moves, the answer is 6004 / 1003 timeout, the provider's own
     LATE_SUCCESS_HANG = "late_success_hang"  # money moves, then no answer (until hang_s)
 
 
-def _declined(code: ErrorCode, reason: str) -> PaymentResult:
+_PAYMENT = {FailureScope.KEY: FailureScope.PAYMENT.value}
+_PROVIDER = {FailureScope.KEY: FailureScope.PROVIDER.value}
+
+
+def _declined(code: ErrorCode, reason: str, scope: FailureScope = FailureScope.PAYMENT) -> PaymentResult:
     return PaymentResult(
-        ResultCode.FAILED, reason.lower().replace("_", " "), ResultError(code, reason), {"reason": reason}
+        ResultCode.FAILED,
+        reason.lower().replace("_", " "),
+        ResultError(code, reason),
+        {"reason": reason, FailureScope.KEY: scope.value},
     )
 
 
@@ -58,16 +70,18 @@ _ANSWERS: dict[Outcome, PaymentResult] = {
     Outcome.RISK_DECLINE: _declined(ErrorCode.APP_SERVICE_ERROR, "RISK_REJECT"),
     Outcome.STOLEN: _declined(ErrorCode.APP_SERVICE_ERROR, "STOLEN_CARD"),
     Outcome.USER_CANCEL: PaymentResult(
-        ResultCode.USER_CANCEL, "cancelled", ResultError(ErrorCode.USER_CANCEL, "cancelled")
+        ResultCode.USER_CANCEL, "cancelled", ResultError(ErrorCode.USER_CANCEL, "cancelled"), _PAYMENT
     ),
     Outcome.AGREEMENT_PENDING: _declined(ErrorCode.AUTH_PENDING_AGREEMENT, "AUTH_PENDING_AGREEMENT"),
-    Outcome.SYSTEM_ERROR: _declined(ErrorCode.SYSTEM_ERROR, "SYSTEM_ERROR"),
-    Outcome.TIMEOUT_ERROR: _declined(ErrorCode.TIMEOUT, "TIMEOUT"),
-    Outcome.UNKNOWN_ERROR: _declined(ErrorCode.UNKNOWN_ERROR, "UNKNOWN"),
-    Outcome.PROCESSING: PaymentResult(ResultCode.PROCESSING, "processing"),
-    Outcome.NETWORK_ERROR: PaymentResult(ResultCode.NETWORK_ERROR, "network error"),
-    Outcome.UNKNOWN_RESULT: PaymentResult(ResultCode.UNKNOWN, "unknown"),
-    Outcome.LATE_SUCCESS: PaymentResult(ResultCode.UNKNOWN, "timeout", ResultError(ErrorCode.TIMEOUT, "timeout")),
+    Outcome.SYSTEM_ERROR: _declined(ErrorCode.SYSTEM_ERROR, "SYSTEM_ERROR", FailureScope.PROVIDER),
+    Outcome.TIMEOUT_ERROR: _declined(ErrorCode.TIMEOUT, "TIMEOUT", FailureScope.PROVIDER),
+    Outcome.UNKNOWN_ERROR: _declined(ErrorCode.UNKNOWN_ERROR, "UNKNOWN", FailureScope.PROVIDER),
+    Outcome.PROCESSING: PaymentResult(ResultCode.PROCESSING, "processing", extended_info=_PAYMENT),
+    Outcome.NETWORK_ERROR: PaymentResult(ResultCode.NETWORK_ERROR, "network error", extended_info=_PROVIDER),
+    Outcome.UNKNOWN_RESULT: PaymentResult(ResultCode.UNKNOWN, "unknown", extended_info=_PROVIDER),
+    Outcome.LATE_SUCCESS: PaymentResult(
+        ResultCode.UNKNOWN, "timeout", ResultError(ErrorCode.TIMEOUT, "timeout"), _PROVIDER
+    ),
 }
 _MOVES_MONEY = frozenset({Outcome.SUCCESS, Outcome.LATE_SUCCESS, Outcome.LATE_SUCCESS_HANG})
 _SETTINGS = frozenset({"script", "inquiry", "cancel", "currencies", "max_amount", "hang_s", "mode", "hooks"})
@@ -175,7 +189,7 @@ class ReferenceProvider:
             raise RuntimeError("scripted provider failure")
         if outcome in (Outcome.HANG, Outcome.LATE_SUCCESS_HANG):
             self._release.wait(self.hang_s)
-            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang")
+            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang", extended_info=_PROVIDER)
         return answer
 
     @hookimpl
@@ -219,7 +233,7 @@ class AsyncReferenceProvider(ReferenceProvider):
             end = time.monotonic() + self.hang_s
             while not self._release.is_set() and time.monotonic() < end:
                 await asyncio.sleep(0.01)
-            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang")
+            return PaymentResult(ResultCode.UNKNOWN, "answered after the hang", extended_info=_PROVIDER)
         return answer
 
 

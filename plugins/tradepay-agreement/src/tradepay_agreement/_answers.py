@@ -6,7 +6,7 @@ import enum
 import json
 from collections.abc import Mapping
 
-from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
+from tradepay import ErrorCode, FailureScope, PaymentResult, ResultCode, ResultError
 
 __all__ = ["Reason", "decline", "from_row", "paid", "to_row"]
 
@@ -26,9 +26,14 @@ class Reason(enum.StrEnum):
 
 
 def decline(reason: Reason, desc: str, **extra: str) -> PaymentResult:
-    """A ``4000`` answer that moved nothing: error 2001 for a missing agreement, 1002 for everything else."""
+    """A ``4000`` answer that moved nothing: error 2001 for a missing agreement, 1002 for everything else.
+
+    Each is about this payment alone (the payer's agreement and its limits, the order, the attempt's key), and
+    says so (``failure_scope = "payment"``): it never counts towards the provider's circuit breaker.
+    """
     code = ErrorCode.AUTH_PENDING_AGREEMENT if reason is Reason.AUTH_PENDING_AGREEMENT else ErrorCode.APP_SERVICE_ERROR
-    return PaymentResult(ResultCode.FAILED, desc, ResultError(code, desc), {"reason": reason.value, **extra})
+    info = {"reason": reason.value, **extra, FailureScope.KEY: FailureScope.PAYMENT.value}
+    return PaymentResult(ResultCode.FAILED, desc, ResultError(code, desc), info)
 
 
 def paid(agreement_id: str, desc: str) -> PaymentResult:

@@ -14,6 +14,7 @@ from tradepay import (
     CardNumber,
     CardSecret,
     ErrorCode,
+    FailureScope,
     InvalidInput,
     Order,
     PaymentResult,
@@ -234,10 +235,15 @@ def _replay(previous: AttemptRow, order: Order) -> PaymentResult:
 def _decline(
     reason: str, desc: str, error_code: ErrorCode = ErrorCode.APP_SERVICE_ERROR, **details: str
 ) -> PaymentResult:
-    """A refusal that moved nothing: ``4000`` with ``error_code`` and the ``reason`` in ``extended_info``."""
+    """A refusal that moved nothing: ``4000`` with ``error_code`` and the ``reason`` in ``extended_info``.
+
+    Every one is about this payment alone (its card, the order's currency or amount, the attempt's key), the
+    network's processing error on a card included, so each says ``failure_scope = "payment"``: one payer's card
+    never counts towards the provider's circuit breaker. The provider's own failures (its database) raise.
+    """
     return PaymentResult(
         ResultCode.FAILED,
         f"card payment failed: {desc}",
         ResultError(error_code, desc),
-        {"reason": reason, **details},
+        {"reason": reason, **details, FailureScope.KEY: FailureScope.PAYMENT.value},
     )

@@ -1,14 +1,17 @@
 """The wallet's answers to ``pay``: one builder per kind, so that every path words them the same way.
 
 A decline always moved nothing: it is ``4000`` with error ``1002`` and a machine-readable ``reason`` (the
-shipped rule table falls through to the next provider on it).
+shipped rule table falls through to the next provider on it). Every answer but a success says whose failure it
+is (``failure_scope``): a decline or a cancel is about the payment; only the wallet's own faults (the ``late_success``
+answer here, the scripted errors of :mod:`tradepay_wallet._faults`) are the provider's, and count towards the
+host's circuit breaker.
 """
 
 from __future__ import annotations
 
 import enum
 
-from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
+from tradepay import ErrorCode, FailureScope, PaymentResult, ResultCode, ResultError
 
 __all__ = ["Reason", "declined", "late_success", "paid", "user_cancelled"]
 
@@ -45,7 +48,7 @@ def declined(reason: Reason, desc: str) -> PaymentResult:
         ResultCode.FAILED,
         "wallet declined the payment",
         ResultError(ErrorCode.APP_SERVICE_ERROR, desc),
-        {"reason": reason.value},
+        {"reason": reason.value, FailureScope.KEY: FailureScope.PAYMENT.value},
     )
 
 
@@ -55,10 +58,15 @@ def user_cancelled() -> PaymentResult:
         ResultCode.USER_CANCEL,
         "payment cancelled by the user",
         ResultError(ErrorCode.USER_CANCEL, "the user left the cashier"),
-        {"reason": Reason.USER_CANCEL.value},
+        {"reason": Reason.USER_CANCEL.value, FailureScope.KEY: FailureScope.PAYMENT.value},
     )
 
 
 def late_success() -> PaymentResult:
-    """What the ``late_success`` fault answers although the money moved: unknown, timed out."""
-    return PaymentResult(ResultCode.UNKNOWN, "wallet did not answer in time", ResultError(ErrorCode.TIMEOUT, "timeout"))
+    """What the ``late_success`` fault answers although the money moved: unknown, timed out (the wallet's own)."""
+    return PaymentResult(
+        ResultCode.UNKNOWN,
+        "wallet did not answer in time",
+        ResultError(ErrorCode.TIMEOUT, "timeout"),
+        {FailureScope.KEY: FailureScope.PROVIDER.value},
+    )

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from tradepay import ErrorCode, InvalidInput, PaymentResult, ResultCode, ResultError
+from tradepay import ErrorCode, FailureScope, InvalidInput, PaymentResult, ResultCode, ResultError
 
 from ._answers import user_cancelled
 from ._checks import check_payer
@@ -123,9 +123,14 @@ class FaultProfile:
         # Both are checked by _check_error before this is first called.
         assert self.result_code is not None
         assert self.error_code is not None
+        # A scripted error stands for the wallet's own failure, and says so (it counts towards the host's
+        # circuit breaker), except a scripted cancel: that one is the payer's.
+        cancel = str(self.result_code) == ResultCode.USER_CANCEL.value or self.error_code == ErrorCode.USER_CANCEL
+        scope = FailureScope.PAYMENT if cancel else FailureScope.PROVIDER
+        info = {"reason": self.reason} if self.reason is not None else {}
         return PaymentResult(
             self.result_code,
             "wallet fault: scripted error",
             ResultError(self.error_code, "scripted by a wallet fault profile"),
-            {"reason": self.reason} if self.reason is not None else {},
+            {**info, FailureScope.KEY: scope.value},
         )
