@@ -9,42 +9,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
 
-from ._cards import CardSecret, mask_card_number, redact_card_numbers
+from ._redaction import redact_card_data
 
-__all__ = ["SENSITIVE_KEYS", "configure_logging", "redact_card_data"]
-
-#: Keys whose values never reach a log line: secrets are dropped to ``***``, card numbers masked.
-SENSITIVE_KEYS = frozenset({"cvc", "cvv", "cvv2", "cvc2", "pin", "track", "track1", "track2", "password", "secret"})
-_CARD_KEYS = frozenset({"card_number", "pan", "number"})
-
-
-def _redact(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in SENSITIVE_KEYS:
-        return "***"
-    if isinstance(value, CardSecret):
-        return str(value)
-    if isinstance(value, str):
-        if key is not None and key.lower() in _CARD_KEYS:
-            return mask_card_number(value)
-        return redact_card_numbers(value)
-    if isinstance(value, Mapping):
-        return {k: _redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
-    return value
-
-
-def redact_card_data(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A structlog processor: mask card numbers anywhere in the event (exception text included) and drop
-    CVCs, PINs and track data. Put it after exception formatting and before the renderer."""
-    for key, value in list(event_dict.items()):
-        event_dict[key] = _redact(value, key)
-    return event_dict
+__all__ = ["configure_logging", "redact_card_data"]
 
 
 def configure_logging(
@@ -74,9 +45,10 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             formatter,
             redact_card_data,
+            # After the redaction, which need not read the time stamp it adds.
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
