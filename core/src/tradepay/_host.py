@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-import structlog
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
@@ -20,6 +19,7 @@ from ._discovery import load_provider_factories
 from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
 from ._ledger import Ledger, MemoryLedger
+from ._logging import get_logger
 from ._providers import ProviderHandle
 from ._rules import Rule, RuleTable
 from ._sql_ledger import PostgresLedger, SQLiteLedger
@@ -30,7 +30,7 @@ __all__ = ["Host"]
 if TYPE_CHECKING:
     from ._reconcile import Settlement
 
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
 ORDER_BOOK_PLUGIN = "tradepay.orderbook"
 
