@@ -13,7 +13,7 @@ import asyncio
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,6 +388,30 @@ def test_the_bridge_answers_whatever_the_logs_do(bench_factory: Any, break_loggi
     failed = asyncio.run(blocking_inside_a_loop())  # logs trade_pay.failed
     assert failed == {"error": 3, "errorMessage": "the payment service failed: RuntimeError"}
     assert breakage.failures >= 3
+
+
+class Unreadable(Mapping[str, Any]):
+    """JSAPI parameters from a container whose every read fails."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise RuntimeError("the container's parameters cannot be read")
+
+    def __iter__(self) -> Iterator[str]:
+        raise RuntimeError("the container's parameters cannot be read")
+
+    def __len__(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_the_bridge_answers_parameters_it_cannot_read(bench_factory: Any, break_logging: Any, how: str) -> None:
+    bench = bench_factory(a=ReferenceProvider())
+    breakage = break_logging("trade_pay.failed", how)
+    failed = {"error": 3, "errorMessage": "the payment service failed: RuntimeError"}
+    assert trade_pay(bench.service, Unreadable(), sample_context("alice")) == failed
+    assert asyncio.run(trade_pay_async(bench.service, Unreadable(), sample_context("alice"))) == failed
+    assert breakage.failures == 2
+    assert bench.ledger.payments() == []
 
 
 @pytest.mark.parametrize("how", HOWS)
