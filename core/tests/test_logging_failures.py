@@ -10,6 +10,7 @@ the host's close do not raise either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
 import threading
@@ -342,6 +343,43 @@ def test_closing_mid_payment_with_failing_logs_leaves_it_for_reconciliation(
     (payment,) = bench.ledger.payments()
     assert payment.status is PaymentStatus.NEEDS_RECONCILIATION
     assert bench.pay(bench.orders[0]) == payment.result
+
+
+class LedgerWitness:
+    """A structlog processor that reads the ledger as each event of a payment is logged."""
+
+    def __init__(self, bench: Any) -> None:
+        self.bench = bench
+        self.seen: dict[str, tuple[str | None, int]] = {}
+
+    def __call__(self, _logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        payments = self.bench.ledger.payments()
+        if payments:
+            (payment,) = payments
+            self.seen[event_dict["event"]] = (payment.status.value, len(payment.attempts))
+        return event_dict
+
+
+@pytest.mark.parametrize(
+    ("build", "expected"),
+    [
+        (_paid, {"attempt.finished": ("processing", 1), "payment.finished": ("succeeded", 1)}),
+        (_ledger_fails_after_the_charge, {"payment.interrupted": ("needs_reconciliation", 0)}),
+    ],
+)
+def test_each_state_change_is_in_the_ledger_before_its_log_line(
+    bench_factory: Any, build: Callable[[Any], tuple[Any, PaymentRequest]], expected: dict[str, Any]
+) -> None:
+    bench, request = build(bench_factory)
+    witness = LedgerWitness(bench)
+    saved = structlog.get_config()
+    structlog.configure(processors=[witness, structlog.processors.JSONRenderer()], cache_logger_on_first_use=False)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            bench.service.pay_blocking(request, sample_context(bench.payer))
+    finally:
+        structlog.configure(**saved)
+    assert {event: witness.seen[event] for event in expected} == expected
 
 
 @pytest.mark.parametrize("how", HOWS)
