@@ -212,3 +212,9 @@ def test_each_logger_made_gets_a_null_handler_once(stdlib: Capture) -> None:
     get_logger("tradepay_example_plugin").info("second")
     handlers = logging.getLogger("tradepay_example_plugin").handlers
     assert [type(h) for h in handlers] == [logging.NullHandler]
+
+
+@pytest.mark.parametrize("name", ["", 42, None])
+def test_a_logger_needs_a_name(name: Any) -> None:
+    with pytest.raises(tradepay.InvalidInput, match=r"^name: must be a non-empty string"):
+        get_logger(name)

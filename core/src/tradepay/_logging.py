@@ -26,6 +26,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from ._cards import redact_card_numbers
+from ._errors import InvalidInput
 from ._redaction import redact_card_data
 
 __all__ = ["EventLogger", "configure_logging", "get_logger", "log_failures", "redact_card_data"]
@@ -199,7 +200,10 @@ def get_logger(name: str) -> EventLogger:
     """The logger the core and its plugins log with: ``get_logger("tradepay_wallet")``.
 
     Its calls never raise (a lost event is counted by :func:`log_failures`), and its events are redacted and
-    kept off standard output when nobody configured logging; see the module documentation."""
+    kept off standard output when nobody configured logging; see the module documentation. ``name`` must be a
+    non-empty string (:class:`InvalidInput` otherwise)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput("name", f"must be a non-empty string, got {type(name).__name__} {str(name)[:40]!r}")
     return EventLogger(name)
 
 
