@@ -203,7 +203,9 @@ def get_logger(name: str) -> EventLogger:
     kept off standard output when nobody configured logging; see the module documentation. ``name`` must be a
     non-empty string (:class:`InvalidInput` otherwise)."""
     if not isinstance(name, str) or not name:
-        raise InvalidInput("name", f"must be a non-empty string, got {type(name).__name__} {str(name)[:40]!r}")
+        raise InvalidInput(
+            "name", f"must be a non-empty string, got {'an empty one' if name == '' else type(name).__name__}"
+        )
     return EventLogger(name)
 
 
