@@ -39,9 +39,9 @@ TEST_CARD_NUMBERS = (
 _PATTERNS = [
     re.compile(sep.join(re.escape(number[i : i + 4]) for i in range(0, len(number), 4)).encode())
     for number in TEST_CARD_NUMBERS
-    for sep in ("", " ", "-")
+    for sep in ("", " ", "-", ".")
 ]
-_SECRET_FIELD = re.compile(rb'"(cvc|cvv|cvv2|cvc2|pin|track[12]?)": "(?!\*\*\*")')
+_SECRET_FIELD = re.compile(rb'"((?:card_)?(?:cvc2?|cvv2?|pin|track[12]?|security_code))": "(?!\*\*\*")')
 _sink: dict[str, Path] = {}
 _streams: list[TextIO] = []
 

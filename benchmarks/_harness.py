@@ -78,6 +78,7 @@ TARGETS: Mapping[str, tuple[str, float]] = {
     "discovery_growth_ratio": ("<=", 1.5),
     "lookup_p99_ms": ("<=", 1.0),
     "rss_growth_pct": ("<=", 10.0),
+    "redaction_ratio": ("<=", 1.0),
 }
 
 

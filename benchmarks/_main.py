@@ -65,6 +65,7 @@ def _say(text: str) -> None:
 def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
     """Key -> a function measuring it; in the order they run (new processes first, the big heaps last)."""
     from . import bench_chain, bench_concurrency, bench_durable, bench_ledger, bench_memory, bench_startup
+    from .bench_redaction import measure as measure_redaction
 
     def lookup() -> Figure:
         figure, rows = bench_ledger.measure(sizes, workdir)
@@ -80,6 +81,7 @@ def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, 
         "async_10k_wall_s": lambda: bench_concurrency.measure(sizes),
         "lookup_p99_ms": lookup,
         "rss_growth_pct": lambda: bench_memory.measure(sizes, workdir),
+        "redaction_ratio": lambda: measure_redaction(sizes),
     }
 
 

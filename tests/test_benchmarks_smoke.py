@@ -18,6 +18,7 @@ KEYS = (
     "discovery_growth_ratio",
     "lookup_p99_ms",
     "rss_growth_pct",
+    "redaction_ratio",
 )
 
 

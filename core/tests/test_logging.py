@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import pickle
@@ -75,6 +76,18 @@ def test_card_numbers_are_masked_and_secrets_dropped_everywhere(json_log: io.Str
     assert event["nested"] == {"pin": "***", "list": ["424242******4242"]}
     assert event["secret_card"] == "424242******4242"
     assert "424242******4242" in json.dumps(lines(json_log)[1])
+
+
+def test_redaction_runs_after_the_context_is_merged(json_log: io.StringIO) -> None:
+    def handle_request() -> None:
+        structlog.contextvars.bind_contextvars(request_card=PAN, security_code="321")
+        structlog.get_logger("test").info("request.handled")
+
+    contextvars.copy_context().run(handle_request)
+    event = lines(json_log)[0]
+    assert event["request_card"] == "424242******4242"
+    assert event["security_code"] == "***"
+    assert list(event)[-1] == "timestamp"  # stamped after the redaction, which need not read it
 
 
 def test_rendered_tracebacks_have_no_local_variables(json_log: io.StringIO) -> None:

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ._engine import PlanStep
     from ._host import Host
     from ._ledger import Ledger, MemoryLedger
-    from ._logging import configure_logging, redact_card_data
+    from ._logging import configure_logging, get_logger, log_failures, redact_card_data
     from ._migrations import migrate
     from ._rules import DEFAULT_RULES, Rule, RuleTable
     from ._service import PaymentService
@@ -70,6 +70,8 @@ _LAZY = {
     "Ledger": "_ledger",
     "MemoryLedger": "_ledger",
     "configure_logging": "_logging",
+    "get_logger": "_logging",
+    "log_failures": "_logging",
     "redact_card_data": "_logging",
     "DEFAULT_RULES": "_rules",
     "Rule": "_rules",
@@ -136,6 +138,8 @@ __all__ = [
     "AttemptRecord",
     # logging and card data
     "configure_logging",
+    "get_logger",
+    "log_failures",
     "redact_card_data",
     "CardNumber",
     "CardSecret",

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
-
 from ._errors import InvalidInput
+from ._logging import get_logger
 from ._models import APIContext, PaymentRequest, PaymentResult, PaymentType
 from ._orders import MAX_TRADE_NO
 from ._service import PaymentService
@@ -23,7 +22,7 @@ __all__ = ["INVALID_PARAMETER", "UNKNOWN_ERROR", "trade_pay", "trade_pay_async",
 
 INVALID_PARAMETER = 2
 UNKNOWN_ERROR = 3
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 
 
 def trade_pay_request(params: Mapping[str, Any]) -> PaymentRequest:
@@ -68,12 +67,13 @@ def _failed(exc: Exception) -> dict[str, Any]:
 
 
 def trade_pay(service: PaymentService | None, params: Mapping[str, Any], api_context: APIContext) -> dict[str, Any]:
-    """Answer ``my.tradePay(params)`` through ``service``, blocking until the payment's one result."""
-    request = _prepare(service, params)
-    if isinstance(request, dict):
-        return request
-    assert service is not None
+    """Answer ``my.tradePay(params)`` through ``service``, blocking until the payment's one result. Never raises:
+    whatever fails is answered ``{"error": 3}`` (and logged)."""
     try:
+        request = _prepare(service, params)
+        if isinstance(request, dict):
+            return request
+        assert service is not None
         return _answer(service.pay_blocking(request, api_context))
     except Exception as exc:
         return _failed(exc)
@@ -83,11 +83,11 @@ async def trade_pay_async(
     service: PaymentService | None, params: Mapping[str, Any], api_context: APIContext
 ) -> dict[str, Any]:
     """:func:`trade_pay` for a running event loop."""
-    request = _prepare(service, params)
-    if isinstance(request, dict):
-        return request
-    assert service is not None
     try:
+        request = _prepare(service, params)
+        if isinstance(request, dict):
+            return request
+        assert service is not None
         return _answer(await service.pay_async(request, api_context))
     except Exception as exc:
         return _failed(exc)

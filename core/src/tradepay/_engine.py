@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from ._attempts import Attempt, ProviderStatus
 from ._breaker import CircuitBreaker
 from ._config import ChainSettings
 from ._errors import InvalidInput
 from ._ledger import Ledger
+from ._logging import EventLogger, get_logger
 from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError, with_info
 from ._orders import Order, OrderStatus
 from ._providers import ProviderHandle
@@ -29,7 +28,7 @@ from ._threads import DaemonPool
 
 __all__ = ["Chain", "PlanStep", "refusal", "unresolved_result"]
 
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 
 
 def refusal(message: str, code: ErrorCode = ErrorCode.APP_SERVICE_ERROR) -> PaymentResult:
@@ -208,9 +207,10 @@ class Chain:
         except BaseException:
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
             # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
-            log.exception("payment.interrupted")
+            # The ledger first, the log line after: the record of the money never waits on a log.
             with contextlib.suppress(Exception):
                 self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+            log.exception("payment.interrupted")
             raise
 
     async def _walk(
@@ -220,7 +220,7 @@ class Chain:
         order: Order,
         payment: Payment,
         started: float,
-        log: Any,
+        log: EventLogger,
     ) -> PaymentResult:
         deadline = started + self.settings.deadline_s
         records: list[AttemptRecord] = []
@@ -287,7 +287,7 @@ class Chain:
         order: Order,
         payment: Payment,
         deadline: float,
-        log: Any,
+        log: EventLogger,
     ) -> tuple[AttemptRecord, PaymentResult | None, PaymentStatus]:
         attempt = self.ledger.start_attempt(payment.payment_id, handle.name)
         if self._observers.attempt_started:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
-import structlog
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
@@ -21,6 +20,7 @@ from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
 from ._hookchecks import check_hooks
 from ._ledger import Ledger, MemoryLedger
+from ._logging import get_logger
 from ._providers import ProviderHandle
 from ._rules import Rule, RuleTable
 from ._sql_ledger import PostgresLedger, SQLiteLedger
@@ -31,7 +31,7 @@ __all__ = ["Host"]
 if TYPE_CHECKING:
     from ._reconcile import Settlement
 
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
 ORDER_BOOK_PLUGIN = "tradepay.orderbook"
 

@@ -1,50 +1,212 @@
-"""Logging: the library only logs (``structlog.get_logger("tradepay")``); applications configure.
+"""Logging: the library logs through :func:`get_logger`; the application decides where the events go.
 
-:func:`configure_logging` is the documented helper for applications and the command line: JSON or console
-output, a level, and the card-data redaction that must run after context merging and exception formatting
-and before rendering. Tracebacks are rendered without local variables.
+* **Nothing configured** (structlog's ``configure`` never called): events go to the standard library's
+  ``logging``, to the logger of the same name (``tradepay``, ``tradepay_wallet``), redacted, as structlog
+  recommends for libraries. Each such logger has a ``NullHandler``: nothing is printed, on standard output
+  or anywhere else, until the application configures ``logging``.
+* **configure_logging** (the command line, or an application): structlog renders JSON lines or console
+  text to a stream, with the card-data redaction after context merging and exception formatting and before
+  rendering, and tracebacks without local variables.
+* **The application's own structlog configuration**: followed as it is; it must put
+  :func:`redact_card_data` after ``merge_contextvars`` and exception formatting and before its renderer.
+
+Whatever the configuration, a log call never raises into the payment that makes it: a processor, a
+handler or a stream that fails (a full disk, text the stream cannot encode) loses that one event, which
+:func:`log_failures` counts; the first loss of a process is reported on standard error.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+from enum import Enum
 from typing import Any, Literal, TextIO
 
 import structlog
 
-from ._cards import CardSecret, mask_card_number, redact_card_numbers
+from ._cards import redact_card_numbers
+from ._errors import InvalidInput
+from ._redaction import redact_card_data
 
-__all__ = ["SENSITIVE_KEYS", "configure_logging", "redact_card_data"]
-
-#: Keys whose values never reach a log line: secrets are dropped to ``***``, card numbers masked.
-SENSITIVE_KEYS = frozenset({"cvc", "cvv", "cvv2", "cvc2", "pin", "track", "track1", "track2", "password", "secret"})
-_CARD_KEYS = frozenset({"card_number", "pan", "number"})
+__all__ = ["EventLogger", "configure_logging", "get_logger", "log_failures", "redact_card_data"]
 
 
-def _redact(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in SENSITIVE_KEYS:
-        return "***"
-    if isinstance(value, CardSecret):
-        return str(value)
-    if isinstance(value, str):
-        if key is not None and key.lower() in _CARD_KEYS:
-            return mask_card_number(value)
-        return redact_card_numbers(value)
-    if isinstance(value, Mapping):
-        return {k: _redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redact(v) for v in value]
-    return value
+class _Losses:
+    """The log events lost so far, and whether the first loss was reported."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.reported = False
+        self._lock = threading.Lock()
+
+    def record(self, exc: Exception) -> None:
+        with self._lock:
+            self.count += 1
+            first = not self.reported
+            self.reported = True
+        if first:
+            _report(exc)
 
 
-def redact_card_data(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """A structlog processor: mask card numbers anywhere in the event (exception text included) and drop
-    CVCs, PINs and track data. Put it after exception formatting and before the renderer."""
-    for key, value in list(event_dict.items()):
-        event_dict[key] = _redact(value, key)
-    return event_dict
+_LOSSES = _Losses()
+
+
+def _report(exc: Exception) -> None:
+    """Say once on standard error that events are being lost; never raise (standard error may be the stream
+    that fails), never echo a card number or text standard error cannot encode."""
+    try:
+        detail = redact_card_numbers(str(exc))[:200].encode("ascii", "backslashreplace").decode("ascii")
+        stream: TextIO | None = sys.stderr
+        if stream is not None:
+            stream.write(
+                f"tradepay: a log event could not be written ({type(exc).__name__}: {detail}); payments are not "
+                "affected; tradepay.log_failures() counts the events lost (this is reported once)\n"
+            )
+            stream.flush()
+    except Exception:  # noqa: S110 - the report is best effort: nothing may reach the payment
+        pass
+
+
+def log_failures() -> int:
+    """How many log events this process lost because a processor, a handler or the stream failed (the
+    payments that logged them went on). The first loss is also reported once on standard error."""
+    return _LOSSES.count
+
+
+class _StdlibEvent(dict[str, Any]):
+    """An event handed to the standard library: a mapping for structlog's ``ProcessorFormatter``, and one line
+    of text (``payment.finished payment_id='pay_...' ...``, then any traceback) for any other formatter."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        fields = " ".join(
+            f"{k}={(v.value if isinstance(v, Enum) else v)!r}"
+            for k, v in self.items()
+            if k not in ("event", "level", "logger", "exception")
+        )
+        line = f"{self.get('event')} {fields}".rstrip()
+        exception = self.get("exception")
+        return f"{line}\n{exception}" if exception else line
+
+
+def _to_stdlib(logger: object, method: str, event_dict: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    # The arguments structlog's ProcessorFormatter.wrap_for_formatter gives, with the event as _StdlibEvent, and
+    # exc_info off: the traceback is in the event, formatted and redacted, and Logger.exception would otherwise
+    # attach the exception again for the handler to render raw.
+    return (_StdlibEvent(event_dict),), {"extra": {"_logger": logger, "_name": method}, "exc_info": False}
+
+
+#: The pipeline of events when nothing is configured: the level checked first (nothing is done for an event
+#: the standard library would drop), context merged, the traceback formatted without locals, then redacted.
+_STDLIB_PROCESSORS: list[Any] = [
+    structlog.stdlib.filter_by_level,
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.format_exc_info,
+    redact_card_data,
+    _to_stdlib,
+]
+_stdlib_loggers: dict[str, Any] = {}
+_structlog_loggers: dict[str, Any] = {}
+
+
+def _stdlib_logger(name: str) -> Any:
+    found = _stdlib_loggers.get(name)
+    if found is None:
+        stdlib = logging.getLogger(name)
+        if not any(isinstance(handler, logging.NullHandler) for handler in stdlib.handlers):
+            stdlib.addHandler(logging.NullHandler())
+        found = _stdlib_loggers.setdefault(
+            name,
+            structlog.wrap_logger(
+                stdlib,
+                processors=_STDLIB_PROCESSORS,
+                wrapper_class=structlog.stdlib.BoundLogger,
+                context_class=dict,
+                cache_logger_on_first_use=True,
+            ),
+        )
+    return found
+
+
+def _structlog_logger(name: str) -> Any:
+    found = _structlog_loggers.get(name)
+    if found is None:
+        found = _structlog_loggers.setdefault(name, structlog.get_logger(name))
+    return found
+
+
+class EventLogger:
+    """A structured logger whose calls never raise. Made by :func:`get_logger`; ``bind`` adds fields to every
+    later event of the logger it returns. Each method takes the event's name and its fields as keywords.
+
+    Unbound, it follows the configuration of the moment of each call (structlog's if one was made, the
+    standard library's otherwise); a bound logger keeps the one it was bound under."""
+
+    __slots__ = ("_bound", "_name")
+
+    def __init__(self, name: str, bound: Any = None) -> None:
+        self._name = name
+        self._bound = bound
+
+    def _target(self) -> Any:
+        if self._bound is not None:
+            return self._bound
+        return _structlog_logger(self._name) if structlog.is_configured() else _stdlib_logger(self._name)
+
+    def _log(self, method: str, event: str, fields: dict[str, Any]) -> None:
+        try:
+            getattr(self._target(), method)(event, **fields)
+        except Exception as exc:  # logging never decides a payment: the event is lost, counted and reported
+            _LOSSES.record(exc)
+
+    def bind(self, **fields: Any) -> EventLogger:
+        """A logger that adds ``fields`` to each of its events."""
+        try:
+            return EventLogger(self._name, self._target().bind(**fields))
+        except Exception as exc:
+            _LOSSES.record(exc)
+            return self
+
+    def debug(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at debug level."""
+        self._log("debug", event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at info level."""
+        self._log("info", event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at warning level."""
+        self._log("warning", event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at error level."""
+        self._log("error", event, fields)
+
+    def exception(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at error level with the exception being handled (call it in an ``except`` block)."""
+        self._log("exception", event, fields)
+
+    def critical(self, event: str, **fields: Any) -> None:
+        """Log ``event`` at critical level."""
+        self._log("critical", event, fields)
+
+
+def get_logger(name: str) -> EventLogger:
+    """The logger the core and its plugins log with: ``get_logger("tradepay_wallet")``.
+
+    Its calls never raise (a lost event is counted by :func:`log_failures`), and its events are redacted and
+    kept off standard output when nobody configured logging; see the module documentation. ``name`` must be a
+    non-empty string (:class:`InvalidInput` otherwise)."""
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(
+            "name", f"must be a non-empty string, got {'an empty one' if name == '' else type(name).__name__}"
+        )
+    return EventLogger(name)
 
 
 def configure_logging(
@@ -74,9 +236,10 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
             formatter,
             redact_card_data,
+            # After the redaction, which need not read the time stamp it adds.
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

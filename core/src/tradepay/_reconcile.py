@@ -21,10 +21,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import structlog
-
 from ._attempts import Attempt, ProviderStatus
 from ._engine import unresolved_result
+from ._logging import get_logger
 from ._models import ErrorCode, PaymentResult, ResultCode, ResultError
 from ._records import Decision, Payment, PaymentStatus
 from ._states import IllegalTransition
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Settlement", "reconcile", "run_sync"]
 
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 T = TypeVar("T")
 
 

@@ -17,15 +17,14 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-import structlog
-
 from ._engine import refusal, unresolved_result
 from ._host import Host
-from ._models import APIContext, Callback, PaymentRequest, PaymentResult
+from ._logging import get_logger
+from ._models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult
 
 __all__ = ["PaymentService"]
 
-_log = structlog.get_logger("tradepay")
+_log = get_logger("tradepay")
 
 
 class _LoopThread:
@@ -37,11 +36,17 @@ class _LoopThread:
         self._lock = threading.Lock()
 
     def submit(self, coro: Coroutine[Any, Any, PaymentResult]) -> Future[PaymentResult]:
+        """Schedule ``coro`` on the loop; raises (and keeps no half-started loop) if the thread cannot start."""
         with self._lock:
             if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=self._loop.run_forever, name="tradepay-loop", daemon=True)
-                self._thread.start()
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="tradepay-loop", daemon=True)
+                try:
+                    thread.start()
+                except BaseException:
+                    loop.close()
+                    raise
+                self._loop, self._thread = loop, thread
             return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
     def stop(self) -> None:
@@ -82,7 +87,9 @@ class PaymentService:
         one :class:`PaymentResult`, exactly once, on the service's thread, whatever happens. An exception
         raised by the callback is logged and does not lead to a second call."""
         deliver = _delivery(callback)
-        self._loop.submit(self._pay_then(payment_request, api_context, deliver))
+        answer = self._submit(self._pay_then(payment_request, api_context, deliver))
+        if isinstance(answer, PaymentResult):
+            deliver(answer)
 
     async def pay_async(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
         """Pay in the running event loop and return the one result."""
@@ -105,11 +112,26 @@ class PaymentService:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            answer = self._submit(self.pay_async(payment_request, api_context))
+            if isinstance(answer, PaymentResult):
+                return answer
             try:
-                return self._loop.submit(self.pay_async(payment_request, api_context)).result()
+                return answer.result()
             except concurrent.futures.CancelledError:
                 return unresolved_result()  # the service was closed mid-payment
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
+
+    def _submit(self, coro: Coroutine[Any, Any, PaymentResult]) -> Future[PaymentResult] | PaymentResult:
+        """Run ``coro`` on the service's thread, or the refusal to answer when that thread cannot run (no
+        thread can be started): the payment was not started, nothing was stored or charged."""
+        try:
+            return self._loop.submit(coro)
+        except Exception as exc:
+            coro.close()
+            _log.exception("payment.not_started")
+            return refusal(
+                f"the payment service could not start the payment: {type(exc).__name__}", ErrorCode.SYSTEM_ERROR
+            )
 
     def close(self) -> None:
         """Stop the service's event-loop thread; a payment still running is answered ``6004`` and left for

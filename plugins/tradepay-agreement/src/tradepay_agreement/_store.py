@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import structlog
-
+import tradepay
 from tradepay import (
     Database,
     InvalidInput,
@@ -78,7 +77,7 @@ _MAX_USED: Final = 2**63 - 1
 #: How often ``sign`` decides again after losing a race for the pair's next number.
 _SIGN_TRIES: Final = 3
 
-_log = structlog.get_logger("tradepay_agreement")
+_log = tradepay.get_logger("tradepay_agreement")
 
 # The columns are the fields of Agreement, in order, then pair_seq (which signing needs).
 _SELECT: Final = (

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import click
-import structlog
 
+import tradepay
 from tradepay import (
     Attempt,
     Capabilities,
@@ -32,7 +32,7 @@ from ._store import AttemptRow, AttemptStatus, Card, CardStore, Ledger
 
 __all__ = ["CardProvider"]
 
-_log = structlog.get_logger("tradepay_card")
+_log = tradepay.get_logger("tradepay_card")
 
 
 def _utc_today() -> date:

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlsplit, urlunsplit
 
-import structlog
-
+import tradepay
 from tradepay import (
     Attempt,
     Capabilities,
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HANG_SECONDS", "MALFORMED_ANSWER", "WalletProvider"]
 
-_log = structlog.get_logger("tradepay_wallet")
+_log = tradepay.get_logger("tradepay_wallet")
 
 #: The longest idempotency key accepted (the host's are ``<payment_id>-<number>``, far shorter).
 MAX_KEY_LENGTH: Final = 256
