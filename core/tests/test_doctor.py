@@ -52,6 +52,90 @@ def test_an_unreachable_database_fails_with_its_reason(tmp_path: Path) -> None:
     assert "fail  start-up: configuration ledger.url: cannot connect:" in output
 
 
+def _unwritable_directory(tmp_path: Path) -> Path:
+    """A directory in which this process cannot create a file: a read-only folder; as root, whom permission
+    bits do not stop, ``/sys``, where nobody can."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys")):
+        try:
+            (candidate / "probe").touch()
+        except OSError:
+            return candidate
+        (candidate / "probe").unlink()
+    raise AssertionError("no directory refuses new files here")
+
+
+def _with_ledger(tmp_path: Path, ledger: Path) -> str:
+    return f'[chain]\nproviders = ["reference"]\n[ledger]\nurl = "sqlite:///{ledger}"\n'
+
+
+def _with_data_dir(data_dir: Path) -> str:
+    return f'[chain]\nproviders = ["reference"]\n[host]\ndata_dir = "{data_dir}"\n'
+
+
+def not_a_database(tmp_path: Path) -> tuple[str, str]:
+    ledger = tmp_path / "ledger.sqlite3"
+    ledger.write_bytes(b"this is not a database, " * 100)
+    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: file is not a database"
+
+
+def a_directory_as_ledger(tmp_path: Path) -> tuple[str, str]:
+    ledger = tmp_path / "ledger.sqlite3"
+    ledger.mkdir()
+    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: unable to open database file: it is a directory"
+
+
+def a_ledger_that_cannot_be_opened(tmp_path: Path) -> tuple[str, str]:
+    ledger = _unwritable_directory(tmp_path) / "ledger.sqlite3"
+    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: unable to open database file"
+
+
+def a_file_as_data_dir(tmp_path: Path) -> tuple[str, str]:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    return _with_data_dir(tmp_path / "a-file"), f"fail  data directory: {tmp_path / 'a-file'}: is not a directory"
+
+
+def a_data_dir_that_cannot_be_created(tmp_path: Path) -> tuple[str, str]:
+    state = _unwritable_directory(tmp_path) / "state"
+    return _with_data_dir(state), f"fail  data directory: {state}: cannot be created: "
+
+
+def a_read_only_data_dir(tmp_path: Path) -> tuple[str, str]:
+    state = _unwritable_directory(tmp_path)
+    return _with_data_dir(state), f"fail  data directory: {state}: cannot be written to: "
+
+
+def a_deeply_nested_file(tmp_path: Path) -> tuple[str, str]:
+    nested = "[chain]\nproviders = " + "[" * 5000 + "]" * 5000 + "\n"
+    return nested, f"fail  configuration: configuration: {tmp_path / 'tradepay.toml'}: not valid TOML: arrays or"
+
+
+BROKEN = {
+    "ledger-not-a-database": not_a_database,
+    "ledger-is-a-directory": a_directory_as_ledger,
+    "ledger-cannot-be-opened": a_ledger_that_cannot_be_opened,
+    "data-dir-is-a-file": a_file_as_data_dir,
+    "data-dir-cannot-be-created": a_data_dir_that_cannot_be_created,
+    "data-dir-read-only": a_read_only_data_dir,
+    "deeply-nested-toml": a_deeply_nested_file,
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_a_broken_environment_is_a_failed_check_naming_the_file(tmp_path: Path, broken: str) -> None:
+    body, expected = BROKEN[broken](tmp_path)
+    config = tmp_path / "tradepay.toml"
+    config.write_text(body, encoding="utf-8")
+
+    code, output = doctor(config)
+
+    assert code == 1, output
+    assert "Traceback" not in output
+    assert any(line.startswith(expected) for line in output.splitlines()), output
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not os.environ.get("TRADEPAY_TEST_POSTGRES_URL"), reason="set TRADEPAY_TEST_POSTGRES_URL")
 def test_a_postgres_ledger(tmp_path: Path) -> None:
