@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tradepay._cli import cli
-from tradepay._sql_ledger import PostgresLedger
+from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
 
 
 def doctor(config: Path) -> tuple[int, str]:
@@ -52,22 +53,7 @@ def test_an_unreachable_database_fails_with_its_reason(tmp_path: Path) -> None:
     assert "fail  start-up: configuration ledger.url: cannot connect:" in output
 
 
-def _unwritable_directory(tmp_path: Path) -> Path:
-    """A directory in which this process cannot create a file: a read-only folder; as root, whom permission
-    bits do not stop, ``/sys``, where nobody can."""
-    folder = tmp_path / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    for candidate in (folder, Path("/sys")):
-        try:
-            (candidate / "probe").touch()
-        except OSError:
-            return candidate
-        (candidate / "probe").unlink()
-    raise AssertionError("no directory refuses new files here")
-
-
-def _with_ledger(tmp_path: Path, ledger: Path) -> str:
+def _with_ledger(ledger: Path) -> str:
     return f'[chain]\nproviders = ["reference"]\n[ledger]\nurl = "sqlite:///{ledger}"\n'
 
 
@@ -78,18 +64,13 @@ def _with_data_dir(data_dir: Path) -> str:
 def not_a_database(tmp_path: Path) -> tuple[str, str]:
     ledger = tmp_path / "ledger.sqlite3"
     ledger.write_bytes(b"this is not a database, " * 100)
-    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: file is not a database"
+    return _with_ledger(ledger), f"fail  start-up: {ledger}: file is not a database"
 
 
 def a_directory_as_ledger(tmp_path: Path) -> tuple[str, str]:
     ledger = tmp_path / "ledger.sqlite3"
     ledger.mkdir()
-    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: unable to open database file: it is a directory"
-
-
-def a_ledger_that_cannot_be_opened(tmp_path: Path) -> tuple[str, str]:
-    ledger = _unwritable_directory(tmp_path) / "ledger.sqlite3"
-    return _with_ledger(tmp_path, ledger), f"fail  start-up: {ledger}: unable to open database file"
+    return _with_ledger(ledger), f"fail  start-up: {ledger}: unable to open database file: it is a directory"
 
 
 def a_file_as_data_dir(tmp_path: Path) -> tuple[str, str]:
@@ -98,13 +79,9 @@ def a_file_as_data_dir(tmp_path: Path) -> tuple[str, str]:
 
 
 def a_data_dir_that_cannot_be_created(tmp_path: Path) -> tuple[str, str]:
-    state = _unwritable_directory(tmp_path) / "state"
-    return _with_data_dir(state), f"fail  data directory: {state}: cannot be created: "
-
-
-def a_read_only_data_dir(tmp_path: Path) -> tuple[str, str]:
-    state = _unwritable_directory(tmp_path)
-    return _with_data_dir(state), f"fail  data directory: {state}: cannot be written to: "
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    state = tmp_path / "a-file" / "state"
+    return _with_data_dir(state), f"fail  data directory: {state}: cannot be created: Not a directory"
 
 
 def a_deeply_nested_file(tmp_path: Path) -> tuple[str, str]:
@@ -115,10 +92,8 @@ def a_deeply_nested_file(tmp_path: Path) -> tuple[str, str]:
 BROKEN = {
     "ledger-not-a-database": not_a_database,
     "ledger-is-a-directory": a_directory_as_ledger,
-    "ledger-cannot-be-opened": a_ledger_that_cannot_be_opened,
     "data-dir-is-a-file": a_file_as_data_dir,
     "data-dir-cannot-be-created": a_data_dir_that_cannot_be_created,
-    "data-dir-read-only": a_read_only_data_dir,
     "deeply-nested-toml": a_deeply_nested_file,
 }
 
@@ -134,6 +109,23 @@ def test_a_broken_environment_is_a_failed_check_naming_the_file(tmp_path: Path, 
     assert code == 1, output
     assert "Traceback" not in output
     assert any(line.startswith(expected) for line in output.splitlines()), output
+
+
+def test_a_ledger_that_fails_after_start_up_is_a_failed_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_error(self: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    config = tmp_path / "tradepay.toml"
+    config.write_text('[chain]\nproviders = ["reference"]\n', encoding="utf-8")
+    monkeypatch.setattr(SQLiteLedger, "unsettled", disk_error)
+
+    code, output = doctor(config)
+
+    assert code == 1, output
+    assert output.splitlines()[-2:] == [
+        f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version 2",
+        "fail  unsettled payments: SQLite database: disk I/O error",
+    ]
 
 
 @pytest.mark.postgres
