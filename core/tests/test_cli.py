@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -25,7 +26,9 @@ import tradepay
 import tradepay._logging
 from tradepay import ChainSettings, ConfigError, HostSettings, load_config
 from tradepay._cli import cli
+from tradepay._cli_errors import describe
 from tradepay._config import MAX_CONFIG_BYTES
+from tradepay._databases import SQLiteDatabase
 from tradepay._discovery import installed_providers
 from tradepay._explain import SAMPLE_OUTCOMES
 
@@ -599,6 +602,18 @@ def test_a_database_error_names_the_file(reference_config: Path) -> None:
     result = invoke("--config", str(reference_config), "payments", "list")
 
     assert assert_one_line_error(result) == f"Error: {ledger}: file is not a database"
+
+
+@pytest.mark.parametrize("block", ["read", "write"])
+def test_a_database_error_inside_a_transaction_names_the_file(tmp_path: Path, block: str) -> None:
+    database = SQLiteDatabase(tmp_path / "ledger.sqlite3")
+    try:
+        with pytest.raises(sqlite3.Error) as failed, getattr(database, block)() as conn:
+            conn.execute("SELECT * FROM no_such_table")
+    finally:
+        database.close()
+
+    assert describe(failed.value).message == f"{tmp_path / 'ledger.sqlite3'}: no such table: no_such_table"
 
 
 # --- the installed console script ----------------------------------------------------------------------------
