@@ -377,6 +377,37 @@ def test_a_configuration_larger_than_the_cap_is_refused_unread(command_line: Com
     assert f"is larger than {MAX_CONFIG_BYTES} bytes" in outcome.stderr
 
 
+# --- one rule of exit statuses, for the core's commands and the plugins' -------------------------------------
+
+
+def test_a_refused_request_exits_2_in_the_core_and_in_every_plugin(
+    command_line: CommandLine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = ["--config", str(write_config(tmp_path / "tradepay.toml", tmp_path / "state"))]
+    order = [*config, "orders", "create", "--amount", "100", "--currency", "USD", "--payer", "alice"]
+    assert command_line.run([*order, "--merchant", "m-shop", "--trade-no", "T-taken"]).status == 0
+    signed = command_line.run([*config, "agreement", "sign", "alice", "m-shop", "--currency", "USD"])
+    agreement = signed.stdout.strip()
+    assert command_line.run([*config, "agreement", "revoke", agreement]).status == 0
+    refused = {
+        "a bad amount": [*config, "pay", "--amount", "1.50", "--currency", "USD", "--payer", "alice"],
+        "a taken trade number": [*order, "--merchant", "m-shop", "--trade-no", "T-taken"],
+        "an unknown order": [*config, "orders", "close", "T-nowhere"],
+        "a bad top-up": [*config, "wallet", "topup", "alice", "USD", "1.50"],
+        "an unknown card": [*config, "card", "remove", "alice", "card_0123456789abcdef"],
+        "an unknown agreement": [*config, "agreement", "activate", "agr_0123456789abcdef"],
+        "a revoked agreement": [*config, "agreement", "revoke", agreement],
+    }
+    problems = []
+    for what, args in refused.items():
+        outcome = command_line.run(args)
+        errors = [line for line in outcome.stderr.splitlines() if line.startswith("Error: ")]
+        if (outcome.status, len(errors), "Traceback" in outcome.stderr) != (2, 1, False):
+            problems.append(f"{what}: {' '.join(args)}\n{outcome}")
+    assert not problems, "\n\n".join(problems)
+
+
 # --- numbers too large for any arithmetic ---------------------------------------------------------------------
 
 

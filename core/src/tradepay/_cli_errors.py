@@ -2,12 +2,13 @@
 
 The rule, for the core's commands and the plugins' alike (``docs/cli.md``, *exit statuses*):
 
-* ``2``: the command line was refused before anything was done: a usage error, a value the input rules refuse
-  (:class:`InvalidInput`), a name that does not exist, an argument that is not UTF-8 text;
+* ``2``: the request was refused and nothing was done: a usage error, a value the input rules refuse
+  (:class:`InvalidInput`, which also says a name does not exist, or a state does not allow the request),
+  an argument that is not UTF-8 text;
 * ``1``: the command could not do its work: the configuration, a file, the disk, a database or a provider
-  failed, the state of an order or agreement forbids it, it was interrupted, or it hit a bug (then the line
-  says so, and ``TRADEPAY_DEBUG=1`` prints the traceback); also each command's documented "not done"
-  outcome (a payment that did not succeed, payments left unsettled, a failed check).
+  failed, it was interrupted, or it hit a bug (then the line says so, and ``TRADEPAY_DEBUG=1`` prints the
+  traceback); also each command's documented "not done" outcome (a payment that did not succeed, payments
+  left unsettled, a failed check).
 """
 
 from __future__ import annotations
