@@ -408,6 +408,22 @@ def test_a_refused_request_exits_2_in_the_core_and_in_every_plugin(
     assert not problems, "\n\n".join(problems)
 
 
+def test_a_plugin_group_whose_host_cannot_start_is_that_failure_not_an_unknown_command(
+    command_line: CommandLine, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere.toml"
+
+    plugin = command_line.run(["--config", str(missing), "wallet", "balance", "alice"])
+    unknown = command_line.run(["--config", str(missing), "refund"])
+
+    assert (plugin.status, plugin.stderr) == (
+        1,
+        f"Error: configuration: {missing}: no such file (run `tradepay init` to write one)\n",
+    )
+    assert unknown.status == 2
+    assert "no such command 'refund' (plugin commands unavailable: configuration: " in unknown.stderr
+
+
 # --- numbers too large for any arithmetic ---------------------------------------------------------------------
 
 
