@@ -604,6 +604,17 @@ def test_a_database_error_names_the_file(reference_config: Path) -> None:
     assert assert_one_line_error(result) == f"Error: {ledger}: file is not a database"
 
 
+def test_a_postgresql_error_is_one_line() -> None:
+    psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+
+    failure = describe(psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means"))
+
+    assert (failure.message, failure.status) == (
+        "PostgreSQL: server closed the connection unexpectedly This probably means",
+        1,
+    )
+
+
 @pytest.mark.parametrize("block", ["read", "write"])
 def test_a_database_error_inside_a_transaction_names_the_file(tmp_path: Path, block: str) -> None:
     database = SQLiteDatabase(tmp_path / "ledger.sqlite3")
