@@ -572,6 +572,7 @@ def test_ctrl_c_outside_a_payment_is_one_line(reference_config: Path, monkeypatc
     [
         (OSError(28, "No space left on device", "/var/lib/tradepay/ledger.sqlite3"),
          "/var/lib/tradepay/ledger.sqlite3: No space left on device"),
+        (IsADirectoryError(21, "Is a directory", 13), "13: Is a directory"),
         (RecursionError("maximum recursion depth exceeded"), "data nested too deeply to be read"),
         (OverflowError("int too large to convert to float"),
          "a number is too large: int too large to convert to float"),
@@ -579,7 +580,7 @@ def test_ctrl_c_outside_a_payment_is_one_line(reference_config: Path, monkeypatc
          "text that is not valid UTF-8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
         (MemoryError(), "out of memory"),
     ],
-    ids=["os-error", "recursion", "overflow", "unicode", "memory"],
+    ids=["os-error", "os-error-of-a-descriptor", "recursion", "overflow", "unicode", "memory"],
 )  # fmt: skip
 def test_every_failure_of_the_environment_is_one_line(
     reference_config: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException, line: str

@@ -89,10 +89,15 @@ def _os_error(exc: OSError) -> str:
     reason = exc.strerror or _one_line(str(exc)) or type(exc).__name__
     if exc.filename is None:
         return reason
-    where = os.fsdecode(exc.filename)
+    where = _file_name(exc.filename)
     if exc.filename2 is not None:
-        where = f"{where} -> {os.fsdecode(exc.filename2)}"
+        where = f"{where} -> {_file_name(exc.filename2)}"
     return f"{where}: {reason}"
+
+
+def _file_name(name: object) -> str:
+    # OSError names a file by str, bytes or path, or (os.fdopen) by its descriptor's number.
+    return os.fsdecode(name) if isinstance(name, str | bytes | os.PathLike) else str(name)
 
 
 def _bug(exc: BaseException) -> str:
