@@ -11,6 +11,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -23,8 +24,11 @@ from click.testing import CliRunner, Result
 
 import tradepay
 import tradepay._logging
-from tradepay import ChainSettings, HostSettings, load_config
+from tradepay import ChainSettings, ConfigError, HostSettings, load_config
 from tradepay._cli import cli
+from tradepay._cli_errors import describe
+from tradepay._config import MAX_CONFIG_BYTES
+from tradepay._databases import SQLiteDatabase
 from tradepay._discovery import installed_providers
 from tradepay._explain import SAMPLE_OUTCOMES
 
@@ -60,7 +64,7 @@ def assert_one_line_error(result: Result, exit_code: int = 1) -> str:
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.stderr
-    if exit_code == 1:  # a ClickException: the error line is all there is
+    if exit_code == 1 or not result.stderr.startswith("Usage:"):  # not click's usage: the error line is all
         assert result.stderr.splitlines() == errors
         assert result.stdout == ""
     return errors[0]
@@ -206,6 +210,34 @@ def test_init_into_a_missing_folder_is_a_clean_error(tmp_path: Path) -> None:
     result = invoke("init", "--path", str(path), "--providers", "reference")
 
     assert str(path) in assert_one_line_error(result)
+
+
+def test_init_force_replaces_a_symbolic_link_and_leaves_its_target_alone(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.toml"
+    target.write_text("# someone else's file\n", encoding="utf-8")
+    link = tmp_path / "tradepay.toml"
+    link.symlink_to(target)
+
+    refused = invoke("init", "--path", str(link), "--providers", "reference")
+    forced = invoke("init", "--path", str(link), "--providers", "reference", "--force")
+
+    assert assert_one_line_error(refused) == f"Error: {link} exists: use --force to overwrite it"
+    assert forced.exit_code == 0, forced.output
+    assert not link.is_symlink()
+    assert load_config(link).chain.providers == ("reference",)
+    assert target.read_text(encoding="utf-8") == "# someone else's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.toml", "tradepay.toml"]  # nothing staged left
+
+
+def test_init_counts_a_dangling_symbolic_link_as_existing(tmp_path: Path) -> None:
+    link = tmp_path / "tradepay.toml"
+    link.symlink_to(tmp_path / "nowhere" / "file.toml")
+
+    refused = invoke("init", "--path", str(link), "--providers", "reference")
+
+    assert assert_one_line_error(refused) == f"Error: {link} exists: use --force to overwrite it"
+    assert link.is_symlink()
+    assert not (tmp_path / "nowhere").exists()
 
 
 # --- explain -------------------------------------------------------------------------------------------------
@@ -363,7 +395,7 @@ def test_a_bad_amount_or_currency_is_one_line(
 
     result = invoke("--config", str(reference_config), *args)
 
-    assert assert_one_line_error(result).startswith(f"Error: {message}")
+    assert assert_one_line_error(result, exit_code=2).startswith(f"Error: {message}")
 
 
 @pytest.mark.parametrize("command", sorted(AMOUNT_COMMANDS))
@@ -447,6 +479,155 @@ def test_an_unknown_command_exits_2(tmp_path: Path, reference_config: Path, conf
     assert "'refund'" in assert_one_line_error(result, exit_code=2)
 
 
+# --- the configuration file ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [5, 2.5, b"tradepay.toml", ["tradepay.toml"]])
+def test_load_config_refuses_what_is_not_a_path_naming_it(path: Any) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+
+    assert refused.value.reason == f"the path to load must be a str or os.PathLike, got {type(path).__name__}"
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.mkdir(), "is not a regular file (it is a directory)"),
+        (
+            lambda p: p.write_bytes(b"[chain]\nproviders = ['caf\xe9']\n"),
+            "is not UTF-8 text (byte 25 cannot be decoded)",
+        ),
+        (lambda p: p.write_text("a = " + "[" * 3000 + "]" * 3000, encoding="utf-8"), "not valid TOML: arrays or"),
+        (lambda p: p.write_text("#" * (MAX_CONFIG_BYTES + 1), encoding="utf-8"), f"is larger than {MAX_CONFIG_BYTES}"),
+    ],
+    ids=["directory", "not-utf8", "nested-too-deeply", "too-large"],
+)
+def test_load_config_reads_only_a_regular_utf8_file_of_bounded_size(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    """A FIFO and the devices are in ``tests/test_cli_environments.py``, guarded there against the hang and the
+    endless read they would cause if the file type were not checked first."""
+    path = tmp_path / "tradepay.toml"
+    make(path)
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+
+    assert refused.value.reason.startswith(f"{path}: {reason}")
+
+
+@pytest.mark.parametrize(("table", "key"), [("host", "data_dir"), ("ledger", "url")])
+def test_a_nul_character_in_a_path_is_refused_naming_the_key(
+    write_config: Callable[..., Path], table: str, key: str
+) -> None:
+    value = "sqlite:///led\\u0000ger" if key == "url" else "st\\u0000ate"
+    config = write_config(f'[chain]\nproviders = ["reference"]\n[{table}]\n{key} = "{value}"\n')
+
+    result = invoke("--config", str(config), "payments", "list")
+
+    assert assert_one_line_error(result) == f"Error: configuration {table}.{key}: must not contain a NUL character"
+
+
+# --- failures nobody planned for -----------------------------------------------------------------------------
+
+
+def test_an_unexpected_exception_is_one_line_saying_where_the_traceback_is(
+    reference_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr("tradepay._explain.explain_chain", broken)
+    args = ["--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD"]
+
+    quiet = invoke(*args)
+    debugging = invoke(*args, env={"TRADEPAY_DEBUG": "1"})
+
+    assert assert_one_line_error(quiet) == (
+        "Error: unexpected ZeroDivisionError: division by zero (a bug; run again with TRADEPAY_DEBUG=1 to see the "
+        "traceback)"
+    )
+    assert debugging.exit_code == 1
+    assert debugging.stderr.startswith("Traceback (most recent call last):")
+    assert 'raise ZeroDivisionError("division by zero")' in debugging.stderr
+    assert debugging.stderr.splitlines()[-1] == quiet.stderr.strip()
+
+
+def test_ctrl_c_outside_a_payment_is_one_line(reference_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("tradepay._explain.explain_chain", interrupted)
+
+    result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD")
+
+    assert result.exit_code == 1
+    assert result.stderr == "\nError: interrupted\n"  # the blank line ends the terminal's ^C
+    assert "Aborted!" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("error", "line"),
+    [
+        (OSError(28, "No space left on device", "/var/lib/tradepay/ledger.sqlite3"),
+         "/var/lib/tradepay/ledger.sqlite3: No space left on device"),
+        (IsADirectoryError(21, "Is a directory", 13), "13: Is a directory"),
+        (RecursionError("maximum recursion depth exceeded"), "data nested too deeply to be read"),
+        (OverflowError("int too large to convert to float"),
+         "a number is too large: int too large to convert to float"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
+         "text that is not valid UTF-8: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),
+        (MemoryError(), "out of memory"),
+    ],
+    ids=["os-error", "os-error-of-a-descriptor", "recursion", "overflow", "unicode", "memory"],
+)  # fmt: skip
+def test_every_failure_of_the_environment_is_one_line(
+    reference_config: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException, line: str
+) -> None:
+    def failing(*args: object) -> None:
+        raise error
+
+    monkeypatch.setattr("tradepay._explain.explain_chain", failing)
+
+    result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD")
+
+    assert assert_one_line_error(result) == f"Error: {line}"
+
+
+def test_a_database_error_names_the_file(reference_config: Path) -> None:
+    ledger = reference_config.parent / "state" / "ledger.sqlite3"
+    assert invoke("--config", str(reference_config), "payments", "list").exit_code == 0
+    ledger.write_bytes(b"no longer a database, " * 100)
+
+    result = invoke("--config", str(reference_config), "payments", "list")
+
+    assert assert_one_line_error(result) == f"Error: {ledger}: file is not a database"
+
+
+def test_a_postgresql_error_is_one_line() -> None:
+    psycopg = pytest.importorskip("psycopg", reason="the postgres extra is not installed")
+
+    failure = describe(psycopg.OperationalError("server closed the connection unexpectedly\n\tThis probably means"))
+
+    assert (failure.message, failure.status) == (
+        "PostgreSQL: server closed the connection unexpectedly This probably means",
+        1,
+    )
+
+
+@pytest.mark.parametrize("block", ["read", "write"])
+def test_a_database_error_inside_a_transaction_names_the_file(tmp_path: Path, block: str) -> None:
+    database = SQLiteDatabase(tmp_path / "ledger.sqlite3")
+    try:
+        with pytest.raises(sqlite3.Error) as failed, getattr(database, block)() as conn:
+            conn.execute("SELECT * FROM no_such_table")
+    finally:
+        database.close()
+
+    assert describe(failed.value).message == f"{tmp_path / 'ledger.sqlite3'}: no such table: no_such_table"
+
+
 # --- the installed console script ----------------------------------------------------------------------------
 
 
@@ -481,7 +662,7 @@ def test_the_console_script_reports_bad_input_on_one_line(tmp_path: Path, refere
         tmp_path, "--config", str(reference_config), "pay", "--amount", "250", "--currency", "XYZ", "--payer", "a"
     )
 
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == (
         "Error: payment_amount.currency: 'XYZ' is not an ISO 4217 currency code (for example 'USD')\n"

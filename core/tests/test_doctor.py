@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tradepay._cli import cli
-from tradepay._sql_ledger import PostgresLedger
+from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
 
 
 def doctor(config: Path) -> tuple[int, str]:
@@ -50,6 +51,81 @@ def test_an_unreachable_database_fails_with_its_reason(tmp_path: Path) -> None:
     code, output = doctor(config)
     assert code == 1
     assert "fail  start-up: configuration ledger.url: cannot connect:" in output
+
+
+def _with_ledger(ledger: Path) -> str:
+    return f'[chain]\nproviders = ["reference"]\n[ledger]\nurl = "sqlite:///{ledger}"\n'
+
+
+def _with_data_dir(data_dir: Path) -> str:
+    return f'[chain]\nproviders = ["reference"]\n[host]\ndata_dir = "{data_dir}"\n'
+
+
+def not_a_database(tmp_path: Path) -> tuple[str, str]:
+    ledger = tmp_path / "ledger.sqlite3"
+    ledger.write_bytes(b"this is not a database, " * 100)
+    return _with_ledger(ledger), f"fail  start-up: {ledger}: file is not a database"
+
+
+def a_directory_as_ledger(tmp_path: Path) -> tuple[str, str]:
+    ledger = tmp_path / "ledger.sqlite3"
+    ledger.mkdir()
+    return _with_ledger(ledger), f"fail  start-up: {ledger}: unable to open database file: it is a directory"
+
+
+def a_file_as_data_dir(tmp_path: Path) -> tuple[str, str]:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    return _with_data_dir(tmp_path / "a-file"), f"fail  data directory: {tmp_path / 'a-file'}: is not a directory"
+
+
+def a_data_dir_that_cannot_be_created(tmp_path: Path) -> tuple[str, str]:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    state = tmp_path / "a-file" / "state"
+    return _with_data_dir(state), f"fail  data directory: {state}: cannot be created: Not a directory"
+
+
+def a_deeply_nested_file(tmp_path: Path) -> tuple[str, str]:
+    nested = "[chain]\nproviders = " + "[" * 5000 + "]" * 5000 + "\n"
+    return nested, f"fail  configuration: configuration: {tmp_path / 'tradepay.toml'}: not valid TOML: arrays or"
+
+
+BROKEN = {
+    "ledger-not-a-database": not_a_database,
+    "ledger-is-a-directory": a_directory_as_ledger,
+    "data-dir-is-a-file": a_file_as_data_dir,
+    "data-dir-cannot-be-created": a_data_dir_that_cannot_be_created,
+    "deeply-nested-toml": a_deeply_nested_file,
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_a_broken_environment_is_a_failed_check_naming_the_file(tmp_path: Path, broken: str) -> None:
+    body, expected = BROKEN[broken](tmp_path)
+    config = tmp_path / "tradepay.toml"
+    config.write_text(body, encoding="utf-8")
+
+    code, output = doctor(config)
+
+    assert code == 1, output
+    assert "Traceback" not in output
+    assert any(line.startswith(expected) for line in output.splitlines()), output
+
+
+def test_a_ledger_that_fails_after_start_up_is_a_failed_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_error(self: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    config = tmp_path / "tradepay.toml"
+    config.write_text('[chain]\nproviders = ["reference"]\n', encoding="utf-8")
+    monkeypatch.setattr(SQLiteLedger, "unsettled", disk_error)
+
+    code, output = doctor(config)
+
+    assert code == 1, output
+    assert output.splitlines()[-2:] == [
+        f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version 2",
+        "fail  unsettled payments: SQLite database: disk I/O error",
+    ]
 
 
 @pytest.mark.postgres

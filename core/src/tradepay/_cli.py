@@ -4,13 +4,16 @@ through the ``add_cli_commands`` hook, loaded only when such a command is asked 
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import __version__
+from ._cli_errors import describe, interrupted_payment, run_guarded
 from ._errors import TradePayError
 
 __all__ = ["cli", "main"]
@@ -67,15 +70,31 @@ class TradepayGroup(click.Group):
             return command
         try:
             self._load_plugin_commands(ctx)
-        except TradePayError as exc:
-            raise click.UsageError(f"no such command {cmd_name!r} (plugin commands unavailable: {exc})") from None
+        except Exception as exc:
+            from ._discovery import installed_providers
+
+            if cmd_name in {p.name for p in installed_providers()}:
+                raise  # an installed provider's commands that cannot start: a failure of the environment
+            raise click.UsageError(
+                f"no such command {cmd_name!r} (plugin commands unavailable: {describe(exc).message})"
+            ) from None
         return super().get_command(ctx, cmd_name)
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TradePayError as exc:
-            raise click.ClickException(str(exc)) from None
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line. Standalone (the console script, click's test runner), every failure ends as
+        one ``Error:`` line with the exit status of :mod:`tradepay._cli_errors`, never a traceback."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        argv = list(sys.argv[1:] if args is None else args)
+        run = click.Group.main  # the standard main, returning (or raising) instead of exiting
+        sys.exit(run_guarded(lambda: run(self, argv, prog_name, complete_var, standalone_mode=False, **extra), argv))
 
 
 @click.group(cls=TradepayGroup)
@@ -161,10 +180,10 @@ def init(path: str, names: str | None, force: bool) -> None:
     """Write a starter configuration file with every setting and its default."""
     from ._config import check_provider_names
     from ._discovery import installed_providers
-    from ._scaffold import starter_config
+    from ._scaffold import starter_config, write_config_file
 
     target = Path(path)
-    if target.exists() and not force:
+    if os.path.lexists(target) and not force:  # a dangling symbolic link is something to overwrite too
         raise click.ClickException(f"{target} exists: use --force to overwrite it")
     if names:
         chain = [n.strip() for n in names.split(",") if n.strip()]
@@ -176,7 +195,7 @@ def init(path: str, names: str | None, force: bool) -> None:
         installed = sorted({p.name for p in installed_providers()})
         chain = [n for n in installed if n != "reference"] or ["reference"]
     try:
-        target.write_text(starter_config(chain), encoding="utf-8")
+        write_config_file(target, starter_config(chain))
     except OSError as exc:
         raise click.ClickException(f"{target}: cannot be written: {exc.strerror or exc}") from None
     click.echo(f"wrote {target} with chain {chain}")
@@ -246,6 +265,9 @@ def pay(
         context = APIContext("cli", extended_info={"userId": payer or order.payer_id})
         result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
         payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+    except KeyboardInterrupt:
+        service.close()  # records the cut-off payment as needing reconciliation before it is looked up
+        raise click.ClickException(interrupted_payment(host.ledger, order.trade_no)) from None
     finally:
         service.close()
     if as_json:

@@ -19,6 +19,8 @@ __all__ = ["register"]
 
 #: Above this many unsettled payments, ``reconcile`` shows a progress bar.
 PROGRESS_BAR_FROM = 20
+#: The longest ``orders create --expires-in``: a hundred years (and a number that time arithmetic can hold).
+MAX_EXPIRES_IN_S = 100 * 365 * 24 * 3600
 
 
 def _echo_json(data: object) -> None:
@@ -66,7 +68,12 @@ def register(cli: click.Group) -> None:
     @click.option("--payer", required=True, help="The paying user's id.")
     @click.option("--merchant", required=True, help="The merchant's id.")
     @click.option("--trade-no", help="The trade number (default: a new random one).")
-    @click.option("--expires-in", type=click.IntRange(min=1), metavar="SECONDS", help="Close it for payment after.")
+    @click.option(
+        "--expires-in",
+        type=click.IntRange(min=1, max=MAX_EXPIRES_IN_S),
+        metavar="SECONDS",
+        help="Close it for payment after.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def create(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
+import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -30,12 +32,15 @@ __all__ = [
     "HostSettings",
     "LedgerSettings",
     "ProviderSettings",
+    "ensure_data_dir",
     "find_config",
     "load_config",
 ]
 
 CONFIG_ENV = "TRADEPAY_CONFIG"
 CONFIG_FILENAME = "tradepay.toml"
+#: The largest configuration file read: a configuration is a few kilobytes; this is far more.
+MAX_CONFIG_BYTES = 1024 * 1024
 _NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 #: Keys of ``[providers.NAME]`` the host keeps for itself; everything else goes to the provider.
 HOST_PROVIDER_KEYS = frozenset({"deadline_s"})
@@ -207,6 +212,8 @@ def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
     if url is not None:
         if not isinstance(url, str) or not (url == "memory" or url.startswith(("sqlite:///", "postgresql://"))):
             raise ConfigError("ledger.url", 'must be "sqlite:///PATH", "postgresql://..." or "memory"')
+        if "\0" in url:
+            raise ConfigError("ledger.url", "must not contain a NUL character")
         if url.startswith("sqlite:///"):
             url = "sqlite:///" + str((base / url.removeprefix("sqlite:///")).resolve())
     reconcile = table.get("reconcile_on_start", True)
@@ -245,6 +252,8 @@ def _host(table: Mapping[str, Any], base: Path) -> HostSettings:
     data_dir = table.get("data_dir", str(defaults.data_dir))
     if not isinstance(data_dir, str) or not data_dir:
         raise ConfigError("host.data_dir", "must be a non-empty path string")
+    if "\0" in data_dir:
+        raise ConfigError("host.data_dir", "must not contain a NUL character")
     cashier = table.get("cashier_url", defaults.cashier_url)
     if not isinstance(cashier, str) or not re.fullmatch(r"https?://[^\s?#]+", cashier):
         raise ConfigError("host.cashier_url", "must be an http(s) URL without query or fragment")
@@ -259,8 +268,10 @@ def _host(table: Mapping[str, Any], base: Path) -> HostSettings:
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The configuration file to use: ``explicit``, else ``$TRADEPAY_CONFIG``, else ``./tradepay.toml`` if it
-    exists; ``None`` when there is none."""
+    exists; ``None`` when there is none. Raises :class:`ConfigError` when ``explicit`` is not a path."""
     if explicit is not None:
+        if not isinstance(explicit, str | os.PathLike):
+            raise ConfigError("", f"the path to load must be a str or os.PathLike, got {type(explicit).__name__}")
         return Path(explicit)
     env = os.environ.get(CONFIG_ENV)
     if env:
@@ -272,8 +283,9 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     """Find, read and validate the configuration (see :func:`find_config`).
 
-    Raises :class:`ConfigError` when there is none (saying how to make one), when the file is unreadable or
-    not TOML, or when a key is unknown or of the wrong type.
+    Raises :class:`ConfigError` when there is none (saying how to make one), when ``path`` is not a path, when
+    the file is not a regular file, is larger than :data:`MAX_CONFIG_BYTES`, is unreadable, is not UTF-8 or not
+    TOML, or when a key is unknown or of the wrong type.
     """
     found = find_config(path)
     if found is None:
@@ -282,12 +294,76 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             f"no configuration found: run `tradepay init` to write ./{CONFIG_FILENAME}, "
             f"or name one with --config or ${CONFIG_ENV}",
         )
+    text = _read_config_file(found)
     try:
-        raw = tomllib.loads(found.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("", f"{found}: no such file (run `tradepay init` to write one)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("", f"{found}: cannot be read: {exc}") from None
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("", f"{found}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("", f"{found}: not valid TOML: arrays or tables nested too deeply") from None
     return Config.from_mapping(raw, base_dir=found.resolve().parent, path=found)
+
+
+def _read_config_file(path: Path) -> str:
+    """The text of the configuration file at ``path``: a regular file (a FIFO or a device could block or never
+    end), at most :data:`MAX_CONFIG_BYTES` long, in UTF-8."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the descriptor's own type is checked next.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ConfigError("", f"{path}: no such file (run `tradepay init` to write one)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("", f"{path}: cannot be read: {_os_reason(exc)}") from None
+    try:
+        kind = _file_kind(os.fstat(fd).st_mode)
+        if kind != "regular file":
+            raise ConfigError("", f"{path}: is not a regular file (it is a {kind})")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError("", f"{path}: cannot be read: {_os_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError("", f"{path}: is larger than {MAX_CONFIG_BYTES} bytes, the most a configuration may be")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"{path}: is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISREG: "regular file",
+        stat.S_ISDIR: "directory",
+        stat.S_ISFIFO: "FIFO",
+        stat.S_ISCHR: "character device",
+        stat.S_ISBLK: "block device",
+        stat.S_ISSOCK: "socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "special file")
+
+
+def _os_reason(exc: OSError | ValueError) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
+
+
+def ensure_data_dir(config: Config) -> Path:
+    """``host.data_dir`` of ``config``, created if it is missing. Raises :class:`ConfigError` naming
+    ``host.data_dir`` and the path when it is not a directory, cannot be created, or cannot be written to."""
+    data_dir = Path(config.host.data_dir)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError("host.data_dir", f"{data_dir}: is not a directory") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError("host.data_dir", f"{data_dir}: cannot be created: {_os_reason(exc)}") from None
+    try:
+        # A real write, not os.access(): permission bits say nothing to root, nor of a read-only file system.
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as exc:
+        raise ConfigError("host.data_dir", f"{data_dir}: cannot be written to: {_os_reason(exc)}") from None
+    return data_dir

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from ._sqlite import immediate_transaction, open_sqlite
+from ._sqlite import immediate_transaction, note_database_file, open_sqlite
 
 __all__ = ["Connection", "Database", "SQLiteDatabase", "open_database"]
 
@@ -93,13 +93,21 @@ class SQLiteDatabase:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self.connection()
+        try:
+            with self._lock:
+                yield self.connection()
+        except sqlite3.Error as exc:
+            note_database_file(exc, self.path)  # a full disk or a damaged file: say which file
+            raise
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, immediate_transaction(self.connection()) as conn:
-            yield conn
+        try:
+            with self._lock, immediate_transaction(self.connection()) as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            note_database_file(exc, self.path)
+            raise
 
     def lock_schema(self, conn: Connection) -> None:
         """``BEGIN IMMEDIATE`` already holds the database's write lock."""

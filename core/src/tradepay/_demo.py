@@ -25,6 +25,7 @@ from ._host import Host
 from ._models import APIContext, MiniProgramMetaData, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
 from ._orders import Order
 from ._records import Payment
+from ._scaffold import write_config_file
 from ._service import PaymentService
 from ._timeline import render_payment
 
@@ -161,7 +162,7 @@ def run_demo(workspace: Path | None, echo: Callable[[str], object]) -> list[Demo
         if (root / "tradepay.toml").exists() or (root / "state").exists():
             raise TradePayError(f"{root} already holds a demo: use an empty folder")
         config_path = root / "tradepay.toml"
-        config_path.write_text(_CONFIG, encoding="utf-8")
+        write_config_file(config_path, _CONFIG)
         try:
             host = Host.from_config(load_config(config_path))
         except DiscoveryError as exc:

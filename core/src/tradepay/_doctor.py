@@ -3,13 +3,16 @@ what is wrong and how to fix it."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ._errors import TradePayError
+from ._cli_errors import describe
+from ._errors import ConfigError, TradePayError
+
+if TYPE_CHECKING:
+    from ._host import Host
 
 __all__ = ["Check", "diagnose"]
 
@@ -24,33 +27,27 @@ class Check:
 
 
 def diagnose(config_path: str | None) -> list[Check]:
-    """Every check, in order; later checks are skipped when what they need failed."""
-    from ._config import find_config, load_config
+    """Every check, in order; later checks are skipped when what they need failed. A broken environment (a
+    file that is not a database, a full disk, a data directory that cannot be written) is a failed check
+    naming the key or path, never an exception."""
+    from ._config import ensure_data_dir, find_config, load_config
     from ._discovery import installed_providers
     from ._host import Host
-    from ._migrations import SCHEMA_VERSION
 
     checks: list[Check] = []
-    found = find_config(config_path)
     try:
+        found = find_config(config_path)
         config = load_config(config_path)
     except TradePayError as exc:
         return [Check("fail", "configuration", str(exc))]
     checks.append(Check("ok", "configuration", str(found)))
 
-    data_dir = Path(config.host.data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        writable = os.access(data_dir, os.W_OK)
-    except OSError as exc:
-        writable, reason = False, str(exc)
+        data_dir = ensure_data_dir(config)
+    except ConfigError as exc:
+        checks.append(Check("fail", "data directory", exc.reason))
     else:
-        reason = "not writable"
-    checks.append(
-        Check("ok", "data directory", str(data_dir))
-        if writable
-        else Check("fail", "data directory", f"{data_dir}: {reason}")
-    )
+        checks.append(Check("ok", "data directory", str(data_dir)))
 
     installed = {p.name: p for p in installed_providers()}
     for name in config.chain.providers:
@@ -69,32 +66,43 @@ def diagnose(config_path: str | None) -> list[Check]:
 
     try:
         host = Host.from_config(config, reconcile=False)
-    except TradePayError as exc:
-        return [*checks, Check("fail", "start-up", str(exc))]
+    except Exception as exc:  # what stops the host from starting is the finding, whatever raised it
+        return [*checks, Check("fail", "start-up", describe(exc).message)]
     try:
         checks.append(Check("ok", "providers start", ", ".join(config.chain.providers)))
-        database = getattr(host.ledger, "database", None)
-        if database is not None:
-            with database.read() as conn:
-                version = database.schema_version(conn)
-            where = getattr(host.ledger, "path", None) or f"{database.kind} schema {getattr(database, 'schema', '')}"
-            checks.append(
-                Check("ok", "ledger", f"{where}, schema version {version}")
-                if version == SCHEMA_VERSION
-                else Check("fail", "ledger", f"schema version {version}, expected {SCHEMA_VERSION}")
-            )
-        else:
-            checks.append(Check("warn", "ledger", "in memory: payments are lost when the process ends"))
-        stale = time.time() - 2 * config.chain.deadline_s
-        unsettled = host.ledger.unsettled(updated_before=stale)
-        checks.append(
-            Check("ok", "unsettled payments", "none")
-            if not unsettled
-            else Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`")
-        )
+        checks.append(_checked("ledger", lambda: _ledger(host)))
+        checks.append(_checked("unsettled payments", lambda: _unsettled(host, config.chain.deadline_s)))
     finally:
         host.close()
     return checks
+
+
+def _checked(what: str, check: Callable[[], Check]) -> Check:
+    try:
+        return check()
+    except Exception as exc:  # a database that fails mid-check (a full disk) is a finding too
+        return Check("fail", what, describe(exc).message)
+
+
+def _ledger(host: Host) -> Check:
+    from ._migrations import SCHEMA_VERSION
+
+    database = getattr(host.ledger, "database", None)
+    if database is None:
+        return Check("warn", "ledger", "in memory: payments are lost when the process ends")
+    with database.read() as conn:
+        version = database.schema_version(conn)
+    where = getattr(host.ledger, "path", None) or f"{database.kind} schema {getattr(database, 'schema', '')}"
+    if version != SCHEMA_VERSION:
+        return Check("fail", "ledger", f"schema version {version}, expected {SCHEMA_VERSION}")
+    return Check("ok", "ledger", f"{where}, schema version {version}")
+
+
+def _unsettled(host: Host, deadline_s: float) -> Check:
+    unsettled = host.ledger.unsettled(updated_before=time.time() - 2 * deadline_s)
+    if not unsettled:
+        return Check("ok", "unsettled payments", "none")
+    return Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`")
 
 
 def render(checks: list[Check], echo: Callable[[str], object]) -> bool:

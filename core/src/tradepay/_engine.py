@@ -204,13 +204,14 @@ class Chain:
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
             return await self._walk(request, context, order, payment, started, log)
-        except BaseException:
+        except BaseException as exc:
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
             # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
             # The ledger first, the log line after: the record of the money never waits on a log.
             with contextlib.suppress(Exception):
                 self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
-            log.exception("payment.interrupted")
+            # A cancellation (the service closed, Ctrl-C) is no fault to debug: its traceback is left out.
+            log.error("payment.interrupted", exc_info=not isinstance(exc, asyncio.CancelledError))
             raise
 
     async def _walk(

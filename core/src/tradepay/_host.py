@@ -14,7 +14,7 @@ import pluggy
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
-from ._config import ChainSettings, Config, HostSettings, check_provider_names
+from ._config import ChainSettings, Config, HostSettings, check_provider_names, ensure_data_dir
 from ._discovery import load_provider_factories
 from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
@@ -119,10 +119,9 @@ class Host:
 
         Unless ``reconcile`` is ``False`` (or ``ledger.reconcile_on_start`` is off and ``reconcile`` is not
         ``True``), unsettled payments are reconciled before the host is returned."""
+        data_dir = ensure_data_dir(config)  # first: the default ledger lives in it
         ledger = ledger if ledger is not None else open_ledger(config)
         factories = load_provider_factories(config.chain.providers)
-        data_dir = Path(config.host.data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
         providers: dict[str, object] = {}
         deadlines: dict[str, float] = {}
         for name, factory in factories.items():

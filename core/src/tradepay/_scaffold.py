@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+from pathlib import Path
 
-__all__ = ["starter_config"]
+__all__ = ["starter_config", "write_config_file"]
 
 
 def starter_config(chain: list[str]) -> str:
@@ -36,3 +40,27 @@ cashier_url = "https://cashier.tradepay.invalid/pay"
 # detail = "DO_NOT_HONOR"
 # decision = "stop"
 """
+
+
+def write_config_file(target: Path, text: str) -> None:
+    """Put ``text`` at ``target`` whole or not at all: written to a new file beside it, then renamed over it.
+
+    Whatever was at ``target`` is replaced, not written through: a symbolic link is replaced by the new file
+    and its target is left as it was. The file gets the mode a new file gets (``0o666`` less the umask). On a
+    failure (a full disk, a folder that cannot be written) ``target`` is unchanged and ``OSError`` is raised,
+    naming ``target`` when the system named no file.
+    """
+    staged = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(staged, target)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            staged.unlink()
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = os.fspath(target)  # a failed write() names no file: say which one
+        raise

@@ -42,9 +42,16 @@ _HEADER = (
 )
 
 
+class _Refused(click.ClickException):
+    """A request the agreement's state does not allow: refused, nothing done, the exit status of a refusal
+    (2), as the core's commands refuse closing a paid order."""
+
+    exit_code = 2
+
+
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the store's refusals into one-line click errors (no traceback)."""
+    """Turn the store's refusals into one-line click errors (no traceback), all with exit status 2."""
     try:
         yield
     except InvalidInput as exc:
@@ -52,7 +59,7 @@ def _user_errors() -> Iterator[None]:
     except AgreementNotFound as exc:
         raise click.BadParameter(f"no agreement {exc.agreement_id!r}", param_hint="'AGREEMENT_ID'") from None
     except AgreementError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _Refused(str(exc)) from None
 
 
 def _when(timestamp: float | None) -> str | None:

@@ -177,7 +177,7 @@ def _check_expires_in(value: object) -> float | None:
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or (isinstance(value, float) and not math.isfinite(value))  # an int may be too large for a float
         or not 0 < value <= MAX_EXPIRES_IN
     ):
         raise InvalidInput("expires_in", f"must be a number of seconds from 1 to {MAX_EXPIRES_IN}, got {value!r}")
