@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
 from ._cards import CardNumber, CardSecret, luhn_valid, mask_card_number, redact_card_numbers
+from ._echo import echo_value, holds_card_number
 from ._errors import ConfigError, DiscoveryError, InvalidInput, TradePayError
 from ._hookspecs import hookimpl
 from ._models import (
@@ -32,6 +33,7 @@ from ._models import (
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._sqlite import immediate_transaction, open_sqlite
+from ._text import check_identifier, check_text
 
 if TYPE_CHECKING:
     from ._bridge import trade_pay, trade_pay_async, trade_pay_request
@@ -131,6 +133,11 @@ __all__ = [
     "luhn_valid",
     "mask_card_number",
     "redact_card_numbers",
+    # text and identifiers
+    "check_text",
+    "check_identifier",
+    "holds_card_number",
+    "echo_value",
     # errors
     "TradePayError",
     "InvalidInput",

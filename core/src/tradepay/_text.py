@@ -1,0 +1,78 @@
+"""The text a model may hold: what the ledger can store, and identifiers that cannot hold a card number.
+
+Every text field of every public model goes through :func:`check_text` (free text) or
+:func:`check_identifier` (trade numbers, merchant and payer ids) when it is constructed, so that a model that
+exists can be written to SQLite and PostgreSQL, and printed, without an error. What a field does with a card
+number is its ``card_numbers`` policy: identifiers and machine-read values refuse one, messages for people
+hold its mask, and the few fields taken as the container gives them keep it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+
+from ._echo import holds_card_number, mask_card_runs
+from ._errors import InvalidInput
+
+__all__ = ["MAX_IDENTIFIER", "MAX_TEXT", "check_identifier", "check_text"]
+
+#: The longest identifier (the JSAPI's limit for ``tradeNO``, kept for every id).
+MAX_IDENTIFIER: Final = 64
+#: The longest free text of a model field that sets no limit of its own (messages, descriptions).
+MAX_TEXT: Final = 1024
+
+# UTF-8 cannot encode a lone surrogate (SQLite's and PostgreSQL's drivers raise on one), and PostgreSQL's text
+# cannot hold NUL: the two things a Python string can hold that the ledger cannot.
+_UNSTORABLE_RE: Final = re.compile("[\x00\ud800-\udfff]")
+_IDENTIFIER_RE: Final = re.compile(r"[A-Za-z0-9_.:-]+")
+_CARD_NUMBER_REASON: Final = "looks like a card number, which is never stored here (the value is not shown)"
+
+CardNumbers = Literal["keep", "mask", "refuse"]
+
+
+def check_text(
+    value: object, field: str, *, limit: int = MAX_TEXT, required: bool = True, card_numbers: CardNumbers = "keep"
+) -> str:
+    """Return ``value`` if it is text the ledger can store: a string of at most ``limit`` characters with no NUL
+    and no lone surrogate, and not blank when ``required``.
+
+    ``card_numbers`` says what happens to text that :func:`tradepay.holds_card_number`: ``"keep"`` it,
+    ``"mask"`` it (the text returned holds ``424242******4242`` instead), or ``"refuse"`` it. Raises
+    :class:`InvalidInput` naming ``field`` otherwise; the message never quotes the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidInput(field, f"is longer than {limit} characters")
+    if required and not value.strip():
+        raise InvalidInput(field, "must not be empty")
+    bad = _UNSTORABLE_RE.search(value)
+    if bad is not None:
+        what = "NUL characters" if bad.group() == "\x00" else "lone surrogates (text that is not valid Unicode)"
+        raise InvalidInput(field, f"must not contain {what}; the first is at character {bad.start()}")
+    if card_numbers == "mask":
+        return mask_card_runs(value)
+    if card_numbers == "refuse" and holds_card_number(value):
+        raise InvalidInput(field, _CARD_NUMBER_REASON)
+    return value
+
+
+def check_identifier(value: object, field: str, *, limit: int = MAX_IDENTIFIER) -> str:
+    """Return ``value`` if it is a usable identifier: 1 to ``limit`` of ``A-Z a-z 0-9 - _ . :``, and nothing
+    that looks like a card number (:func:`tradepay.holds_card_number`: ``4000.0000.0000.0069`` is refused).
+
+    Raises :class:`InvalidInput` naming ``field`` otherwise; the message never quotes the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
+    if not value:
+        raise InvalidInput(field, "must not be empty")
+    if len(value) > limit:
+        raise InvalidInput(field, f"is longer than {limit} characters")
+    # Before the character check: a card number with spaces or full-width digits gets the true reason.
+    if holds_card_number(value):
+        raise InvalidInput(field, _CARD_NUMBER_REASON)
+    if _IDENTIFIER_RE.fullmatch(value) is None:
+        raise InvalidInput(field, "may hold only letters, digits and - _ . :")
+    return value
