@@ -36,6 +36,7 @@ from tradepay import (
     SQLiteLedger,
     holds_card_number,
 )
+from tradepay._text import MAX_IDENTIFIER, check_text, plain_texts
 from tradepay.testing import ReferenceProvider, build_service
 
 if str(Path(__file__).parent) not in sys.path:
@@ -177,6 +178,8 @@ def test_an_attempt_is_stored_as_given_or_refused(ledger: SQLiteLedger, field: s
     attempt = built_or_refused(lambda: ledger.start_attempt(payment.payment_id, provider), "provider")
     if attempt is None:
         return
+    if field == "rule":  # a rule's name is the configuration's, kept as given: a card-like one would be stored
+        assume(not holds_card_number(text))
     rule, detail = (text if field == "rule" else "declined"), (text if field == "detail" else "")
     record = built_or_refused(
         lambda: AttemptRecord(
@@ -259,3 +262,14 @@ def test_a_payment_with_any_text_is_refused_before_it_starts_or_answered(
 def test_an_enum_field_refuses_anything_else_with_a_safe_message(value: object) -> None:
     for build, field in ((lambda: PaymentRequest(value, "T1"), "type"), (lambda: PaymentResult(value), "result_code")):  # type: ignore[arg-type]
         built_or_refused(build, field)
+
+
+@PROPERTY
+@given(text=any_text())
+def test_the_records_shortcut_passes_only_what_check_text_passes(text: str) -> None:
+    # Attempt, AttemptRecord and Payment take plain_texts' one-call shortcut; it must never let through what
+    # check_text (the rule) would refuse.
+    if plain_texts((text,), MAX_IDENTIFIER):
+        assert check_text(text, "field", limit=MAX_IDENTIFIER) == text
+        if len(text) < 13:
+            assert check_text(text, "field", limit=MAX_IDENTIFIER, card_numbers="refuse") == text

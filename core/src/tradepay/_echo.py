@@ -46,14 +46,14 @@ def holds_card_number(text: str) -> bool:
     with a card network's issuer prefix (2221-2720, 3, 4, 5, 6). The Luhn check is not asked for: a mistyped
     card number is card data too.
     """
-    if len(text) < 13:
+    if len(text) < 13 or _CARD_RUN_RE.search(text) is None:  # the usual case, decided by one scan
         return False
     return any(_is_card_number(match.group()) for match in _CARD_RUN_RE.finditer(text))
 
 
 def mask_card_runs(text: str) -> str:
     """``text`` with every run that :func:`holds_card_number` finds replaced by its mask (``424242******4242``)."""
-    if len(text) < 13:
+    if len(text) < 13 or _CARD_RUN_RE.search(text) is None:  # the usual case: the text itself, unchanged
         return text
 
     def mask(match: re.Match[str]) -> str:

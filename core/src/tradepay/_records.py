@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ._attempts import Attempt, ProviderStatus
 from ._models import PaymentResult
-from ._text import MAX_IDENTIFIER, MAX_TEXT, check_text
+from ._text import MAX_IDENTIFIER, MAX_TEXT, check_text, plain_texts
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
 
@@ -76,7 +76,10 @@ class AttemptRecord:
     reconciliation). Reconciliation may later settle an ``unknown`` attempt."""
 
     def __post_init__(self) -> None:
-        check_text(self.rule, "rule", limit=MAX_RULE_NAME, card_numbers="refuse")
+        if not self.detail and plain_texts((self.rule,), MAX_RULE_NAME):
+            return  # a valid answer's record, on every attempt: passed in one call
+        # A rule's name is the configuration's (its rule table's), not a payer's input: kept as given.
+        check_text(self.rule, "rule", limit=MAX_RULE_NAME)
         detail = check_text(self.detail, "detail", limit=MAX_DETAIL, required=False, card_numbers="mask")
         object.__setattr__(self, "detail", detail)
 
@@ -101,6 +104,8 @@ class Payment:
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
 
     def __post_init__(self) -> None:
+        if plain_texts((self.payment_id, self.trade_no, self.app_id or "-"), MAX_IDENTIFIER):
+            return  # a ledger makes one on every change of a payment: passed in one call
         check_text(self.payment_id, "payment_id", limit=MAX_IDENTIFIER)
         check_text(self.trade_no, "trade_no", limit=MAX_IDENTIFIER)
         if self.app_id is not None:

@@ -10,7 +10,7 @@ hold its mask, and the few fields taken as the container gives them keep it.
 from __future__ import annotations
 
 import re
-from typing import Final, Literal
+from typing import Final, Literal, NoReturn
 
 from ._echo import holds_card_number, mask_card_runs
 from ._errors import InvalidInput
@@ -26,6 +26,7 @@ MAX_TEXT: Final = 1024
 # cannot hold NUL: the two things a Python string can hold that the ledger cannot.
 _UNSTORABLE_RE: Final = re.compile("[\x00\ud800-\udfff]")
 _IDENTIFIER_RE: Final = re.compile(r"[A-Za-z0-9_.:-]+")
+_SHORTEST_CARD_NUMBER: Final = 13
 _CARD_NUMBER_REASON: Final = "looks like a card number, which is never stored here (the value is not shown)"
 
 CardNumbers = Literal["keep", "mask", "refuse"]
@@ -47,15 +48,36 @@ def check_text(
         raise InvalidInput(field, f"is longer than {limit} characters")
     if required and not value.strip():
         raise InvalidInput(field, "must not be empty")
-    bad = _UNSTORABLE_RE.search(value)
-    if bad is not None:
-        what = "NUL characters" if bad.group() == "\x00" else "lone surrogates (text that is not valid Unicode)"
-        raise InvalidInput(field, f"must not contain {what}; the first is at character {bad.start()}")
+    # An ASCII string (the common case, known without a scan) cannot hold a surrogate: look for NUL only.
+    if "\x00" in value if value.isascii() else _UNSTORABLE_RE.search(value) is not None:
+        _refuse_unstorable(value, field)
+    if card_numbers == "keep" or len(value) < _SHORTEST_CARD_NUMBER:
+        return value
     if card_numbers == "mask":
         return mask_card_runs(value)
-    if card_numbers == "refuse" and holds_card_number(value):
+    if holds_card_number(value):
         raise InvalidInput(field, _CARD_NUMBER_REASON)
     return value
+
+
+def _refuse_unstorable(value: str, field: str) -> NoReturn:
+    bad = _UNSTORABLE_RE.search(value)
+    assert bad is not None  # the caller found one
+    what = "NUL characters" if bad.group() == "\x00" else "lone surrogates (text that is not valid Unicode)"
+    raise InvalidInput(field, f"must not contain {what}; the first is at character {bad.start()}")
+
+
+def plain_texts(values: tuple[object, ...], limit: int) -> bool:
+    """:func:`check_text`'s common case for several values in one call, for the records made on every payment:
+    True when each value is a non-blank ASCII string of at most ``limit`` characters without NUL, which
+    ``check_text`` passes (with any ``card_numbers`` policy, when shorter than a card number). False tells
+    nothing: ask ``check_text`` for the reason."""
+    for value in values:
+        if type(value) is not str or not 0 < len(value) <= limit or not value.isascii() or "\x00" in value:
+            return False
+        if value.isspace():
+            return False
+    return True
 
 
 def check_identifier(value: object, field: str, *, limit: int = MAX_IDENTIFIER) -> str:
