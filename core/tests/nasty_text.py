@@ -1,4 +1,5 @@
-"""Inputs a careless operator or an attacker types into text fields, shared by the text tests.
+"""Inputs a careless operator or an attacker types into text fields, and every text field of every public
+model, shared by the text tests.
 
 Card numbers come in every spelling people (and their keyboards) produce: grouped by spaces of any kind,
 dots or dashes, in full-width digits, and glued to the punctuation of an identifier.
@@ -6,9 +7,33 @@ dots or dashes, in full-width digits, and glued to the punctuation of an identif
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 from hypothesis import strategies as st
+
+from tradepay import (
+    APIContext,
+    Attempt,
+    AttemptRecord,
+    Decision,
+    ErrorCode,
+    MiniProgramMetaData,
+    Order,
+    OutcomeKind,
+    Payment,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentStatus,
+    PaymentType,
+    ProviderConfig,
+    ResultCode,
+    ResultError,
+)
+
+USD = PaymentAmount("USD", "100")
+ATTEMPT = Attempt("pay_1", 1, "reference", "pay_1-1")
 
 #: Test card numbers of the card networks: Visa, Mastercard (5 and 2 series), Amex, Discover, JCB, UnionPay,
 #: a 13-digit and a 19-digit Visa, and one that fails the Luhn check (a mistyped number is card data too).
@@ -98,3 +123,40 @@ def any_text() -> st.SearchStrategy[str]:
         st.text(st.sampled_from("09 .-_:aZ\u00a0\uff10\ud800\x00"), max_size=40),
         st.sampled_from(NASTY_TEXTS + CARD_TEXTS + NOT_CARD_IDENTIFIERS),
     )
+
+
+#: (the field an InvalidInput names, a function making a model with the text in that field), for every text
+#: field of every public model.
+def result_with(**fields: Any) -> PaymentResult:
+    return PaymentResult(**{"result_code": ResultCode.FAILED, **fields})
+
+
+TEXT_FIELDS: list[tuple[str, Callable[[str], object]]] = [
+    ("payment_string", lambda text: PaymentRequest(PaymentType.ORDER_ID, text)),
+    ("extended_info key", lambda text: PaymentRequest(PaymentType.ORDER_ID, "T1", extended_info={text: "v"})),
+    ("extended_info['k']", lambda text: PaymentRequest(PaymentType.ORDER_ID, "T1", extended_info={"k": text})),
+    ("api_context.source", lambda text: APIContext(text)),
+    ("api_context.extended_info['userId']", lambda text: APIContext("app", extended_info={"userId": text})),
+    *[
+        (f"mini_program_info.{name}", lambda text, name=name: MiniProgramMetaData(**{name: text}))
+        for name in MiniProgramMetaData.__slots__
+    ],
+    ("result_message", lambda text: result_with(result_message=text)),
+    ("extended_info['reason']", lambda text: result_with(extended_info={"reason": text})),
+    ("result_error.error_desc", lambda text: ResultError(ErrorCode.APP_SERVICE_ERROR, text)),
+    ("trade_no", lambda text: Order(text, USD, "shop-1", "alice")),
+    ("merchant_id", lambda text: Order("T1", USD, text, "alice")),
+    ("payer_id", lambda text: Order("T1", USD, "shop-1", text)),
+    ("payment_id", lambda text: Attempt(text, 1, "reference", "k-1")),
+    ("provider", lambda text: Attempt("pay_1", 1, text, "k-1")),
+    ("idempotency_key", lambda text: Attempt("pay_1", 1, "reference", text)),
+    ("name", lambda text: ProviderConfig(text)),
+    ("rule", lambda text: AttemptRecord(ATTEMPT, OutcomeKind.ANSWER, None, text, Decision.STOP, Decision.STOP, "", 1)),
+    (
+        "detail",
+        lambda text: AttemptRecord(ATTEMPT, OutcomeKind.ANSWER, None, "r", Decision.STOP, Decision.STOP, text, 1),
+    ),
+    ("payment_id", lambda text: Payment(text, "T1", PaymentStatus.PROCESSING, None)),
+    ("trade_no", lambda text: Payment("pay_1", text, PaymentStatus.PROCESSING, None)),
+    ("app_id", lambda text: Payment("pay_1", "T1", PaymentStatus.PROCESSING, None, app_id=text)),
+]

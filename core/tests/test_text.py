@@ -6,33 +6,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tradepay import (
     APIContext,
-    Attempt,
-    AttemptRecord,
     Config,
     ConfigError,
-    Decision,
-    ErrorCode,
     InvalidInput,
     MemoryLedger,
     MiniProgramMetaData,
     Order,
     OrderStatus,
-    OutcomeKind,
-    Payment,
     PaymentAmount,
     PaymentRequest,
     PaymentResult,
-    PaymentStatus,
     PaymentType,
-    ProviderConfig,
-    ResultCode,
-    ResultError,
     check_identifier,
     check_text,
     echo_value,
@@ -42,12 +32,11 @@ from tradepay import (
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 if TYPE_CHECKING:
-    from core.tests.nasty_text import CARD_NUMBERS, CARD_TEXTS, NOT_CARD_IDENTIFIERS
+    from core.tests.nasty_text import CARD_NUMBERS, CARD_TEXTS, NOT_CARD_IDENTIFIERS, TEXT_FIELDS, result_with
 else:
-    from nasty_text import CARD_NUMBERS, CARD_TEXTS, NOT_CARD_IDENTIFIERS
+    from nasty_text import CARD_NUMBERS, CARD_TEXTS, NOT_CARD_IDENTIFIERS, TEXT_FIELDS, result_with
 
 USD = PaymentAmount("USD", "100")
-ATTEMPT = Attempt("pay_1", 1, "reference", "pay_1-1")
 
 
 def digits_of(text: str) -> str:
@@ -147,41 +136,6 @@ def test_an_identifier_is_short_plain_text(value: object, reason: str) -> None:
 
 
 # --- storable text: every text field of every public model ------------------------------------------------------
-
-
-def result_with(**fields: Any) -> PaymentResult:
-    return PaymentResult(**{"result_code": ResultCode.FAILED, **fields})
-
-
-TEXT_FIELDS: list[tuple[str, Callable[[str], object]]] = [
-    ("payment_string", lambda text: PaymentRequest(PaymentType.ORDER_ID, text)),
-    ("extended_info key", lambda text: PaymentRequest(PaymentType.ORDER_ID, "T1", extended_info={text: "v"})),
-    ("extended_info['k']", lambda text: PaymentRequest(PaymentType.ORDER_ID, "T1", extended_info={"k": text})),
-    ("api_context.source", lambda text: APIContext(text)),
-    ("api_context.extended_info['userId']", lambda text: APIContext("app", extended_info={"userId": text})),
-    *[
-        (f"mini_program_info.{name}", lambda text, name=name: MiniProgramMetaData(**{name: text}))
-        for name in MiniProgramMetaData.__slots__
-    ],
-    ("result_message", lambda text: result_with(result_message=text)),
-    ("extended_info['reason']", lambda text: result_with(extended_info={"reason": text})),
-    ("result_error.error_desc", lambda text: ResultError(ErrorCode.APP_SERVICE_ERROR, text)),
-    ("trade_no", lambda text: Order(text, USD, "shop-1", "alice")),
-    ("merchant_id", lambda text: Order("T1", USD, text, "alice")),
-    ("payer_id", lambda text: Order("T1", USD, "shop-1", text)),
-    ("payment_id", lambda text: Attempt(text, 1, "reference", "k-1")),
-    ("provider", lambda text: Attempt("pay_1", 1, text, "k-1")),
-    ("idempotency_key", lambda text: Attempt("pay_1", 1, "reference", text)),
-    ("name", lambda text: ProviderConfig(text)),
-    ("rule", lambda text: AttemptRecord(ATTEMPT, OutcomeKind.ANSWER, None, text, Decision.STOP, Decision.STOP, "", 1)),
-    (
-        "detail",
-        lambda text: AttemptRecord(ATTEMPT, OutcomeKind.ANSWER, None, "r", Decision.STOP, Decision.STOP, text, 1),
-    ),
-    ("payment_id", lambda text: Payment(text, "T1", PaymentStatus.PROCESSING, None)),
-    ("trade_no", lambda text: Payment("pay_1", text, PaymentStatus.PROCESSING, None)),
-    ("app_id", lambda text: Payment("pay_1", "T1", PaymentStatus.PROCESSING, None, app_id=text)),
-]
 
 
 @pytest.mark.parametrize(("field", "build"), TEXT_FIELDS, ids=[f"{i}-{f}" for i, (f, _b) in enumerate(TEXT_FIELDS)])

@@ -42,13 +42,13 @@ from tradepay.testing import ReferenceProvider, build_service
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 if TYPE_CHECKING:
-    from core.tests.nasty_text import any_text
+    from core.tests.nasty_text import TEXT_FIELDS, any_text
 else:
-    from nasty_text import any_text
+    from nasty_text import TEXT_FIELDS, any_text
 
 USD = PaymentAmount("USD", "100")
 _numbers = itertools.count(1)
-PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def fresh_trade_no() -> str:
@@ -98,6 +98,18 @@ def stored_result(ledger: SQLiteLedger, result: PaymentResult) -> PaymentResult 
     back = ledger.get_payment(payment.payment_id)
     assert back is not None
     return back.result
+
+
+# --- every text field of every public model ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "build"), TEXT_FIELDS, ids=[f"{i}-{f}" for i, (f, _b) in enumerate(TEXT_FIELDS)])
+@PROPERTY
+@given(text=any_text())
+def test_any_text_makes_a_model_or_is_refused_naming_the_field(
+    field: str, build: Callable[[str], Any], text: str
+) -> None:
+    built_or_refused(lambda: build(text), field)
 
 
 # --- the order's identifiers --------------------------------------------------------------------------------
@@ -233,7 +245,7 @@ def named(field: str, text: str) -> str:
 
 
 @pytest.mark.parametrize("field", REQUEST_FIELDS)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=any_text())
 def test_a_payment_with_any_text_is_refused_before_it_starts_or_answered(
     ledger: SQLiteLedger, service: PaymentService, field: str, text: str
