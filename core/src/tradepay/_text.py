@@ -15,7 +15,7 @@ from typing import Final, Literal, NoReturn
 from ._echo import holds_card_number, mask_card_runs
 from ._errors import InvalidInput
 
-__all__ = ["MAX_IDENTIFIER", "MAX_TEXT", "check_identifier", "check_text"]
+__all__ = ["MAX_IDENTIFIER", "MAX_TEXT", "CardNumbers", "check_identifier", "check_text", "plain_texts"]
 
 #: The longest identifier (the JSAPI's limit for ``tradeNO``, kept for every id).
 MAX_IDENTIFIER: Final = 64
@@ -38,9 +38,10 @@ def check_text(
     """Return ``value`` if it is text the ledger can store: a string of at most ``limit`` characters with no NUL
     and no lone surrogate, and not blank when ``required``.
 
-    ``card_numbers`` says what happens to text that :func:`tradepay.holds_card_number`: ``"keep"`` it,
-    ``"mask"`` it (the text returned holds ``424242******4242`` instead), or ``"refuse"`` it. Raises
-    :class:`InvalidInput` naming ``field`` otherwise; the message never quotes the value.
+    ``card_numbers`` says what becomes of text in which :func:`tradepay.holds_card_number` finds one:
+    ``"keep"`` it as given, ``"mask"`` it (the text returned holds ``424242******4242`` instead), or
+    ``"refuse"`` it. Raises :class:`InvalidInput` naming ``field`` otherwise; the message never quotes the
+    value.
     """
     if not isinstance(value, str):
         raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
