@@ -222,9 +222,12 @@ def test_a_probe_whose_payment_fails_before_an_outcome_does_not_wedge_the_circui
         raise OSError("disk full")
 
     bench.ledger.start_attempt = failing
-    with pytest.raises(OSError, match="disk full"):
-        asyncio.run(bench.service.host.chain.pay(*request_for(bench)))
+    failed = asyncio.run(bench.service.host.chain.pay(*request_for(bench)))
     bench.ledger.start_attempt = start_attempt
+    # Nothing reached a provider, so the host's own failure is a failure, not an unknown result.
+    assert failed.result_code is ResultCode.FAILED
+    assert failed.result_error is not None
+    assert failed.result_error.error_code is ErrorCode.SYSTEM_ERROR
     assert a.calls == []
     # The probe never reached the provider: the next payment probes it, and its success closes the circuit.
     result = bench.pay()

@@ -57,7 +57,13 @@ PAYMENT_EVENTS = (
     "order.resolve_failed",
 )
 #: The other events of the core, each with a test of its own here.
-OTHER_EVENTS = ("payment.not_started", "trade_pay.failed", "payment.reconciled", "provider.close_failed")
+OTHER_EVENTS = (
+    "payment.not_started",
+    "payment.failed_uncharged",
+    "trade_pay.failed",
+    "payment.reconciled",
+    "provider.close_failed",
+)
 FORMS = ("callback", "async", "blocking")
 
 
@@ -409,6 +415,33 @@ def test_a_service_that_cannot_start_its_thread_refuses_whatever_the_logs_do(
     assert bench.ledger.payments() == []
     assert a.calls == []
     assert pay(form, bench, request).result_code is ResultCode.SUCCESS  # nothing was stored: it can be paid
+
+
+@pytest.mark.parametrize("how", HOWS)
+@pytest.mark.parametrize("form", FORMS)
+def test_a_host_failure_before_any_provider_is_a_failure_whatever_the_logs_do(
+    bench_factory: Any, break_logging: Any, form: str, how: str
+) -> None:
+    a = ReferenceProvider()
+    bench = bench_factory(a=a)
+    request = _order_request(bench)
+    start_attempt = bench.ledger.start_attempt
+
+    def fails_once(payment_id: str, provider: str) -> Any:
+        bench.ledger.start_attempt = start_attempt
+        raise OSError(28, "No space left on device")
+
+    bench.ledger.start_attempt = fails_once
+    breakage = break_logging("payment.failed_uncharged", how)
+    result = pay(form, bench, request)
+    assert breakage.failures == 1
+    assert result.result_code is ResultCode.FAILED
+    assert result.result_error is not None
+    assert result.result_error.error_code is ErrorCode.SYSTEM_ERROR
+    [payment] = bench.ledger.payments()
+    assert payment.status is PaymentStatus.FAILED  # recorded before the log line that failed
+    assert a.calls == []
+    assert pay(form, bench, request).result_code is ResultCode.SUCCESS  # nothing moved: a new payment pays it
 
 
 @pytest.mark.parametrize("how", HOWS)

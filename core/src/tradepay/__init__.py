@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
 from ._cards import CardNumber, CardSecret, luhn_valid, mask_card_number, redact_card_numbers
+from ._echo import echo_value, holds_card_number
 from ._errors import ConfigError, DiscoveryError, InvalidInput, TradePayError
 from ._hookspecs import hookimpl
 from ._models import (
@@ -33,6 +34,7 @@ from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
 from ._sqlite import immediate_transaction, open_sqlite
+from ._text import check_identifier, check_text
 
 if TYPE_CHECKING:
     from ._breaker import FailureScope
@@ -146,6 +148,11 @@ __all__ = [
     "luhn_valid",
     "mask_card_number",
     "redact_card_numbers",
+    # text and identifiers
+    "check_text",
+    "check_identifier",
+    "holds_card_number",
+    "echo_value",
     # errors
     "TradePayError",
     "InvalidInput",

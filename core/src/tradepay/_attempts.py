@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._models import PaymentType
+from ._text import MAX_IDENTIFIER, check_text, plain_texts
 
 __all__ = ["Attempt", "Capabilities", "ProviderConfig", "ProviderStatus"]
 
@@ -19,13 +20,25 @@ class Attempt:
 
     ``idempotency_key`` is the provider's key for this attempt (``<payment_id>-<number>``): it is recorded
     before the provider is called, is never reused for another attempt or payment, and a provider must move
-    money at most once per key, answering a repeat with its first answer.
+    money at most once per key, answering a repeat with its first answer. The ids are the host's (or its
+    ledger's) own: each is text the ledger can store, of at most 64 characters (the key 128).
     """
 
     payment_id: str
     number: int
     provider: str
     idempotency_key: str
+
+    def __post_init__(self) -> None:
+        if (
+            plain_texts((self.payment_id, self.provider, self.idempotency_key), MAX_IDENTIFIER)
+            and len(self.provider) < 13
+        ):
+            return  # the host's own ids, on every attempt: passed in one call (too short for a card number)
+        # The ids are random hex: one may happen to spell a run of digits, so only a provider name is card-checked.
+        check_text(self.payment_id, "payment_id", limit=MAX_IDENTIFIER)
+        check_text(self.provider, "provider", limit=MAX_IDENTIFIER, card_numbers="refuse")
+        check_text(self.idempotency_key, "idempotency_key", limit=2 * MAX_IDENTIFIER)
 
 
 class ProviderStatus(enum.StrEnum):
@@ -76,3 +89,6 @@ class ProviderConfig:
     name: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     data_dir: Path = field(default_factory=Path.cwd)
+
+    def __post_init__(self) -> None:
+        check_text(self.name, "name", limit=MAX_IDENTIFIER)

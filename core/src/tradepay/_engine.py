@@ -16,6 +16,7 @@ from typing import Any
 from ._attempts import Attempt, ProviderStatus
 from ._breaker import CircuitBreaker
 from ._config import ChainSettings
+from ._echo import echo_value, safe_text
 from ._errors import InvalidInput
 from ._ledger import Ledger
 from ._logging import EventLogger, get_logger
@@ -134,7 +135,7 @@ class Chain:
             _log.exception("order.resolve_failed", payment_string=request.payment_string[:80])
             return refusal(f"the order could not be resolved: {type(exc).__name__}", ErrorCode.SYSTEM_ERROR)
         if order is None:
-            return refusal(f"order not found: {request.type.value} {request.payment_string[:80]!r}")
+            return refusal(f"order not found: {request.type.value} {echo_value(request.payment_string, limit=80)}")
         if order.status is OrderStatus.CLOSED:
             return refusal(f"order {order.trade_no} is closed")
         if order.status is OrderStatus.OPEN and order.expires_at is not None and order.expires_at <= self._clock():
@@ -184,7 +185,8 @@ class Chain:
     # --- the payment ----------------------------------------------------------------------------------------
 
     async def pay(self, request: PaymentRequest, context: APIContext) -> PaymentResult:
-        """Pay ``request`` and return its one result. Raises only on a bug or a ledger failure."""
+        """Pay ``request`` and return its one result. Raises only on a bug or a ledger failure after a provider
+        may have moved money; a failure before that is answered ``4000`` (nothing was charged)."""
         started = time.monotonic()
         resolved = self.resolve(request, context)
         if isinstance(resolved, PaymentResult):
@@ -196,7 +198,11 @@ class Chain:
             )
             return resolved
         order = resolved
-        payment, created = self.ledger.begin_payment(order, context.app_id)
+        try:
+            payment, created = self.ledger.begin_payment(order, context.app_id)
+        except Exception as exc:  # nothing recorded, no provider called: a failure, not an unknown outcome
+            _log.exception("payment.failed_uncharged", app_id=context.app_id, trade_no=order.trade_no)
+            return _not_charged(exc, "the payment could not be recorded")
         if not created:
             if self.settings.in_flight_repeat == "wait" and payment.status is PaymentStatus.PROCESSING:
                 payment = await self._wait_for(payment, started + self.settings.deadline_s)
@@ -205,6 +211,9 @@ class Chain:
         try:
             return await self._walk(request, context, order, payment, started, log)
         except BaseException as exc:
+            if isinstance(exc, Exception) and (failed := self._failed_uncharged(payment, exc)) is not None:
+                log.exception("payment.failed_uncharged")
+                return failed
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
             # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
             # The ledger first, the log line after: the record of the money never waits on a log.
@@ -213,6 +222,27 @@ class Chain:
             # A cancellation (the service closed, Ctrl-C) is no fault to debug: its traceback is left out.
             log.error("payment.interrupted", exc_info=not isinstance(exc, asyncio.CancelledError))
             raise
+
+    def _failed_uncharged(self, payment: Payment, exc: Exception) -> PaymentResult | None:
+        """The ``4000`` answer of a payment that broke off while the ledger shows that nothing can have moved (no
+        attempt in flight, every recorded one not paid; attempts are written before their provider is called),
+        recorded as failed; ``None`` when that cannot be shown, and the payment is left for reconciliation."""
+        try:
+            current = self.ledger.get_payment(payment.payment_id)
+        except Exception:
+            return None
+        if (
+            current is None
+            or current.status is not PaymentStatus.PROCESSING
+            or current.pending is not None
+            or any(r.status is not ProviderStatus.NOT_PAID for r in current.attempts)
+        ):
+            return None
+        answer = with_info(_not_charged(exc, "the payment broke off"), {"paymentId": payment.payment_id}, trusted=True)
+        # Should this write fail too, the payment stays processing and reconciliation fails it (no attempt moved).
+        with contextlib.suppress(Exception):
+            self.ledger.finish_payment(payment.payment_id, PaymentStatus.FAILED, answer)
+        return answer
 
     async def _walk(
         self,
@@ -303,12 +333,13 @@ class Chain:
         except TimeoutError:
             outcome = _Outcome(OutcomeKind.TIMEOUT, None, f"no answer within {timeout:.3f}s")
         except Exception as exc:  # a provider's bug must not crash the host: it is an ambiguous outcome
-            outcome = _Outcome(OutcomeKind.EXCEPTION, None, type(exc).__name__)
+            outcome = _Outcome(OutcomeKind.EXCEPTION, None, safe_text(type(exc).__name__, 80))
         else:
             if isinstance(value, PaymentResult):
                 outcome = _Outcome(OutcomeKind.ANSWER, value, "")
             else:
-                outcome = _Outcome(OutcomeKind.INVALID, None, f"returned {type(value).__name__}, not a PaymentResult")
+                shown = safe_text(type(value).__name__, 80)  # a provider's own type: its name is not trusted text
+                outcome = _Outcome(OutcomeKind.INVALID, None, f"returned {shown}, not a PaymentResult")
         rule, decision = self.rules.decide(handle.name, outcome.kind, outcome.result, outcome.match_text)
         detail = outcome.detail
         answer: PaymentResult | None = None
@@ -484,6 +515,13 @@ def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentS
             PaymentStatus.CANCELLED,
         )
     return result, PaymentStatus.FAILED
+
+
+def _not_charged(exc: Exception, what: str) -> PaymentResult:
+    """The ``4000`` answer of a payment the host failed before any money could move."""
+    if isinstance(exc, InvalidInput):
+        return refusal(str(exc))
+    return refusal(f"{what} ({safe_text(type(exc).__name__, 80)}); nothing was charged", ErrorCode.SYSTEM_ERROR)
 
 
 def unresolved_result(error: ErrorCode = ErrorCode.UNKNOWN_ERROR) -> PaymentResult:

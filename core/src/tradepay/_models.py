@@ -1,7 +1,9 @@
 """The SPI's types, as the mini program SDK ships them, in Python style.
 
 All models are frozen and validate on construction: an invalid value raises :class:`InvalidInput` naming the
-field, so a model that exists is a model that is valid.
+field, so a model that exists is a model that is valid. Every text field holds text the ledger can store
+(:func:`tradepay.check_text`), and every message quotes a refused value only as :func:`tradepay.echo_value`
+shows it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
+from ._echo import echo_value
 from ._errors import InvalidInput
 from ._money import minor_unit_exponent, parse_minor_units
+from ._text import MAX_TEXT, check_text
 
 __all__ = [
     "APIContext",
@@ -31,7 +35,7 @@ __all__ = [
 #: Longest payment string accepted (a trade number is at most 64 characters; URLs and signed strings more).
 MAX_PAYMENT_STRING = 4096
 _MAX_INFO_ITEMS = 64
-_MAX_INFO_TEXT = 1024
+_MAX_INFO_TEXT = MAX_TEXT
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
@@ -82,20 +86,17 @@ class ErrorCode(enum.IntEnum):
         return f"ERROR_CODE_{self.name}"
 
 
-def _text(value: object, field_name: str, *, limit: int, required: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidInput(field_name, f"must be a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise InvalidInput(field_name, "must not be empty")
-    if len(value) > limit:
-        raise InvalidInput(field_name, f"is longer than {limit} characters")
-    if "\x00" in value:
-        raise InvalidInput(field_name, "must not contain NUL characters")
-    return value
+def _info_entry(key: object, item: object, field_name: str) -> None:
+    # Machine-read values, so a card number is refused rather than masked: a mask would quietly change an id.
+    check_text(key, f"{field_name} key", limit=_MAX_INFO_TEXT, card_numbers="refuse")
+    try:
+        check_text(item, field_name, limit=_MAX_INFO_TEXT, required=False, card_numbers="refuse")
+    except InvalidInput as exc:  # the entry's name is rendered only when it is needed
+        raise InvalidInput(f"{field_name}[{echo_value(key)}]", exc.reason) from None
 
 
 def _info(value: object, field_name: str) -> Mapping[str, str]:
-    """Validate an ``extendedInfo`` map (string to string, bounded) and freeze it."""
+    """Validate an ``extendedInfo`` map (string to string, bounded, no card numbers) and freeze it."""
     if value is None:
         return _EMPTY
     if not isinstance(value, Mapping):
@@ -103,8 +104,7 @@ def _info(value: object, field_name: str) -> Mapping[str, str]:
     if len(value) > _MAX_INFO_ITEMS:
         raise InvalidInput(field_name, f"has more than {_MAX_INFO_ITEMS} entries")
     for key, item in value.items():
-        _text(key, f"{field_name} key", limit=_MAX_INFO_TEXT)
-        _text(item, f"{field_name}[{key!r}]", limit=_MAX_INFO_TEXT, required=False)
+        _info_entry(key, item, field_name)
     return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
 
 
@@ -157,8 +157,8 @@ class PaymentRequest:
                 object.__setattr__(self, "type", PaymentType(raw))  # type: ignore[arg-type]
             except ValueError:
                 choices = ", ".join(t.value for t in PaymentType)
-                raise InvalidInput("type", f"{raw!r} is not one of {choices}") from None
-        _text(self.payment_string, "payment_string", limit=MAX_PAYMENT_STRING)
+                raise InvalidInput("type", f"{echo_value(raw)} is not one of {choices}") from None
+        check_text(self.payment_string, "payment_string", limit=MAX_PAYMENT_STRING)
         if self.payment_amount is not None and not isinstance(self.payment_amount, PaymentAmount):
             raise InvalidInput("payment_amount", f"must be a PaymentAmount, got {type(self.payment_amount).__name__}")
         object.__setattr__(self, "extended_info", _info(self.extended_info, "extended_info"))
@@ -183,7 +183,7 @@ class MiniProgramMetaData:
         for name in self.__slots__:
             value = getattr(self, name)
             if value is not None:
-                _text(value, f"mini_program_info.{name}", limit=_MAX_INFO_TEXT, required=False)
+                check_text(value, f"mini_program_info.{name}", limit=_MAX_INFO_TEXT, required=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +199,7 @@ class APIContext:
     extended_info: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        _text(self.source, "api_context.source", limit=256)
+        check_text(self.source, "api_context.source", limit=256)
         if self.mini_program_info is not None and not isinstance(self.mini_program_info, MiniProgramMetaData):
             raise InvalidInput(
                 "api_context.mini_program_info",
@@ -215,7 +215,8 @@ class APIContext:
 
 @dataclass(frozen=True, slots=True)
 class ResultError:
-    """Why a payment did not succeed: an SPI ``error_code`` and a human ``error_desc``."""
+    """Why a payment did not succeed: an SPI ``error_code`` and a human ``error_desc`` (a card number in it is
+    kept as its mask, ``424242******4242``)."""
 
     error_code: ErrorCode
     error_desc: str
@@ -229,7 +230,10 @@ class ResultError:
         except ValueError:
             known = ", ".join(str(int(c)) for c in _ERROR_CODES)
             raise InvalidInput("result_error.error_code", f"{self.error_code} is not one of {known}") from None
-        _text(self.error_desc, "result_error.error_desc", limit=_MAX_INFO_TEXT, required=False)
+        desc = check_text(
+            self.error_desc, "result_error.error_desc", limit=_MAX_INFO_TEXT, required=False, card_numbers="mask"
+        )
+        object.__setattr__(self, "error_desc", desc)
 
 
 _ERROR_CODES = tuple(dict.fromkeys(ErrorCode))
@@ -240,7 +244,8 @@ class PaymentResult:
     """The one answer to a payment: ``result_code`` (see :class:`ResultCode`) and a message.
 
     A successful result carries no ``result_error``. ``extended_info`` carries machine-readable detail,
-    such as ``reason`` (``USER_BALANCE_NOT_ENOUGH``) which the rule table can match.
+    such as ``reason`` (``USER_BALANCE_NOT_ENOUGH``) which the rule table can match. A card number in
+    ``result_message`` is kept as its mask; one in ``extended_info`` is refused (a mask would change an id).
     """
 
     result_code: ResultCode
@@ -255,8 +260,11 @@ class PaymentResult:
                 object.__setattr__(self, "result_code", ResultCode(raw))  # type: ignore[arg-type]
             except ValueError:
                 codes = ", ".join(c.value for c in ResultCode)
-                raise InvalidInput("result_code", f"{raw!r} is not one of {codes}") from None
-        _text(self.result_message, "result_message", limit=_MAX_INFO_TEXT, required=False)
+                raise InvalidInput("result_code", f"{echo_value(raw)} is not one of {codes}") from None
+        message = check_text(
+            self.result_message, "result_message", limit=_MAX_INFO_TEXT, required=False, card_numbers="mask"
+        )
+        object.__setattr__(self, "result_message", message)
         if self.result_error is not None and not isinstance(self.result_error, ResultError):
             raise InvalidInput("result_error", f"must be a ResultError, got {type(self.result_error).__name__}")
         if self.result_code is ResultCode.SUCCESS and self.result_error is not None:
@@ -308,8 +316,7 @@ def with_info(result: PaymentResult, info: Mapping[str, str], *, trusted: bool =
         raise InvalidInput("extended_info", f"has more than {_MAX_INFO_ITEMS} entries")
     if not trusted:
         for key, item in info.items():
-            _text(key, "extended_info key", limit=_MAX_INFO_TEXT)
-            _text(item, f"extended_info[{key!r}]", limit=_MAX_INFO_TEXT, required=False)
+            _info_entry(key, item, "extended_info")
     copy = object.__new__(PaymentResult)
     object.__setattr__(copy, "result_code", result.result_code)
     object.__setattr__(copy, "result_message", result.result_message)

@@ -5,27 +5,21 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ._echo import echo_value
 from ._errors import InvalidInput
 from ._models import PaymentAmount
+from ._text import MAX_IDENTIFIER, check_identifier
 
 __all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no", "order_with_status"]
 
 #: The JSAPI limits ``tradeNO`` to 64 characters; the host keeps the same limit everywhere.
-MAX_TRADE_NO = 64
-_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+MAX_TRADE_NO = MAX_IDENTIFIER
 
 
 def check_trade_no(value: object, field: str = "trade_no") -> str:
-    """Return ``value`` if it is a usable trade number or party id (1-64 of ``A-Za-z0-9-_.:``)."""
-    if not isinstance(value, str):
-        raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
-    if not value:
-        raise InvalidInput(field, "must not be empty")
-    if len(value) > MAX_TRADE_NO:
-        raise InvalidInput(field, f"is longer than {MAX_TRADE_NO} characters")
-    if not set(value) <= _ID_CHARS:
-        raise InvalidInput(field, "may hold only letters, digits and - _ . :")
-    return value
+    """Return ``value`` if it is a usable trade number or party id (:func:`tradepay.check_identifier`: 1-64 of
+    ``A-Za-z0-9-_.:``, nothing that looks like a card number)."""
+    return check_identifier(value, field)
 
 
 class OrderStatus(enum.StrEnum):
@@ -57,7 +51,11 @@ class Order:
             raise InvalidInput("amount", f"must be a PaymentAmount, got {type(self.amount).__name__}")
         check_trade_no(self.merchant_id, "merchant_id")
         check_trade_no(self.payer_id, "payer_id")
-        object.__setattr__(self, "status", OrderStatus(self.status))
+        try:
+            object.__setattr__(self, "status", OrderStatus(self.status))
+        except ValueError:
+            choices = ", ".join(s.value for s in OrderStatus)
+            raise InvalidInput("status", f"{echo_value(self.status)} is not one of {choices}") from None
         if self.expires_at is not None and (
             isinstance(self.expires_at, bool) or not isinstance(self.expires_at, int | float)
         ):

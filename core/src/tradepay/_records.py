@@ -7,8 +7,13 @@ from dataclasses import dataclass
 
 from ._attempts import Attempt, ProviderStatus
 from ._models import PaymentResult
+from ._text import MAX_IDENTIFIER, MAX_TEXT, check_text, plain_texts
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
+
+#: The longest rule name and the longest attempt detail a record holds.
+MAX_RULE_NAME = 256
+MAX_DETAIL = 4096
 
 
 class Decision(enum.StrEnum):
@@ -70,10 +75,22 @@ class AttemptRecord:
     """What the chain concluded about this attempt's money: ``paid``, ``not_paid``, or ``unknown`` (left for
     reconciliation). Reconciliation may later settle an ``unknown`` attempt."""
 
+    def __post_init__(self) -> None:
+        if not self.detail and plain_texts((self.rule,), MAX_RULE_NAME):
+            return  # a valid answer's record, on every attempt: passed in one call
+        # A rule's name is the configuration's (its rule table's), not a payer's input: kept as given.
+        check_text(self.rule, "rule", limit=MAX_RULE_NAME)
+        detail = check_text(self.detail, "detail", limit=MAX_DETAIL, required=False, card_numbers="mask")
+        object.__setattr__(self, "detail", detail)
+
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A payment of one order: its status, its attempts in order, and the one result answered."""
+    """A payment of one order: its status, its attempts in order, and the one result answered.
+
+    Its text is checked to be storable (:func:`tradepay.check_text`); the trade number was checked as an
+    identifier when its :class:`Order` was made.
+    """
 
     payment_id: str
     trade_no: str
@@ -85,3 +102,11 @@ class Payment:
     updated_at: float = 0.0
     pending: Attempt | None = None
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
+
+    def __post_init__(self) -> None:
+        if plain_texts((self.payment_id, self.trade_no, self.app_id or "-"), MAX_IDENTIFIER):
+            return  # a ledger makes one on every change of a payment: passed in one call
+        check_text(self.payment_id, "payment_id", limit=MAX_IDENTIFIER)
+        check_text(self.trade_no, "trade_no", limit=MAX_IDENTIFIER)
+        if self.app_id is not None:
+            check_text(self.app_id, "app_id", limit=MAX_TEXT, required=False)

@@ -136,7 +136,10 @@ def test_a_bad_currency_is_refused_and_nothing_is_stored(store: AgreementStore, 
 
 
 @pytest.mark.parametrize("limit", ["per_payment_limit", "cumulative_limit", "count_limit"])
-@pytest.mark.parametrize("value", [0, -1, 10**18, True, 1.5, "100"])
+@pytest.mark.parametrize(
+    "value",
+    [0, -1, 10**18, True, 1.5, "100", pytest.param(10**5000, id="huge-int"), pytest.param("x" * 10**6, id="huge-str")],
+)
 def test_a_bad_limit_is_refused_and_nothing_is_stored(store: AgreementStore, limit: str, value: object) -> None:
     with pytest.raises(InvalidInput) as refused:
         store.sign("alice", "shop", "USD", **{limit: value})  # type: ignore[arg-type]

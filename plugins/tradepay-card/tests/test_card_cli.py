@@ -9,6 +9,7 @@ import pytest
 import structlog
 from click.testing import CliRunner, Result
 
+from tradepay import InvalidInput
 from tradepay_card import CardProvider
 
 
@@ -118,3 +119,33 @@ def test_bad_input_is_one_clear_line(cli: click.Group, provider: CardProvider, a
     assert "4242424242424241" not in result.output
     assert "4242424242424242" not in result.output
     assert provider.cards("alice") == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["4000000000000069", "4242424242424242"],  # both numbers: the first used to be stored as the payer
+        ["4242 4242 4242 4242", "alice"],
+        ["4000.0000.0000.0069", "4242424242424242"],
+    ],
+)
+def test_add_with_its_arguments_swapped_stores_nothing_and_shows_no_number(
+    cli: click.Group, provider: CardProvider, args: list[str]
+) -> None:
+    result = _run(cli, "card", "add", *args, "--exp", "12/30", "--cvc", "123")
+    assert result.exit_code == 2
+    assert "Invalid value for 'PAYER': looks like a card number" in result.output
+    assert "give the payer first, then NUMBER" in result.output
+    for number in ("4000000000000069", "4242424242424242", "0000.0069", "4242 4242"):
+        assert number not in result.output
+    for payer in ("4000000000000069", "4242424242424242", "4000.0000.0000.0069", "4242 4242 4242 4242"):
+        with pytest.raises(InvalidInput):
+            provider.cards(payer)
+    assert provider.cards("alice") == []
+
+
+def test_list_refuses_a_card_number_for_the_payer_without_showing_it(cli: click.Group) -> None:
+    result = _run(cli, "card", "list", "4242-4242-4242-4242")
+    assert result.exit_code == 2
+    assert "Invalid value for 'PAYER': looks like a card number" in result.output
+    assert "4242-4242" not in result.output

@@ -74,6 +74,10 @@ def test_a_topup_in_a_currency_the_wallet_does_not_accept_is_refused(make_provid
         ("alice", "USD", 10.5, "amount"),
         ("alice", "USD", "100", "amount"),
         ("alice", "USD", True, "amount"),
+        ("4000.0000.0000.0069", "USD", 100, "payer"),
+        ("4242\u00a04242\u00a04242\u00a04242", "USD", 100, "payer"),
+        ("alice\ud800", "USD", 100, "payer"),
+        pytest.param("alice", "USD", 10**5000, "amount", id="huge-amount"),
     ],
 )
 def test_a_bad_topup_names_the_argument_and_stores_nothing(

@@ -268,6 +268,15 @@ def test_a_fault_is_logged(
         ("x'; DROP TABLE faults; --", "exception", {}, "payer"),
         ("x" * 65, "exception", {}, "payer"),
         (None, "exception", {}, "payer"),
+        ("4000.0000.0000.0069", "exception", {}, "payer"),
+        ("alice", "error", {"result_code": "4000", "error_code": 1002, "reason": "4000.0000.0000.0069"}, "reason"),
+        ("alice", "error", {"result_code": "4000", "error_code": 1002, "reason": "RISK\ud800"}, "reason"),
+        ("alice", "error", {"result_code": "4000", "error_code": 1002, "reason": "RISK\x00"}, "reason"),
+        ("alice", "error", {"result_code": "4000", "error_code": 1002, "reason": "R" * 65}, "reason"),
+        pytest.param("alice", "error", {"result_code": "4000", "error_code": 10**5000}, "error_code", id="huge-code"),
+        pytest.param("alice", "latency", {"seconds": 10**5000}, "seconds", id="huge-seconds"),
+        pytest.param("alice", "exception", {"times": 10**5000}, "times", id="huge-times"),
+        pytest.param("alice", "x" * 10**6, {}, "kind", id="huge-kind"),
     ],
 )
 def test_an_invalid_profile_is_refused_and_nothing_is_stored(
@@ -278,3 +287,6 @@ def test_an_invalid_profile_is_refused_and_nothing_is_stored(
 
     assert refused.value.field == field
     assert provider.faults() == []
+    # The refusal quotes no whole input and no card number.
+    assert len(str(refused.value)) < 300
+    assert "0069" not in str(refused.value)

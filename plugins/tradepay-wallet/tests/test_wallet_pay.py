@@ -296,7 +296,10 @@ def test_a_file_that_is_not_sqlite_is_refused(make_provider: MakeProvider, tmp_p
 @pytest.mark.parametrize("key", ["", "   ", "k" * 257, "pay\x00-1", 42])
 def test_an_unusable_key_is_refused_and_nothing_is_stored(provider: WalletProvider, order: Order, key: Any) -> None:
     provider.topup("alice", "USD", 1000)
-    bad = Attempt(payment_id="pay", number=1, provider="wallet", idempotency_key=key)
+    # The host's Attempt refuses such a key itself; the wallet must refuse it too, from any caller.
+    bad = object.__new__(Attempt)
+    for name, value in {"payment_id": "pay", "number": 1, "provider": "wallet", "idempotency_key": key}.items():
+        object.__setattr__(bad, name, value)
 
     assert_declined(pay(provider, order, bad), "INVALID_REQUEST")
     assert asyncio.run(provider.inquire(order, bad)) is ProviderStatus.NOT_PAID

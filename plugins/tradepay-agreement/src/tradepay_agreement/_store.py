@@ -48,6 +48,7 @@ from tradepay import (
     ProviderStatus,
     ResultCode,
     TradePayError,
+    echo_value,
     migrate,
     open_database,
 )
@@ -167,7 +168,7 @@ def _check_limit(name: str, value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
-        raise InvalidInput(name, f"must be a whole number from 1 to {MAX_LIMIT}, got {value!r}")
+        raise InvalidInput(name, f"must be a whole number from 1 to {MAX_LIMIT}, got {echo_value(value)}")
     return value
 
 

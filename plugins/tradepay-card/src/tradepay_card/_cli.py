@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from tradepay import CardNumber, CardSecret, InvalidInput
+from tradepay import CardNumber, CardSecret, InvalidInput, holds_card_number
 
 if TYPE_CHECKING:
     from ._provider import CardProvider
@@ -62,6 +62,11 @@ def card_group(provider: CardProvider) -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
     def add(payer: str, number: CardNumber, expiry: str, cvc: CardSecret, as_json: bool) -> None:
         """Put a card on file for PAYER; it becomes the payer's default card."""
+        if holds_card_number(payer):  # the two arguments swapped: say so, and never show the number
+            raise click.BadParameter(
+                "looks like a card number, which is never stored as a payer: give the payer first, then NUMBER",
+                param_hint=["PAYER"],
+            )
         with _usage_errors():
             added = provider.add_card(payer, number, expiry, cvc)
         if as_json:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from tradepay import CardNumber, CardSecret, InvalidInput, luhn_valid
+from tradepay import CardNumber, CardSecret, InvalidInput, check_identifier, luhn_valid
 
 from ._network import Scenario, scenario_for
 
@@ -25,7 +25,6 @@ NUMBER_FIELD: Final = "card number"
 EXPIRY_FIELD: Final = "expiry"
 CVC_FIELD: Final = "cvc"
 
-_PAYER_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _EXPIRY_RE: Final = re.compile(r"(\d{2})/(\d{2})", re.ASCII)
 # Digits, optionally grouped by single spaces or dashes between them (4242 4242 ..., 4242-4242-...).
 _GROUPED_DIGITS_RE: Final = re.compile(r"[0-9]+(?:[ -][0-9]+)*")
@@ -99,16 +98,9 @@ class CardDetails:
 
 
 def check_payer_id(value: object) -> str:
-    """Return ``value`` if it is a usable payer id: 1-64 of ``A-Za-z0-9-_.:``, the core's rule for party ids."""
-    if not isinstance(value, str):
-        raise InvalidInput(PAYER_FIELD, f"must be a string, got {type(value).__name__}")
-    if not value:
-        raise InvalidInput(PAYER_FIELD, "must not be empty")
-    if len(value) > 64:
-        raise InvalidInput(PAYER_FIELD, "is longer than 64 characters")
-    if _PAYER_RE.fullmatch(value) is None:
-        raise InvalidInput(PAYER_FIELD, "may hold only letters, digits and - _ . :")
-    return value
+    """Return ``value`` if it is a usable payer id: the core's rule for identifiers (1-64 of ``A-Za-z0-9-_.:``,
+    nothing that looks like a card number, so a card number given as the payer is never stored)."""
+    return check_identifier(value, PAYER_FIELD)
 
 
 def parse_expiry(text: object) -> Expiry:

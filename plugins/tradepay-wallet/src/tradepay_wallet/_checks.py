@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tradepay import InvalidInput, Order, PaymentAmount
+from tradepay import InvalidInput, Order, PaymentAmount, echo_value
 
 __all__ = ["MAX_BALANCE", "check_amount", "check_currency", "check_payer"]
 
@@ -47,5 +47,5 @@ def check_amount(amount: object) -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidInput("amount", f"must be an integer in minor units, got {type(amount).__name__}")
     if not 0 < amount <= MAX_BALANCE:
-        raise InvalidInput("amount", f"must be between 1 and {MAX_BALANCE} minor units, got {amount}")
+        raise InvalidInput("amount", f"must be between 1 and {MAX_BALANCE} minor units, got {echo_value(amount)}")
     return amount

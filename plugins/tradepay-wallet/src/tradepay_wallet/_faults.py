@@ -12,7 +12,16 @@ import math
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from tradepay import ErrorCode, FailureScope, InvalidInput, PaymentResult, ResultCode, ResultError
+from tradepay import (
+    ErrorCode,
+    FailureScope,
+    InvalidInput,
+    PaymentResult,
+    ResultCode,
+    ResultError,
+    check_identifier,
+    echo_value,
+)
 
 from ._answers import user_cancelled
 from ._checks import check_payer
@@ -32,7 +41,7 @@ def coerce(enum_type: type[_E], value: object, field: str) -> _E:
         return enum_type(value)
     except ValueError:
         choices = ", ".join(str(member.value) for member in enum_type)
-        raise InvalidInput(field, f"{value!r} is not one of {choices}") from None
+        raise InvalidInput(field, f"{echo_value(value)} is not one of {choices}") from None
 
 
 class FaultKind(enum.StrEnum):
@@ -79,7 +88,7 @@ class FaultProfile:
         if self.times is not None and (
             isinstance(self.times, bool) or not isinstance(self.times, int) or not 0 < self.times <= MAX_FAULT_TIMES
         ):
-            raise InvalidInput("times", f"must be an integer from 1 to {MAX_FAULT_TIMES}, got {self.times!r}")
+            raise InvalidInput("times", f"must be an integer from 1 to {MAX_FAULT_TIMES}, got {echo_value(self.times)}")
 
     def _check_seconds(self) -> None:
         if self.kind is not FaultKind.LATENCY:
@@ -88,9 +97,11 @@ class FaultProfile:
             return
         value = self.seconds
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidInput("seconds", f"the latency fault needs a number of seconds, got {value!r}")
-        if not math.isfinite(value) or not 0 < value <= MAX_LATENCY_SECONDS:
-            raise InvalidInput("seconds", f"must be more than 0 and at most {MAX_LATENCY_SECONDS:g}, got {value!r}")
+            raise InvalidInput("seconds", f"the latency fault needs a number of seconds, got {echo_value(value)}")
+        # Compared before math.isfinite, which cannot turn a huge int into a float.
+        if not 0 < value <= MAX_LATENCY_SECONDS or not math.isfinite(value):
+            shown = echo_value(value)
+            raise InvalidInput("seconds", f"must be more than 0 and at most {MAX_LATENCY_SECONDS:g}, got {shown}")
 
     def _check_error(self) -> None:
         if self.kind is not FaultKind.ERROR:
@@ -103,8 +114,9 @@ class FaultProfile:
         if str(self.result_code) == ResultCode.SUCCESS.value:
             # 9000 means "money moved"; a fault that moves nothing must not claim it.
             raise InvalidInput("result_code", "9000 is success and would claim money that never moved")
-        if self.reason is not None and (not isinstance(self.reason, str) or not self.reason.strip()):
-            raise InvalidInput("reason", "must be a non-empty string")
+        if self.reason is not None:
+            # A reason is a machine-read code (RISK_REJECT) the rule table matches: an identifier, never a card number.
+            check_identifier(self.reason, "reason")
         # Building the answer validates the codes and the reason with the host's own rules, and normalises them.
         answer = self._scripted_answer()
         assert answer.result_error is not None  # built with one
