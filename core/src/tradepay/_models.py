@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
 from ._errors import InvalidInput
-from ._money import minor_unit_exponent, parse_minor_units
+from ._money import minor_unit_exponent, parse_minor_units, recorded_exponent
 
 __all__ = [
     "APIContext",
@@ -130,11 +130,24 @@ class PaymentAmount:
         return int(self.value)
 
     def __str__(self) -> str:
-        exponent = minor_unit_exponent(self.currency)
+        exponent = recorded_exponent(self.currency)
         if exponent == 0:
             return f"{self.currency} {self.value}"
         digits = self.value.rjust(exponent + 1, "0")
         return f"{self.currency} {digits[:-exponent]}.{digits[-exponent:]}"
+
+
+def recorded_amount(currency: str, value: str) -> PaymentAmount:
+    """An amount as a ledger recorded it: in a current currency, or in one withdrawn from ISO 4217 since the
+    record was made (new amounts in it are refused, records of it stay readable). The value is checked as
+    :class:`PaymentAmount` checks it."""
+    recorded_exponent(currency, field="payment_amount.currency")
+    if parse_minor_units(value, field="payment_amount.value") == 0:
+        raise InvalidInput("payment_amount.value", "must be greater than zero")
+    amount = object.__new__(PaymentAmount)
+    object.__setattr__(amount, "currency", currency)
+    object.__setattr__(amount, "value", value)
+    return amount
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,7 @@ from ._ledger import (
     settled_record,
 )
 from ._migrations import migrate
-from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError
+from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError, recorded_amount
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
@@ -120,7 +120,7 @@ class SQLLedger(OrderNames):
         if row is None:
             return None
         trade, currency, amount, merchant, payer, status, expires = row
-        return Order(trade, PaymentAmount(currency, amount), merchant, payer, OrderStatus(status), expires)
+        return Order(trade, recorded_amount(currency, amount), merchant, payer, OrderStatus(status), expires)
 
     def close_order(self, trade_no: str) -> Order:
         with self._write() as db:
