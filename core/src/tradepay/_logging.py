@@ -7,7 +7,6 @@ and before rendering. Tracebacks are rendered without local variables.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal, TextIO
@@ -15,6 +14,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from ._cards import CardSecret, mask_card_number, redact_card_numbers
+from ._config import check_log_level
 
 __all__ = ["SENSITIVE_KEYS", "configure_logging", "redact_card_data"]
 
@@ -60,7 +60,7 @@ def configure_logging(
     A library must never call this; an application calls it once at start-up. ``cache=False`` lets a later
     call (or structlog's test helpers) take effect on loggers already used.
     """
-    numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
+    numeric = check_log_level(level)  # a ConfigError naming ``level`` for anything but a level
     formatter: Any
     if fmt == "json":
         formatter = structlog.processors.ExceptionRenderer(

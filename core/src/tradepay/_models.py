@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
+from ._enums import CheckedEnumType
 from ._errors import InvalidInput
 from ._money import minor_unit_exponent, parse_minor_units, recorded_exponent
+from ._numbers import shown_number, shown_value
 
 __all__ = [
     "APIContext",
@@ -35,7 +37,7 @@ _MAX_INFO_TEXT = 1024
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
-class PaymentType(enum.StrEnum):
+class PaymentType(enum.StrEnum, metaclass=CheckedEnumType):
     """What ``PaymentRequest.payment_string`` names."""
 
     ORDER_ID = "ORDER_ID"
@@ -44,7 +46,7 @@ class PaymentType(enum.StrEnum):
     ORDER_STRING = "ORDER_STRING"
 
 
-class ResultCode(enum.StrEnum):
+class ResultCode(enum.StrEnum, metaclass=CheckedEnumType):
     """``PaymentResult.result_code``: the code the mini program's ``my.tradePay`` receives unchanged."""
 
     SUCCESS = "9000"
@@ -55,7 +57,7 @@ class ResultCode(enum.StrEnum):
     UNKNOWN = "6004"
 
 
-class ErrorCode(enum.IntEnum):
+class ErrorCode(enum.IntEnum, metaclass=CheckedEnumType):
     """The SPI's error codes (the seed's table; there is no 1004).
 
     Members carry short names; the seed's names (``ERROR_CODE_USER_CANCEL``) are aliases of them, and
@@ -170,7 +172,7 @@ class PaymentRequest:
                 object.__setattr__(self, "type", PaymentType(raw))  # type: ignore[arg-type]
             except ValueError:
                 choices = ", ".join(t.value for t in PaymentType)
-                raise InvalidInput("type", f"{raw!r} is not one of {choices}") from None
+                raise InvalidInput("type", f"{shown_value(raw)} is not one of {choices}") from None
         _text(self.payment_string, "payment_string", limit=MAX_PAYMENT_STRING)
         if self.payment_amount is not None and not isinstance(self.payment_amount, PaymentAmount):
             raise InvalidInput("payment_amount", f"must be a PaymentAmount, got {type(self.payment_amount).__name__}")
@@ -241,7 +243,8 @@ class ResultError:
             object.__setattr__(self, "error_code", ErrorCode(self.error_code))
         except ValueError:
             known = ", ".join(str(int(c)) for c in _ERROR_CODES)
-            raise InvalidInput("result_error.error_code", f"{self.error_code} is not one of {known}") from None
+            shown = shown_number(raw)
+            raise InvalidInput("result_error.error_code", f"{shown} is not one of {known}") from None
         _text(self.error_desc, "result_error.error_desc", limit=_MAX_INFO_TEXT, required=False)
 
 
@@ -268,7 +271,7 @@ class PaymentResult:
                 object.__setattr__(self, "result_code", ResultCode(raw))  # type: ignore[arg-type]
             except ValueError:
                 codes = ", ".join(c.value for c in ResultCode)
-                raise InvalidInput("result_code", f"{raw!r} is not one of {codes}") from None
+                raise InvalidInput("result_code", f"{shown_value(raw)} is not one of {codes}") from None
         _text(self.result_message, "result_message", limit=_MAX_INFO_TEXT, required=False)
         if self.result_error is not None and not isinstance(self.result_error, ResultError):
             raise InvalidInput("result_error", f"must be a ResultError, got {type(self.result_error).__name__}")

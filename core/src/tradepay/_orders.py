@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ._enums import CheckedEnumType
 from ._errors import InvalidInput
 from ._models import PaymentAmount
+from ._numbers import timestamp_refusal
 
 __all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no", "order_with_status"]
 
@@ -28,7 +30,7 @@ def check_trade_no(value: object, field: str = "trade_no") -> str:
     return value
 
 
-class OrderStatus(enum.StrEnum):
+class OrderStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """An order is open until a payment succeeds (paid) or the merchant closes it (closed)."""
 
     OPEN = "open"
@@ -57,11 +59,14 @@ class Order:
             raise InvalidInput("amount", f"must be a PaymentAmount, got {type(self.amount).__name__}")
         check_trade_no(self.merchant_id, "merchant_id")
         check_trade_no(self.payer_id, "payer_id")
-        object.__setattr__(self, "status", OrderStatus(self.status))
-        if self.expires_at is not None and (
-            isinstance(self.expires_at, bool) or not isinstance(self.expires_at, int | float)
-        ):
-            raise InvalidInput("expires_at", f"must be a number of seconds, got {type(self.expires_at).__name__}")
+        try:
+            object.__setattr__(self, "status", OrderStatus(self.status))
+        except InvalidInput as exc:
+            raise InvalidInput("status", exc.reason) from None
+        if self.expires_at is not None:
+            refused = timestamp_refusal(self.expires_at)
+            if refused is not None:
+                raise InvalidInput("expires_at", refused)
 
 
 def order_with_status(order: Order, status: OrderStatus) -> Order:

@@ -6,12 +6,14 @@ import enum
 from dataclasses import dataclass
 
 from ._attempts import Attempt, ProviderStatus
+from ._enums import CheckedEnumType
+from ._fields import check_duration_ms, check_instance, check_member, check_moment
 from ._models import PaymentResult
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
 
 
-class Decision(enum.StrEnum):
+class Decision(enum.StrEnum, metaclass=CheckedEnumType):
     """What the chain does after an attempt."""
 
     STOP = "stop"
@@ -22,7 +24,7 @@ class Decision(enum.StrEnum):
     """Ambiguous: ask the same provider what happened before anything else."""
 
 
-class OutcomeKind(enum.StrEnum):
+class OutcomeKind(enum.StrEnum, metaclass=CheckedEnumType):
     """How a provider call ended, before any rule is applied."""
 
     ANSWER = "answer"
@@ -37,7 +39,7 @@ class OutcomeKind(enum.StrEnum):
     """The host stopped (a crash, a kill) before it recorded the answer; reconciliation settled it."""
 
 
-class PaymentStatus(enum.StrEnum):
+class PaymentStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """A payment's state. ``processing`` ends in one of the others; ``succeeded``, ``failed`` and
     ``cancelled`` are terminal; ``needs_reconciliation`` is settled only by reconciliation (to ``succeeded``
     or ``failed``). The transitions are enforced in :mod:`tradepay._states`."""
@@ -70,6 +72,15 @@ class AttemptRecord:
     """What the chain concluded about this attempt's money: ``paid``, ``not_paid``, or ``unknown`` (left for
     reconciliation). Reconciliation may later settle an ``unknown`` attempt."""
 
+    def __post_init__(self) -> None:
+        check_instance(self.attempt, Attempt, "attempt")
+        object.__setattr__(self, "kind", check_member(self.kind, OutcomeKind, "kind"))
+        check_instance(self.result, PaymentResult, "result", optional=True)
+        object.__setattr__(self, "decision", check_member(self.decision, Decision, "decision"))
+        object.__setattr__(self, "final", check_member(self.final, Decision, "final"))
+        object.__setattr__(self, "duration_ms", check_duration_ms(self.duration_ms, "duration_ms"))
+        object.__setattr__(self, "status", check_member(self.status, ProviderStatus, "status"))
+
 
 @dataclass(frozen=True, slots=True)
 class Payment:
@@ -85,3 +96,14 @@ class Payment:
     updated_at: float = 0.0
     pending: Attempt | None = None
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", check_member(self.status, PaymentStatus, "status"))
+        check_instance(self.result, PaymentResult, "result", optional=True)
+        check_instance(self.attempts, (tuple, list), "attempts")
+        for index, record in enumerate(self.attempts):
+            check_instance(record, AttemptRecord, f"attempts[{index}]")
+        object.__setattr__(self, "attempts", tuple(self.attempts))
+        object.__setattr__(self, "created_at", check_moment(self.created_at, "created_at"))
+        object.__setattr__(self, "updated_at", check_moment(self.updated_at, "updated_at"))
+        check_instance(self.pending, Attempt, "pending", optional=True)
