@@ -9,13 +9,18 @@ Nothing else may escape: no ``TypeError``, ``ValueError``, ``KeyError``, ``Attri
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
 import enum
 import inspect
 import io
 import math
+import os
 import re
 import time
-from collections.abc import Callable, Iterator
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -394,3 +399,78 @@ def test_a_public_constructor_refuses_only_with_a_documented_error(
     if refusal is not None:
         assert isinstance(refusal.field if isinstance(refusal, InvalidInput) else refusal.key, str)
         assert len(str(refusal)) < 2_000, "a refusal must echo its value bounded"
+
+
+def _conforms(value: object, hint: object) -> bool:
+    """Whether ``value`` is of the declared type ``hint``, read leniently: what the constructors convert (plain
+    values of an enum, a string for a path or a pattern, any collection for a tuple or a set, an int for a
+    float) conforms, and so does anything for a hint this reading does not know."""
+    origin, arguments = typing.get_origin(hint), typing.get_args(hint)
+    if getattr(hint, "_is_protocol", False):
+        return True  # a protocol (Ledger) describes methods, which isinstance cannot check
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, argument) for argument in arguments)
+    if hint is None or hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint is Path:
+        return isinstance(value, str | os.PathLike)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            hint(value)
+        except ValueError:
+            return False
+        return True
+    if isinstance(hint, type) and not arguments and hint.__module__.startswith("tradepay"):
+        return isinstance(value, hint)
+    if origin in (tuple, frozenset, collections.abc.Iterable):
+        return isinstance(value, collections.abc.Iterable) and not isinstance(value, str | bytes | Mapping)
+    if origin is collections.abc.Mapping:
+        return value is None or isinstance(value, Mapping)  # a missing map is taken as an empty one
+    return True  # Any, Callable, re.Pattern, protocols: not judged here
+
+
+def _is_text(hint: object) -> bool:
+    return hint is str or str in typing.get_args(hint)
+
+
+def declared_types(constructor: Callable[..., object]) -> dict[str, object]:
+    """The declared types of ``constructor``'s parameters, but text: what a text field may hold (and that it
+    is a string) is the text fields' own property, in the models' tests."""
+    if isinstance(constructor, type) and issubclass(constructor, enum.Enum):
+        return {}
+    target = constructor.__init__ if isinstance(constructor, type) else constructor  # type: ignore[misc]
+    hints = typing.get_type_hints(constructor if dataclasses.is_dataclass(constructor) else target)
+    return {name: hints[name] for name in parameters(constructor) if name in hints and not _is_text(hints[name])}
+
+
+@pytest.mark.parametrize("constructor", constructors(), ids=lambda c: c.__qualname__)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_value_not_of_the_declared_type_is_refused(
+    constructor: Callable[..., object], examples: _Examples, data: st.DataObject
+) -> None:
+    declared = declared_types(constructor)
+    if not declared:
+        return
+    name = data.draw(st.sampled_from(sorted(declared)), label="parameter")
+    value = data.draw(examples.hostile_for(constructor, name), label=name)
+    if _conforms(value, declared[name]):
+        return
+    kwargs = {**examples.of(constructor), name: value}
+    try:
+        made = constructor(**kwargs)
+    except DOCUMENTED:
+        return
+    finally:
+        if constructor is configure_logging:
+            structlog.reset_defaults()
+    _close(made)
+    raise AssertionError(f"{constructor.__qualname__} accepted {type(value).__name__} for {name}: {declared[name]}")

@@ -63,7 +63,7 @@ class Capabilities:
         # Any collection is accepted and kept as a frozenset; plain strings become PaymentType members.
         for name in ("currencies", "payment_types"):
             value: object = getattr(self, name)
-            if value is not None and (isinstance(value, str | bytes) or not isinstance(value, Collection)):
+            if value is not None and (isinstance(value, str | bytes | Mapping) or not isinstance(value, Collection)):
                 raise InvalidInput(f"capabilities.{name}", f"must be a set, got {type(value).__name__}")
         if self.currencies is not None:
             for code in self.currencies:

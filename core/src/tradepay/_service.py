@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 
 from ._engine import refusal, unresolved_result
+from ._errors import ConfigError
 from ._host import Host
 from ._models import APIContext, Callback, PaymentRequest, PaymentResult
 
@@ -69,6 +70,8 @@ class PaymentService:
     """The super app's payment service: pays through ``host``'s chain and answers exactly once."""
 
     def __init__(self, host: Host) -> None:
+        if not isinstance(host, Host):
+            raise ConfigError("host", f"must be a Host (Host.from_config or Host(...)), got {type(host).__name__}")
         self.host = host
         self._loop = _LoopThread()
 
