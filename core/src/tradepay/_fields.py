@@ -13,7 +13,7 @@ import re
 from typing import Any, TypeVar
 
 from ._errors import InvalidInput
-from ._numbers import count_refusal, shown_number, timestamp_refusal
+from ._numbers import MAX_TIMESTAMP, count_refusal, shown_number, timestamp_refusal
 
 __all__ = ["NAME_RE", "check_count", "check_duration_ms", "check_instance", "check_member", "check_moment"]
 
@@ -35,6 +35,8 @@ def check_instance(value: object, kind: type | tuple[type, ...], field: str, *, 
 
 def check_member(value: object, enum_type: type[E], field: str) -> E:
     """``value`` as a member of ``enum_type`` (a plain value is converted), or :class:`InvalidInput`."""
+    if type(value) is enum_type:  # the common case, on every record a payment makes: no lookup
+        return value
     try:
         member: Any = enum_type(value)
     except InvalidInput as exc:
@@ -44,6 +46,8 @@ def check_member(value: object, enum_type: type[E], field: str) -> E:
 
 def check_count(value: object, field: str, low: int = 1, high: int = MAX_STORED_COUNT) -> int:
     """``value`` if it is an int (not a bool) from ``low`` to ``high``."""
+    if type(value) is int and low <= value <= high:
+        return value
     refused = count_refusal(value, low, high)
     if refused is not None:
         raise InvalidInput(field, refused)
@@ -52,6 +56,8 @@ def check_count(value: object, field: str, low: int = 1, high: int = MAX_STORED_
 
 def check_moment(value: object, field: str) -> float:
     """``value`` as a float if it is a moment from 1970 to 9999 in seconds since the epoch."""
+    if type(value) is float and 0.0 <= value <= MAX_TIMESTAMP:  # NaN fails the comparison
+        return value
     refused = timestamp_refusal(value)
     if refused is not None:
         raise InvalidInput(field, refused)
@@ -60,6 +66,8 @@ def check_moment(value: object, field: str) -> float:
 
 def check_duration_ms(value: object, field: str) -> float:
     """``value`` as a float if it is a number of milliseconds from 0 to ``MAX_DURATION_MS``."""
+    if type(value) is float and 0.0 <= value <= MAX_DURATION_MS:  # NaN fails the comparison
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(field, f"must be a number of milliseconds, got {type(value).__name__}")
     if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= MAX_DURATION_MS:

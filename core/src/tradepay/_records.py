@@ -74,12 +74,18 @@ class AttemptRecord:
 
     def __post_init__(self) -> None:
         check_instance(self.attempt, Attempt, "attempt")
-        object.__setattr__(self, "kind", check_member(self.kind, OutcomeKind, "kind"))
         check_instance(self.result, PaymentResult, "result", optional=True)
-        object.__setattr__(self, "decision", check_member(self.decision, Decision, "decision"))
-        object.__setattr__(self, "final", check_member(self.final, Decision, "final"))
-        object.__setattr__(self, "duration_ms", check_duration_ms(self.duration_ms, "duration_ms"))
-        object.__setattr__(self, "status", check_member(self.status, ProviderStatus, "status"))
+        # Records are made on every payment: a field already of its type is checked, not set again.
+        for name, kind in _RECORD_ENUMS:
+            value = getattr(self, name)
+            if type(value) is not kind:
+                object.__setattr__(self, name, check_member(value, kind, name))
+        duration = check_duration_ms(self.duration_ms, "duration_ms")
+        if duration is not self.duration_ms:
+            object.__setattr__(self, "duration_ms", duration)
+
+
+_RECORD_ENUMS = (("kind", OutcomeKind), ("decision", Decision), ("final", Decision), ("status", ProviderStatus))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,12 +104,16 @@ class Payment:
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "status", check_member(self.status, PaymentStatus, "status"))
+        if type(self.status) is not PaymentStatus:
+            object.__setattr__(self, "status", check_member(self.status, PaymentStatus, "status"))
         check_instance(self.result, PaymentResult, "result", optional=True)
         check_instance(self.attempts, (tuple, list), "attempts")
         for index, record in enumerate(self.attempts):
             check_instance(record, AttemptRecord, f"attempts[{index}]")
-        object.__setattr__(self, "attempts", tuple(self.attempts))
-        object.__setattr__(self, "created_at", check_moment(self.created_at, "created_at"))
-        object.__setattr__(self, "updated_at", check_moment(self.updated_at, "updated_at"))
+        if type(self.attempts) is not tuple:
+            object.__setattr__(self, "attempts", tuple(self.attempts))
+        for name in ("created_at", "updated_at"):
+            moment = check_moment(getattr(self, name), name)
+            if moment is not getattr(self, name):
+                object.__setattr__(self, name, moment)
         check_instance(self.pending, Attempt, "pending", optional=True)
