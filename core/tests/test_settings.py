@@ -92,7 +92,7 @@ def test_a_setting_in_code_is_refused_as_in_the_file(table: str, key: str, value
     assert reason in in_code[1]
 
 
-def test_the_reviews_settings_are_refused() -> None:
+def test_unsafe_chain_and_host_settings_in_code_are_refused() -> None:
     assert refusal(lambda: ChainSettings(("card",), deadline_s=-1))[0] == "chain.deadline_s"
     assert refusal(lambda: ChainSettings(("card",), inquiry_attempts=0))[0] == "chain.inquiry_attempts"
     assert refusal(lambda: ChainSettings(("card",), in_flight_repeat="x"))[0] == "chain.in_flight_repeat"
