@@ -70,7 +70,9 @@ def not_a_database(tmp_path: Path) -> tuple[str, str]:
 def a_directory_as_ledger(tmp_path: Path) -> tuple[str, str]:
     ledger = tmp_path / "ledger.sqlite3"
     ledger.mkdir()
-    return _with_ledger(ledger), f"fail  start-up: {ledger}: unable to open database file: it is a directory"
+    return _with_ledger(
+        ledger
+    ), f"fail  start-up: configuration ledger.url: the SQLite ledger's path '{ledger}' is a folder, not a file"
 
 
 def a_file_as_data_dir(tmp_path: Path) -> tuple[str, str]:

@@ -60,7 +60,7 @@ def test_amounts_are_minor_units_of_their_currency(currency: str, value: str, sh
     ("currency", "value", "field", "reason"),
     [
         ("usd", "100", "payment_amount.currency", "not an ISO 4217"),
-        ("XXX", "100", "payment_amount.currency", "not an ISO 4217"),
+        ("XXX", "100", "payment_amount.currency", "transactions without a currency"),
         ("", "100", "payment_amount.currency", "not an ISO 4217"),
         ("US D", "100", "payment_amount.currency", "not an ISO 4217"),
         (840, "100", "payment_amount.currency", "must be a string"),

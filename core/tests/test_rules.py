@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -117,7 +118,11 @@ def test_the_default_rule_catches_the_undescribed() -> None:
 def test_a_fallthrough_rule_never_passes_on_what_may_have_charged(
     kind: OutcomeKind, result: PaymentResult | None
 ) -> None:
-    reckless = Rule(name="reckless", decision=Decision.FALLTHROUGH)
+    # Rule itself refuses such a rule; the guard must hold for one that got past it all the same.
+    reckless = object.__new__(Rule)
+    for name, value in {**{f.name: None for f in fields(Rule)}, "name": "reckless", "specificity": 0}.items():
+        object.__setattr__(reckless, name, value)
+    object.__setattr__(reckless, "decision", Decision.FALLTHROUGH)
     assert effective_decision(reckless, kind, result) is not Decision.FALLTHROUGH
 
 
@@ -179,8 +184,61 @@ def test_a_rule_written_in_code_takes_plain_values() -> None:
     assert rule.decision is Decision.STOP
     assert rule.matches("p", A, answer("4000", 1005, "XYZ"), "XYZ")
     assert rule.describe() == "r: kind=answer result_code=4000 error_code=1005 detail=X.* -> stop"
-    with pytest.raises(ValueError, match="9999"):
+    with pytest.raises(ConfigError, match="9999") as info:
         Rule("bad", "stop", result_code="9999")  # type: ignore[arg-type]
+    assert info.value.key == "result_code"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "reason"),
+    [
+        ({"decision": "bogus"}, "decision", "'bogus' is not one of 'stop', 'fallthrough', 'inquire'"),
+        ({"decision": None}, "decision", "is required"),
+        ({"decision": "stop", "detail": "["}, "detail", "is not a valid regular expression"),
+        ({"decision": "stop", "detail": 5}, "detail", "must be a regular expression string, got int"),
+        ({"decision": "stop", "detail": re.compile(b"x")}, "detail", "must be a regular expression string"),
+        ({"decision": "stop", "error_code": 10**5000}, "error_code", "an integer of more than 20 digits is not"),
+        ({"decision": "stop", "error_code": "1002"}, "error_code", "must be an integer, got str"),
+        ({"decision": "stop", "error_code": True}, "error_code", "must be an integer, got bool"),
+        ({"decision": "stop", "result_code": 10**5000}, "result_code", "an integer of more than 20 digits is not"),
+        ({"decision": "stop", "kind": []}, "kind", "a value of type list is not one of"),
+        ({"decision": "stop", "provider": "Card"}, "provider", "'Card' is not a provider name"),
+        ({"decision": "stop", "provider": 7}, "provider", "7 is not a provider name"),
+        ({"decision": "fallthrough"}, "decision", "must name"),
+        ({"decision": "fallthrough", "result_code": "8000"}, "decision", "only on result code 4000"),
+        ({"decision": "fallthrough", "kind": "timeout"}, "decision", "could charge twice"),
+        ({"decision": "inquire", "answer_code": "6001"}, "answer_code", "goes only"),
+        ({"decision": "stop", "answer_code": "9000"}, "answer_code", "may only be"),
+    ],
+)
+def test_a_rule_written_in_code_is_checked_as_the_configuration_checks_it(
+    kwargs: dict[str, Any], key: str, reason: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(reason)) as info:
+        Rule("r", **kwargs)
+    assert info.value.key == key
+
+
+@pytest.mark.parametrize("name", ["", "   ", 5, None, "x" * 101])
+def test_a_rule_needs_a_name(name: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        Rule(name, "stop")  # type: ignore[arg-type]
+    assert info.value.key == "name"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "reason"),
+    [
+        ([None], "rules[0]", "must be a Rule, got NoneType"),
+        ([DEFAULT_RULES[0], "stop"], "rules[1]", "must be a Rule, got str"),
+        ("stop", "rules", "must be a sequence of Rule, got str"),
+        (5, "rules", "must be a sequence of Rule, got int"),
+    ],
+)
+def test_a_rule_table_takes_only_rules(overrides: Any, key: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(reason)) as info:
+        RuleTable(overrides)
+    assert info.value.key == key
 
 
 def test_a_4000_with_a_timeout_error_never_falls_through() -> None:

@@ -224,7 +224,7 @@ def test_a_refusal_never_echoes_a_whole_value(build: Callable[[object], object],
 
 
 def test_an_order_status_outside_the_enum_is_invalid_input() -> None:
-    with pytest.raises(InvalidInput, match="'bogus' is not one of open, paid, closed") as info:
+    with pytest.raises(InvalidInput, match="status: 'bogus' is not one of 'open', 'paid', 'closed'") as info:
         Order("T1", USD, "shop-1", "alice", status="bogus")  # type: ignore[arg-type]
     assert info.value.field == "status"
     assert Order("T1", USD, "shop-1", "alice", status="paid").status is OrderStatus.PAID  # type: ignore[arg-type]

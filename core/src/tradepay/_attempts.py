@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._enums import CheckedEnumType
+from ._errors import InvalidInput
+from ._fields import NAME_RE, check_count, check_instance, check_member
 from ._models import PaymentType
+from ._money import MAX_AMOUNT_DIGITS, minor_unit_exponent
+from ._numbers import shown_value
 from ._text import MAX_IDENTIFIER, check_text, plain_texts
 
 __all__ = ["Attempt", "Capabilities", "ProviderConfig", "ProviderStatus"]
@@ -30,6 +35,7 @@ class Attempt:
     idempotency_key: str
 
     def __post_init__(self) -> None:
+        check_count(self.number, "attempt.number")
         if (
             plain_texts((self.payment_id, self.provider, self.idempotency_key), MAX_IDENTIFIER)
             and len(self.provider) < 13
@@ -41,7 +47,7 @@ class Attempt:
         check_text(self.idempotency_key, "idempotency_key", limit=2 * MAX_IDENTIFIER)
 
 
-class ProviderStatus(enum.StrEnum):
+class ProviderStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """A provider's answer to an inquiry about one attempt."""
 
     PAID = "paid"
@@ -63,6 +69,25 @@ class Capabilities:
     payment_types: frozenset[PaymentType] | None = None
     min_amount: int | None = None
     max_amount: int | None = None
+
+    def __post_init__(self) -> None:
+        # Any collection is accepted and kept as a frozenset; plain strings become PaymentType members.
+        for name in ("currencies", "payment_types"):
+            value: object = getattr(self, name)
+            if value is not None and (isinstance(value, str | bytes | Mapping) or not isinstance(value, Collection)):
+                raise InvalidInput(f"capabilities.{name}", f"must be a set, got {type(value).__name__}")
+        if self.currencies is not None:
+            for code in self.currencies:
+                minor_unit_exponent(code, field="capabilities.currencies")
+            object.__setattr__(self, "currencies", frozenset(self.currencies))
+        if self.payment_types is not None:
+            kinds = [check_member(t, PaymentType, "capabilities.payment_types") for t in self.payment_types]
+            object.__setattr__(self, "payment_types", frozenset(kinds))
+        for name in ("min_amount", "max_amount"):
+            if getattr(self, name) is not None:
+                check_count(getattr(self, name), f"capabilities.{name}", 0, 10**MAX_AMOUNT_DIGITS - 1)
+        if self.min_amount is not None and self.max_amount is not None and self.min_amount > self.max_amount:
+            raise InvalidInput("capabilities.min_amount", f"is above max_amount ({self.max_amount})")
 
     def refusal(self, currency: str, amount: int, payment_type: PaymentType) -> str | None:
         """Why this provider cannot pay ``amount`` of ``currency`` for ``payment_type``, or ``None`` if it can."""
@@ -91,4 +116,10 @@ class ProviderConfig:
     data_dir: Path = field(default_factory=Path.cwd)
 
     def __post_init__(self) -> None:
-        check_text(self.name, "name", limit=MAX_IDENTIFIER)
+        if not isinstance(self.name, str) or not NAME_RE.fullmatch(self.name):
+            raise InvalidInput("name", f"{shown_value(self.name)} is not a provider name (lowercase, a-z0-9_-)")
+        check_instance(self.settings, Mapping, "settings")
+        raw_dir: object = self.data_dir
+        if isinstance(raw_dir, str) and raw_dir and "\x00" not in raw_dir:
+            object.__setattr__(self, "data_dir", Path(raw_dir))
+        check_instance(self.data_dir, Path, "data_dir")

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ._enums import CheckedEnumType
 from ._models import PaymentResult, ResultCode
 from ._records import OutcomeKind
 
@@ -26,7 +27,7 @@ __all__ = ["CircuitBreaker", "FailureScope", "is_technical_failure"]
 _TURN: tuple[str | None, int] = (None, 0)
 
 
-class FailureScope(enum.StrEnum):
+class FailureScope(enum.StrEnum, metaclass=CheckedEnumType):
     """Whose failure a provider's answer reports, in its ``extended_info["failure_scope"]`` (:attr:`KEY`).
 
     A provider sets it on every answer that is not a success. Only :attr:`PROVIDER` counts towards the

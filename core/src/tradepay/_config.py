@@ -7,22 +7,25 @@ host's own keys, and the provider refuses what it does not know.
 
 from __future__ import annotations
 
-import math
+import logging
 import os
 import re
 import stat
 import tempfile
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from ._errors import ConfigError, InvalidInput
+from ._fields import NAME_RE
+from ._numbers import count_refusal, seconds_refusal, shown_value
 from ._orders import check_trade_no
 from ._orderstring import MIN_SECRET_LENGTH
-from ._rules import Rule, parse_rules
+from ._rules import Rule, check_rules, parse_rules, within
 
 __all__ = [
     "CONFIG_ENV",
@@ -33,6 +36,10 @@ __all__ = [
     "LedgerSettings",
     "ProviderSettings",
     "ensure_data_dir",
+    "check_cashier_url",
+    "check_host_arguments",
+    "check_log_level",
+    "check_merchant_secrets",
     "find_config",
     "load_config",
 ]
@@ -44,20 +51,140 @@ MAX_CONFIG_BYTES = 1024 * 1024
 _NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 #: Keys of ``[providers.NAME]`` the host keeps for itself; everything else goes to the provider.
 HOST_PROVIDER_KEYS = frozenset({"deadline_s"})
+#: The longest cashier URL, ledger URL and merchant secret accepted.
+MAX_URL: Final = 2048
+MAX_SECRET_LENGTH: Final = 1024
+_IN_FLIGHT_REPEATS: Final = ("processing", "wait")
+
+# Each settings class checks its own fields in __post_init__ (the one place for each rule): the TOML parser
+# below only checks a document's shape (tables, unknown keys) and builds the classes, so a setting given in
+# code is refused exactly as the same setting in the file, with a ConfigError naming the same key.
+
+
+def _seconds(value: object, key: str) -> float:
+    reason = seconds_refusal(value)
+    if reason is not None:
+        raise ConfigError(key, reason)
+    return float(value)  # type: ignore[arg-type]  # seconds_refusal accepted an int or a float
+
+
+def _count(value: object, key: str, low: int, high: int) -> int:
+    reason = count_refusal(value, low, high)
+    if reason is not None:
+        raise ConfigError(key, reason)
+    return value  # type: ignore[return-value]  # count_refusal accepted an int
+
+
+def _choice(value: object, key: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(repr(c) for c in choices)}, got {shown_value(value)}")
+    return value
+
+
+def _path(value: object, key: str) -> Path:
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, "must be a non-empty path string")
+    if "\x00" in value:
+        raise ConfigError(key, "must not contain a NUL character")
+    return Path(value)
+
+
+def check_cashier_url(value: object, key: str = "host.cashier_url") -> str:
+    """``value`` if it can be the base of cashier URLs: ``http`` or ``https``, a host name, no user name or
+    password, no query or fragment, printable and at most 2048 characters; else a :class:`ConfigError`."""
+    reason = "must be an http(s) URL without query or fragment"
+    if not isinstance(value, str) or len(value) > MAX_URL or not value.isprintable() or " " in value:
+        raise ConfigError(key, f"{reason} (at most {MAX_URL} printable characters, no spaces)")
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise ConfigError(key, f"{reason}: {value[:40]!r} is not a URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok or "?" in value or "#" in value:
+        raise ConfigError(key, f"{reason}, for example 'https://pay.example.com/cashier'")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(key, "must not hold a user name or password")
+    return value
+
+
+def check_merchant_secrets(secrets: object) -> Mapping[str, str]:
+    """``secrets`` (merchant id -> the secret that signs its order strings) frozen: every id a valid merchant
+    id, every secret a string of 16 to 1024 characters that UTF-8 can encode; else a :class:`ConfigError`
+    naming ``merchants.ID.secret``."""
+    if not isinstance(secrets, Mapping):
+        raise ConfigError("merchants", f"must be a mapping of merchant id to secret, got {type(secrets).__name__}")
+    for merchant, secret in secrets.items():
+        at = f"merchants.{merchant}" if isinstance(merchant, str) and len(merchant) <= 64 else "merchants"
+        try:
+            check_trade_no(merchant, at)
+        except InvalidInput as exc:
+            raise ConfigError(at, f"is not a merchant id: {exc.reason}") from None
+        if not isinstance(secret, str) or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+            raise ConfigError(
+                f"{at}.secret", f"must be a string of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters"
+            )
+        try:
+            secret.encode()
+        except UnicodeEncodeError:
+            raise ConfigError(f"{at}.secret", "must be text UTF-8 can encode (no lone surrogates)") from None
+    return MappingProxyType(dict(secrets))
+
+
+_LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+
+
+def check_log_level(level: object) -> int:
+    """The numeric logging level of ``level``: one of ``debug``, ``info``, ``warning``, ``error``,
+    ``critical`` (any case) or its number (10, 20, 30, 40, 50); else a :class:`ConfigError` naming ``level``."""
+    if isinstance(level, str) and level.lower() in _LOG_LEVELS:
+        return int(getattr(logging, level.upper()))
+    numbers = [int(getattr(logging, name.upper())) for name in _LOG_LEVELS]
+    if isinstance(level, int) and not isinstance(level, bool) and level in numbers:
+        return level
+    names = ", ".join(repr(name) for name in _LOG_LEVELS)
+    raise ConfigError("level", f"must be one of {names} or their numbers 10 to 50, got {shown_value(level)}")
 
 
 @dataclass(frozen=True, slots=True)
 class HostSettings:
-    """``[host]``: where state lives and how many threads sync providers may hold."""
+    """``[host]``: where state lives and how many threads sync providers may hold.
+
+    Every field is checked on construction as the configuration file's key is; a :class:`ConfigError` names
+    ``host.FIELD``. ``data_dir`` may be given as a string and is kept as a :class:`~pathlib.Path`."""
 
     data_dir: Path = Path(".tradepay")
     provider_threads: int = 32
     cashier_url: str = "https://cashier.tradepay.invalid/pay"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", _path(self.data_dir, "host.data_dir"))
+        _count(self.provider_threads, "host.provider_threads", 1, 1024)
+        check_cashier_url(self.cashier_url)
+
+
+def check_provider_names(names: object) -> tuple[str, ...]:
+    """``chain.providers`` as a tuple; refuses anything but a non-empty list (or tuple) of distinct provider
+    names."""
+    if not isinstance(names, list | tuple) or not names:
+        raise ConfigError("chain.providers", 'must be a non-empty array of provider names, e.g. ["wallet", "card"]')
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+            shown = shown_value(name)
+            raise ConfigError(f"chain.providers[{i}]", f"{shown} is not a provider name (lowercase, a-z0-9_-)")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ConfigError("chain.providers", f"{dup!r} is listed twice")
+    return tuple(names)
+
 
 @dataclass(frozen=True, slots=True)
 class ChainSettings:
-    """``[chain]``: the providers in order, and the deadlines and inquiry schedule of a payment."""
+    """``[chain]``: the providers in order, and the deadlines and inquiry schedule of a payment.
+
+    Every field is checked on construction as the configuration file's key is; a :class:`ConfigError` names
+    ``chain.FIELD``. ``providers`` may be given as a list; durations as ints (kept as floats)."""
 
     providers: tuple[str, ...]
     deadline_s: float = 30.0
@@ -68,6 +195,14 @@ class ChainSettings:
     breaker_cooldown_s: float = 30.0
     in_flight_repeat: str = "processing"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "providers", check_provider_names(self.providers))
+        for name in ("deadline_s", "provider_deadline_s", "inquiry_interval_s", "breaker_cooldown_s"):
+            object.__setattr__(self, name, _seconds(getattr(self, name), f"chain.{name}"))
+        _count(self.inquiry_attempts, "chain.inquiry_attempts", 1, 100)
+        _count(self.breaker_threshold, "chain.breaker_threshold", 1, 10_000)
+        _choice(self.in_flight_repeat, "chain.in_flight_repeat", _IN_FLIGHT_REPEATS)
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerSettings:
@@ -75,23 +210,64 @@ class LedgerSettings:
 
     ``url`` is ``sqlite:///PATH`` (relative paths are relative to the configuration file),
     ``postgresql://USER@HOST:PORT/DB`` (optionally ``?schema=NAME``; needs ``tradepay[postgres]``) or ``memory``
-    (a ledger gone with the process); ``None`` means ``ledger.sqlite3`` in ``host.data_dir``."""
+    (a ledger gone with the process); ``None`` means ``ledger.sqlite3`` in ``host.data_dir``. A
+    :class:`ConfigError` names ``ledger.FIELD``."""
 
     url: str | None = None
     reconcile_on_start: bool = True
 
+    def __post_init__(self) -> None:
+        url = self.url
+        if isinstance(url, str) and "\x00" in url:
+            raise ConfigError("ledger.url", "must not contain a NUL character")
+        if url is not None and (
+            not isinstance(url, str)
+            or len(url) > MAX_URL
+            or not (url == "memory" or url.startswith(("sqlite:///", "postgresql://")))
+        ):
+            raise ConfigError("ledger.url", 'must be "sqlite:///PATH", "postgresql://..." or "memory"')
+        reconcile: object = self.reconcile_on_start
+        if not isinstance(reconcile, bool):
+            raise ConfigError("ledger.reconcile_on_start", f"must be true or false, got {type(reconcile).__name__}")
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
-    """``[providers.NAME]``: the host's ``deadline_s`` for it (``None``: the chain's) and its own settings."""
+    """``[providers.NAME]``: the host's ``deadline_s`` for it (``None``: the chain's) and its own settings.
+
+    ``deadline_s`` is checked as ``chain.deadline_s`` is; ``settings`` must be a mapping with string keys and
+    is kept frozen. A :class:`ConfigError` names the field (``deadline_s``), under ``providers.NAME`` when the
+    settings belong to a :class:`Config`."""
 
     deadline_s: float | None = None
     settings: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
+    def __post_init__(self) -> None:
+        if self.deadline_s is not None:
+            object.__setattr__(self, "deadline_s", _seconds(self.deadline_s, "deadline_s"))
+        settings: object = self.settings
+        if not isinstance(settings, Mapping):
+            raise ConfigError("settings", f"must be a table, got {type(settings).__name__}")
+        for key in settings:
+            if not isinstance(key, str):
+                raise ConfigError("settings", f"keys must be strings, got {type(key).__name__}")
+        if not isinstance(self.settings, MappingProxyType):
+            object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+
+def _instance(value: object, kind: type, key: str, *, optional: bool = False) -> None:
+    if not isinstance(value, kind) and not (optional and value is None):
+        raise ConfigError(key, f"must be a {kind.__name__}, got {type(value).__name__}")
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """A validated configuration. ``path`` is the file it came from, if any."""
+    """A validated configuration. ``path`` is the file it came from, if any.
+
+    Built by :meth:`from_mapping` from a TOML document, or in code from the settings classes: either way every
+    part is checked (each settings class checks itself; the whole checks that ``providers`` and ``rules`` name
+    only providers of ``chain.providers`` and that ``merchants`` hold valid ids and secrets) and a
+    :class:`ConfigError` names the key."""
 
     chain: ChainSettings
     host: HostSettings = HostSettings()
@@ -102,40 +278,103 @@ class Config:
     merchants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Merchant id -> the secret that signs its order strings (``[merchants.ID] secret``)."""
 
+    def __post_init__(self) -> None:
+        _instance(self.chain, ChainSettings, "chain")
+        _instance(self.host, HostSettings, "host")
+        _instance(self.ledger, LedgerSettings, "ledger")
+        if self.path is not None:
+            object.__setattr__(self, "path", _path(self.path, "path"))
+        providers = self.providers
+        if not isinstance(providers, Mapping):
+            raise ConfigError(
+                "providers", f"must be a mapping of provider name to ProviderSettings, got {type(providers).__name__}"
+            )
+        for name, settings in providers.items():
+            if name not in self.chain.providers:
+                shown = shown_value(name)
+                raise ConfigError(
+                    f"providers.{name}" if isinstance(name, str) and len(name) <= 40 else "providers",
+                    f"{shown} is not in chain.providers {list(self.chain.providers)}",
+                )
+            _instance(settings, ProviderSettings, f"providers.{name}")
+        object.__setattr__(self, "providers", MappingProxyType(dict(providers)))
+        object.__setattr__(self, "rules", check_rules(self.rules, providers=self.chain.providers))
+        object.__setattr__(self, "merchants", check_merchant_secrets(self.merchants))
+
     def provider_settings(self, name: str) -> ProviderSettings:
         """The settings of provider ``name`` (empty when its table is absent)."""
         return self.providers.get(name, ProviderSettings())
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, base_dir: Path | None = None, path: Path | None = None) -> Config:
-        """Validate a parsed TOML document. Relative paths are resolved against ``base_dir`` (default: cwd)."""
-        base = base_dir or Path.cwd()
+        """Validate a parsed TOML document. Relative paths are resolved against ``base_dir`` (default: cwd).
+
+        Raises :class:`ConfigError` naming the key for anything the document may not hold (``raw`` itself must
+        be a mapping: a TOML document is a table)."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError("", f"must be a table (a parsed TOML document), got {type(raw).__name__}")
+        base = Path.cwd() if base_dir is None else _path(base_dir, "base_dir")
         _only(raw, {"host", "chain", "providers", "rules", "ledger", "merchants"}, "")
         chain = _chain(_table(raw, "chain", required=True))
         host = _host(_table(raw, "host"), base)
-        providers_raw = _table(raw, "providers")
-        providers: dict[str, ProviderSettings] = {}
-        for name, table in providers_raw.items():
-            if name not in chain.providers:
-                raise ConfigError(f"providers.{name}", f"{name!r} is not in chain.providers {list(chain.providers)}")
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"providers.{name}", f"must be a table, got {type(table).__name__}")
-            deadline = table.get("deadline_s")
-            if deadline is not None:
-                deadline = _seconds(deadline, f"providers.{name}.deadline_s")
-            own = {k: v for k, v in table.items() if k not in HOST_PROVIDER_KEYS}
-            providers[name] = ProviderSettings(deadline, MappingProxyType(own))
+        providers = _providers(_table(raw, "providers"), chain)
         rules = parse_rules(raw.get("rules", []), providers=chain.providers)
         ledger = _ledger(_table(raw, "ledger"), base)
         merchants = _merchants(_table(raw, "merchants"))
-        return cls(chain, host, MappingProxyType(providers), rules, path, ledger, MappingProxyType(merchants))
+        return cls(chain, host, providers, rules, path, ledger, merchants)
+
+
+def _protocol_methods(protocol: type) -> list[str]:
+    return [name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_")]
+
+
+def check_host_arguments(
+    providers: object,
+    *,
+    chain: object,
+    host: object,
+    ledger: object,
+    plugins: object,
+    deadlines: object,
+    config: object,
+) -> tuple[ChainSettings, HostSettings, Mapping[str, float]]:
+    """What :class:`~tradepay.Host` is given, checked before anything is built: ``providers`` a mapping of
+    provider names (``chain.providers``), ``chain``, ``host`` and ``config`` their settings classes or
+    ``None``, ``ledger`` an object with every method of :class:`~tradepay.Ledger` or ``None``, ``plugins`` a
+    mapping or ``None``, ``deadlines`` a mapping of provider name to seconds (as
+    ``providers.NAME.deadline_s``). Returns the chain and host settings to use and the deadlines."""
+    if not isinstance(providers, Mapping):
+        kind = type(providers).__name__
+        raise ConfigError("chain.providers", f"must be a mapping of provider name to provider, got {kind}")
+    names = check_provider_names(list(providers))
+    _instance(chain, ChainSettings, "chain", optional=True)
+    _instance(host, HostSettings, "host", optional=True)
+    _instance(config, Config, "config", optional=True)
+    if ledger is not None:
+        from ._ledger import Ledger  # the ledgers import this module: imported here, when a host is built
+
+        if not all(callable(getattr(ledger, name, None)) for name in _protocol_methods(Ledger)):
+            raise ConfigError("ledger", f"must be a Ledger (see tradepay.Ledger), got {type(ledger).__name__}")
+    if plugins is not None and not isinstance(plugins, Mapping):
+        raise ConfigError("plugins", f"must be a mapping of plugin name to plugin, got {type(plugins).__name__}")
+    given = {} if deadlines is None else deadlines
+    if not isinstance(given, Mapping):
+        raise ConfigError("deadlines", f"must be a mapping of provider name to seconds, got {type(given).__name__}")
+    checked: dict[str, float] = {}
+    for name, seconds in given.items():
+        if name not in names:
+            raise ConfigError("deadlines", f"{shown_value(name)} is not one of the providers {list(names)}")
+        checked[name] = _seconds(seconds, f"providers.{name}.deadline_s")
+    chain_settings = chain if isinstance(chain, ChainSettings) else ChainSettings(names)
+    return chain_settings, host if isinstance(host, HostSettings) else HostSettings(), checked
 
 
 def _only(table: Mapping[str, Any], known: set[str], at: str) -> None:
     for key in table:
         if key not in known:
             where = f"{at}.{key}" if at else key
-            raise ConfigError(where, f"unknown key (known: {', '.join(sorted(known))})")
+            shown = where if isinstance(key, str) and len(key) <= 64 else at or "configuration"
+            raise ConfigError(shown, f"unknown key (known: {', '.join(sorted(known))})")
 
 
 def _table(raw: Mapping[str, Any], key: str, *, required: bool = False) -> Mapping[str, Any]:
@@ -149,121 +388,48 @@ def _table(raw: Mapping[str, Any], key: str, *, required: bool = False) -> Mappi
     return value
 
 
-def _seconds(value: object, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(key, f"must be a number of seconds, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0 or value > 86_400:
-        raise ConfigError(key, f"must be more than 0 and at most 86400 seconds, got {value}")
-    return float(value)
-
-
-def _count(value: object, key: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"must be an integer, got {type(value).__name__}")
-    if not low <= value <= high:
-        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def check_provider_names(names: object) -> tuple[str, ...]:
-    """``chain.providers`` as a tuple; refuses anything but a non-empty list of distinct provider names."""
-    if not isinstance(names, list) or not names:
-        raise ConfigError("chain.providers", 'must be a non-empty array of provider names, e.g. ["wallet", "card"]')
-    for i, name in enumerate(names):
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-            raise ConfigError(f"chain.providers[{i}]", f"{name!r} is not a provider name (lowercase, a-z0-9_-)")
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise ConfigError("chain.providers", f"{dup!r} is listed twice")
-    return tuple(names)
-
-
 def _chain(table: Mapping[str, Any]) -> ChainSettings:
     _only(table, {f.name for f in fields(ChainSettings)}, "chain")
-    names = check_provider_names(table.get("providers"))
-    defaults = ChainSettings(providers=names)
-    return ChainSettings(
-        providers=names,
-        deadline_s=_seconds(table.get("deadline_s", defaults.deadline_s), "chain.deadline_s"),
-        provider_deadline_s=_seconds(
-            table.get("provider_deadline_s", defaults.provider_deadline_s), "chain.provider_deadline_s"
-        ),
-        inquiry_attempts=_count(
-            table.get("inquiry_attempts", defaults.inquiry_attempts), "chain.inquiry_attempts", 1, 100
-        ),
-        inquiry_interval_s=_seconds(
-            table.get("inquiry_interval_s", defaults.inquiry_interval_s), "chain.inquiry_interval_s"
-        ),
-        breaker_threshold=_count(
-            table.get("breaker_threshold", defaults.breaker_threshold), "chain.breaker_threshold", 1, 10_000
-        ),
-        breaker_cooldown_s=_seconds(
-            table.get("breaker_cooldown_s", defaults.breaker_cooldown_s), "chain.breaker_cooldown_s"
-        ),
-        in_flight_repeat=_choice(
-            table.get("in_flight_repeat", defaults.in_flight_repeat), "chain.in_flight_repeat", ("processing", "wait")
-        ),
-    )
-
-
-def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
-    _only(table, {"url", "reconcile_on_start"}, "ledger")
-    url = table.get("url")
-    if url is not None:
-        if not isinstance(url, str) or not (url == "memory" or url.startswith(("sqlite:///", "postgresql://"))):
-            raise ConfigError("ledger.url", 'must be "sqlite:///PATH", "postgresql://..." or "memory"')
-        if "\0" in url:
-            raise ConfigError("ledger.url", "must not contain a NUL character")
-        if url.startswith("sqlite:///"):
-            url = "sqlite:///" + str((base / url.removeprefix("sqlite:///")).resolve())
-    reconcile = table.get("reconcile_on_start", True)
-    if not isinstance(reconcile, bool):
-        raise ConfigError("ledger.reconcile_on_start", f"must be true or false, got {type(reconcile).__name__}")
-    return LedgerSettings(url, reconcile)
-
-
-def _merchants(table: Mapping[str, Any]) -> dict[str, str]:
-    secrets: dict[str, str] = {}
-    for merchant, entry in table.items():
-        at = f"merchants.{merchant}"
-        try:
-            check_trade_no(merchant, at)
-        except InvalidInput as exc:
-            raise ConfigError(at, f"is not a merchant id: {exc.reason}") from None
-        if not isinstance(entry, Mapping):
-            raise ConfigError(at, f"must be a table, got {type(entry).__name__}")
-        _only(entry, {"secret"}, at)
-        secret = entry.get("secret")
-        if not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"{at}.secret", f"must be a string of at least {MIN_SECRET_LENGTH} characters")
-        secrets[merchant] = secret
-    return secrets
-
-
-def _choice(value: object, key: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ConfigError(key, f"must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
-    return str(value)
+    return ChainSettings(**{"providers": None, **table})
 
 
 def _host(table: Mapping[str, Any], base: Path) -> HostSettings:
-    _only(table, {"data_dir", "provider_threads", "cashier_url"}, "host")
-    defaults = HostSettings()
-    data_dir = table.get("data_dir", str(defaults.data_dir))
-    if not isinstance(data_dir, str) or not data_dir:
-        raise ConfigError("host.data_dir", "must be a non-empty path string")
-    if "\0" in data_dir:
-        raise ConfigError("host.data_dir", "must not contain a NUL character")
-    cashier = table.get("cashier_url", defaults.cashier_url)
-    if not isinstance(cashier, str) or not re.fullmatch(r"https?://[^\s?#]+", cashier):
-        raise ConfigError("host.cashier_url", "must be an http(s) URL without query or fragment")
-    return HostSettings(
-        data_dir=(base / data_dir).resolve(),
-        provider_threads=_count(
-            table.get("provider_threads", defaults.provider_threads), "host.provider_threads", 1, 1024
-        ),
-        cashier_url=cashier,
-    )
+    _only(table, {f.name for f in fields(HostSettings)}, "host")
+    host = HostSettings(**table)
+    return replace(host, data_dir=(base / host.data_dir).resolve())
+
+
+def _providers(table: Mapping[str, Any], chain: ChainSettings) -> Mapping[str, ProviderSettings]:
+    providers: dict[str, ProviderSettings] = {}
+    for name, entry in table.items():
+        if name not in chain.providers:
+            raise ConfigError(f"providers.{name}", f"{name!r} is not in chain.providers {list(chain.providers)}")
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"providers.{name}", f"must be a table, got {type(entry).__name__}")
+        own = {k: v for k, v in entry.items() if k not in HOST_PROVIDER_KEYS}
+        with within(f"providers.{name}"):
+            providers[name] = ProviderSettings(entry.get("deadline_s"), own)
+    return providers
+
+
+def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
+    _only(table, {f.name for f in fields(LedgerSettings)}, "ledger")
+    ledger = LedgerSettings(**table)
+    if ledger.url is not None and ledger.url.startswith("sqlite:///"):
+        return replace(ledger, url="sqlite:///" + str((base / ledger.url.removeprefix("sqlite:///")).resolve()))
+    return ledger
+
+
+def _merchants(table: Mapping[str, Any]) -> dict[str, Any]:
+    """``[merchants.ID]`` tables as merchant id -> secret (the ids and secrets are checked by :class:`Config`)."""
+    secrets: dict[str, Any] = {}
+    for merchant, entry in table.items():
+        at = f"merchants.{merchant}"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(at, f"must be a table, got {type(entry).__name__}")
+        _only(entry, {"secret"}, at)
+        secrets[merchant] = entry.get("secret")
+    return secrets
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:

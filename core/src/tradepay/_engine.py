@@ -18,6 +18,7 @@ from ._breaker import CircuitBreaker
 from ._config import ChainSettings
 from ._echo import echo_value, safe_text
 from ._errors import InvalidInput
+from ._fields import check_instance
 from ._ledger import Ledger
 from ._logging import EventLogger, get_logger
 from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError, with_info
@@ -43,6 +44,10 @@ class PlanStep:
 
     provider: str
     skip_reason: str | None
+
+    def __post_init__(self) -> None:
+        check_instance(self.provider, str, "provider")
+        check_instance(self.skip_reason, str, "skip_reason", optional=True)
 
 
 class _Outcome:

@@ -14,7 +14,7 @@ import pluggy
 
 from . import _hookspecs
 from ._attempts import ProviderConfig
-from ._config import ChainSettings, Config, HostSettings, check_provider_names, ensure_data_dir
+from ._config import ChainSettings, Config, HostSettings, check_host_arguments, ensure_data_dir
 from ._discovery import load_provider_factories
 from ._engine import Chain
 from ._errors import ConfigError, DiscoveryError
@@ -22,7 +22,7 @@ from ._hookchecks import check_hooks
 from ._ledger import Ledger, MemoryLedger
 from ._logging import get_logger
 from ._providers import ProviderHandle
-from ._rules import Rule, RuleTable
+from ._rules import Rule, RuleTable, check_rules
 from ._sql_ledger import PostgresLedger, SQLiteLedger
 from ._threads import DaemonPool
 
@@ -65,12 +65,13 @@ class Host:
     ) -> None:
         """Register ``providers`` (name -> plugin object, in chain order) and extra ``plugins`` (observers,
         order resolvers) in a new plugin manager; validate every provider's hooks."""
+        # Every argument is checked as the configuration is, before anything is built. The provider names
+        # reach logs, answers (extendedInfo.provider) and the ledger: the configuration's rule applies to them.
+        chain, self.settings, deadlines = check_host_arguments(
+            providers, chain=chain, host=host, ledger=ledger, plugins=plugins, deadlines=deadlines, config=config
+        )
+        table = RuleTable(check_rules(rules, providers=chain.providers))
         self.config = config
-        self.settings = host or HostSettings()
-        # The names reach logs, answers (extendedInfo.provider) and the ledger: the configuration's rule
-        # applies to providers given in code too.
-        check_provider_names(list(providers))
-        chain = chain or ChainSettings(providers=tuple(providers))
         if tuple(providers) != chain.providers:
             raise ConfigError("chain.providers", f"{list(chain.providers)} does not match the providers given")
         self.pm = pluggy.PluginManager(_hookspecs.PROJECT)
@@ -97,7 +98,7 @@ class Host:
         ]
         self.pool = DaemonPool(self.settings.provider_threads)
         self._closed = False
-        self.chain = Chain(handles, RuleTable(rules), self.ledger, self.pm.hook, chain, self.pool)
+        self.chain = Chain(handles, table, self.ledger, self.pm.hook, chain, self.pool)
 
     @classmethod
     def from_providers(cls, providers: Mapping[str, object], **kwargs: Any) -> Host:

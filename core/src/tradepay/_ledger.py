@@ -22,6 +22,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from ._attempts import Attempt, ProviderStatus
+from ._config import check_cashier_url, check_merchant_secrets
 from ._errors import InvalidInput
 from ._hookspecs import hookimpl
 from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
@@ -191,8 +192,9 @@ class OrderNames:
     ledger; a subclass provides ``get_order``."""
 
     def __init__(self, cashier_url: str, merchant_secrets: Mapping[str, str] | None) -> None:
-        self._cashier_url = cashier_url
-        self._secrets = dict(merchant_secrets or {})
+        # The configuration's rules for [host] cashier_url and [merchants]: a ledger built in code obeys them too.
+        self._cashier_url = check_cashier_url(cashier_url)
+        self._secrets = dict(check_merchant_secrets({} if merchant_secrets is None else merchant_secrets))
 
     def get_order(self, trade_no: str) -> Order | None:
         raise NotImplementedError

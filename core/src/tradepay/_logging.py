@@ -26,6 +26,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from ._cards import redact_card_numbers
+from ._config import check_log_level
 from ._errors import InvalidInput
 from ._redaction import redact_card_data
 
@@ -222,7 +223,7 @@ def configure_logging(
     A library must never call this; an application calls it once at start-up. ``cache=False`` lets a later
     call (or structlog's test helpers) take effect on loggers already used.
     """
-    numeric = level if isinstance(level, int) else logging.getLevelNamesMapping()[level.upper()]
+    numeric = check_log_level(level)  # a ConfigError naming ``level`` for anything but a level
     formatter: Any
     if fmt == "json":
         formatter = structlog.processors.ExceptionRenderer(

@@ -15,8 +15,10 @@ from types import MappingProxyType
 from typing import Final, Protocol, runtime_checkable
 
 from ._echo import echo_value
+from ._enums import CheckedEnumType
 from ._errors import InvalidInput
-from ._money import minor_unit_exponent, parse_minor_units
+from ._money import minor_unit_exponent, parse_minor_units, recorded_exponent
+from ._numbers import shown_number
 from ._text import MAX_TEXT, check_text
 
 __all__ = [
@@ -39,7 +41,7 @@ _MAX_INFO_TEXT = MAX_TEXT
 _EMPTY: Final[Mapping[str, str]] = MappingProxyType({})
 
 
-class PaymentType(enum.StrEnum):
+class PaymentType(enum.StrEnum, metaclass=CheckedEnumType):
     """What ``PaymentRequest.payment_string`` names."""
 
     ORDER_ID = "ORDER_ID"
@@ -48,7 +50,7 @@ class PaymentType(enum.StrEnum):
     ORDER_STRING = "ORDER_STRING"
 
 
-class ResultCode(enum.StrEnum):
+class ResultCode(enum.StrEnum, metaclass=CheckedEnumType):
     """``PaymentResult.result_code``: the code the mini program's ``my.tradePay`` receives unchanged."""
 
     SUCCESS = "9000"
@@ -59,7 +61,7 @@ class ResultCode(enum.StrEnum):
     UNKNOWN = "6004"
 
 
-class ErrorCode(enum.IntEnum):
+class ErrorCode(enum.IntEnum, metaclass=CheckedEnumType):
     """The SPI's error codes (the seed's table; there is no 1004).
 
     Members carry short names; the seed's names (``ERROR_CODE_USER_CANCEL``) are aliases of them, and
@@ -130,11 +132,24 @@ class PaymentAmount:
         return int(self.value)
 
     def __str__(self) -> str:
-        exponent = minor_unit_exponent(self.currency)
+        exponent = recorded_exponent(self.currency)
         if exponent == 0:
             return f"{self.currency} {self.value}"
         digits = self.value.rjust(exponent + 1, "0")
         return f"{self.currency} {digits[:-exponent]}.{digits[-exponent:]}"
+
+
+def recorded_amount(currency: str, value: str) -> PaymentAmount:
+    """An amount as a ledger recorded it: in a current currency, or in one withdrawn from ISO 4217 since the
+    record was made (new amounts in it are refused, records of it stay readable). The value is checked as
+    :class:`PaymentAmount` checks it."""
+    recorded_exponent(currency, field="payment_amount.currency")
+    if parse_minor_units(value, field="payment_amount.value") == 0:
+        raise InvalidInput("payment_amount.value", "must be greater than zero")
+    amount = object.__new__(PaymentAmount)
+    object.__setattr__(amount, "currency", currency)
+    object.__setattr__(amount, "value", value)
+    return amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +244,8 @@ class ResultError:
             object.__setattr__(self, "error_code", ErrorCode(self.error_code))
         except ValueError:
             known = ", ".join(str(int(c)) for c in _ERROR_CODES)
-            raise InvalidInput("result_error.error_code", f"{self.error_code} is not one of {known}") from None
+            shown = shown_number(raw)
+            raise InvalidInput("result_error.error_code", f"{shown} is not one of {known}") from None
         desc = check_text(
             self.error_desc, "result_error.error_desc", limit=_MAX_INFO_TEXT, required=False, card_numbers="mask"
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ._echo import echo_value
+from ._enums import CheckedEnumType
 from ._errors import InvalidInput
 from ._models import PaymentAmount
+from ._numbers import timestamp_refusal
 from ._text import MAX_IDENTIFIER, check_identifier
 
 __all__ = ["MAX_TRADE_NO", "Order", "OrderStatus", "check_trade_no", "order_with_status"]
@@ -22,7 +23,7 @@ def check_trade_no(value: object, field: str = "trade_no") -> str:
     return check_identifier(value, field)
 
 
-class OrderStatus(enum.StrEnum):
+class OrderStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """An order is open until a payment succeeds (paid) or the merchant closes it (closed)."""
 
     OPEN = "open"
@@ -53,13 +54,12 @@ class Order:
         check_trade_no(self.payer_id, "payer_id")
         try:
             object.__setattr__(self, "status", OrderStatus(self.status))
-        except ValueError:
-            choices = ", ".join(s.value for s in OrderStatus)
-            raise InvalidInput("status", f"{echo_value(self.status)} is not one of {choices}") from None
-        if self.expires_at is not None and (
-            isinstance(self.expires_at, bool) or not isinstance(self.expires_at, int | float)
-        ):
-            raise InvalidInput("expires_at", f"must be a number of seconds, got {type(self.expires_at).__name__}")
+        except InvalidInput as exc:
+            raise InvalidInput("status", exc.reason) from None
+        if self.expires_at is not None:
+            refused = timestamp_refusal(self.expires_at)
+            if refused is not None:
+                raise InvalidInput("expires_at", refused)
 
 
 def order_with_status(order: Order, status: OrderStatus) -> Order:

@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass
 
 from ._attempts import Attempt, ProviderStatus
+from ._enums import CheckedEnumType
+from ._fields import check_duration_ms, check_instance, check_member, check_moment
 from ._models import PaymentResult
 from ._text import MAX_IDENTIFIER, MAX_TEXT, check_text, plain_texts
 
@@ -16,7 +18,7 @@ MAX_RULE_NAME = 256
 MAX_DETAIL = 4096
 
 
-class Decision(enum.StrEnum):
+class Decision(enum.StrEnum, metaclass=CheckedEnumType):
     """What the chain does after an attempt."""
 
     STOP = "stop"
@@ -27,7 +29,7 @@ class Decision(enum.StrEnum):
     """Ambiguous: ask the same provider what happened before anything else."""
 
 
-class OutcomeKind(enum.StrEnum):
+class OutcomeKind(enum.StrEnum, metaclass=CheckedEnumType):
     """How a provider call ended, before any rule is applied."""
 
     ANSWER = "answer"
@@ -42,7 +44,7 @@ class OutcomeKind(enum.StrEnum):
     """The host stopped (a crash, a kill) before it recorded the answer; reconciliation settled it."""
 
 
-class PaymentStatus(enum.StrEnum):
+class PaymentStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """A payment's state. ``processing`` ends in one of the others; ``succeeded``, ``failed`` and
     ``cancelled`` are terminal; ``needs_reconciliation`` is settled only by reconciliation (to ``succeeded``
     or ``failed``). The transitions are enforced in :mod:`tradepay._states`."""
@@ -76,12 +78,25 @@ class AttemptRecord:
     reconciliation). Reconciliation may later settle an ``unknown`` attempt."""
 
     def __post_init__(self) -> None:
+        check_instance(self.attempt, Attempt, "attempt")
+        check_instance(self.result, PaymentResult, "result", optional=True)
+        # Records are made on every payment: a field already of its type is checked, not set again.
+        for name, kind in _RECORD_ENUMS:
+            value = getattr(self, name)
+            if type(value) is not kind:
+                object.__setattr__(self, name, check_member(value, kind, name))
+        duration = check_duration_ms(self.duration_ms, "duration_ms")
+        if duration is not self.duration_ms:
+            object.__setattr__(self, "duration_ms", duration)
         if not self.detail and plain_texts((self.rule,), MAX_RULE_NAME):
             return  # a valid answer's record, on every attempt: passed in one call
         # A rule's name is the configuration's (its rule table's), not a payer's input: kept as given.
         check_text(self.rule, "rule", limit=MAX_RULE_NAME)
         detail = check_text(self.detail, "detail", limit=MAX_DETAIL, required=False, card_numbers="mask")
         object.__setattr__(self, "detail", detail)
+
+
+_RECORD_ENUMS = (("kind", OutcomeKind), ("decision", Decision), ("final", Decision), ("status", ProviderStatus))
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +119,19 @@ class Payment:
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
 
     def __post_init__(self) -> None:
+        if type(self.status) is not PaymentStatus:
+            object.__setattr__(self, "status", check_member(self.status, PaymentStatus, "status"))
+        check_instance(self.result, PaymentResult, "result", optional=True)
+        check_instance(self.attempts, (tuple, list), "attempts")
+        for index, record in enumerate(self.attempts):
+            check_instance(record, AttemptRecord, f"attempts[{index}]")
+        if type(self.attempts) is not tuple:
+            object.__setattr__(self, "attempts", tuple(self.attempts))
+        for name in ("created_at", "updated_at"):
+            moment = check_moment(getattr(self, name), name)
+            if moment is not getattr(self, name):
+                object.__setattr__(self, name, moment)
+        check_instance(self.pending, Attempt, "pending", optional=True)
         if plain_texts((self.payment_id, self.trade_no, self.app_id or "-"), MAX_IDENTIFIER):
             return  # a ledger makes one on every change of a payment: passed in one call
         check_text(self.payment_id, "payment_id", limit=MAX_IDENTIFIER)

@@ -10,13 +10,15 @@ import enum
 from dataclasses import dataclass
 
 from ._attempts import Attempt
-from ._errors import InvalidInput
+from ._enums import CheckedEnumType
+from ._fields import check_instance, check_member, check_moment
 from ._models import PaymentAmount
+from ._text import MAX_IDENTIFIER, MAX_TEXT, check_identifier, check_text
 
 __all__ = ["Refund", "RefundAnswer", "RefundOutcome", "RefundResult", "RefundStatus", "ResultStatus"]
 
 
-class RefundStatus(enum.StrEnum):
+class RefundStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """Where a refund is in its life. ``succeeded`` and ``failed`` are final."""
 
     PROCESSING = "processing"
@@ -29,7 +31,7 @@ class RefundStatus(enum.StrEnum):
     """The provider's answer was unknown: counts against what can be refunded until an inquiry settles it."""
 
 
-class RefundOutcome(enum.StrEnum):
+class RefundOutcome(enum.StrEnum, metaclass=CheckedEnumType):
     """A provider's word on one refund: its answer to ``refund`` or to ``inquire_refund``."""
 
     SUCCEEDED = "succeeded"
@@ -50,18 +52,12 @@ class RefundAnswer:
     message: str = ""
 
     def __post_init__(self) -> None:
-        outcome: object = self.outcome  # typed, but a provider's answer is checked, not trusted
-        reason: object = self.reason
-        message: object = self.message
-        if not isinstance(outcome, RefundOutcome):
-            try:
-                object.__setattr__(self, "outcome", RefundOutcome(str(outcome)))
-            except ValueError:
-                raise InvalidInput("outcome", "must be succeeded, failed or unknown") from None
-        if reason is not None and not isinstance(reason, str):
-            raise InvalidInput("reason", f"must be a string or None, got {type(reason).__name__}")
-        if not isinstance(message, str):
-            raise InvalidInput("message", f"must be a string, got {type(message).__name__}")
+        object.__setattr__(self, "outcome", check_member(self.outcome, RefundOutcome, "outcome"))
+        if self.reason is not None:
+            check_text(self.reason, "reason", limit=MAX_IDENTIFIER, card_numbers="refuse")
+        object.__setattr__(
+            self, "message", check_text(self.message, "message", limit=MAX_TEXT, required=False, card_numbers="mask")
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +84,25 @@ class Refund:
     created_at: float = 0.0
     updated_at: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("refund_id", "trade_no", "payment_id", "request_id", "merchant_id"):
+            check_identifier(getattr(self, name), name)
+        check_instance(self.attempt, Attempt, "attempt")
+        check_instance(self.amount, PaymentAmount, "amount")
+        if self.reason is not None:
+            check_text(self.reason, "reason", limit=MAX_TEXT, card_numbers="mask")
+        object.__setattr__(self, "status", check_member(self.status, RefundStatus, "status"))
+        check_instance(self.answer, RefundAnswer, "answer", optional=True)
+        for name in ("created_at", "updated_at"):
+            object.__setattr__(self, name, check_moment(getattr(self, name), name))
+
     @property
     def idempotency_key(self) -> str:
         """The provider's key for this refund: the same on every retry and inquiry of it."""
         return self.refund_id
 
 
-class ResultStatus(enum.StrEnum):
+class ResultStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """The status of an answer to a merchant, as Alipay+ spells it."""
 
     SUCCESS = "S"
@@ -112,3 +120,13 @@ class RefundResult:
     result_code: str
     result_message: str
     refund: Refund | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "result_status", check_member(self.result_status, ResultStatus, "result_status"))
+        check_identifier(self.result_code, "result_code")
+        object.__setattr__(
+            self,
+            "result_message",
+            check_text(self.result_message, "result_message", limit=MAX_TEXT, required=False, card_numbers="mask"),
+        )
+        check_instance(self.refund, Refund, "refund", optional=True)

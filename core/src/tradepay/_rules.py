@@ -14,12 +14,15 @@ have charged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ._errors import ConfigError
+from ._fields import NAME_RE
 from ._models import ErrorCode, PaymentResult, ResultCode
+from ._numbers import shown_value
 from ._records import Decision, OutcomeKind
 
 __all__ = ["DEFAULT_RULES", "RISK_REASONS", "Rule", "RuleTable", "parse_rules"]
@@ -27,7 +30,55 @@ __all__ = ["DEFAULT_RULES", "RISK_REASONS", "Rule", "RuleTable", "parse_rules"]
 #: Decline reasons that mean "do not try another way": fraud or risk, a lost or stolen card.
 RISK_REASONS = r"RISK_REJECT|LOST_CARD|STOLEN_CARD|FRAUD\w*|PICKUP_CARD"
 
+#: The longest rule name and ``detail`` pattern accepted.
+MAX_RULE_NAME: Final = 100
+MAX_DETAIL_PATTERN: Final = 1024
+
 _AMBIGUOUS_CODES = frozenset({ResultCode.PROCESSING, ResultCode.NETWORK_ERROR, ResultCode.UNKNOWN})
+
+
+_NEVER_FALL_THROUGH_ERRORS = frozenset({ErrorCode.USER_CANCEL, ErrorCode.TIMEOUT, ErrorCode.UNKNOWN_ERROR})
+
+
+def _enum(enum_type: Any, value: object, key: str) -> Any:
+    try:
+        return enum_type(value)
+    except (ValueError, TypeError):
+        choices = ", ".join(repr(m.value) for m in dict.fromkeys(enum_type))
+        raise ConfigError(key, f"{shown_value(value)} is not one of {choices}") from None
+
+
+def _pattern(detail: object) -> re.Pattern[str] | None:
+    if detail is None or (isinstance(detail, re.Pattern) and isinstance(detail.pattern, str)):
+        return detail
+    if not isinstance(detail, str):
+        raise ConfigError("detail", f"must be a regular expression string, got {type(detail).__name__}")
+    if len(detail) > MAX_DETAIL_PATTERN:
+        raise ConfigError("detail", f"is longer than {MAX_DETAIL_PATTERN} characters")
+    try:
+        return re.compile(detail)
+    except (re.error, OverflowError, RecursionError) as exc:
+        raise ConfigError("detail", f"is not a valid regular expression: {exc}") from None
+
+
+def _refuse_unsafe(rule: Rule) -> None:
+    if rule.answer_code is not None:
+        if rule.answer_code is not ResultCode.USER_CANCEL:
+            raise ConfigError("answer_code", 'may only be "6001" (answer a stopping rule as a user cancel)')
+        if rule.decision is not Decision.STOP:
+            raise ConfigError("answer_code", 'goes only with decision = "stop"')
+    if rule.decision is not Decision.FALLTHROUGH:
+        return
+    if rule.kind is not None and rule.kind is not OutcomeKind.ANSWER:
+        raise ConfigError("decision", f"fallthrough on kind {rule.kind.value!r} could charge twice")
+    if rule.result_code is not None and rule.result_code is not ResultCode.FAILED:
+        raise ConfigError("decision", f"fallthrough is allowed only on result code 4000, not {rule.result_code.value}")
+    if rule.error_code in _NEVER_FALL_THROUGH_ERRORS:
+        raise ConfigError(
+            "decision", f"error {int(rule.error_code)} never falls through (a cancel, or a result nobody knows)"
+        )
+    if rule.result_code is None and rule.error_code is None:
+        raise ConfigError("decision", 'a fallthrough rule must name result_code = "4000" or an error_code')
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +96,19 @@ class Rule:
     specificity: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Plain values (as written in code or TOML) become their enums; a wrong one raises ValueError.
+        """Check every field as a ``[[rules]]`` table is checked (plain values become their enums, a string
+        ``detail`` is compiled) and refuse the fall-throughs that could charge twice; each error is a
+        :class:`ConfigError` whose key is the field (``decision``, ``detail`` ...)."""
+        if not isinstance(self.name, str) or not self.name.strip() or len(self.name) > MAX_RULE_NAME:
+            raise ConfigError("name", f"must be a non-blank string of at most {MAX_RULE_NAME} characters")
+        if self.provider is not None and (not isinstance(self.provider, str) or not NAME_RE.fullmatch(self.provider)):
+            raise ConfigError("provider", f"{shown_value(self.provider)} is not a provider name (lowercase, a-z0-9_-)")
+        raw_code: object = self.result_code  # TOML may give a result code as an integer
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool) and 0 <= raw_code < 10_000:
+            object.__setattr__(self, "result_code", str(raw_code))
+        raw_error: object = self.error_code
+        if raw_error is not None and (isinstance(raw_error, bool) or not isinstance(raw_error, int)):
+            raise ConfigError("error_code", f"must be an integer, got {type(raw_error).__name__}")
         for name, enum_type in (
             ("decision", Decision),
             ("kind", OutcomeKind),
@@ -55,10 +118,11 @@ class Rule:
         ):
             value = getattr(self, name)
             if value is not None and not isinstance(value, enum_type):
-                object.__setattr__(self, name, enum_type(value))
-        raw_detail: object = self.detail  # a pattern may be given as a string
-        if isinstance(raw_detail, str):
-            object.__setattr__(self, "detail", re.compile(raw_detail))
+                object.__setattr__(self, name, _enum(enum_type, value, name))
+        if self.decision is None:
+            raise ConfigError("decision", "is required (stop, fallthrough or inquire)")
+        object.__setattr__(self, "detail", _pattern(self.detail))
+        _refuse_unsafe(self)
         matchers = (self.provider, self.kind, self.result_code, self.error_code, self.detail)
         object.__setattr__(self, "specificity", sum(m is not None for m in matchers))
 
@@ -132,7 +196,9 @@ class RuleTable:
     __slots__ = ("_memo", "_rules")
 
     def __init__(self, overrides: Iterable[Rule] = (), *, defaults: Iterable[Rule] = DEFAULT_RULES) -> None:
-        ordered = [*overrides, *defaults]
+        """Order ``overrides`` before ``defaults``; a :class:`ConfigError` names ``rules[INDEX]`` (or
+        ``defaults[INDEX]``) of an entry that is not a :class:`Rule`."""
+        ordered = [*check_rules(overrides), *check_rules(defaults, key="defaults")]
         # Stable sort: specificity first, then listed order (overrides before defaults).
         self._rules: tuple[Rule, ...] = (*sorted(ordered, key=lambda r: -r.specificity), DEFAULT_RULE)
         self._memo: dict[tuple[object, ...], tuple[Rule, Decision]] = {}
@@ -176,9 +242,6 @@ class RuleTable:
         return found
 
 
-_NEVER_FALL_THROUGH_ERRORS = frozenset({ErrorCode.USER_CANCEL, ErrorCode.TIMEOUT, ErrorCode.UNKNOWN_ERROR})
-
-
 def is_user_cancel(result: PaymentResult | None) -> bool:
     """True for an answer that says the user cancelled (result ``6001`` or error ``1001``)."""
     if result is None:
@@ -210,18 +273,34 @@ def effective_decision(rule: Rule, kind: OutcomeKind, result: PaymentResult | No
 _RULE_KEYS = frozenset({"name", "decision", "provider", "kind", "result_code", "error_code", "detail", "answer_code"})
 
 
-def _enum(enum_type: Any, value: object, key: str) -> Any:
+@contextmanager
+def within(prefix: str) -> Iterator[None]:
+    """Re-raise a :class:`ConfigError` of a part (``decision``) under the path of the whole (``rules[2].decision``)."""
     try:
-        return enum_type(value)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in dict.fromkeys(enum_type))
-        raise ConfigError(key, f"{value!r} is not one of {choices}") from None
+        yield
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}.{exc.key}" if exc.key else prefix, exc.reason) from None
+
+
+def check_rules(rules: object, *, key: str = "rules", providers: Sequence[str] | None = None) -> tuple[Rule, ...]:
+    """``rules`` as a tuple: an iterable of :class:`Rule` whose providers (when ``providers`` is given) are among
+    them; a :class:`ConfigError` names ``key[INDEX]`` of the first that is not."""
+    if isinstance(rules, str | bytes | Mapping) or not isinstance(rules, Iterable):
+        raise ConfigError(key, f"must be a sequence of Rule, got {type(rules).__name__}")
+    checked = tuple(rules)
+    for index, rule in enumerate(checked):
+        if not isinstance(rule, Rule):
+            raise ConfigError(f"{key}[{index}]", f"must be a Rule, got {type(rule).__name__}")
+        if providers is not None and rule.provider is not None and rule.provider not in providers:
+            raise ConfigError(f"{key}[{index}].provider", f"{rule.provider!r} is not in chain.providers")
+    return checked
 
 
 def parse_rules(raw: object, *, providers: Sequence[str] | None = None) -> tuple[Rule, ...]:
     """Build rules from the configuration's ``[[rules]]`` array; every error names its key path.
 
-    Refused outright, because they could charge twice: a ``fallthrough`` on a success, a cancel, a
+    Each table is checked by :class:`Rule` itself (one set of checks for rules written in TOML and in code):
+    refused outright, because they could charge twice, are a ``fallthrough`` on a success, a cancel, a
     processing or unknown result, or on an exception, invalid answer or missed deadline.
     """
     if not isinstance(raw, list):
@@ -234,58 +313,9 @@ def parse_rules(raw: object, *, providers: Sequence[str] | None = None) -> tuple
         unknown = sorted(set(item) - _RULE_KEYS)
         if unknown:
             raise ConfigError(f"{at}.{unknown[0]}", f"unknown key (known: {', '.join(sorted(_RULE_KEYS))})")
-        if "decision" not in item:
-            raise ConfigError(f"{at}.decision", "is required (stop, fallthrough or inquire)")
-        matchers: dict[str, Any] = {}
-        for key in ("name", "provider", "detail"):
-            if key in item and not isinstance(item[key], str):
-                raise ConfigError(f"{at}.{key}", f"must be a string, got {type(item[key]).__name__}")
-        if "provider" in item:
-            if providers is not None and item["provider"] not in providers:
-                raise ConfigError(f"{at}.provider", f"{item['provider']!r} is not in chain.providers")
-            matchers["provider"] = item["provider"]
-        if "kind" in item:
-            matchers["kind"] = _enum(OutcomeKind, item["kind"], f"{at}.kind")
-        if "result_code" in item:
-            matchers["result_code"] = _enum(ResultCode, str(item["result_code"]), f"{at}.result_code")
-        if "error_code" in item:
-            code = item["error_code"]
-            if isinstance(code, bool) or not isinstance(code, int):
-                raise ConfigError(f"{at}.error_code", f"must be an integer, got {type(code).__name__}")
-            matchers["error_code"] = _enum(ErrorCode, code, f"{at}.error_code")
-        if "detail" in item:
-            try:
-                matchers["detail"] = re.compile(item["detail"])
-            except re.error as exc:
-                raise ConfigError(f"{at}.detail", f"is not a valid regular expression: {exc}") from None
-        if "answer_code" in item:
-            if str(item["answer_code"]) != ResultCode.USER_CANCEL.value:
-                raise ConfigError(f"{at}.answer_code", 'may only be "6001" (answer a stopping rule as a user cancel)')
-            if item.get("decision") != Decision.STOP.value:
-                raise ConfigError(f"{at}.answer_code", 'goes only with decision = "stop"')
-            matchers["answer_code"] = ResultCode.USER_CANCEL
-        decision = _enum(Decision, item["decision"], f"{at}.decision")
-        rule = Rule(name=item.get("name", f"rule-{index}"), decision=decision, **matchers)
-        _refuse_unsafe(rule, at)
-        rules.append(rule)
-    return tuple(rules)
-
-
-def _refuse_unsafe(rule: Rule, at: str) -> None:
-    if rule.decision is not Decision.FALLTHROUGH:
-        return
-    if rule.kind is not None and rule.kind is not OutcomeKind.ANSWER:
-        raise ConfigError(f"{at}.decision", f"fallthrough on kind {rule.kind.value!r} could charge twice")
-    if rule.result_code is not None and rule.result_code is not ResultCode.FAILED:
-        raise ConfigError(
-            f"{at}.decision", f"fallthrough is allowed only on result code 4000, not {rule.result_code.value}"
-        )
-    if rule.error_code in _NEVER_FALL_THROUGH_ERRORS:
-        raise ConfigError(
-            f"{at}.decision", f"error {int(rule.error_code)} never falls through (a cancel, or a result nobody knows)"
-        )
-    if rule.result_code is None and rule.error_code is None:
-        raise ConfigError(f"{at}.decision", 'a fallthrough rule must name result_code = "4000" or an error_code')
+        with within(at):
+            rules.append(Rule(**{"name": f"rule-{index}", "decision": None, **item}))
+    return check_rules(rules, providers=providers)
 
 
 def is_ambiguous_code(code: ResultCode) -> bool:

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from ._engine import refusal, unresolved_result
+from ._errors import ConfigError
 from ._host import Host
 from ._logging import get_logger
 from ._models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult
@@ -74,6 +75,8 @@ class PaymentService:
     """The super app's payment service: pays through ``host``'s chain and answers exactly once."""
 
     def __init__(self, host: Host) -> None:
+        if not isinstance(host, Host):
+            raise ConfigError("host", f"must be a Host (Host.from_config or Host(...)), got {type(host).__name__}")
         self.host = host
         self._loop = _LoopThread()
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from ._attempts import Attempt, ProviderStatus
 from ._databases import Connection, Database, SQLiteDatabase
-from ._errors import InvalidInput
+from ._errors import ConfigError, InvalidInput
 from ._hookspecs import hookimpl
 from ._ledger import (
     DEFAULT_CASHIER_URL,
@@ -30,7 +30,7 @@ from ._ledger import (
     signed_by,
 )
 from ._migrations import migrate
-from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError
+from ._models import APIContext, ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, ResultError, recorded_amount
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
@@ -121,7 +121,7 @@ class SQLLedger(OrderNames):
         if row is None:
             return None
         trade, currency, amount, merchant, payer, status, expires = row
-        return Order(trade, PaymentAmount(currency, amount), merchant, payer, OrderStatus(status), expires)
+        return Order(trade, recorded_amount(currency, amount), merchant, payer, OrderStatus(status), expires)
 
     def close_order(self, trade_no: str) -> Order:
         with self._write() as db:
@@ -365,7 +365,14 @@ class SQLiteLedger(SQLLedger):
         merchant_secrets: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        OrderNames.__init__(self, cashier_url, merchant_secrets)  # checked before the file is made
+        if not isinstance(path, str | os.PathLike) or not os.fspath(path) or "\x00" in str(path):
+            raise ConfigError(
+                "ledger.url", f"the SQLite ledger's path must be a non-empty path, got {type(path).__name__}"
+            )
         self.path = Path(path)
+        if self.path.is_dir():
+            raise ConfigError("ledger.url", f"the SQLite ledger's path {str(self.path)[:80]!r} is a folder, not a file")
         self.sqlite = SQLiteDatabase(self.path)
         super().__init__(self.sqlite, cashier_url=cashier_url, merchant_secrets=merchant_secrets, clock=clock)
 
@@ -389,5 +396,14 @@ class PostgresLedger(SQLLedger):
     ) -> None:
         from ._postgres import PostgresDatabase
 
+        OrderNames.__init__(self, cashier_url, merchant_secrets)  # checked before anything is connected
+        if not isinstance(url, str) or not url.startswith("postgresql://"):
+            raise ConfigError("ledger.url", 'must be a "postgresql://..." URL')
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or not 1 <= max_connections <= 1000
+        ):
+            raise ConfigError("max_connections", "must be an integer between 1 and 1000")
         self.postgres = PostgresDatabase(url, max_connections=max_connections)
         super().__init__(self.postgres, cashier_url=cashier_url, merchant_secrets=merchant_secrets, clock=clock)
