@@ -31,6 +31,16 @@ from ._models import (
 )
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._render import (
+    echo_json,
+    echo_text,
+    format_amount,
+    format_table,
+    format_time,
+    json_amount,
+    json_time,
+    printable,
+)
 from ._sqlite import immediate_transaction, open_sqlite
 
 if TYPE_CHECKING:
@@ -131,6 +141,15 @@ __all__ = [
     "luhn_valid",
     "mask_card_number",
     "redact_card_numbers",
+    # the command line's output
+    "echo_text",
+    "echo_json",
+    "format_amount",
+    "format_time",
+    "format_table",
+    "json_amount",
+    "json_time",
+    "printable",
     # errors
     "TradePayError",
     "InvalidInput",

@@ -14,6 +14,7 @@ from typing import Final, Protocol, runtime_checkable
 
 from ._errors import InvalidInput
 from ._money import minor_unit_exponent, parse_minor_units
+from ._render import format_amount
 
 __all__ = [
     "APIContext",
@@ -130,11 +131,7 @@ class PaymentAmount:
         return int(self.value)
 
     def __str__(self) -> str:
-        exponent = minor_unit_exponent(self.currency)
-        if exponent == 0:
-            return f"{self.currency} {self.value}"
-        digits = self.value.rjust(exponent + 1, "0")
-        return f"{self.currency} {digits[:-exponent]}.{digits[-exponent:]}"
+        return format_amount(self.currency, self.value)
 
 
 @dataclass(frozen=True, slots=True)
