@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._errors import TradePayError
+from ._errors import ConfigError, TradePayError
 
 __all__ = ["Check", "diagnose"]
 
@@ -26,14 +26,17 @@ class Check:
 def diagnose(config_path: str | None) -> list[Check]:
     """Every check, in order; later checks are skipped when what they need failed."""
     from ._config import find_config, load_config
-    from ._discovery import installed_providers
+    from ._discovery import installed_providers, not_installed
     from ._host import Host
     from ._migrations import SCHEMA_VERSION
+    from ._reconcile import too_young_note, too_young_to_settle
 
     checks: list[Check] = []
     found = find_config(config_path)
     try:
         config = load_config(config_path)
+    except ConfigError as exc:  # its message starts "configuration": the check's name says it already
+        return [Check("fail", "configuration", f"{exc.key}: {exc.reason}" if exc.key else exc.reason)]
     except TradePayError as exc:
         return [Check("fail", "configuration", str(exc))]
     checks.append(Check("ok", "configuration", str(found)))
@@ -58,11 +61,7 @@ def diagnose(config_path: str | None) -> list[Check]:
         checks.append(
             Check("ok", f"provider {name}", f"{p.distribution}=={p.version}")
             if p
-            else Check(
-                "fail",
-                f"provider {name}",
-                f"not installed (pip install tradepay-{name}, or remove it from chain.providers)",
-            )
+            else Check("fail", f"provider {name}", f"not installed: {not_installed(name)}")
         )
     if any(c.status == "fail" for c in checks):
         return checks
@@ -87,10 +86,12 @@ def diagnose(config_path: str | None) -> list[Check]:
             checks.append(Check("warn", "ledger", "in memory: payments are lost when the process ends"))
         stale = time.time() - 2 * config.chain.deadline_s
         unsettled = host.ledger.unsettled(updated_before=stale)
+        young = too_young_to_settle(host)
+        also = f"; {too_young_note(len(young), 2 * config.chain.deadline_s)}" if young else ""
         checks.append(
-            Check("ok", "unsettled payments", "none")
+            Check("ok", "unsettled payments", f"none{also}")
             if not unsettled
-            else Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`")
+            else Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`{also}")
         )
     finally:
         host.close()

@@ -203,7 +203,7 @@ class Chain:
             return await self._walk(request, context, order, payment, started, log)
         except BaseException:
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
-            # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
+            # left for reconciliation rather than "in progress" for ever (repeats get its stored 6004 meanwhile).
             log.exception("payment.interrupted")
             with contextlib.suppress(Exception):
                 self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
