@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Literal
 
 import pytest
+import structlog
 
 from tradepay import (
     InvalidInput,
     PaymentAmount,
+    configure_logging,
     echo_json,
     echo_text,
     format_amount,
@@ -102,3 +106,19 @@ def test_a_table_has_its_header_and_aligned_columns() -> None:
         "pay_1   succeeded",
         "pay_22  failed\\x1b[2J",
     ]
+
+
+@pytest.mark.parametrize("fmt", ["console", "json"])
+def test_logged_text_carries_no_control_characters(fmt: Literal["console", "json"]) -> None:
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    try:
+        configure_logging(fmt=fmt, stream=stream, cache=False)
+        structlog.get_logger("tradepay").info("attempt.finished", reason="\x1b]0;owned\x07RISK")
+    finally:
+        structlog.configure(**saved)
+
+    line = stream.getvalue()
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert "owned" in line
