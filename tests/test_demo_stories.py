@@ -175,3 +175,13 @@ def test_the_demo_ends_saying_how_to_run_tradepay(demo: Any) -> None:
         assert last.startswith("next: `")
         assert "tradepay` alone needs `source " in last
         assert "/activate` first" in last
+
+
+def test_a_providers_decline_names_the_amount_in_major_units(demo: Any) -> None:
+    bob = story(demo, 3)
+    assert bob.payment is not None
+    wallet = bob.payment.attempts[1]
+    assert wallet.attempt.provider == "wallet"
+    assert wallet.result is not None
+    assert wallet.result.result_error is not None
+    assert wallet.result.result_error.error_desc == "the payer's USD balance is below USD 25.00"
