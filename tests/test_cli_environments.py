@@ -418,7 +418,9 @@ def test_a_plugin_group_whose_host_cannot_start_is_that_failure_not_an_unknown_c
 
     assert (plugin.status, plugin.stderr) == (
         1,
-        f"Error: configuration: {missing}: no such file (run `tradepay init` to write one)\n",
+        "Error: `tradepay wallet` comes from the provider 'wallet' (tradepay-wallet 0.1.0), which needs a "
+        f"configuration that lists it in chain.providers: configuration: {missing}: no such file (run `tradepay "
+        "init` to write one)\n",
     )
     assert unknown.status == 2
     assert "no such command 'refund' (plugin commands unavailable: configuration: " in unknown.stderr

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
+import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +137,51 @@ def test_the_demo_leaves_nothing_outside_its_workspace(demo: Any) -> None:
     text = "\n".join(demo[2])
     assert "4242424242424242" not in text
     assert "card add bob 424242******4242 --exp 12/30 --cvc ***" in text
+
+
+def test_amounts_print_one_way_and_never_glued_to_a_result_code(demo: Any) -> None:
+    lines = "\n".join(demo[2]).splitlines()
+    text = "\n".join(line for line in lines if not line.strip().startswith("$"))  # typed commands: minor units
+    assert "USD  USD" not in text
+    assert "minor units" not in text
+    assert not re.search(r"\b\d{4} USD\b", text), "a result code glued to an amount"
+    # Every amount is the code once and major units: USD 37.50.
+    assert re.findall(r"USD [\d.]+", text) == re.findall(r"USD \d+\.\d\d\b", text)
+    at = lines.index("   $ tradepay wallet balance alice")
+    assert lines[at + 1] == "   USD 37.50"  # alice: 5000 less 1250
+
+
+def test_the_repeat_says_it_is_the_stored_answer(demo: Any) -> None:
+    first, repeat = story(demo, 2), story(demo, 7)
+    assert repeat.payment is not None
+    lines = demo[2]
+    at = next(i for i, line in enumerate(lines) if line.startswith("7. "))
+    shown = lines[at + 1 : at + 4]
+    assert (
+        shown[0]
+        == f"   payment {repeat.payment.payment_id} of order {first.order.trade_no}: USD 12.50 from alice to m-coffee"
+    )
+    assert shown[1].startswith("     no provider called: the stored answer of this payment")
+    assert shown[2] == "     => 9000 succeeded: paid from wallet balance"
+
+
+def test_the_demo_ends_saying_how_to_run_tradepay(demo: Any) -> None:
+    last = demo[2][-1]
+    script = Path(sys.executable).parent / "tradepay"
+    found = shutil.which("tradepay")
+    if found is not None and Path(found).resolve() == script.resolve():
+        assert last.startswith("next: `tradepay --help` lists the commands")
+    else:  # a virtual environment that is not activated: its scripts are not on the PATH
+        assert last.startswith("next: `")
+        assert "tradepay` alone needs `source " in last
+        assert "/activate` first" in last
+
+
+def test_a_providers_decline_names_the_amount_in_major_units(demo: Any) -> None:
+    bob = story(demo, 3)
+    assert bob.payment is not None
+    wallet = bob.payment.attempts[1]
+    assert wallet.attempt.provider == "wallet"
+    assert wallet.result is not None
+    assert wallet.result.result_error is not None
+    assert wallet.result.result_error.error_desc == "the payer's USD balance is below USD 25.00"

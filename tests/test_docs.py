@@ -524,6 +524,7 @@ QUICKSTART = DOCS / "quickstart.md"
 #: What changes from run to run: trade numbers, card tokens, durations, versions, runs of spaces.
 VARYING = [
     (re.compile(r"\bT[0-9a-f]{20}\b"), "T<trade-no>"),
+    (re.compile(r"\bpay_[0-9a-f]{16}\b"), "pay_<id>"),
     (re.compile(r"\bcard_[0-9a-f]+\b"), "card_<token>"),
     (re.compile(r"\(\d+(\.\d+)? ms\)"), "(<ms>)"),
     (re.compile(r"==[0-9][\w.+-]*"), "==<version>"),
@@ -625,3 +626,27 @@ def test_the_index_links_to_every_page() -> None:
     linked = {Path(target.partition("#")[0]).name for target in links(DOCS / "index.md")}
     missing = sorted(page.name for page in PAGES if page.name != "index.md" and page.name not in linked)
     assert not missing, f"docs/index.md does not link to {missing}"
+
+
+# --- 8. the architecture page --------------------------------------------------------------------------------
+
+
+def core_modules() -> set[str]:
+    """The modules of the core's package (``_engine.py``) and its sub-packages and data folders (``testing/``)."""
+    package = Path(tradepay.__file__).parent
+    modules = {path.name for path in package.glob("*.py")}
+    folders = {f"{path.name}/" for path in package.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    return modules | folders
+
+
+def test_the_architecture_page_names_every_core_module() -> None:
+    section = sections_of("architecture.md")["Modules"]
+    [table] = [t for t in tables(section.prose) if t[0][0] == "module"]
+    spans = [code_span(row[0]) for row in table[1:]]
+    listed = [span for span in spans if span is not None]
+    assert len(listed) == len(spans), "architecture.md: a module cell is not one code span"
+    missing = sorted(core_modules() - set(listed))
+    unknown = sorted(set(listed) - core_modules())
+    assert not missing, f"docs/architecture.md's module table does not name {missing}"
+    assert not unknown, f"docs/architecture.md's module table names modules that do not exist: {unknown}"
+    assert len(listed) == len(set(listed)), "docs/architecture.md names a module twice"

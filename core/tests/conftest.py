@@ -104,7 +104,7 @@ def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     them). The group also marks plugin commands as loaded, and adds them, on the module-level ``cli``.
     """
     configure = tradepay._logging.configure_logging
-    saved = structlog.get_config()
+    saved, was_configured = structlog.get_config(), structlog.is_configured()
 
     def uncached(**kwargs: Any) -> None:
         configure(**{**kwargs, "cache": False})
@@ -116,4 +116,7 @@ def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     monkeypatch.setattr(cli, "commands", dict(cli.commands))
     monkeypatch.delenv("TRADEPAY_CONFIG", raising=False)
     yield
-    structlog.configure(**saved)
+    if was_configured:
+        structlog.configure(**saved)
+    else:  # configure(**defaults) would count as configured: the library would print to standard output
+        structlog.reset_defaults()

@@ -48,6 +48,42 @@ def test_invalid_parameters_are_error_2(params: Any, message: str) -> None:
     assert message in answer["errorMessage"]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"paymentUrl": "   ", "tradeNO": "T1"}, "paymentUrl: is blank (only whitespace)"),
+        ({"orderStr": "\t\n"}, "orderStr: is blank (only whitespace)"),
+        ({"tradeNO": " "}, "tradeNO: is blank (only whitespace)"),
+        ({"orderStr": "x" * 5000}, "orderStr: is longer than 4096 characters"),
+        (
+            {"paymentUrl": "https://c/pay?tradeNO=T1\x00"},
+            "paymentUrl: must not contain NUL characters; the first is at character 24",
+        ),
+        ({"tradeNO": "T\x00"}, "tradeNO: must not contain NUL characters; the first is at character 1"),
+    ],
+)
+def test_error_2_names_the_parameter_the_mini_program_sent(params: dict[str, Any], message: str) -> None:
+    answer = trade_pay(None, params, sample_context())
+    assert answer == {"error": 2, "errorMessage": message}
+    assert "payment_string" not in answer["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    ("params", "payment_type", "text"),
+    [
+        ({"paymentUrl": None, "orderStr": None, "tradeNO": "T1"}, PaymentType.ORDER_ID, "T1"),
+        ({"paymentUrl": None, "orderStr": "o=1"}, PaymentType.ORDER_STRING, "o=1"),
+    ],
+)
+def test_a_none_parameter_is_absent(params: dict[str, Any], payment_type: PaymentType, text: str) -> None:
+    assert trade_pay_request(params) == PaymentRequest(payment_type, text)
+
+
+def test_all_parameters_none_is_error_2() -> None:
+    answer = trade_pay(None, {"paymentUrl": None, "orderStr": None, "tradeNO": None}, sample_context())
+    assert answer == {"error": 2, "errorMessage": "tradeNO: one of paymentUrl, orderStr or tradeNO is required"}
+
+
 def test_no_service_is_error_3() -> None:
     assert trade_pay(None, {"tradeNO": "T1"}, sample_context()) == {
         "error": 3,

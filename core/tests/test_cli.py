@@ -7,14 +7,19 @@ no Python traceback: the runner catches exceptions, so ``result.exception`` is c
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
+import io
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,13 +29,33 @@ from click.testing import CliRunner, Result
 
 import tradepay
 import tradepay._logging
-from tradepay import ChainSettings, ConfigError, HostSettings, load_config
+from tradepay import (
+    Attempt,
+    AttemptRecord,
+    ChainSettings,
+    Config,
+    ConfigError,
+    Decision,
+    Host,
+    HostSettings,
+    OutcomeKind,
+    Payment,
+    PaymentAmount,
+    PaymentResult,
+    PaymentStatus,
+    ProviderStatus,
+    ResultCode,
+    json_time,
+    load_config,
+)
 from tradepay._cli import cli
 from tradepay._cli_errors import describe
-from tradepay._config import MAX_CONFIG_BYTES
+from tradepay._config import HOST_PROVIDER_KEYS, MAX_CONFIG_BYTES, LedgerSettings
 from tradepay._databases import SQLiteDatabase
-from tradepay._discovery import installed_providers
+from tradepay._discovery import InstalledCommand, installed_commands, installed_providers
 from tradepay._explain import SAMPLE_OUTCOMES
+from tradepay._rules import _RULE_KEYS
+from tradepay._waiting import WaitingLine
 
 REFERENCE = '[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
 THEN_INQUIRE = "inquire; paid: stop; not paid: next; unknown: cancel"
@@ -68,6 +93,15 @@ def assert_one_line_error(result: Result, exit_code: int = 1) -> str:
         assert result.stderr.splitlines() == errors
         assert result.stdout == ""
     return errors[0]
+
+
+def payments_of(config: Path, trade_no: str | None = None) -> list[Payment]:
+    """The payments the configuration's ledger holds (of order ``trade_no``, if given), newest first."""
+    host = Host.from_config(load_config(config), reconcile=False)
+    try:
+        return host.ledger.payments(trade_no=trade_no)
+    finally:
+        host.close()
 
 
 def json_of(result: Result) -> Any:
@@ -141,6 +175,88 @@ def test_providers_with_an_invalid_configuration_names_the_key(write_config: Cal
     result = invoke("--config", str(config), "providers")
 
     assert "configuration chain.bogus: unknown key" in assert_one_line_error(result)
+
+
+# --- help, and no dead ends ------------------------------------------------------------------------------------
+
+ACME = InstalledCommand("acme", "acme", "acme-pay", "1.2", "The Acme acquirer, as a tradepay provider.")
+
+
+def test_help_lists_the_command_groups_installed_providers_declare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no configuration: nothing can be (or is) imported
+    declared = [*installed_commands(), ACME]
+    monkeypatch.setattr("tradepay._discovery.installed_commands", lambda: declared)
+
+    result = invoke("--help")
+
+    assert result.exit_code == 0, result.output
+    builtin, provided = result.stdout.split("Provider commands (each needs its provider in chain.providers):\n")
+    assert "  pay " in builtin
+    listed = {line.split()[0] for line in provided.splitlines() if re.match(r"  \S", line)}  # not a wrapped line
+    assert listed == {c.name for c in declared}
+    assert "  acme " in provided
+    assert "The Acme acquirer, as a tradepay provider. [acme-pay 1.2]" in provided
+
+
+def test_help_without_provider_commands_has_no_such_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tradepay._discovery.installed_commands", list)
+
+    result = invoke("--help")
+
+    assert result.exit_code == 0, result.output
+    assert "Provider commands" not in result.stdout
+
+
+def test_a_provider_group_without_a_configuration_says_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("tradepay._discovery.installed_commands", lambda: [ACME])
+
+    result = invoke("acme", "--help")
+
+    line = assert_one_line_error(result, exit_code=1)  # the configuration failed: an environment failure
+    assert line.startswith(
+        "Error: `tradepay acme` comes from the provider 'acme' (acme-pay 1.2), which needs a configuration that "
+        "lists it in chain.providers: configuration: no configuration found: run `tradepay init`"
+    )
+    assert "no such command" not in line
+
+
+def test_a_provider_group_not_in_the_chain_says_where_to_add_it(
+    reference_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tradepay._discovery.installed_commands", lambda: [ACME])
+
+    result = invoke("--config", str(reference_config), "acme", "--help")
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert line == (
+        "Error: `tradepay acme` comes from the provider 'acme' (acme-pay 1.2), which is not configured: add 'acme' "
+        f"to chain.providers of {reference_config}"
+    )
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("pya", "pay"), ("reconcille", "reconcile"), ("payment", "payments")])
+def test_a_misspelt_command_gets_the_closest_one(reference_config: Path, typed: str, meant: str) -> None:
+    result = invoke("--config", str(reference_config), typed)
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert line == f"Error: no such command {typed!r}; did you mean {meant!r}?"
+
+
+def test_a_misspelt_provider_in_the_chain_gets_the_closest_installed_name(write_config: Callable[..., Path]) -> None:
+    config = write_config('[chain]\nproviders = ["refrence"]\n')
+
+    result = invoke("--config", str(config), "explain", "--amount", "100", "--currency", "USD")
+
+    line = assert_one_line_error(result)
+    assert line.startswith("Error: provider 'refrence': no installed distribution offers it")
+    assert "did you mean 'reference'?" in line
+    assert "pip install tradepay-" not in line
 
 
 # --- init ----------------------------------------------------------------------------------------------------
@@ -240,6 +356,75 @@ def test_init_counts_a_dangling_symbolic_link_as_existing(tmp_path: Path) -> Non
     assert not (tmp_path / "nowhere").exists()
 
 
+def uncommented(text: str) -> str:
+    """The starter configuration with its commented-out settings and tables put back (``# url = ...``)."""
+    setting = re.compile(r"# (\[\[?[\w.-]+\]\]?|[a-z_]+ = .*)$")
+    return "\n".join(m.group(1) if (m := setting.fullmatch(line)) else line for line in text.splitlines())
+
+
+def config_keys(raw: dict[str, Any]) -> set[str]:
+    """The dotted keys of a parsed configuration, spelt as docs/configuration.md spells them."""
+    keys = set()
+    for table, value in raw.items():
+        if table == "providers":
+            keys |= {f"providers.NAME.{key}" for settings in value.values() for key in settings}
+        elif table == "merchants":
+            keys |= {f"merchants.ID.{key}" for entry in value.values() for key in entry}
+        elif table == "rules":
+            keys |= {f"rules[].{key}" for rule in value for key in rule}
+        else:
+            keys |= {f"{table}.{key}" for key in value}
+    return keys
+
+
+def test_init_writes_every_configuration_key(tmp_path: Path) -> None:
+    path = tmp_path / "tradepay.toml"
+
+    result = invoke("init", "--path", str(path), "--providers", "reference")
+
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    every = uncommented(text)
+    raw = tomllib.loads(every)
+    known = {f"chain.{f.name}" for f in dataclasses.fields(ChainSettings)}
+    known |= {f"host.{f.name}" for f in dataclasses.fields(HostSettings)}
+    known |= {f"ledger.{f.name}" for f in dataclasses.fields(LedgerSettings)}
+    known |= {f"providers.NAME.{key}" for key in HOST_PROVIDER_KEYS}
+    known |= {f"rules[].{key}" for key in _RULE_KEYS} | {"merchants.ID.secret"}
+    assert config_keys(raw) == known
+    # What is written uncommented is each default; what is commented out is valid when put back.
+    assert load_config(path).chain == ChainSettings(providers=("reference",))
+    assert load_config(path).ledger == LedgerSettings()
+    Config.from_mapping(raw, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [
+        ("reference,nosuch", "'nosuch' is not installed: install the distribution that offers it from its source"),
+        ("refrence", "'refrence' is not installed: did you mean 'reference'?"),
+        ("", "name at least one provider"),
+        (" , ", "name at least one provider"),
+    ],
+)
+def test_init_refuses_providers_that_are_not_installed(tmp_path: Path, names: str, says: str) -> None:
+    path = tmp_path / "tradepay.toml"
+
+    result = invoke("init", "--path", str(path), "--providers", names)
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert f"Invalid value for '--providers': {says}" in line
+    assert "pip install tradepay-" not in result.output
+    assert not path.exists()
+
+
+def test_init_names_the_option_not_the_configuration_key(tmp_path: Path) -> None:
+    result = invoke("init", "--path", str(tmp_path / "t.toml"), "--providers", "Bad")
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert line == "Error: Invalid value for '--providers': 'Bad' is not a provider name (lowercase, a-z0-9_-)"
+
+
 # --- explain -------------------------------------------------------------------------------------------------
 
 
@@ -325,6 +510,7 @@ def test_pay_json_pays_through_the_reference_provider(reference_config: Path) ->
         "stop",
     )
     assert attempt["idempotencyKey"] == f"{payment['paymentId']}-1"
+    assert report["stored"] is False
 
 
 def test_pay_text(reference_config: Path) -> None:
@@ -335,11 +521,11 @@ def test_pay_text(reference_config: Path) -> None:
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "order T-cli-1: USD 2.50 from alice to merchant-1"
+    [payment] = payments_of(reference_config)
+    assert lines[0] == f"payment {payment.payment_id} of order T-cli-1: USD 2.50 from alice to merchant-1"
     assert len(lines) == 3
     assert lines[1].split()[:5] == ["#1", "reference", "9000", "success", "->"]
-    assert lines[2].startswith("  => 9000 ")
-    assert lines[2].endswith("(succeeded)")
+    assert lines[2].startswith("  => 9000 succeeded: ")
 
 
 def test_a_scripted_decline_exits_1_with_result_4000(write_config: Callable[..., Path]) -> None:
@@ -367,11 +553,339 @@ def test_pay_with_no_capable_provider_exits_1(write_config: Callable[..., Path])
     assert report["payment"]["attempts"] == []
 
 
+def test_paying_a_paid_order_again_says_it_is_the_stored_answer(reference_config: Path) -> None:
+    first = invoke("--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a",
+                   "--trade-no", "T-again")  # fmt: skip
+    assert first.exit_code == 0, first.output
+
+    again = invoke("--config", str(reference_config), "pay", "--trade-no", "T-again")
+    as_json = invoke("--config", str(reference_config), "pay", "--trade-no", "T-again", "--json")
+
+    assert again.exit_code == 0, again.output
+    [payment] = payments_of(reference_config, "T-again")
+    assert len(payment.attempts) == 1  # no provider was called again
+    lines = again.stdout.splitlines()
+    assert lines == [
+        f"payment {payment.payment_id} of order T-again: USD 2.50 from a to merchant-1",
+        f"  no provider called: the stored answer of this payment (`tradepay payments show {payment.payment_id}` "
+        "tells its story)",
+        first.stdout.splitlines()[-1],
+    ]
+    assert json_of(as_json)["stored"] is True
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "then"),
+    [
+        ("success", "paid", "`tradepay payments show T-taken` shows how; give another --trade-no for a new order"),
+        ("decline", "open", "pay it with `tradepay pay --trade-no T-taken`, or give another --trade-no"),
+    ],
+)
+def test_a_new_order_on_a_taken_trade_number_says_its_status_and_what_to_do(
+    write_config: Callable[..., Path], script: str, status: str, then: str
+) -> None:
+    config = write_config(REFERENCE + f'\n[providers.reference]\nscript = ["{script}"]\n')
+    invoke("--config", str(config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a", "--trade-no",
+           "T-taken")  # fmt: skip
+    before = payments_of(config)
+
+    repeated = invoke("--config", str(config), "pay", "--amount", "999", "--currency", "USD", "--payer", "b",
+                      "--trade-no", "T-taken")  # fmt: skip
+    created = invoke("--config", str(config), "orders", "create", "--amount", "999", "--currency", "USD",
+                     "--payer", "b", "--merchant", "m", "--trade-no", "T-taken")  # fmt: skip
+
+    for result in (repeated, created):
+        line = assert_one_line_error(result, exit_code=2)
+        assert line == f"Error: order T-taken exists already (USD 2.50 from a to merchant-1, {status}): {then}"
+    assert payments_of(config) == before
+
+
+@pytest.mark.parametrize("command", [["pay", "--amount", "100", "--currency", "USD", "--payer", "a"],
+                                     ["orders", "create", "--amount", "100", "--currency", "USD", "--payer", "a",
+                                      "--merchant", "m"]])  # fmt: skip
+@pytest.mark.parametrize(("trade_no", "why"), [("", "must not be empty"), ("T 1", "may hold only letters")])
+def test_an_empty_or_bad_trade_number_is_refused_not_replaced(
+    reference_config: Path, command: list[str], trade_no: str, why: str
+) -> None:
+    result = invoke("--config", str(reference_config), *command, "--trade-no", trade_no)
+
+    assert assert_one_line_error(result, exit_code=2).startswith(f"Error: Invalid value for '--trade-no': {why}")
+    assert payments_of(reference_config) == []
+    listed = invoke("--config", str(reference_config), "payments", "list")
+    assert listed.stdout == "no payments\n"
+
+
+def test_paying_as_somebody_else_names_the_payer_option(reference_config: Path) -> None:
+    invoke("--config", str(reference_config), "orders", "create", "--amount", "100", "--currency", "USD",
+           "--payer", "alice", "--merchant", "m", "--trade-no", "T-alice")  # fmt: skip
+
+    result = invoke("--config", str(reference_config), "pay", "--trade-no", "T-alice", "--payer", "bob")
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert line == "Error: Invalid value for '--payer': 'bob' is not the payer of order T-alice (alice is)"
+    assert "api_context" not in result.output
+    assert payments_of(reference_config) == []
+
+
+def test_a_bad_merchant_names_the_merchant_option(reference_config: Path) -> None:
+    result = invoke("--config", str(reference_config), "pay", "--amount", "100", "--currency", "USD", "--payer",
+                    "a", "--merchant", "m 1")  # fmt: skip
+
+    line = assert_one_line_error(result, exit_code=2)
+    assert line.startswith("Error: Invalid value for '--merchant': may hold only letters")
+
+
+# --- a hung provider, on a terminal -------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_waiting_line_appears_after_a_while_and_is_erased() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    line = WaitingLine(stream, show_after_s=1.0, clock=clock)
+
+    line.refresh()
+    assert stream.getvalue() == ""  # no attempt in flight
+    line.attempt_started(Attempt("pay_1", 2, "wallet", "pay_1-2"))
+    clock.now += 0.5
+    line.refresh()
+    assert stream.getvalue() == ""  # too early: most answers come within the second
+    clock.now += 2.6
+    line.refresh()
+    assert stream.getvalue() == "\r\x1b[Kwaiting on provider wallet (attempt #2) for 3 s"
+    line.attempt_finished()
+    assert stream.getvalue().endswith("for 3 s\r\x1b[K")
+    line.close()
+    assert stream.getvalue().count("\r\x1b[K") == 2  # nothing more to erase
+
+
+def test_a_fast_attempt_leaves_nothing_on_the_terminal() -> None:
+    stream, clock = io.StringIO(), FakeClock()
+    line = WaitingLine(stream, show_after_s=1.0, clock=clock)
+
+    line.attempt_started(Attempt("pay_1", 1, "wallet", "pay_1-1"))
+    line.attempt_finished()
+    line.close()
+
+    assert stream.getvalue() == ""
+
+
+HANGING = (
+    REFERENCE.replace("[host]", "provider_deadline_s = 0.3\n\n[host]", 1).replace("[chain]\n", "[chain]\n", 1)
+    + '\n[providers.reference]\nscript = ["hang"]\nhang_s = 0.3\n'
+)
+
+
+@pytest.mark.parametrize(("terminal", "as_json", "shown"), [(True, False, True), (True, True, False),
+                                                            (False, False, False)])  # fmt: skip
+def test_pay_shows_which_provider_it_waits_on_only_on_a_terminal(
+    write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, terminal: bool, as_json: bool, shown: bool
+) -> None:
+    config = write_config(HANGING)
+    monkeypatch.setattr("tradepay._waiting.stderr_is_terminal", lambda: terminal)
+    monkeypatch.setattr("tradepay._waiting.SHOW_AFTER_S", 0.0)
+    monkeypatch.setattr("tradepay._waiting._REFRESH_S", 0.01)
+
+    result = invoke("--config", str(config), "pay", "--amount", "100", "--currency", "USD", "--payer", "a",
+                    *(["--json"] if as_json else []))  # fmt: skip
+
+    assert result.exit_code == 1, result.output  # the hung attempt fell through after inquiry: nothing moved
+    assert ("waiting on provider reference (attempt #1) for " in result.stderr) is shown
+    if not shown:
+        assert result.stderr == ""
+    else:
+        assert result.stderr.endswith("\r\x1b[K")  # erased: the result is not written after it
+
+
+# --- orders, payments, reconcile -------------------------------------------------------------------------------
+
+
+def seed_order(config: Path, trade_no: str, *, expires_at: float | None = None) -> None:
+    host = Host.from_config(load_config(config), reconcile=False)
+    try:
+        host.ledger.create_order(
+            PaymentAmount("USD", "2500"), merchant_id="m", payer_id="alice", trade_no=trade_no, expires_at=expires_at
+        )
+    finally:
+        host.close()
+
+
+def test_orders_show_prints_the_amount_in_major_units(reference_config: Path) -> None:
+    seed_order(reference_config, "T-show")
+
+    result = invoke("--config", str(reference_config), "orders", "show", "T-show")
+    as_json = json_of(invoke("--config", str(reference_config), "orders", "show", "T-show", "--json"))
+
+    assert result.stdout == "order T-show: USD 25.00 from alice to m, open\n"
+    assert as_json["amount"] == {"currency": "USD", "value": "2500"}
+    assert (as_json["status"], as_json["expired"], as_json["expiresAt"]) == ("open", False, None)
+
+
+def test_an_expired_order_shows_as_expired(reference_config: Path) -> None:
+    expired_at = time.time() - 60
+    seed_order(reference_config, "T-late", expires_at=expired_at)
+
+    result = invoke("--config", str(reference_config), "orders", "show", "T-late")
+    as_json = json_of(invoke("--config", str(reference_config), "orders", "show", "T-late", "--json"))
+
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(expired_at))
+    assert result.stdout == f"order T-late: USD 25.00 from alice to m, expired at {when}: it can no longer be paid\n"
+    assert (as_json["status"], as_json["expired"]) == ("open", True)
+    assert as_json["expiresAt"] == json_time(expired_at)
+
+
+@pytest.mark.parametrize(
+    ("trade_no", "why"),
+    [("T-nowhere", "no order 'T-nowhere'"), ("T-paid", "order 'T-paid' is paid and cannot be closed")],
+)
+def test_closing_an_order_that_cannot_be_closed_names_the_argument(
+    reference_config: Path, trade_no: str, why: str
+) -> None:
+    invoke("--config", str(reference_config), "pay", "--amount", "100", "--currency", "USD", "--payer", "a",
+           "--trade-no", "T-paid")  # fmt: skip
+
+    result = invoke("--config", str(reference_config), "orders", "close", trade_no)
+
+    assert assert_one_line_error(result, exit_code=2) == f"Error: Invalid value for 'TRADE_NO': {why}"
+
+
+def test_payments_show_takes_a_trade_number_too(reference_config: Path) -> None:
+    paid = invoke("--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a",
+                  "--trade-no", "T-story")  # fmt: skip
+    [payment] = payments_of(reference_config)
+
+    by_id = invoke("--config", str(reference_config), "payments", "show", payment.payment_id)
+    by_trade_no = invoke("--config", str(reference_config), "payments", "show", "T-story")
+    nowhere = invoke("--config", str(reference_config), "payments", "show", "T-nowhere")
+
+    assert paid.exit_code == by_id.exit_code == by_trade_no.exit_code == 0
+    assert by_trade_no.stdout == by_id.stdout
+    assert by_id.stdout.startswith(f"payment {payment.payment_id} of order T-story: succeeded (started ")
+    assert "no payment or order 'T-nowhere'" in assert_one_line_error(nowhere, exit_code=2)
+
+
+def test_payments_show_of_an_order_without_payment_says_how_to_pay_it(reference_config: Path) -> None:
+    seed_order(reference_config, "T-unpaid")
+
+    result = invoke("--config", str(reference_config), "payments", "show", "T-unpaid")
+
+    line = assert_one_line_error(result)
+    assert line == "Error: order T-unpaid has no payment yet: `tradepay pay --trade-no T-unpaid` pays it"
+
+
+def test_payments_list_has_headers_and_says_its_time_zone(reference_config: Path) -> None:
+    invoke("--config", str(reference_config), "pay", "--amount", "250", "--currency", "USD", "--payer", "a",
+           "--trade-no", "T-list")  # fmt: skip
+    [payment] = payments_of(reference_config)
+
+    result = invoke("--config", str(reference_config), "payments", "list")
+
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["PAYMENT", "STARTED", "(UTC)", "ORDER", "STATUS", "RESULT", "ATTEMPTS"]
+    day, clock = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(payment.created_at)).split()
+    assert row.split() == [payment.payment_id, day, clock, "T-list", "succeeded", "9000", "1"]
+
+
+def seed_processing(config: Path, trade_no: str) -> str:
+    """An order whose payment began just now and is still processing (it may be in flight)."""
+    seed_order(config, trade_no)
+    host = Host.from_config(load_config(config), reconcile=False)
+    try:
+        order = host.ledger.get_order(trade_no)
+        assert order is not None
+        payment, _created = host.ledger.begin_payment(order, None)
+        return payment.payment_id
+    finally:
+        host.close()
+
+
+def test_reconcile_counts_the_processing_payments_too_young_to_settle(reference_config: Path) -> None:
+    seed_processing(reference_config, "T-young")
+
+    text = invoke("--config", str(reference_config), "reconcile")
+    as_json = json_of(invoke("--config", str(reference_config), "reconcile", "--json"))
+    everything = invoke("--config", str(reference_config), "reconcile", "--all", "--json")
+
+    assert text.exit_code == 0, text.output
+    assert text.stdout.splitlines() == [
+        "0 payment(s) reconciled, 0 still need reconciliation",
+        "1 processing payment(s) left alone: touched less than 60 s ago (twice chain.deadline_s), they may still be "
+        "in flight in a running host; `tradepay reconcile --all` settles them too, once no host is paying",
+    ]
+    assert as_json == {"settlements": [], "tooYoung": 1}
+    settled = json_of(everything)
+    assert settled["tooYoung"] == 0
+    assert [(s["tradeNo"], s["before"]) for s in settled["settlements"]] == [("T-young", "processing")]
+
+
+# --- what providers and payers wrote, shown safely -----------------------------------------------------------
+
+HOSTILE = "\x1b]0;owned\x07 \x1b[2J\u202egnp.exe\r"
+
+
+def seed_hostile_answer(config: Path) -> str:
+    """A finished payment whose provider answered a message and a reason full of terminal control sequences."""
+    seed_order(config, "T-hostile")
+    host = Host.from_config(load_config(config), reconcile=False)
+    try:
+        order = host.ledger.get_order("T-hostile")
+        assert order is not None
+        payment, _created = host.ledger.begin_payment(order, None)
+        attempt = host.ledger.start_attempt(payment.payment_id, "reference")
+        answer = PaymentResult(ResultCode.SUCCESS, f"paid {HOSTILE}", extended_info={"reason": HOSTILE})
+        host.ledger.finish_attempt(
+            AttemptRecord(
+                attempt,
+                OutcomeKind.ANSWER,
+                answer,
+                "success",
+                Decision.STOP,
+                Decision.STOP,
+                HOSTILE,
+                1.0,
+                ProviderStatus.PAID,
+            )
+        )
+        host.ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, answer)
+        return payment.payment_id
+    finally:
+        host.close()
+
+
+@pytest.mark.parametrize("command", [["payments", "show", "T-hostile"], ["pay", "--trade-no", "T-hostile"]])
+def test_control_characters_from_a_provider_never_reach_the_terminal(
+    reference_config: Path, command: list[str]
+) -> None:
+    seed_hostile_answer(reference_config)
+
+    result = invoke("--config", str(reference_config), *command)
+
+    assert result.exit_code == 0, result.output
+    assert not any(ch in result.output for ch in "\x1b\x07\r\u202e")
+    assert "paid \\x1b]0;owned\\x07 \\x1b[2J\\u202egnp.exe\\r" in result.stdout  # shown, escaped
+
+
+def test_json_escapes_control_characters_too(reference_config: Path) -> None:
+    seed_hostile_answer(reference_config)
+
+    result = invoke("--config", str(reference_config), "payments", "show", "T-hostile", "--json")
+
+    assert not any(ch in result.stdout for ch in "\x1b\x07\r\u202e")
+    assert json_of(result)["result"]["resultMessage"] == f"paid {HOSTILE}"
+
+
 # --- bad input -----------------------------------------------------------------------------------------------
 
 AMOUNT_COMMANDS = {
     "explain": ["explain"],
     "pay": ["pay", "--payer", "alice"],
+    "orders create": ["orders", "create", "--payer", "alice", "--merchant", "m-1"],
 }
 
 
@@ -379,13 +893,13 @@ AMOUNT_COMMANDS = {
 @pytest.mark.parametrize(
     ("amount", "currency", "message"),
     [
-        ("100", "XYZ", "payment_amount.currency: 'XYZ' is not an ISO 4217 currency code"),
-        ("100", "usd", "payment_amount.currency: 'usd' is not an ISO 4217 currency code"),
-        ("-5", "USD", "payment_amount.value: '-5' is not a natural number in the minor unit"),
-        ("abc", "USD", "payment_amount.value: 'abc' is not a natural number in the minor unit"),
-        ("1.50", "USD", "payment_amount.value: '1.50' is not a natural number in the minor unit"),
-        ("0", "USD", "payment_amount.value: must be greater than zero"),
-        ("9" * 40, "USD", "payment_amount.value: is longer than 18 digits"),
+        ("100", "XYZ", "Invalid value for '--currency': 'XYZ' is not an ISO 4217 currency code"),
+        ("100", "usd", "Invalid value for '--currency': 'usd' is not an ISO 4217 currency code"),
+        ("-5", "USD", "Invalid value for '--amount': '-5' is not a natural number in the minor unit"),
+        ("abc", "USD", "Invalid value for '--amount': 'abc' is not a natural number in the minor unit"),
+        ("1.50", "USD", "Invalid value for '--amount': '1.50' is not a natural number in the minor unit"),
+        ("0", "USD", "Invalid value for '--amount': must be greater than zero"),
+        ("9" * 40, "USD", "Invalid value for '--amount': is longer than 18 digits"),
     ],
 )
 def test_a_bad_amount_or_currency_is_one_line(
@@ -665,5 +1179,5 @@ def test_the_console_script_reports_bad_input_on_one_line(tmp_path: Path, refere
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr == (
-        "Error: payment_amount.currency: 'XYZ' is not an ISO 4217 currency code (for example 'USD')\n"
+        "Error: Invalid value for '--currency': 'XYZ' is not an ISO 4217 currency code (for example 'USD')\n"
     )

@@ -13,12 +13,13 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +48,14 @@ class {cls}:
 
 @dataclass(frozen=True)
 class Dist:
-    """A distribution to build: one module and its ``tradepay.providers`` entry points (name -> target)."""
+    """A distribution to build: one module, its ``tradepay.providers`` entry points (name -> target) and the
+    command groups it declares in ``tradepay.commands`` (name -> the provider's target)."""
 
     name: str
     module: str
     source: str
     providers: Mapping[str, str]
+    commands: Mapping[str, str] = field(default_factory=dict)
 
 
 DISTS = (
@@ -63,6 +66,7 @@ DISTS = (
         "marked-unconfigured",
         "marked_provider",
         _MARK + _GOOD_PROVIDER.format(cls="MarkedProvider"),
+        {"marked": "marked_provider:MarkedProvider"},
         {"marked": "marked_provider:MarkedProvider"},
     ),
     Dist(
@@ -195,9 +199,12 @@ def build_wheel(dist: Dist, directory: Path) -> Path:
     project = dist.name.replace("-", "_")
     info = f"{project}-{VERSION}.dist-info"
     entry_points = "[tradepay.providers]\n" + "".join(f"{n} = {t}\n" for n, t in dist.providers.items())
+    if dist.commands:
+        entry_points += "\n[tradepay.commands]\n" + "".join(f"{n} = {t}\n" for n, t in dist.commands.items())
+    metadata = f"Metadata-Version: 2.1\nName: {dist.name}\nVersion: {VERSION}\nSummary: The {dist.name} provider.\n"
     files = {
         f"{dist.module}.py": dist.source.encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {dist.name}\nVersion: {VERSION}\n".encode(),
+        f"{info}/METADATA": metadata.encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tradepay-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": entry_points.encode(),
     }
@@ -374,8 +381,42 @@ def test_a_provider_nobody_offers_is_named_with_the_fix(kit: Kit, tmp_path: Path
     assert (report["error"], report["provider"]) == ("DiscoveryError", "ghost")
     assert report["message"].startswith("provider 'ghost': no installed distribution offers it")
     assert "'tradepay.providers'" in report["message"]
-    assert "pip install tradepay-ghost" in report["message"]
+    # The providers are installed from a source folder or a wheel: no package index publishes them.
+    assert (
+        "install the distribution that offers it from its source folder or from a wheel built from it"
+        in (report["message"])
+    )
+    assert "pip install tradepay-ghost" not in report["message"]
     assert "remove it from chain.providers" in report["message"]
+    assert "installed: acme, " in report["message"]
+
+
+def test_a_misspelt_provider_gets_the_closest_installed_name(kit: Kit, tmp_path: Path) -> None:
+    world = make_world(kit, tmp_path, ["acme-good"], config_for("acmee"))
+
+    report = load_and_pay(kit, world)
+
+    assert (report["error"], report["provider"]) == ("DiscoveryError", "acmee")
+    assert "did you mean 'acme'?" in report["message"]
+    assert "pip install" not in report["message"]
+
+
+def test_help_lists_a_declared_command_group_without_importing_its_provider(kit: Kit, tmp_path: Path) -> None:
+    world = make_world(kit, tmp_path, ["acme-good", "marked-unconfigured"], config_for("acme"))
+    cli = ["-c", "from tradepay._cli import main; main()", "--config", str(world.config)]
+
+    listed = run(world, *cli, "--help")
+    asked = run(world, *cli, "marked", "--help")
+
+    assert listed.returncode == 0, listed.stderr
+    provided = listed.stdout.split("Provider commands")[1]
+    assert re.search(r"^  marked +The marked-unconfigured provider\. \[marked-unconfigured 1\.0\]$", provided, re.M)
+    assert asked.returncode == 2
+    assert asked.stderr.strip().splitlines()[-1] == (
+        "Error: `tradepay marked` comes from the provider 'marked' (marked-unconfigured 1.0), which is not "
+        f"configured: add 'marked' to chain.providers of {world.config}"
+    )
+    assert not world.mark.exists()
 
 
 def test_an_import_failure_names_the_distribution(kit: Kit, tmp_path: Path) -> None:

@@ -35,11 +35,38 @@ def test_a_missing_provider_and_a_bad_configuration_fail(tmp_path: Path) -> None
     config.write_text('[chain]\nproviders = ["reference", "ghost"]\n', encoding="utf-8")
     code, output = doctor(config)
     assert code == 1
-    assert "fail  provider ghost: not installed (pip install tradepay-ghost" in output
+    assert "fail  provider ghost: not installed: install the distribution that offers it from its source" in output
+    assert "pip install tradepay-ghost" not in output  # not published on a package index: no such hint
     config.write_text('[chain]\nproviders = ["reference"]\ncolour = "red"\n', encoding="utf-8")
     code, output = doctor(config)
     assert code == 1
-    assert "fail  configuration: configuration chain.colour: unknown key" in output
+    assert "fail  configuration: chain.colour: unknown key" in output
+    assert "configuration: configuration" not in output
+
+
+def test_a_misspelt_provider_gets_the_closest_installed_name(tmp_path: Path) -> None:
+    config = tmp_path / "tradepay.toml"
+    config.write_text('[chain]\nproviders = ["refrence"]\n', encoding="utf-8")
+    code, output = doctor(config)
+    assert code == 1
+    assert "fail  provider refrence: not installed: did you mean 'reference'? (installed: " in output
+
+
+def test_processing_payments_too_young_to_settle_are_counted(tmp_path: Path) -> None:
+    from tradepay import Host, PaymentAmount, load_config
+
+    config = tmp_path / "tradepay.toml"
+    config.write_text('[chain]\nproviders = ["reference"]\n', encoding="utf-8")
+    host = Host.from_config(load_config(config), reconcile=False)
+    try:
+        order = host.ledger.create_order(PaymentAmount("USD", "100"), merchant_id="m", payer_id="alice")
+        host.ledger.begin_payment(order, None)  # processing, just now: it may be in flight
+    finally:
+        host.close()
+    code, output = doctor(config)
+    assert code == 0, output
+    assert "ok    unsettled payments: none; 1 processing payment(s) left alone: touched less than 60 s ago" in output
+    assert "`tradepay reconcile --all` settles them too" in output
 
 
 def test_an_unreachable_database_fails_with_its_reason(tmp_path: Path) -> None:
@@ -88,7 +115,7 @@ def a_data_dir_that_cannot_be_created(tmp_path: Path) -> tuple[str, str]:
 
 def a_deeply_nested_file(tmp_path: Path) -> tuple[str, str]:
     nested = "[chain]\nproviders = " + "[" * 5000 + "]" * 5000 + "\n"
-    return nested, f"fail  configuration: configuration: {tmp_path / 'tradepay.toml'}: not valid TOML: arrays or"
+    return nested, f"fail  configuration: {tmp_path / 'tradepay.toml'}: not valid TOML: arrays or"
 
 
 BROKEN = {

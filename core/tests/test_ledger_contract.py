@@ -87,6 +87,13 @@ def test_orders_round_trip(ledger: Ledger) -> None:
     assert ledger.cashier_url("T-1").endswith("?tradeNO=T-1")
 
 
+def test_an_empty_trade_number_is_refused_not_replaced_by_a_random_one(ledger: Ledger) -> None:
+    with pytest.raises(InvalidInput, match="trade_no: must not be empty"):
+        order(ledger, trade_no="")
+    assert ledger.payments() == []
+    assert order(ledger).trade_no.startswith("T")  # only None (no trade number given) makes a random one
+
+
 def test_requests_resolve_through_every_type(ledger: Ledger) -> None:
     made = order(ledger)
     payment, _ = ledger.begin_payment(made, "app")

@@ -33,6 +33,16 @@ from ._models import (
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
+from ._render import (
+    echo_json,
+    echo_text,
+    format_amount,
+    format_table,
+    format_time,
+    json_amount,
+    json_time,
+    printable,
+)
 from ._sqlite import immediate_transaction, open_sqlite
 from ._text import check_identifier, check_text
 
@@ -153,6 +163,15 @@ __all__ = [
     "check_identifier",
     "holds_card_number",
     "echo_value",
+    # the command line's output
+    "echo_text",
+    "echo_json",
+    "format_amount",
+    "format_time",
+    "format_table",
+    "json_amount",
+    "json_time",
+    "printable",
     # errors
     "TradePayError",
     "InvalidInput",

@@ -1,8 +1,10 @@
 """The ``my.tradePay`` bridge: the JSAPI's parameters in, the JSAPI's answer out, as the SDK's container does it.
 
 * ``paymentUrl`` (non-empty) -> ``CASHIER_URL``; else ``orderStr`` -> ``ORDER_STRING``; else ``tradeNO``
-  (at most 64 characters) -> ``ORDER_ID``. The amount is left to the host's order book.
-* All three empty (or not strings): ``{"error": 2, "errorMessage": ...}`` (invalid parameter).
+  (at most 64 characters) -> ``ORDER_ID``. Missing, ``None`` and ``""`` are absent. The amount is left to the
+  host's order book.
+* All three absent, or one not a string, blank or too long: ``{"error": 2, "errorMessage": ...}`` (invalid
+  parameter), the message naming the parameter as the mini program sent it.
 * No service, an exception, or no result: ``{"error": 3, "errorMessage": ...}`` (unknown error).
 * Otherwise ``{"resultCode": <PaymentResult.result_code>}``, unchanged.
 """
@@ -25,23 +27,38 @@ UNKNOWN_ERROR = 3
 _log = get_logger("tradepay")
 
 
+#: The JSAPI's parameters, in the container's priority, and the request type each one names.
+_PARAMETERS = (
+    ("paymentUrl", PaymentType.CASHIER_URL),
+    ("orderStr", PaymentType.ORDER_STRING),
+    ("tradeNO", PaymentType.ORDER_ID),
+)
+
+
 def trade_pay_request(params: Mapping[str, Any]) -> PaymentRequest:
-    """Build the :class:`PaymentRequest` that ``my.tradePay(params)`` stands for; :class:`InvalidInput` if none."""
+    """Build the :class:`PaymentRequest` that ``my.tradePay(params)`` stands for; :class:`InvalidInput` naming
+    the parameter as the mini program spelt it (``tradeNO``, ``orderStr``, ``paymentUrl``) otherwise.
+
+    A parameter that is missing, ``None`` (JSON ``null``) or the empty string is absent; the first present one
+    wins. A present one that is not a string, or is blank (only whitespace), is refused, never skipped."""
     if not isinstance(params, Mapping):
         raise InvalidInput("params", f"must be an object, got {type(params).__name__}")
-    for key in ("paymentUrl", "orderStr", "tradeNO"):
+    for key, _type in _PARAMETERS:
         value = params.get(key)
         if value is not None and not isinstance(value, str):
             raise InvalidInput(key, f"must be a string, got {type(value).__name__}")
-    if params.get("paymentUrl"):
-        return PaymentRequest(PaymentType.CASHIER_URL, params["paymentUrl"])
-    if params.get("orderStr"):
-        return PaymentRequest(PaymentType.ORDER_STRING, params["orderStr"])
-    trade_no = params.get("tradeNO")
-    if trade_no:
-        if len(trade_no) > MAX_TRADE_NO:
-            raise InvalidInput("tradeNO", f"is longer than {MAX_TRADE_NO} characters")
-        return PaymentRequest(PaymentType.ORDER_ID, trade_no)
+    for key, payment_type in _PARAMETERS:
+        value = params.get(key)
+        if not value:
+            continue
+        if not value.strip():
+            raise InvalidInput(key, "is blank (only whitespace)")
+        if key == "tradeNO" and len(value) > MAX_TRADE_NO:
+            raise InvalidInput(key, f"is longer than {MAX_TRADE_NO} characters")
+        try:
+            return PaymentRequest(payment_type, value)
+        except InvalidInput as exc:  # about the payment string, which is this parameter
+            raise InvalidInput(key, exc.reason) from None
     raise InvalidInput("tradeNO", "one of paymentUrl, orderStr or tradeNO is required")
 
 

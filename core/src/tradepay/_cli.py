@@ -3,7 +3,6 @@ through the ``add_cli_commands`` hook, loaded only when such a command is asked 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -14,7 +13,9 @@ import click
 
 from . import __version__
 from ._cli_errors import describe, interrupted_payment, run_guarded
-from ._errors import TradePayError
+from ._cli_input import AMOUNT_OPTIONS, InputError, typed_as
+from ._errors import ConfigError, TradePayError
+from ._render import echo_json, echo_text, printable
 
 __all__ = ["cli", "main"]
 
@@ -28,18 +29,24 @@ class _State:
         self.config_path = config
         self._host: Any = None
 
+    @property
+    def config_file(self) -> Path | None:
+        """The file the host's configuration came from, once the host is built."""
+        return self._host.config.path if self._host is not None and self._host.config is not None else None
+
     def load_config(self) -> Any:
         from ._config import load_config
 
         return load_config(self.config_path)
 
-    def host(self, *, reconcile: bool | None = False) -> Any:
+    def host(self, *, reconcile: bool | None = False, plugins: dict[str, object] | None = None) -> Any:
         """The host of the configuration, built once. Commands that only read pass ``reconcile=False``
-        (the default); commands that pay pass ``None`` so ``ledger.reconcile_on_start`` decides."""
+        (the default); commands that pay pass ``None`` so ``ledger.reconcile_on_start`` decides. ``plugins``
+        (observers) are registered when the host is built here."""
         if self._host is None:
             from ._host import Host
 
-            self._host = Host.from_config(self.load_config(), reconcile=reconcile)
+            self._host = Host.from_config(self.load_config(), reconcile=reconcile, plugins=plugins)
         return self._host
 
     def close(self) -> None:
@@ -66,19 +73,60 @@ class TradepayGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is not None or self._plugins_loaded:
+        if command is not None:
             return command
-        try:
-            self._load_plugin_commands(ctx)
-        except Exception as exc:
-            from ._discovery import installed_providers
+        failure: str | None = None
+        if not self._plugins_loaded:
+            try:
+                self._load_plugin_commands(ctx)
+            except TradePayError as exc:
+                failure = describe(exc).message
+            command = super().get_command(ctx, cmd_name)
+            if command is not None:
+                return command
+        text = printable(self._no_such_command(ctx, cmd_name, failure))
+        from ._discovery import installed_commands
 
-            if cmd_name in {p.name for p in installed_providers()}:
-                raise  # an installed provider's commands that cannot start: a failure of the environment
-            raise click.UsageError(
-                f"no such command {cmd_name!r} (plugin commands unavailable: {describe(exc).message})"
-            ) from None
-        return super().get_command(ctx, cmd_name)
+        if failure is not None and cmd_name in {c.name for c in installed_commands()}:
+            # An installed provider's group whose host cannot start: the environment failed (status 1).
+            raise click.ClickException(text)
+        raise click.UsageError(text)
+
+    def _no_such_command(self, ctx: click.Context, name: str, failure: str | None) -> str:
+        """Why ``name`` is no command here, and what to do: a provider's group that needs configuring, or the
+        closest command (a misspelling)."""
+        from ._discovery import closest_name, installed_commands
+
+        declared = {c.name: c for c in installed_commands()}
+        if name in declared:
+            group = declared[name]
+            source = (
+                f"`tradepay {name}` comes from the provider {group.provider!r} ({group.distribution} {group.version})"
+            )
+            if failure is not None:
+                return f"{source}, which needs a configuration that lists it in chain.providers: {failure}"
+            where = f" of {ctx.obj.config_file}" if isinstance(ctx.obj, _State) and ctx.obj.config_file else ""
+            return f"{source}, which is not configured: add {group.provider!r} to chain.providers{where}"
+        text = f"no such command {name!r}"
+        suggestion = closest_name(name, [*self.commands, *declared])
+        if suggestion is not None:
+            text += f"; did you mean {suggestion!r}?"
+        if failure is not None:
+            text += f" (plugin commands unavailable: {failure})"
+        return text
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The built-in commands, then the command groups the installed providers declare in their metadata
+        (nothing is imported: each works once its provider is in ``chain.providers``)."""
+        super().format_commands(ctx, formatter)
+        from ._discovery import installed_commands
+
+        declared = [c for c in installed_commands() if c.name not in self.commands]
+        if not declared:
+            return
+        rows = [(c.name, f"{c.summary} [{c.distribution} {c.version}]") for c in declared]
+        with formatter.section("Provider commands (each needs its provider in chain.providers)"):
+            formatter.write_dl(rows)
 
     def main(
         self,
@@ -127,17 +175,13 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_format: str)
         ctx.obj = _State(config)
 
 
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def providers(state: _State, as_json: bool) -> None:
     """List installed providers from their metadata (nothing is imported) and whether they are configured."""
     from ._config import find_config
-    from ._discovery import installed_providers
+    from ._discovery import INSTALL_FROM_SOURCE, installed_providers
 
     configured: tuple[str, ...] | None = None
     if find_config(state.config_path) is not None:
@@ -155,10 +199,10 @@ def providers(state: _State, as_json: bool) -> None:
         for p in installed_providers()
     ]
     if as_json:
-        _echo_json(rows)
+        echo_json(rows)
         return
     if not rows:
-        click.echo("no providers installed (pip install tradepay-wallet, for example)")
+        echo_text(f"no providers installed: {INSTALL_FROM_SOURCE.replace('the distribution that offers it', 'one')}")
         return
     for row in rows:
         mark = (
@@ -167,38 +211,55 @@ def providers(state: _State, as_json: bool) -> None:
             else (f"chain #{row['position']}" if row["configured"] else "not configured")
         )
         release = f"{row['distribution']}=={row['version']}"
-        click.echo(f"{row['name']!s:<12} {release:<32} {mark}")
+        echo_text(f"{row['name']!s:<12} {release:<32} {mark}")
     if configured is None:
-        click.echo("(no configuration found: `tradepay init` writes one)")
+        echo_text("(no configuration found: `tradepay init` writes one)")
+
+
+def _init_chain(names: str | None) -> list[str]:
+    """The chain ``init`` writes: the names given (each a valid, installed provider name), else every
+    installed provider but ``reference`` (``reference`` alone when there is no other)."""
+    from ._config import check_provider_names
+    from ._discovery import installed_providers, not_installed
+
+    installed = sorted({p.name for p in installed_providers()})
+    if names is None:
+        return [n for n in installed if n != "reference"] or ["reference"]
+    chain = [n.strip() for n in names.split(",") if n.strip()]
+    if not chain:
+        raise click.BadParameter("name at least one provider, for example wallet,card", param_hint="'--providers'")
+    try:
+        check_provider_names(chain)
+    except ConfigError as exc:
+        raise click.BadParameter(printable(exc.reason), param_hint="'--providers'") from None
+    for name in chain:
+        if name not in installed:
+            hint = not_installed(name, where="--providers")
+            raise click.BadParameter(printable(f"{name!r} is not installed: {hint}"), param_hint="'--providers'")
+    return chain
 
 
 @cli.command()
 @click.option("--path", "path", default="tradepay.toml", show_default=True, type=click.Path(dir_okay=False))
-@click.option("--providers", "names", help="Comma-separated chain (default: every installed provider but reference).")
+@click.option(
+    "--providers",
+    "names",
+    help="Comma-separated chain of installed providers (default: every installed provider but reference).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: str, names: str | None, force: bool) -> None:
     """Write a starter configuration file with every setting and its default."""
-    from ._config import check_provider_names
-    from ._discovery import installed_providers
     from ._scaffold import starter_config, write_config_file
 
     target = Path(path)
     if os.path.lexists(target) and not force:  # a dangling symbolic link is something to overwrite too
         raise click.ClickException(f"{target} exists: use --force to overwrite it")
-    if names:
-        chain = [n.strip() for n in names.split(",") if n.strip()]
-        try:
-            check_provider_names(chain)
-        except TradePayError as exc:
-            raise click.BadParameter(str(exc), param_hint="'--providers'") from None
-    else:
-        installed = sorted({p.name for p in installed_providers()})
-        chain = [n for n in installed if n != "reference"] or ["reference"]
+    chain = _init_chain(names)
     try:
         write_config_file(target, starter_config(chain))
     except OSError as exc:
         raise click.ClickException(f"{target}: cannot be written: {exc.strerror or exc}") from None
-    click.echo(f"wrote {target} with chain {chain}")
+    echo_text(f"wrote {target} with chain {chain}")
 
 
 @cli.command()
@@ -216,12 +277,84 @@ def init(path: str, names: str | None, force: bool) -> None:
 def explain(state: _State, amount: str, currency: str, payment_type: str, as_json: bool) -> None:
     """Show, without paying, which providers would be tried or skipped and which rule meets each answer."""
     from ._explain import explain_chain
+    from ._models import PaymentAmount
 
+    with typed_as(AMOUNT_OPTIONS):
+        PaymentAmount(currency, amount)  # the options are checked before the providers are started
     report = explain_chain(state.host(), amount, currency, payment_type)
     if as_json:
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
     else:
-        click.echo(report.render())
+        echo_text(report.render())
+
+
+class _Refused(click.ClickException):
+    """A refused request: nothing was done (exit status 2)."""
+
+    exit_code = 2
+
+
+def existing_order_error(order: Any) -> click.ClickException:
+    """The refusal of a new order whose ``--trade-no`` is taken: what that order is and what to do."""
+    from ._timeline import order_state
+
+    status = order_state(order)
+    if status == "open":
+        then = f"pay it with `tradepay pay --trade-no {order.trade_no}`, or give another --trade-no"
+    elif status == "paid":
+        then = f"`tradepay payments show {order.trade_no}` shows how; give another --trade-no for a new order"
+    else:
+        then = "it can no longer be paid; give another --trade-no for a new order"
+    refused = _Refused(
+        printable(
+            f"order {order.trade_no} exists already ({order.amount} from {order.payer_id} to {order.merchant_id}, "
+            f"{status}): {then}"
+        )
+    )
+    return refused
+
+
+def _check_pay_options(trade_no: str | None, amount: str | None, currency: str | None, payer: str | None) -> None:
+    """Refuse what ``pay`` can tell is wrong before any provider is started: a missing option, an empty or
+    malformed trade number or payer, a bad amount or currency (each named as typed)."""
+    from ._models import PaymentAmount
+    from ._orders import check_trade_no
+
+    if amount is None and trade_no is None:
+        raise click.UsageError("give --trade-no of an existing order, or --amount, --currency and --payer")
+    if amount is not None and (currency is None or payer is None):
+        raise click.UsageError("a new order needs --amount, --currency and --payer")
+    with typed_as(AMOUNT_OPTIONS):
+        if trade_no is not None:
+            check_trade_no(trade_no, "trade_no")
+        if payer is not None:
+            check_trade_no(payer, "payer_id")
+        if amount is not None and currency is not None:
+            PaymentAmount(currency, amount)
+
+
+def _order_to_pay(
+    host: Any, trade_no: str | None, amount: str | None, currency: str | None, payer: str | None, merchant: str
+) -> Any:
+    """The order ``pay`` pays: the existing one ``--trade-no`` names (``payer``, if given, must be its
+    payer), or a new one made from the options (``--trade-no``, if given, must be free)."""
+    from ._models import PaymentAmount
+
+    if amount is None or currency is None or payer is None:
+        assert trade_no is not None  # _check_pay_options
+        order = host.ledger.get_order(trade_no)
+        if order is None:
+            raise click.BadParameter(f"no order {trade_no!r}", param_hint="'--trade-no'")
+        if payer is not None and payer != order.payer_id:
+            raise InputError("--payer", f"{payer!r} is not the payer of order {trade_no} ({order.payer_id} is)")
+        return order
+    existing = host.ledger.get_order(trade_no) if trade_no is not None else None
+    if existing is not None:
+        raise existing_order_error(existing)
+    with typed_as(AMOUNT_OPTIONS):
+        return host.ledger.create_order(
+            PaymentAmount(currency, amount), merchant_id=merchant, payer_id=payer, trade_no=trade_no
+        )
 
 
 @cli.command()
@@ -242,38 +375,40 @@ def pay(
     as_json: bool,
 ) -> None:
     """Pay an order through the configured chain (an existing one, or a new one made from --amount,
-    --currency and --payer); print the result and the attempts. Exits 1 unless the result is 9000."""
-    from ._models import APIContext, PaymentAmount, PaymentRequest, PaymentType
+    --currency and --payer); print the payment id, the attempts and the result. Exits 1 unless the result is
+    9000. On a terminal, a line on standard error shows which provider a slow payment waits on."""
+    from ._models import APIContext, PaymentRequest, PaymentType
     from ._service import PaymentService
     from ._timeline import payment_to_dict, render_payment
+    from ._waiting import stderr_is_terminal, waiting_line
 
-    host = state.host(reconcile=None)
-    if amount is None:
-        if trade_no is None:
-            raise click.UsageError("give --trade-no of an existing order, or --amount, --currency and --payer")
-        order = host.ledger.get_order(trade_no)
-        if order is None:
-            raise click.BadParameter(f"no order {trade_no!r}", param_hint="'--trade-no'")
-    else:
-        if currency is None or payer is None:
-            raise click.UsageError("a new order needs --amount, --currency and --payer")
-        order = host.ledger.create_order(
-            PaymentAmount(currency, amount), merchant_id=merchant, payer_id=payer, trade_no=trade_no
-        )
-    service = PaymentService(host)
-    try:
-        context = APIContext("cli", extended_info={"userId": payer or order.payer_id})
-        result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
-        payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
-    except KeyboardInterrupt:
-        service.close()  # records the cut-off payment as needing reconciliation before it is looked up
-        raise click.ClickException(interrupted_payment(host.ledger, order.trade_no)) from None
-    finally:
-        service.close()
+    _check_pay_options(trade_no, amount, currency, payer)
+    with waiting_line(enabled=not as_json and stderr_is_terminal()) as observers:
+        host = state.host(reconcile=None, plugins=observers)
+        order = _order_to_pay(host, trade_no, amount, currency, payer, merchant)
+        # The order's current payment, if any: a repeat is answered from it, and no provider is called.
+        before = host.ledger.payments(trade_no=order.trade_no, limit=1)
+        service = PaymentService(host)
+        try:
+            context = APIContext("cli", extended_info={"userId": payer or order.payer_id})
+            result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
+            payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+        except KeyboardInterrupt:
+            service.close()  # records the cut-off payment as needing reconciliation before it is looked up
+            raise click.ClickException(interrupted_payment(host.ledger, order.trade_no)) from None
+        finally:
+            service.close()
+    stored = payment is not None and any(p.payment_id == payment.payment_id for p in before)
     if as_json:
-        _echo_json({"result": result.to_dict(), "payment": payment_to_dict(payment) if payment else None})
+        echo_json(
+            {
+                "result": result.to_dict(),
+                "payment": payment_to_dict(payment) if payment else None,
+                "stored": stored,
+            }
+        )
     else:
-        click.echo(render_payment(order, result, payment))
+        echo_text(render_payment(order, result, payment, stored=stored))
     if result.result_code.value != "9000":
         sys.exit(1)
 
@@ -288,7 +423,7 @@ def demo(workspace: str | None) -> None:
     """Run the demo stories through a real chain on an embedded SQLite workspace."""
     from ._demo import run_demo
 
-    run_demo(Path(workspace) if workspace else None, click.echo)
+    run_demo(Path(workspace) if workspace else None, echo_text)
 
 
 @cli.command("new-provider")
@@ -298,7 +433,7 @@ def new_provider(name: str, path: str | None) -> None:
     """Write a new provider distribution NAME: pyproject with its entry point, package, README and tests."""
     from ._newprovider import new_provider as write
 
-    write(name, path, click.echo)
+    write(name, path, echo_text)
 
 
 from . import _cli_ledger  # noqa: E402  (registers orders, payments and reconcile on `cli`)

@@ -11,6 +11,8 @@ import contextlib
 import io
 import re
 import shlex
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -135,7 +137,8 @@ class _Commands:
             except click.ClickException as exc:
                 raise TradePayError(f"demo set-up `tradepay {line}` failed: {exc.format_message()}") from None
         text = out.getvalue().strip()
-        self.last = text.split()[0] if text else ""
+        # The command's own answer is its last line (an application may log to standard output before it).
+        self.last = text.splitlines()[-1].split()[0] if text else ""
         return text
 
 
@@ -191,16 +194,33 @@ def run_demo(workspace: Path | None, echo: Callable[[str], object]) -> list[Demo
                 )
                 result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), context)
                 payment = host.ledger.get_payment(result.extended_info.get("paymentId", ""))
+                earlier = outcomes[story.repeat_of].payment if story.repeat_of is not None else None
+                stored = earlier is not None and payment is not None and earlier.payment_id == payment.payment_id
                 outcomes.append(DemoOutcome(story, order, result, payment))
-                if story.repeat_of is not None:
-                    echo(
-                        f"   order {order.trade_no} again: answered {result.result_code.value} from the ledger, "
-                        "no provider called"
-                    )
-                else:
-                    for line in render_payment(order, result, payment).splitlines():
-                        echo(f"   {line}")
+                for line in render_payment(order, result, payment, stored=stored).splitlines():
+                    echo(f"   {line}")
                 echo("")
             for payer in sorted({s.payer for s in STORIES}):
                 echo(f"   $ tradepay wallet balance {payer}\n   {commands.run(f'wallet balance {payer}')}")
+        echo("")
+        echo(_next_steps())
     return outcomes
+
+
+def _next_steps() -> str:
+    """Where the ``tradepay`` command of this installation is, and how to call it: a virtual environment's
+    scripts are not on the PATH until it is activated (``python3 tasks.py demo`` makes ``./.venv``)."""
+    scripts = Path(sys.executable).parent
+    script = scripts / "tradepay"
+    found = shutil.which("tradepay")
+    if found is not None and Path(found).resolve() == script.resolve():
+        return "next: `tradepay --help` lists the commands; `tradepay init` writes a configuration of your own"
+    try:
+        shown = f"./{script.relative_to(Path.cwd())}"
+        activate = f"./{(scripts / 'activate').relative_to(Path.cwd())}"
+    except ValueError:  # not under the working directory
+        shown, activate = str(script), str(scripts / "activate")
+    return (
+        f"next: `{shown} --help` lists the commands (`tradepay` alone needs `source {activate}` first); "
+        f"`{shown} init` writes a configuration of your own"
+    )

@@ -7,16 +7,38 @@ start-up with a message naming the provider and the distribution and saying how 
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._errors import DiscoveryError
 
-__all__ = ["PROVIDER_GROUP", "InstalledProvider", "installed_providers", "load_provider_factories"]
+__all__ = [
+    "COMMAND_GROUP",
+    "INSTALL_FROM_SOURCE",
+    "PROVIDER_GROUP",
+    "InstalledCommand",
+    "InstalledProvider",
+    "closest_name",
+    "installed_commands",
+    "installed_providers",
+    "load_provider_factories",
+    "not_installed",
+]
 
 PROVIDER_GROUP = "tradepay.providers"
+#: Entry points naming the command groups a distribution's provider adds (``wallet = "tradepay_wallet:..."``:
+#: the provider whose ``add_cli_commands`` adds ``tradepay wallet``), read without importing anything.
+COMMAND_GROUP = "tradepay.commands"
+#: How a provider distribution is installed: tradepay's providers are not published on a package index, so
+#: ``pip install tradepay-NAME`` would fetch nothing (or somebody else's project).
+INSTALL_FROM_SOURCE = (
+    "install the distribution that offers it from its source folder or from a wheel built from it "
+    "(tradepay's own: `pip install ./plugins/tradepay-wallet` in a tradepay checkout; they are not published "
+    "on a package index)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +62,59 @@ def installed_providers() -> list[InstalledProvider]:
             )
         )
     return sorted(found, key=lambda p: (p.name, p.distribution or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledCommand:
+    """A command group that an installed distribution declares in ``tradepay.commands`` (nothing imported):
+    ``name`` as typed (``wallet``), the ``provider`` that adds it, and the distribution's summary."""
+
+    name: str
+    provider: str
+    distribution: str | None
+    version: str | None
+    summary: str
+
+
+def installed_commands() -> list[InstalledCommand]:
+    """Every command group the installed distributions declare, read from metadata only, sorted by name.
+
+    The provider that adds a group is the distribution's provider entry point with the same target (the
+    group's own name, when the distribution's metadata does not say)."""
+    providers = {(p.distribution, p.target): p.name for p in installed_providers()}
+    found = []
+    for ep in importlib.metadata.entry_points(group=COMMAND_GROUP):
+        dist = ep.dist
+        distribution = dist.metadata["Name"] if dist else None
+        found.append(
+            InstalledCommand(
+                ep.name,
+                providers.get((distribution, ep.value), ep.name),
+                distribution,
+                dist.version if dist else None,
+                (dist.metadata["Summary"] or "") if dist else "",
+            )
+        )
+    return sorted(found, key=lambda c: (c.name, c.distribution or ""))
+
+
+def closest_name(name: str, choices: Iterable[str]) -> str | None:
+    """The one of ``choices`` closest to ``name`` (a misspelling of it: ``walet`` gives ``wallet``), or
+    ``None`` when none is close."""
+    matches = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def not_installed(name: str, where: str = "chain.providers") -> str:
+    """What to do about provider ``name``, which is not installed: use the installed name it probably
+    misspells (``did you mean 'wallet'?``), or install a provider distribution, or remove it from ``where``.
+    The installed names are listed either way."""
+    installed = sorted({p.name for p in installed_providers()})
+    listed = f"installed: {', '.join(installed)}" if installed else "no provider is installed"
+    suggestion = closest_name(name, installed)
+    if suggestion is not None:
+        return f"did you mean {suggestion!r}? ({listed})"
+    return f"{INSTALL_FROM_SOURCE}, or remove it from {where} ({listed})"
 
 
 def _offered_by(name: str) -> list[str]:
@@ -80,12 +155,8 @@ def load_provider_factories(names: Sequence[str]) -> dict[str, Callable[..., Any
                 "reinstall that distribution or remove the name from chain.providers",
             )
         if name in missing or name not in by_name:
-            raise DiscoveryError(
-                name,
-                f"no installed distribution offers it in the entry-point group {PROVIDER_GROUP!r}; "
-                f"install it (for example `pip install tradepay-{name}`) or remove it from chain.providers "
-                "(`tradepay providers` lists what is installed)",
-            )
+            where = f"no installed distribution offers it in the entry-point group {PROVIDER_GROUP!r}"
+            raise DiscoveryError(name, f"{where}: {not_installed(name)}")
         if len(by_name[name]) > 1 or len(_targets(by_name[name])) > 1:
             offered = ", ".join(_offered_by(name))
             raise DiscoveryError(name, f"is offered by more than one distribution ({offered}); uninstall all but one")

@@ -31,13 +31,15 @@ def diagnose(config_path: str | None) -> list[Check]:
     file that is not a database, a full disk, a data directory that cannot be written) is a failed check
     naming the key or path, never an exception."""
     from ._config import ensure_data_dir, find_config, load_config
-    from ._discovery import installed_providers
+    from ._discovery import installed_providers, not_installed
     from ._host import Host
 
     checks: list[Check] = []
     try:
         found = find_config(config_path)
         config = load_config(config_path)
+    except ConfigError as exc:  # its message starts "configuration": the check's name says it already
+        return [Check("fail", "configuration", f"{exc.key}: {exc.reason}" if exc.key else exc.reason)]
     except TradePayError as exc:
         return [Check("fail", "configuration", str(exc))]
     checks.append(Check("ok", "configuration", str(found)))
@@ -55,11 +57,7 @@ def diagnose(config_path: str | None) -> list[Check]:
         checks.append(
             Check("ok", f"provider {name}", f"{p.distribution}=={p.version}")
             if p
-            else Check(
-                "fail",
-                f"provider {name}",
-                f"not installed (pip install tradepay-{name}, or remove it from chain.providers)",
-            )
+            else Check("fail", f"provider {name}", f"not installed: {not_installed(name)}")
         )
     if any(c.status == "fail" for c in checks):
         return checks
@@ -99,10 +97,14 @@ def _ledger(host: Host) -> Check:
 
 
 def _unsettled(host: Host, deadline_s: float) -> Check:
+    from ._reconcile import too_young_note, too_young_to_settle
+
     unsettled = host.ledger.unsettled(updated_before=time.time() - 2 * deadline_s)
+    young = too_young_to_settle(host)
+    also = f"; {too_young_note(len(young), 2 * deadline_s)}" if young else ""
     if not unsettled:
-        return Check("ok", "unsettled payments", "none")
-    return Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`")
+        return Check("ok", "unsettled payments", f"none{also}")
+    return Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`{also}")
 
 
 def render(checks: list[Check], echo: Callable[[str], object]) -> bool:

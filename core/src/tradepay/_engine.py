@@ -220,7 +220,7 @@ class Chain:
                 log.exception("payment.failed_uncharged")
                 return failed
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
-            # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
+            # left for reconciliation rather than "in progress" for ever (repeats get its stored 6004 meanwhile).
             # The ledger first, the log line after: the record of the money never waits on a log.
             with contextlib.suppress(Exception):
                 self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())

@@ -9,6 +9,7 @@ from ._host import Host
 from ._models import ErrorCode, PaymentAmount, PaymentRequest, PaymentResult, PaymentType, ResultCode, ResultError
 from ._orders import Order
 from ._records import Decision, OutcomeKind
+from ._render import json_amount
 from ._rules import effective_decision
 
 __all__ = ["SAMPLE_OUTCOMES", "Explanation", "explain_chain"]
@@ -62,7 +63,7 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "amount": {"currency": self.order.amount.currency, "value": self.order.amount.value},
+            "amount": json_amount(self.order.amount.currency, self.order.amount.value),
             "plan": [{"provider": p, "skipped": reason} for p, reason in self.plan],
             "decisions": {
                 provider: [{"answer": a, "rule": r, "decision": d, "then": t} for a, r, d, t in rows]

@@ -55,7 +55,8 @@ def new_order(
     amount: PaymentAmount, merchant_id: str, payer_id: str, trade_no: str | None, expires_at: float | None
 ) -> Order:
     """A validated open order; ``trade_no`` defaults to a fresh random one (``T`` and 20 hex digits)."""
-    return Order(trade_no or f"T{secrets.token_hex(10)}", amount, merchant_id, payer_id, expires_at=expires_at)
+    trade_no = f"T{secrets.token_hex(10)}" if trade_no is None else trade_no  # "" is refused, not replaced
+    return Order(trade_no, amount, merchant_id, payer_id, expires_at=expires_at)
 
 
 def new_payment_id() -> str:

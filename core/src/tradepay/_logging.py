@@ -210,6 +210,16 @@ def get_logger(name: str) -> EventLogger:
     return EventLogger(name)
 
 
+def _printable_values(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Escape control characters in the event's text values, as every human output does (``printable``)."""
+    from ._render import printable
+
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = printable(value)
+    return event_dict
+
+
 def configure_logging(
     *,
     fmt: Literal["json", "console"] = "console",
@@ -233,6 +243,8 @@ def configure_logging(
     else:
         formatter = structlog.processors.format_exc_info
         renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    # Console text reaches a terminal: a provider's reason must not carry escape sequences to it (JSON escapes).
+    shown: list[Any] = [_printable_values] if fmt != "json" else []
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -241,6 +253,7 @@ def configure_logging(
             redact_card_data,
             # After the redaction, which need not read the time stamp it adds.
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shown,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),

@@ -19,6 +19,7 @@ from ._enums import CheckedEnumType
 from ._errors import InvalidInput
 from ._money import minor_unit_exponent, parse_minor_units, recorded_exponent
 from ._numbers import shown_number
+from ._render import format_amount
 from ._text import MAX_TEXT, check_text
 
 __all__ = [
@@ -132,11 +133,7 @@ class PaymentAmount:
         return int(self.value)
 
     def __str__(self) -> str:
-        exponent = recorded_exponent(self.currency)
-        if exponent == 0:
-            return f"{self.currency} {self.value}"
-        digits = self.value.rjust(exponent + 1, "0")
-        return f"{self.currency} {digits[:-exponent]}.{digits[-exponent:]}"
+        return format_amount(self.currency, self.value)
 
 
 def recorded_amount(currency: str, value: str) -> PaymentAmount:

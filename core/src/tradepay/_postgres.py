@@ -1,6 +1,7 @@
 """The PostgreSQL database of the ledger (``[ledger] url = "postgresql://..."``): psycopg 3 with a pool.
 
-Installed with the ``postgres`` extra (``pip install 'tradepay[postgres]'``); imported only when configured.
+Installed with the core's ``postgres`` extra (``pip install './core[postgres]'`` from a checkout); imported only
+when configured.
 All of the ledger's tables live in one PostgreSQL schema (``tradepay`` unless the URL's ``schema`` query
 parameter names another), so that one database can hold several ledgers, and tests can drop theirs.
 """
@@ -20,6 +21,11 @@ from ._errors import ConfigError
 __all__ = ["PostgresDatabase", "split_schema"]
 
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: tradepay is not published on a package index: `pip install 'tradepay[postgres]'` would fetch nothing of it.
+POSTGRES_MISSING = (
+    "PostgreSQL needs the core's postgres extra: pip install './core[postgres]' from a tradepay checkout, "
+    "or psycopg itself: pip install 'psycopg[binary]>=3.1' 'psycopg-pool>=3.2'"
+)
 #: The advisory lock key that serialises migrations (any fixed 64-bit number).
 _MIGRATION_LOCK = 7_274_637_247
 
@@ -56,7 +62,7 @@ class PostgresDatabase:
             import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
-            raise ConfigError(where, "PostgreSQL needs the postgres extra: pip install 'tradepay[postgres]'") from None
+            raise ConfigError(where, POSTGRES_MISSING) from None
         self.integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
         self.url, self.schema = split_schema(url, where=where)
         self._max = max_connections

@@ -31,7 +31,7 @@ from ._states import IllegalTransition
 if TYPE_CHECKING:
     from ._host import Host
 
-__all__ = ["Settlement", "reconcile", "run_sync"]
+__all__ = ["Settlement", "reconcile", "run_sync", "too_young_note", "too_young_to_settle"]
 
 _log = get_logger("tradepay")
 T = TypeVar("T")
@@ -167,3 +167,20 @@ def reconcile(
         if progress is not None:
             progress(settlement)
     return settlements
+
+
+def too_young_to_settle(host: Host, *, stale_after_s: float | None = None) -> list[Payment]:
+    """The ``processing`` payments that :func:`reconcile` (with the same ``stale_after_s``) leaves alone: touched
+    too recently to be counted abandoned, as they may still be in flight in a running host."""
+    stale = 2 * host.chain.settings.deadline_s if stale_after_s is None else stale_after_s
+    cutoff = time.time() - stale
+    return [p for p in host.ledger.payments(status=PaymentStatus.PROCESSING, limit=1_000_000) if p.updated_at >= cutoff]
+
+
+def too_young_note(count: int, stale_after_s: float) -> str:
+    """What ``reconcile`` and ``doctor`` say of the ``count`` processing payments they left alone."""
+    return (
+        f"{count} processing payment(s) left alone: touched less than {stale_after_s:g} s ago (twice "
+        "chain.deadline_s), they may still be in flight in a running host; `tradepay reconcile --all` settles "
+        "them too, once no host is paying"
+    )

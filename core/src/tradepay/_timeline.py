@@ -6,10 +6,11 @@ import time
 from typing import Any
 
 from ._models import PaymentResult
-from ._orders import Order
+from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Payment
+from ._render import format_time, json_amount, json_time
 
-__all__ = ["payment_to_dict", "render_payment", "render_story"]
+__all__ = ["order_state", "order_to_dict", "payment_to_dict", "render_payment", "render_story"]
 
 
 def _answer(record: AttemptRecord) -> str:
@@ -24,27 +25,68 @@ def _answer(record: AttemptRecord) -> str:
     return text
 
 
-def render_payment(order: Order, result: PaymentResult, payment: Payment | None) -> str:
-    """Lines: the order, then ``#n provider  answer  rule -> decision [detail]``, then the result."""
-    lines = [f"order {order.trade_no}: {order.amount} from {order.payer_id} to {order.merchant_id}"]
-    for record in payment.attempts if payment else ():
-        final = (
-            record.final.value
-            if record.final is record.decision
-            else f"{record.decision.value} -> {record.final.value}"
-        )
-        detail = f"  [{record.detail}]" if record.detail else ""
+def _decision(record: AttemptRecord) -> str:
+    if record.final is record.decision:
+        return record.final.value
+    return f"{record.decision.value} -> {record.final.value}"
+
+
+def _outcome(result: PaymentResult, payment: Payment | None) -> str:
+    """The last line: the code, then what became of the payment, then the message (never a code glued to
+    an amount: ``=> 9000 succeeded: USD 9.00 debited ...``)."""
+    status = payment.status.value if payment is not None else "refused, nothing recorded"
+    message = f": {result.result_message}" if result.result_message else ""
+    return f"  => {result.result_code.value} {status}{message}"
+
+
+def order_state(order: Order, now: float | None = None) -> str:
+    """The order's status as a person needs it: ``open``, ``paid``, ``closed``, or ``expired`` for an open
+    order whose ``expires_at`` has passed (it can no longer be paid)."""
+    expired = order.expires_at is not None and order.expires_at <= (time.time() if now is None else now)
+    return "expired" if order.status is OrderStatus.OPEN and expired else order.status.value
+
+
+def _order_line(order: Order) -> str:
+    return f"{order.amount} from {order.payer_id} to {order.merchant_id}"
+
+
+def render_payment(order: Order, result: PaymentResult, payment: Payment | None, *, stored: bool = False) -> str:
+    """What ``tradepay pay`` prints: the payment and its order, then ``#n provider  answer  rule ->
+    decision [detail]`` per attempt, then the result. With ``stored`` (the order's payment existed before the
+    call), the attempts are not shown again: the answer is the stored one and no provider was called."""
+    head = f"payment {payment.payment_id} of order" if payment is not None else "order"
+    lines = [f"{head} {order.trade_no}: {_order_line(order)}"]
+    if stored and payment is not None:
         lines.append(
-            f"  #{record.attempt.number} {record.attempt.provider:<10} {_answer(record):<32} "
-            f"{record.rule} -> {final}{detail}  ({record.duration_ms:.1f} ms)"
+            f"  no provider called: the stored answer of this payment (`tradepay payments show "
+            f"{payment.payment_id}` tells its story)"
         )
-    status = f" ({payment.status.value})" if payment else ""
-    lines.append(f"  => {result.result_code.value} {result.result_message}{status}")
+    else:
+        for record in payment.attempts if payment else ():
+            detail = f"  [{record.detail}]" if record.detail else ""
+            lines.append(
+                f"  #{record.attempt.number} {record.attempt.provider:<10} {_answer(record):<32} "
+                f"{record.rule} -> {_decision(record)}{detail}  ({record.duration_ms:.1f} ms)"
+            )
+    lines.append(_outcome(result, payment))
     return "\n".join(lines)
 
 
+def order_to_dict(order: Order) -> dict[str, Any]:
+    """The order as JSON-ready data (see ``docs/cli.md`` for the conventions)."""
+    return {
+        "tradeNo": order.trade_no,
+        "amount": json_amount(order.amount.currency, order.amount.value),
+        "merchantId": order.merchant_id,
+        "payerId": order.payer_id,
+        "status": order.status.value,
+        "expired": order_state(order) == "expired",
+        "expiresAt": json_time(order.expires_at),
+    }
+
+
 def payment_to_dict(payment: Payment) -> dict[str, Any]:
-    """The payment as JSON-ready data."""
+    """The payment as JSON-ready data (see ``docs/cli.md`` for the conventions)."""
     return {
         "paymentId": payment.payment_id,
         "tradeNo": payment.trade_no,
@@ -74,27 +116,24 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
             "provider": payment.pending.provider,
             "idempotencyKey": payment.pending.idempotency_key,
         },
-        "createdAt": payment.created_at,
-        "updatedAt": payment.updated_at,
+        "createdAt": json_time(payment.created_at),
+        "updatedAt": json_time(payment.updated_at),
     }
 
 
 def render_story(payment: Payment, order: Order | None) -> str:
     """A payment for an operator: the order, the status, each attempt with its key, and the attempt still in
     flight (or cut off), if any."""
-    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(payment.created_at))
-    lines = [f"payment {payment.payment_id} of order {payment.trade_no}: {payment.status.value} (started {when})"]
+    lines = [
+        f"payment {payment.payment_id} of order {payment.trade_no}: {payment.status.value} "
+        f"(started {format_time(payment.created_at)})"
+    ]
     if order is not None:
-        lines.append(f"  order: {order.amount} from {order.payer_id} to {order.merchant_id}, {order.status.value}")
+        lines.append(f"  order: {_order_line(order)}, {order_state(order)}")
     for record in payment.attempts:
-        final = (
-            record.final.value
-            if record.final is record.decision
-            else f"{record.decision.value} -> {record.final.value}"
-        )
         lines.append(f"  #{record.attempt.number} {record.attempt.provider:<10} key {record.attempt.idempotency_key}")
         lines.append(
-            f"      answer {_answer(record)}; rule {record.rule} -> {final}; money {record.status.value}; "
+            f"      answer {_answer(record)}; rule {record.rule} -> {_decision(record)}; money {record.status.value}; "
             f"{record.duration_ms:.1f} ms"
         )
         if record.detail:
@@ -104,5 +143,5 @@ def render_story(payment: Payment, order: Order | None) -> str:
         lines.append(f"  #{p.number} {p.provider:<10} key {p.idempotency_key}")
         lines.append("      sent, no answer recorded (in flight, or cut off: `tradepay reconcile` settles it)")
     if payment.result is not None:
-        lines.append(f"  => {payment.result.result_code.value} {payment.result.result_message}")
+        lines.append(_outcome(payment.result, payment))
     return "\n".join(lines)

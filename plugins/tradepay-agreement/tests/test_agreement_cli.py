@@ -173,9 +173,9 @@ def test_list_shows_usage_and_only_the_last_four_of_the_token(
     header, alice, bob = table.stdout.splitlines()
     assert header.split() == [
         "AGREEMENT", "PAYER", "MERCHANT", "STATUS", "CURRENCY", "PER-PAYMENT", "CUMULATIVE", "COUNT", "USED-AMOUNT",
-        "USED-COUNT", "TOKEN", "EXPIRES",
+        "USED-COUNT", "TOKEN", "EXPIRES", "(UTC)",
     ]  # fmt: skip
-    assert alice.split() == [first, "alice", "shop", "active", "USD", "-", "-", "5", "350", "2",
+    assert alice.split() == [first, "alice", "shop", "active", "USD", "-", "-", "5", "USD", "3.50", "2",
                              "****" + tokens[first][-4:], "-"]  # fmt: skip
     assert bob.split()[:5] == [second, "bob", "shop", "pending", "JPY"]
     for token in tokens.values():
@@ -194,20 +194,20 @@ def test_list_json_and_payer_filter(run: Callable[..., Result], store: Agreement
     [shown] = json.loads(result.stdout)
     token = store.get(alice).access_token
     assert shown == {
-        "agreement_id": alice,
-        "payer_id": "alice",
-        "merchant_id": "shop",
+        "agreementId": alice,
+        "payerId": "alice",
+        "merchantId": "shop",
         "scope": "AGREEMENT_PAY",
         "currency": "USD",
         "status": "expired",
-        "per_payment_limit": None,
-        "cumulative_limit": None,
-        "count_limit": None,
-        "used_amount": 0,
-        "used_count": 0,
-        "token_last4": token[-4:],
-        "signed_at": "2027-01-15T08:00:00+00:00",
-        "expires_at": "2027-01-15T08:01:00+00:00",
+        "perPaymentLimit": None,
+        "cumulativeLimit": None,
+        "countLimit": None,
+        "usedAmount": {"currency": "USD", "value": "0"},
+        "usedCount": 0,
+        "tokenLast4": token[-4:],
+        "signedAt": "2027-01-15T08:00:00.000Z",
+        "expiresAt": "2027-01-15T08:01:00.000Z",
     }
     assert token not in result.output
 
@@ -216,3 +216,14 @@ def test_list_of_nothing(run: Callable[..., Result]) -> None:
     assert run("list").stdout == "no agreements\n"
     assert run("list", "carol").stdout == "no agreements for payer carol\n"
     assert json.loads(run("list", "--json").stdout) == []
+
+
+def test_list_shows_limits_in_major_units_and_json_as_amounts(run: Callable[..., Result]) -> None:
+    run("sign", "alice", "shop", "--currency", "USD", "--per-payment-limit", "500", "--cumulative-limit", "2000")
+
+    [row] = run("list").stdout.splitlines()[1:]
+    [shown] = json.loads(run("list", "--json").stdout)
+
+    assert row.split()[4:10] == ["USD", "USD", "5.00", "USD", "20.00", "-"]
+    assert shown["perPaymentLimit"] == {"currency": "USD", "value": "500"}
+    assert shown["cumulativeLimit"] == {"currency": "USD", "value": "2000"}

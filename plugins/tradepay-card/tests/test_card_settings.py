@@ -194,7 +194,7 @@ def test_an_unreachable_postgres_server_is_a_config_error(tmp_path: Path) -> Non
 
 def test_postgres_without_psycopg_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # "import psycopg" now fails, as where it is not installed
-    with pytest.raises(ConfigError, match=r"pip install 'tradepay\[postgres\]'") as caught:
+    with pytest.raises(ConfigError, match=r"pip install './core\[postgres\]'") as caught:
         open_provider(tmp_path, database="postgresql://postgres@127.0.0.1:1/none")
     assert caught.value.key == "providers.card.database"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 
 import click
@@ -45,15 +46,18 @@ def test_topup_then_balance(invoke: Callable[..., Result], provider: WalletProvi
     invoke("topup", "alice", "JPY", "500")
 
     shown = invoke("balance", "alice")
-    assert shown.stdout.splitlines() == ["JPY  JPY 500  (500 minor units)", "USD  USD 10.00  (1000 minor units)"]
+    assert shown.stdout.splitlines() == ["JPY 500", "USD 10.00"]  # one formatter: major units, the code once
     as_json = invoke("balance", "alice", "--json")
-    assert json.loads(as_json.stdout) == {"payer": "alice", "balances": {"JPY": 500, "USD": 1000}}
+    assert json.loads(as_json.stdout) == {
+        "payer": "alice",
+        "balances": [{"currency": "JPY", "value": "500"}, {"currency": "USD", "value": "1000"}],
+    }
     assert provider.balances("alice") == {"JPY": 500, "USD": 1000}
 
 
 def test_balance_and_history_of_a_payer_without_account(invoke: Callable[..., Result]) -> None:
     assert invoke("balance", "nobody").stdout == "nobody has no wallet account.\n"
-    assert json.loads(invoke("balance", "nobody", "--json").stdout) == {"payer": "nobody", "balances": {}}
+    assert json.loads(invoke("balance", "nobody", "--json").stdout) == {"payer": "nobody", "balances": []}
     assert invoke("history", "nobody").stdout == "nobody has no wallet history.\n"
     assert json.loads(invoke("history", "nobody", "--json").stdout) == {"payer": "nobody", "entries": []}
 
@@ -66,19 +70,18 @@ def test_history_shows_debits_credits_and_reversals_with_keys(
     asyncio.run(provider.cancel(order, attempt("pay-1-1")))
 
     entries = json.loads(invoke("history", "alice", "--json").stdout)["entries"]
-    assert [(e["kind"], e["amount"], e["balance_after"], e["idempotency_key"], e["trade_no"]) for e in entries] == [
-        ("credit", 1000, 1000, None, None),
-        ("debit", 300, 700, "pay-1-1", "T-1"),
-        ("reversal", 300, 1000, "pay-1-1", "T-1"),
+    usd = [{"currency": "USD", "value": value} for value in ("1000", "300", "700")]
+    assert [(e["kind"], e["amount"], e["balanceAfter"], e["idempotencyKey"], e["tradeNo"]) for e in entries] == [
+        ("credit", usd[0], usd[0], None, None),
+        ("debit", usd[1], usd[2], "pay-1-1", "T-1"),
+        ("reversal", usd[1], usd[0], "pay-1-1", "T-1"),
     ]
-    assert all(e["at"].endswith("+00:00") for e in entries)
-    lines = invoke("history", "alice").stdout.splitlines()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e["recordedAt"]) for e in entries)
+    header, *lines = invoke("history", "alice").stdout.splitlines()
+    assert header.split() == ["ID", "TIME", "(UTC)", "KIND", "AMOUNT", "BALANCE", "KEY", "TRADE", "NO"]
     assert len(lines) == 3
-    assert "debit" in lines[1]
-    assert "-USD 3.00" in lines[1]
-    assert "key pay-1-1" in lines[1]
-    assert "trade T-1" in lines[1]
-    assert "+USD 3.00" in lines[2]
+    assert lines[1].split()[3:] == ["debit", "-USD", "3.00", "USD", "7.00", "pay-1-1", "T-1"]
+    assert lines[2].split()[3:] == ["reversal", "+USD", "3.00", "USD", "10.00", "pay-1-1", "T-1"]
 
 
 @pytest.mark.parametrize(
@@ -126,9 +129,9 @@ def test_fault_set_list_and_clear(invoke: Callable[..., Result], provider: Walle
         "alice: error, result 4000 error 1005, reason RISK_REJECT, sticky",
     ]
     assert json.loads(invoke("fault", "list", "--json").stdout) == [
-        {"payer": "*", "kind": "latency", "seconds": 0.5, "result_code": None, "error_code": None, "reason": None,
+        {"payer": "*", "kind": "latency", "seconds": 0.5, "resultCode": None, "errorCode": None, "reason": None,
          "times": 2},
-        {"payer": "alice", "kind": "error", "seconds": None, "result_code": "4000", "error_code": 1005,
+        {"payer": "alice", "kind": "error", "seconds": None, "resultCode": "4000", "errorCode": 1005,
          "reason": "RISK_REJECT", "times": None},
     ]  # fmt: skip
     assert invoke("fault", "clear", "alice").stdout == "Removed the fault profile of alice.\n"
@@ -171,3 +174,16 @@ def test_fault_clear_needs_a_payer_or_all(invoke: Callable[..., Result], args: l
 
 def test_fault_clear_of_a_bad_payer_is_a_usage_error(invoke: Callable[..., Result]) -> None:
     assert_usage_error(invoke("fault", "clear", "not a payer"), "'PAYER'")
+
+
+def test_a_reason_with_terminal_control_characters_is_refused_and_never_echoed_raw(
+    invoke: Callable[..., Result], provider: WalletProvider
+) -> None:
+    reason = "\x1b]0;owned\x07RISK\x1b[2J"
+    done = invoke("fault", "set", "alice", "error", "--result-code", "4000", "--error-code", "1002", "--reason", reason)
+
+    assert done.exit_code == 2, done.output
+    assert "Invalid value for '--reason'" in done.output
+    assert "\x1b" not in done.output
+    assert "\x07" not in done.output
+    assert provider.faults() == []  # a fault reason is an identifier: nothing was stored

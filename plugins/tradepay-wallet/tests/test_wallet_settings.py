@@ -96,7 +96,7 @@ def test_a_postgresql_url_without_the_postgres_extra_says_how_to_get_it(
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what `import psycopg` does where it is not installed
 
-    with pytest.raises(ConfigError, match="tradepay\\[postgres\\]") as refused:
+    with pytest.raises(ConfigError, match=r"pip install './core\[postgres\]'") as refused:
         build(tmp_path, database="postgresql://wallet:s3cret@127.0.0.1:1/test")
 
     assert refused.value.key == "providers.wallet.database"

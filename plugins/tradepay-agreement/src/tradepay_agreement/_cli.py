@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import click
 
-from tradepay import InvalidInput
+from tradepay import (
+    InvalidInput,
+    echo_json,
+    echo_text,
+    format_amount,
+    format_table,
+    format_time,
+    json_amount,
+    json_time,
+    printable,
+)
 
 from ._settings import AgreementSettings
 from ._store import Agreement, AgreementError, AgreementNotFound, AgreementStore
@@ -38,7 +46,7 @@ _HEADER = (
     "USED-AMOUNT",
     "USED-COUNT",
     "TOKEN",
-    "EXPIRES",
+    "EXPIRES (UTC)",
 )
 
 
@@ -55,41 +63,40 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        raise click.BadParameter(exc.reason, param_hint=_PARAM_HINTS.get(exc.field, exc.field)) from None
+        hint = _PARAM_HINTS.get(exc.field, exc.field)
+        raise click.BadParameter(printable(exc.reason), param_hint=hint) from None
     except AgreementNotFound as exc:
         raise click.BadParameter(f"no agreement {exc.agreement_id!r}", param_hint="'AGREEMENT_ID'") from None
     except AgreementError as exc:
-        raise _Refused(str(exc)) from None
+        raise _Refused(printable(str(exc))) from None
 
 
-def _when(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+def _limit(agreement: Agreement, minor_units: int | None) -> dict[str, str] | None:
+    return None if minor_units is None else json_amount(agreement.currency, minor_units)
 
 
 def _as_json(agreement: Agreement) -> dict[str, object]:
     return {
-        "agreement_id": agreement.agreement_id,
-        "payer_id": agreement.payer_id,
-        "merchant_id": agreement.merchant_id,
+        "agreementId": agreement.agreement_id,
+        "payerId": agreement.payer_id,
+        "merchantId": agreement.merchant_id,
         "scope": agreement.scope,
         "currency": agreement.currency,
         "status": agreement.status.value,
-        "per_payment_limit": agreement.per_payment_limit,
-        "cumulative_limit": agreement.cumulative_limit,
-        "count_limit": agreement.count_limit,
-        "used_amount": agreement.used_amount,
-        "used_count": agreement.used_count,
-        "token_last4": agreement.token_last4,
-        "signed_at": _when(agreement.signed_at),
-        "expires_at": _when(agreement.expires_at),
+        "perPaymentLimit": _limit(agreement, agreement.per_payment_limit),
+        "cumulativeLimit": _limit(agreement, agreement.cumulative_limit),
+        "countLimit": agreement.count_limit,
+        "usedAmount": json_amount(agreement.currency, agreement.used_amount),
+        "usedCount": agreement.used_count,
+        "tokenLast4": agreement.token_last4,
+        "signedAt": json_time(agreement.signed_at),
+        "expiresAt": json_time(agreement.expires_at),
     }
 
 
 def _as_row(agreement: Agreement) -> tuple[str, ...]:
-    def shown(value: object) -> str:
-        return "-" if value is None else str(value)
+    def amount(minor_units: int | None) -> str:
+        return "-" if minor_units is None else format_amount(agreement.currency, minor_units)
 
     return (
         agreement.agreement_id,
@@ -97,20 +104,13 @@ def _as_row(agreement: Agreement) -> tuple[str, ...]:
         agreement.merchant_id,
         agreement.status.value,
         agreement.currency,
-        shown(agreement.per_payment_limit),
-        shown(agreement.cumulative_limit),
-        shown(agreement.count_limit),
-        str(agreement.used_amount),
+        amount(agreement.per_payment_limit),
+        amount(agreement.cumulative_limit),
+        "-" if agreement.count_limit is None else str(agreement.count_limit),
+        amount(agreement.used_amount),
         str(agreement.used_count),
         "****" + agreement.token_last4,
-        shown(_when(agreement.expires_at)),
-    )
-
-
-def _table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in (_HEADER, *rows)) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in (_HEADER, *rows)
+        "-" if agreement.expires_at is None else format_time(agreement.expires_at).removesuffix(" UTC"),
     )
 
 
@@ -121,7 +121,8 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
     def group() -> None:
         """Agreement (auto-debit) payments: sign, activate, revoke and list agreements.
 
-        Amounts and limits are whole numbers in the currency's minor unit (USD 10.00 is 1000).
+        Limits are typed as whole numbers in the currency's minor unit (USD 10.00 is 1000) and listed in
+        major units (USD 10.00).
         """
 
     @group.command("sign")
@@ -155,7 +156,7 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
                 count_limit=count_limit,
                 expires_in=expires_in,
             )
-        click.echo(agreement.agreement_id)
+        echo_text(agreement.agreement_id)
 
     @group.command("activate")
     @click.argument("agreement_id")
@@ -163,7 +164,7 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
         """Activate a pending agreement: payments may debit it from now on."""
         with _user_errors():
             agreement = store.activate(agreement_id)
-        click.echo(f"{agreement.agreement_id} {agreement.status}")
+        echo_text(f"{agreement.agreement_id} {agreement.status}")
 
     @group.command("revoke")
     @click.argument("agreement_id")
@@ -171,7 +172,7 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
         """Revoke a pending or active agreement: no payment may debit it any more."""
         with _user_errors():
             agreement = store.revoke(agreement_id)
-        click.echo(f"{agreement.agreement_id} {agreement.status}")
+        echo_text(f"{agreement.agreement_id} {agreement.status}")
 
     @group.command("list")
     @click.argument("payer", required=False)
@@ -180,10 +181,10 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
         """List agreements and their usage (only PAYER's, if given); tokens show only their last 4."""
         agreements = store.agreements(payer)
         if as_json:
-            click.echo(json.dumps([_as_json(a) for a in agreements], indent=2))
+            echo_json([_as_json(a) for a in agreements])
         elif not agreements:
-            click.echo("no agreements" + (f" for payer {payer}" if payer is not None else ""))
+            echo_text("no agreements" + (f" for payer {payer}" if payer is not None else ""))
         else:
-            click.echo(_table([_as_row(a) for a in agreements]))
+            echo_text(format_table(_HEADER, [_as_row(a) for a in agreements]))
 
     return group

@@ -49,6 +49,7 @@ from tradepay import (
     ResultCode,
     TradePayError,
     echo_value,
+    format_amount,
     migrate,
     open_database,
 )
@@ -200,7 +201,7 @@ def _key_problem(key: object) -> str | None:
 
 
 def _money(currency: str, minor_units: int) -> str:
-    return str(PaymentAmount(currency, str(minor_units)))
+    return format_amount(currency, minor_units)
 
 
 def database_errors() -> tuple[type[Exception], ...]:
@@ -604,7 +605,7 @@ def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResu
         return decline(Reason.USER_AMOUNT_EXCEED_LIMIT, "over the most an agreement can record in total")
     limit = agreement.cumulative_limit
     if limit is not None and agreement.used_amount + amount > limit:
-        used = _money(currency, agreement.used_amount) if agreement.used_amount else f"{currency} 0"
+        used = _money(currency, agreement.used_amount)
         desc = f"over the cumulative limit {_money(currency, limit)} ({used} used)"
         return decline(Reason.USER_AMOUNT_EXCEED_LIMIT, desc)
     limit = agreement.count_limit

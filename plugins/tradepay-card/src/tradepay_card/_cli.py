@@ -6,14 +6,13 @@ parameter callbacks, during argument parsing, so that every later message and tr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 import click
 
-from tradepay import CardNumber, CardSecret, InvalidInput, holds_card_number
+from tradepay import CardNumber, CardSecret, InvalidInput, echo_json, echo_text, holds_card_number, printable
 
 if TYPE_CHECKING:
     from ._provider import CardProvider
@@ -70,9 +69,9 @@ def card_group(provider: CardProvider) -> click.Group:
         with _usage_errors():
             added = provider.add_card(payer, number, expiry, cvc)
         if as_json:
-            click.echo(json.dumps({**added.to_dict(), "default": True}))
+            echo_json({**added.to_dict(), "default": True})
         else:
-            click.echo(f"added {_describe(added)} for {payer} as {added.token} (default card)")
+            echo_text(f"added {_describe(added)} for {payer} as {added.token} (default card)")
 
     @card.command(name="list")
     @click.argument("payer")
@@ -83,13 +82,13 @@ def card_group(provider: CardProvider) -> click.Group:
             cards = provider.cards(payer)
         if as_json:
             listed = [{**c.to_dict(), "default": i == 0} for i, c in enumerate(cards)]
-            click.echo(json.dumps({"payer": payer, "cards": listed}))
+            echo_json({"payer": payer, "cards": listed})
         elif not cards:
-            click.echo(f"{payer} has no card on file")
+            echo_text(f"{payer} has no card on file")
         else:
             for i, c in enumerate(cards):
                 default = "  (default)" if i == 0 else ""
-                click.echo(f"{c.token}  {_describe(c)}  scenario {c.scenario.value}{default}")
+                echo_text(f"{c.token}  {_describe(c)}  scenario {c.scenario.value}{default}")
 
     @card.command(name="remove")
     @click.argument("payer")
@@ -98,7 +97,7 @@ def card_group(provider: CardProvider) -> click.Group:
         """Remove PAYER's card TOKEN; the next most recently added card becomes the default."""
         with _usage_errors():
             provider.remove_card(payer, token)
-        click.echo(f"removed {token} for {payer}")
+        echo_text(f"removed {token} for {payer}")
 
     return card
 
@@ -113,4 +112,4 @@ def _usage_errors() -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        raise click.BadParameter(exc.reason, param_hint=[_PARAM_HINTS.get(exc.field, exc.field)]) from None
+        raise click.BadParameter(printable(exc.reason), param_hint=[_PARAM_HINTS.get(exc.field, exc.field)]) from None

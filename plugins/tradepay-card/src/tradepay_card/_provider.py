@@ -22,6 +22,7 @@ from tradepay import (
     ProviderStatus,
     ResultCode,
     ResultError,
+    format_amount,
     hookimpl,
 )
 
@@ -196,7 +197,8 @@ class CardProvider:
         if allowed is not None and currency not in allowed:
             return _decline("CURRENCY_NOT_SUPPORTED", f"currency {currency} is not charged by this provider")
         if self.settings.max_amount is not None and amount > self.settings.max_amount:
-            return _decline("PAYMENT_AMOUNT_EXCEED_LIMIT", f"amount above the maximum {self.settings.max_amount}")
+            most = format_amount(currency, self.settings.max_amount)
+            return _decline("PAYMENT_AMOUNT_EXCEED_LIMIT", f"{order.amount} is above the maximum {most}")
         if card is None:
             return _decline("NO_CARD_ON_FILE", "the payer has no card on file")
         # A card that was valid at enrolment may have expired since: the network declines it as expired.

@@ -1,20 +1,31 @@
 """``tradepay wallet ...``: top up accounts, read balances and history, script fault profiles.
 
-Amounts are minor units of the named currency (``topup alice USD 1000`` credits USD 10.00). Bad input is a
-one-line usage error naming the argument, and stores nothing.
+Amounts are typed in minor units of the named currency (``topup alice USD 1000`` credits USD 10.00) and
+shown in major units with the code once (``USD 10.00``). Bad input is a one-line usage error naming the
+argument, and stores nothing. Output goes through the core's helpers (``tradepay.echo_text``, ``echo_json``),
+so it follows the command line's one convention.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
 
-from tradepay import InvalidInput, PaymentAmount
+from tradepay import (
+    InvalidInput,
+    PaymentAmount,
+    echo_json,
+    echo_text,
+    format_amount,
+    format_table,
+    format_time,
+    json_amount,
+    json_time,
+    printable,
+)
 
 from ._checks import check_currency
 from ._faults import FaultKind, FaultProfile
@@ -47,7 +58,8 @@ def _bad_input() -> Iterator[None]:
     try:
         yield
     except InvalidInput as exc:
-        raise click.BadParameter(exc.reason, param_hint=_PARAM_HINTS.get(exc.field, (exc.field,))) from None
+        hint = _PARAM_HINTS.get(exc.field, (exc.field,))
+        raise click.BadParameter(printable(exc.reason), param_hint=hint) from None
 
 
 def _minor_units(currency: str, text: str) -> int:
@@ -57,11 +69,6 @@ def _minor_units(currency: str, text: str) -> int:
         return PaymentAmount(currency, text).minor_units
     except InvalidInput as exc:
         raise InvalidInput("amount", exc.reason) from None
-
-
-def _money(currency: str, minor_units: int) -> str:
-    # PaymentAmount renders the currency's decimals but refuses zero, which a balance can be.
-    return str(PaymentAmount(currency, str(minor_units))) if minor_units else f"{currency} 0"
 
 
 def _describe(profile: FaultProfile) -> str:
@@ -81,15 +88,11 @@ def _fault_json(profile: FaultProfile) -> dict[str, object]:
         "payer": profile.payer,
         "kind": profile.kind.value,
         "seconds": profile.seconds,
-        "result_code": None if profile.result_code is None else profile.result_code.value,
-        "error_code": None if profile.error_code is None else int(profile.error_code),
+        "resultCode": None if profile.result_code is None else profile.result_code.value,
+        "errorCode": None if profile.error_code is None else int(profile.error_code),
         "reason": profile.reason,
         "times": profile.times,
     }
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
 def wallet_group(provider: WalletProvider) -> click.Group:
@@ -111,28 +114,28 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         with _bad_input():
             value = _minor_units(currency, amount)
             balance = provider.topup(payer, currency, value)
-        click.echo(f"Credited {_money(currency, value)} to {payer}; balance {_money(currency, balance)}.")
+        echo_text(f"Credited {format_amount(currency, value)} to {payer}; balance {format_amount(currency, balance)}.")
 
     @wallet.command()
     @click.argument("payer")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON: balances in minor units by currency.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON: one amount per currency, in minor units.")
     def balance(payer: str, as_json: bool) -> None:
         """Show PAYER's balance in every currency."""
         with _bad_input():
             balances = provider.balances(payer)
         if as_json:
-            _echo_json({"payer": payer, "balances": balances})
+            echo_json({"payer": payer, "balances": [json_amount(c, units) for c, units in balances.items()]})
             return
         if not balances:
-            click.echo(f"{payer} has no wallet account.")
+            echo_text(f"{payer} has no wallet account.")
         for currency, minor_units in balances.items():
-            click.echo(f"{currency}  {_money(currency, minor_units)}  ({minor_units} minor units)")
+            echo_text(format_amount(currency, minor_units))
 
     @wallet.command()
     @click.argument("payer")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON: every entry with its idempotency key.")
     def history(payer: str, as_json: bool) -> None:
-        """Show PAYER's credits, debits and reversals.
+        """Show PAYER's credits, debits and reversals (times in UTC).
 
         Oldest first, each with its idempotency key and trade number (top-ups have neither).
         """
@@ -142,28 +145,33 @@ def wallet_group(provider: WalletProvider) -> click.Group:
             rows = [
                 {
                     "id": e.id,
-                    "at": datetime.fromtimestamp(e.at, UTC).isoformat(),
+                    "recordedAt": json_time(e.at),
                     "kind": e.kind.value,
-                    "currency": e.currency,
-                    "amount": e.amount,
-                    "balance_after": e.balance_after,
-                    "idempotency_key": e.idempotency_key,
-                    "trade_no": e.trade_no,
+                    "amount": json_amount(e.currency, e.amount),
+                    "balanceAfter": json_amount(e.currency, e.balance_after),
+                    "idempotencyKey": e.idempotency_key,
+                    "tradeNo": e.trade_no,
                 }
                 for e in entries
             ]
-            _echo_json({"payer": payer, "entries": rows})
+            echo_json({"payer": payer, "entries": rows})
             return
         if not entries:
-            click.echo(f"{payer} has no wallet history.")
-        for e in entries:
-            at = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            sign = "-" if e.kind is EntryKind.DEBIT else "+"
-            click.echo(
-                f"{e.id:>5}  {at}  {e.kind.value:<8}  {sign}{_money(e.currency, e.amount):<16}"
-                f"  balance {_money(e.currency, e.balance_after):<16}"
-                f"  key {e.idempotency_key or '-'}  trade {e.trade_no or '-'}"
+            echo_text(f"{payer} has no wallet history.")
+            return
+        table = [
+            (
+                str(e.id),
+                format_time(e.at).removesuffix(" UTC"),
+                e.kind.value,
+                ("-" if e.kind is EntryKind.DEBIT else "+") + format_amount(e.currency, e.amount),
+                format_amount(e.currency, e.balance_after),
+                e.idempotency_key or "-",
+                e.trade_no or "-",
             )
+            for e in entries
+        ]
+        echo_text(format_table(("ID", "TIME (UTC)", "KIND", "AMOUNT", "BALANCE", "KEY", "TRADE NO"), table))
 
     @wallet.group()
     def fault() -> None:
@@ -206,7 +214,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
                 reason=reason,
                 times=times,
             )
-        click.echo(f"Fault set: {_describe(profile)}.")
+        echo_text(f"Fault set: {_describe(profile)}.")
 
     @fault.command("clear")
     @click.argument("payer", required=False)
@@ -216,11 +224,11 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         if (payer is None) == (not clear_all):
             raise click.UsageError("give either PAYER or --all")
         if payer is None:
-            click.echo(f"Removed {provider.clear_faults()} fault profile(s).")
+            echo_text(f"Removed {provider.clear_faults()} fault profile(s).")
             return
         with _bad_input():
             removed = provider.clear_fault(payer)
-        click.echo(f"Removed the fault profile of {payer}." if removed else f"{payer} had no fault profile.")
+        echo_text(f"Removed the fault profile of {payer}." if removed else f"{payer} had no fault profile.")
 
     @fault.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -228,11 +236,11 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         """List the fault profiles, the all-payers one first."""
         profiles = provider.faults()
         if as_json:
-            _echo_json([_fault_json(p) for p in profiles])
+            echo_json([_fault_json(p) for p in profiles])
             return
         if not profiles:
-            click.echo("No fault profiles: every payer is served normally.")
+            echo_text("No fault profiles: every payer is served normally.")
         for profile in profiles:
-            click.echo(_describe(profile))
+            echo_text(_describe(profile))
 
     return wallet

@@ -21,6 +21,7 @@ from tradepay import (
     ProviderConfig,
     ProviderStatus,
     ResultCode,
+    format_amount,
     hookimpl,
 )
 
@@ -267,5 +268,6 @@ class WalletProvider:
         if accepted is not None and currency not in accepted:
             return declined(Reason.CURRENCY_NOT_SUPPORTED, f"this wallet does not hold {currency}")
         if limit is not None and amount > limit:
-            return declined(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"amount {amount} is above this wallet's limit {limit}")
+            most = format_amount(currency, limit)
+            return declined(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"{order.amount} is above this wallet's limit {most}")
         return None

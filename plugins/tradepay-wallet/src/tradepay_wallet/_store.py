@@ -202,7 +202,8 @@ class WalletStore:
                 (amount, order.payer_id, currency, amount),
             ).fetchall()
             if not debit:
-                answer = declined(Reason.USER_BALANCE_NOT_ENOUGH, f"the payer's {currency} balance is below {amount}")
+                below = f"the payer's {currency} balance is below {order.amount}"
+                answer = declined(Reason.USER_BALANCE_NOT_ENOUGH, below)
                 _insert_attempt(tx, attempt, order, AttemptStatus.DECLINED, answer)
                 return Settlement(answer, debited=False)
             _insert_entry(tx, order.payer_id, currency, EntryKind.DEBIT, amount, debit[0][0], key, order.trade_no)
