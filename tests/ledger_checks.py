@@ -24,6 +24,7 @@ __all__ = [
     "Charge",
     "LedgerFile",
     "PaymentRow",
+    "check_answer",
     "check_integrity",
     "check_ledger",
     "check_money",
@@ -74,6 +75,11 @@ class PaymentRow:
     @property
     def result_code(self) -> str | None:
         return None if self.result is None else str(json.loads(self.result)["resultCode"])
+
+    @property
+    def extended_info(self) -> Mapping[str, str]:
+        info: Mapping[str, str] = {} if self.result is None else json.loads(self.result).get("extendedInfo", {})
+        return info
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +186,28 @@ def check_integrity(path: Path) -> None:
         assert not dangling, f"{path.name}: foreign_key_check says {dangling}"
 
 
+def check_answer(payment: PaymentRow) -> None:
+    """A payment's stored answer names the payment, and the provider whose attempt decided it, whichever path
+    ended it (the chain, an interruption, reconciliation)."""
+    if payment.result is None:
+        return
+    pid, info = payment.payment_id, payment.extended_info
+    assert info.get("paymentId") == pid, f"{pid} answers with extendedInfo {dict(info)}"
+    last = payment.attempts[-1].provider if payment.attempts else None
+    unsettled = bool(payment.attempts) and payment.attempts[-1].state in ("sent", "unknown")
+    if "provider" in info:
+        assert info["provider"] == last, f"{pid} answers provider {info['provider']!r}; its last attempt: {last}"
+    if payment.status in ("succeeded", "cancelled") or (payment.status == "needs_reconciliation" and unsettled):
+        assert last is not None, f"{pid} is {payment.status} without an attempt"
+        assert info.get("provider") == last, f"{pid} is {payment.status} and answers {dict(info)}"
+
+
 def check_ledger(view: LedgerFile) -> None:
     """The ledger's own rules, whatever the providers did."""
     for payment in view.payments.values():
         pid, attempts = payment.payment_id, payment.attempts
         assert payment.trade_no in view.orders, f"payment {pid} of an unknown order"
+        check_answer(payment)
         assert [a.number for a in attempts] == list(range(1, len(attempts) + 1)), f"{pid}: attempt numbers"
         for a in attempts:
             assert a.key == f"{pid}-{a.number}", f"{pid}: attempt {a.number} has key {a.key}"

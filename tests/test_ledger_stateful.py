@@ -5,7 +5,8 @@ on a real SQLite ledger and two durable banks.
 After every step the files themselves are checked: at most one successful attempt per order; the money the
 banks hold equals the ledger's succeeded payments (and while some are unsettled, every charge belongs to one
 of them and no order is charged twice); no attempt N+1 while attempt N is unresolved; terminal states never
-change; no attempt follows a user cancel.
+change; no attempt follows a user cancel; every stored answer names its payment (and the provider whose
+attempt decided it), whichever path ended the payment.
 """
 
 from __future__ import annotations

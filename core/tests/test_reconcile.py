@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,20 @@ import pytest
 from click.testing import CliRunner
 
 from tradepay import (
+    Attempt,
+    AttemptRecord,
     ChainSettings,
+    Decision,
     Host,
     OrderStatus,
+    OutcomeKind,
     PaymentAmount,
     PaymentRequest,
+    PaymentResult,
     PaymentService,
     PaymentStatus,
     PaymentType,
+    ProviderStatus,
     ResultCode,
 )
 from tradepay._cli import cli
@@ -172,3 +179,118 @@ def test_the_reconcile_command_shows_progress_and_fails_while_payments_stay_unse
     assert "reconciling" in result.stderr
     assert "21 payment(s) reconciled, 21 still need reconciliation" in result.stdout
     assert "provider 'bank' is not configured" in result.stdout
+
+
+# --- the answers of payments settled by reconciliation ----------------------------------------------------------
+
+
+def test_a_payment_paid_before_the_crash_is_answered_as_the_chain_would(tmp_path: Path) -> None:
+    bank = ReferenceProvider()
+    host = make_host(tmp_path, bank)
+    paid_by_chain = host.ledger.create_order(PaymentAmount("USD", "1"), merchant_id="m1", payer_id="alice")
+    by_chain = pay(host, paid_by_chain.trade_no)
+    assert by_chain.result_code is ResultCode.SUCCESS
+    order, payment = crash_after_send(host, bank, charged=False)
+    attempt = payment_attempt(host, payment.payment_id)
+    answered = bank.pay(order=order, attempt=attempt)  # the host recorded the answer, then died
+    host.ledger.finish_attempt(
+        AttemptRecord(
+            attempt, OutcomeKind.ANSWER, answered, "default", Decision.STOP, Decision.STOP, "", 1.0, ProviderStatus.PAID
+        )
+    )
+    (settled,) = host.reconcile(stale_after_s=0)
+    assert (settled.after, settled.detail) == (PaymentStatus.SUCCEEDED, "already paid")
+    again = pay(host, order.trade_no)
+    assert again.extended_info == {"provider": "bank", "paymentId": payment.payment_id}
+    assert again.extended_info.keys() == by_chain.extended_info.keys()
+
+
+def payment_attempt(host: Host, payment_id: str) -> Attempt:
+    stored = host.ledger.get_payment(payment_id)
+    assert stored is not None
+    assert stored.pending is not None
+    return stored.pending
+
+
+@pytest.mark.parametrize(
+    ("bank", "charged", "status", "info"),
+    [
+        pytest.param({}, True, PaymentStatus.SUCCEEDED, {"provider", "paymentId"}, id="paid"),
+        pytest.param({}, False, PaymentStatus.FAILED, {"paymentId"}, id="not-paid"),
+        pytest.param(
+            {"inquiry": "unknown", "cancel": "refuse"},
+            True,
+            PaymentStatus.NEEDS_RECONCILIATION,
+            {"provider", "paymentId"},
+            id="still-unknown",
+        ),
+    ],
+)
+def test_every_stored_answer_of_a_reconciled_payment_names_its_payment(
+    tmp_path: Path, bank: dict[str, str], charged: bool, status: PaymentStatus, info: set[str]
+) -> None:
+    # The fields a payment finished by the chain carries: "provider" when one provider's attempt decided it
+    # (paid, or left unknown), "paymentId" always.
+    provider = ReferenceProvider(None, **bank)
+    host = make_host(tmp_path, provider)
+    order, payment = crash_after_send(host, provider, charged=charged)
+    (settled,) = host.reconcile(stale_after_s=0)
+    assert settled.after is status
+    stored = host.ledger.get_payment(payment.payment_id)
+    assert stored is not None
+    assert stored.result is not None
+    assert set(stored.result.extended_info) == info
+    assert stored.result.extended_info["paymentId"] == payment.payment_id
+    assert stored.result.extended_info.get("provider", "bank") == "bank"
+    if status is not PaymentStatus.FAILED:
+        assert pay(host, order.trade_no) == stored.result  # a repeat gets it as stored
+
+
+def test_an_interrupted_payment_stores_an_answer_naming_its_payment_and_provider(tmp_path: Path) -> None:
+    bank = ReferenceProvider(script=["late_success_hang"], hang_s=30)
+    host = make_host(tmp_path, bank)
+    order = host.ledger.create_order(PaymentAmount("USD", "700"), merchant_id="m1", payer_id="alice")
+    service = PaymentService(host)
+
+    async def cut_off() -> None:
+        task = asyncio.ensure_future(
+            service.pay_async(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), sample_context("alice"))
+        )
+        while not bank.calls:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cut_off())
+    bank.release_hangs()
+    (payment,) = host.ledger.payments()
+    assert payment.result is not None
+    assert payment.result.result_code is ResultCode.UNKNOWN
+    assert payment.result.extended_info == {"provider": "bank", "paymentId": payment.payment_id}
+    assert pay(host, order.trade_no) == payment.result
+
+
+@pytest.mark.parametrize("form", ["callback", "blocking"])
+def test_closing_the_service_mid_payment_answers_with_the_stored_answer(tmp_path: Path, form: str) -> None:
+    bank = ReferenceProvider(script=["late_success_hang"], hang_s=30)
+    host = make_host(tmp_path, bank)
+    order = host.ledger.create_order(PaymentAmount("USD", "700"), merchant_id="m1", payer_id="alice")
+    service = PaymentService(host)
+    request = PaymentRequest(PaymentType.ORDER_ID, order.trade_no)
+    answers: list[PaymentResult] = []
+    with ThreadPoolExecutor(1) as pool:
+        if form == "callback":
+            service.pay(request, sample_context("alice"), answers.append)
+        else:
+            blocked = pool.submit(service.pay_blocking, request, sample_context("alice"))
+        while not bank.calls:
+            time.sleep(0.001)
+        service.close()
+        if form == "blocking":
+            answers.append(blocked.result(timeout=30))
+    bank.release_hangs()
+    (payment,) = host.ledger.payments()
+    assert payment.status is PaymentStatus.NEEDS_RECONCILIATION
+    assert answers == [payment.result]
+    assert answers[0].extended_info == {"provider": "bank", "paymentId": payment.payment_id}

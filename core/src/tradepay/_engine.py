@@ -7,7 +7,6 @@ call it under a deadline, classify, apply the rule table, inquire and cancel whe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,12 +14,13 @@ from typing import Any
 
 import structlog
 
+from ._answers import final_answer, publish_cut_off
 from ._attempts import Attempt, ProviderStatus
 from ._breaker import CircuitBreaker
 from ._config import ChainSettings
 from ._errors import InvalidInput
 from ._ledger import Ledger
-from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError, with_info
+from ._models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError
 from ._orders import Order, OrderStatus
 from ._providers import ProviderHandle
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
@@ -196,7 +196,11 @@ class Chain:
         payment, created = self.ledger.begin_payment(order, context.app_id)
         if not created:
             if self.settings.in_flight_repeat == "wait" and payment.status is PaymentStatus.PROCESSING:
-                payment = await self._wait_for(payment, started + self.settings.deadline_s)
+                try:
+                    payment = await self._wait_for(payment, started + self.settings.deadline_s)
+                except BaseException:  # cut off while it waits: still in progress, as far as this caller knows
+                    publish_cut_off(_in_progress(payment))
+                    raise
             return self._repeat_answer(payment, context.app_id)
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
@@ -205,8 +209,7 @@ class Chain:
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
             # left for reconciliation rather than "in progress" for ever (repeats are answered 8000 meanwhile).
             log.exception("payment.interrupted")
-            with contextlib.suppress(Exception):
-                self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+            publish_cut_off(self._leave_for_reconciliation(payment.payment_id))
             raise
 
     async def _walk(
@@ -248,12 +251,7 @@ class Chain:
                 break
         if answer is None:
             answer = self._all_fell_through(records, skipped)
-        # A provider's answer says whose it is; every answer names its payment. One copy; both values are the
-        # host's own (a configured provider name, a payment id it made), so they need no checking.
-        info = {"paymentId": payment.payment_id}
-        if answered_by is not None:
-            info = {"provider": answered_by, **info}
-        answer = with_info(answer, info, trusted=True)
+        answer = final_answer(answer, payment.payment_id, answered_by)
         finished = self.ledger.finish_payment(payment.payment_id, status, answer)
         log.info(
             "payment.finished",
@@ -418,6 +416,24 @@ class Chain:
             payment = self.ledger.get_payment(payment.payment_id) or payment
         return payment
 
+    def _leave_for_reconciliation(self, payment_id: str) -> PaymentResult:
+        """End an interrupted payment ``needs_reconciliation`` (an attempt may have reached its provider) and
+        return its answer: the ``6004`` naming the provider of the attempt left unsettled, or the stored answer
+        if the payment had ended before the interruption. Raises no ``Exception``: the interruption goes on."""
+        try:
+            now = self.ledger.get_payment(payment_id)
+            if now is not None and now.result is not None:
+                return now.result
+            unsettled = now.pending if now is not None else None
+            if now is not None and unsettled is None and now.attempts:
+                last = now.attempts[-1]
+                unsettled = last.attempt if last.status is ProviderStatus.UNKNOWN else None
+            answer = final_answer(unresolved_result(), payment_id, unsettled.provider if unsettled else None)
+            self.ledger.finish_payment(payment_id, PaymentStatus.NEEDS_RECONCILIATION, answer)
+        except Exception:
+            return final_answer(unresolved_result(), payment_id, None)
+        return answer
+
     # --- answers --------------------------------------------------------------------------------------------
 
     def _repeat_answer(self, payment: Payment, app_id: str | None) -> PaymentResult:
@@ -430,8 +446,7 @@ class Chain:
         )
         if payment.result is not None:  # finished: the stored answer, whatever it was
             return payment.result
-        message = "a payment of this order is in progress"
-        return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
+        return _in_progress(payment)
 
     @staticmethod
     def _all_fell_through(records: list[AttemptRecord], skipped: list[str]) -> PaymentResult:
@@ -451,6 +466,11 @@ class Chain:
         )
         info = {"reason": last.reason} if last and last.reason else {}
         return PaymentResult(ResultCode.FAILED, "every provider declined: " + "; ".join(parts), error, info)
+
+
+def _in_progress(payment: Payment) -> PaymentResult:
+    message = "a payment of this order is in progress"
+    return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
 
 
 def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:

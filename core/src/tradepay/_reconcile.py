@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 
+from ._answers import final_answer
 from ._attempts import Attempt, ProviderStatus
 from ._engine import unresolved_result
 from ._models import ErrorCode, PaymentResult, ResultCode, ResultError
@@ -86,12 +87,17 @@ async def _settle_one(host: Host, payment: Payment) -> Settlement:
     if attempt is None:  # every attempt settled: the host stopped between recording them and the payment
         paid_records = [r for r in payment.attempts if r.status is ProviderStatus.PAID]
         if paid_records:
-            last = paid_records[-1].result
-            result = last if last is not None and last.result_code is ResultCode.SUCCESS else None
+            paid = paid_records[-1]
+            answered = paid.result
+            result = (
+                answered
+                if answered is not None and answered.result_code is ResultCode.SUCCESS
+                else PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)")
+            )
             ledger.settle_payment(
                 payment.payment_id,
                 PaymentStatus.SUCCEEDED,
-                result or PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)"),
+                final_answer(result, payment.payment_id, paid.attempt.provider),
             )
             return Settlement(payment.payment_id, payment.trade_no, before, PaymentStatus.SUCCEEDED, "already paid")
         return _failed(host, payment, "no attempt moved money")
@@ -99,42 +105,34 @@ async def _settle_one(host: Host, payment: Payment) -> Settlement:
     handle = next((h for h in chain.handles if h.name == attempt.provider), None)
     if order is None or handle is None:
         why = f"provider {attempt.provider!r} is not configured" if handle is None else "its order is gone"
-        return _left(host, payment, why)
+        return _left(host, payment, why, attempt)
     deadline = time.monotonic() + chain.settings.deadline_s
-    decision, paid, note = await chain.settle(handle, order, attempt, deadline)
-    if paid:
+    decision, paid_now, note = await chain.settle(handle, order, attempt, deadline)
+    if paid_now:
         ledger.settle_attempt(attempt, ProviderStatus.PAID, f"reconciliation: {note}")
+        confirmed = PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)")
         ledger.settle_payment(
-            payment.payment_id,
-            PaymentStatus.SUCCEEDED,
-            PaymentResult(
-                ResultCode.SUCCESS,
-                "paid (confirmed by reconciliation)",
-                extended_info={"paymentId": payment.payment_id, "provider": attempt.provider},
-            ),
+            payment.payment_id, PaymentStatus.SUCCEEDED, final_answer(confirmed, payment.payment_id, attempt.provider)
         )
         return Settlement(payment.payment_id, payment.trade_no, before, PaymentStatus.SUCCEEDED, note)
     if decision is Decision.FALLTHROUGH:
         ledger.settle_attempt(attempt, ProviderStatus.NOT_PAID, f"reconciliation: {note}")
         return _failed(host, payment, note)
-    return _left(host, payment, note)
+    return _left(host, payment, note, attempt)
 
 
 def _failed(host: Host, payment: Payment, why: str) -> Settlement:
     message = f"not paid (confirmed by reconciliation: {why}); the order may be paid again"
-    host.ledger.settle_payment(
-        payment.payment_id,
-        PaymentStatus.FAILED,
-        PaymentResult(
-            ResultCode.FAILED, message, ResultError(ErrorCode.SYSTEM_ERROR, message), {"paymentId": payment.payment_id}
-        ),
-    )
+    failed = PaymentResult(ResultCode.FAILED, message, ResultError(ErrorCode.SYSTEM_ERROR, message))
+    # No provider decided it: nothing moved anywhere, as when every provider of the chain declines.
+    host.ledger.settle_payment(payment.payment_id, PaymentStatus.FAILED, final_answer(failed, payment.payment_id, None))
     return Settlement(payment.payment_id, payment.trade_no, payment.status, PaymentStatus.FAILED, why)
 
 
-def _left(host: Host, payment: Payment, why: str) -> Settlement:
+def _left(host: Host, payment: Payment, why: str, attempt: Attempt) -> Settlement:
     if payment.status is PaymentStatus.PROCESSING:
-        host.ledger.settle_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+        answer = final_answer(unresolved_result(), payment.payment_id, attempt.provider)
+        host.ledger.settle_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, answer)
     return Settlement(payment.payment_id, payment.trade_no, payment.status, PaymentStatus.NEEDS_RECONCILIATION, why)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from ._answers import cut_off_answer
 from ._engine import refusal, unresolved_result
 from ._host import Host
 from ._models import APIContext, Callback, PaymentRequest, PaymentResult
@@ -105,10 +106,11 @@ class PaymentService:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
+            answers: list[PaymentResult] = []
             try:
-                return self._loop.submit(self.pay_async(payment_request, api_context)).result()
-            except concurrent.futures.CancelledError:
-                return unresolved_result()  # the service was closed mid-payment
+                return self._loop.submit(self._pay_then(payment_request, api_context, answers.append)).result()
+            except concurrent.futures.CancelledError:  # the service was closed mid-payment: the answer it stored
+                return answers[0] if answers else unresolved_result()
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
 
     def close(self) -> None:
@@ -128,8 +130,9 @@ class PaymentService:
         try:
             result = await self.pay_async(request, context)
         except BaseException:
-            # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer.
-            deliver(_unknown())
+            # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer, the
+            # one the payment stored as it was cut off.
+            deliver(cut_off_answer() or _unknown())
             raise
         deliver(result)
         return result
