@@ -172,7 +172,8 @@ def register(cli: click.Group) -> None:
         if as_json:
             _echo_json(payment_to_dict(payment))
         else:
-            click.echo(render_story(payment, host.ledger.get_order(payment.trade_no)))
+            # The order as the order book has it now, else as the payment recorded it (another book's order).
+            click.echo(render_story(payment, host.ledger.get_order(payment.trade_no) or payment.order))
 
     @cli.command()
     @click.option(
@@ -195,7 +196,7 @@ def register(cli: click.Group) -> None:
             done = _with_progress_bar(host, stale, len(unsettled))
         else:
             done = host.reconcile(stale_after_s=stale)
-        left = [s for s in done if s.after is PaymentStatus.NEEDS_RECONCILIATION]
+        left = [s for s in done if s.after in (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)]
         if as_json:
             _echo_json(
                 [

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ._attempts import Attempt, ProviderStatus
 from ._models import PaymentResult
+from ._orders import Order
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
 
@@ -73,7 +74,13 @@ class AttemptRecord:
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A payment of one order: its status, its attempts in order, and the one result answered."""
+    """A payment of one order: its status, its attempts in order, and the one result answered.
+
+    ``order`` is the order the payment was made for, as it was resolved when the payment began, whichever
+    order book answered (the ledger's own or a plugin's): a snapshot that does not follow the order's later
+    changes. Reconciliation asks providers about this order. Every ledger records it; it is ``None`` only in
+    a ``Payment`` built by hand.
+    """
 
     payment_id: str
     trade_no: str
@@ -85,3 +92,4 @@ class Payment:
     updated_at: float = 0.0
     pending: Attempt | None = None
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
+    order: Order | None = None
