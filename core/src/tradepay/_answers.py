@@ -29,13 +29,13 @@ def final_answer(result: PaymentResult, payment_id: str, provider: str | None) -
 
 
 def publish_cut_off(answer: PaymentResult) -> None:
-    """Make ``answer`` the answer of the payment being cut off in this task (see :func:`cut_off_answer`)."""
+    """Make ``answer`` the answer of the payment being cut off in this asyncio task (see :func:`cut_off_answer`)."""
     _CUT_OFF.set(answer)
 
 
 def cut_off_answer() -> PaymentResult | None:
-    """The answer a payment cut off in this task published (its stored answer), or ``None`` if none did.
+    """The answer a payment cut off in this asyncio task published (its stored answer), or ``None`` if none did.
 
     Read by the service after a cancellation reaches it: the task's context carries what the chain published
-    just before the cancellation went on, and each payment the service runs is a task of its own."""
+    just before the cancellation went on, and each payment the service runs is an asyncio task of its own."""
     return _CUT_OFF.get()
