@@ -104,8 +104,8 @@ def _floor_round(path: Path, orders: _Orders, payments: int) -> float:
             now = time.time()
             db.execute("BEGIN IMMEDIATE")
             db.execute(
-                "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?)",
-                (payment_id, trade_no, app_id, now, now),
+                "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, NULL)",
+                (payment_id, trade_no, app_id, now, now, AMOUNT.currency, AMOUNT.value, MERCHANT, PAYER),
             )
             db.execute("COMMIT")
             for number in range(1, CHAIN + 1):

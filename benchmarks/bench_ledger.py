@@ -48,9 +48,9 @@ def fill(path: Path, start: int, stop: int) -> float:
                 answer = PAID.to_dict()
                 answer["extendedInfo"] = {"paymentId": payment_id, "provider": "p3"}
                 orders.append((trade_no, AMOUNT.currency, AMOUNT.value, MERCHANT, PAYER, "paid", None, now))
-                payments.append(
-                    (payment_id, trade_no, "succeeded", json.dumps(answer, sort_keys=True), CONTEXT.app_id, now, now)
-                )
+                stored = json.dumps(answer, sort_keys=True)
+                order = (AMOUNT.currency, AMOUNT.value, MERCHANT, PAYER, "open", None)  # the order it was made for
+                payments.append((payment_id, trade_no, "succeeded", stored, CONTEXT.app_id, now, now, *order, None))
                 for number in (1, 2, 3):
                     last = number == 3
                     attempts.append(
@@ -73,7 +73,7 @@ def fill(path: Path, start: int, stop: int) -> float:
                     )
             db.execute("BEGIN")
             db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, ?)", orders)
-            db.executemany("INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?)", payments)
+            db.executemany("INSERT INTO payments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", payments)
             db.executemany("INSERT INTO attempts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", attempts)
             db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

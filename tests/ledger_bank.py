@@ -1,4 +1,5 @@
-"""A small durable bank provider, and a ledger that can die at a chosen point: the props of the ledger's tests.
+"""A small durable bank provider, a ledger that can die at a chosen point, and an order book of the super
+app's own: the props of the ledger's tests.
 
 :class:`Bank` keeps its money in a SQLite file of its own, so that what it moved survives a restart of the
 host: charges keyed by the attempt's idempotency key (never twice per key), an inquiry answered from that
@@ -9,6 +10,9 @@ A crash is simulated without killing the test process: :class:`SimulatedCrash` i
 no layer of the host catches for good, and once a :class:`CrashSwitch` is tripped the :class:`CrashableLedger`
 refuses every further call, so the host that "died" can write nothing more, exactly as if its process were
 gone. The files are left as a real crash leaves them, for a new host to find.
+
+:class:`OrderBook` is a ``resolve_order`` plugin in front of the ledger's own book: the ledger never holds its
+orders, and records each with the payment made for it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from tradepay import (
     Attempt,
     ErrorCode,
     Order,
+    PaymentRequest,
     PaymentResult,
     PaymentStatus,
+    PaymentType,
     ProviderStatus,
     ResultCode,
     ResultError,
@@ -44,6 +50,7 @@ __all__ = [
     "CrashSwitch",
     "CrashableLedger",
     "Hang",
+    "OrderBook",
     "SimulatedCrash",
 ]
 
@@ -342,3 +349,16 @@ class CrashableLedger(SQLiteLedger):
     def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         self.switch.check("ledger.settle_payment")
         return super().settle_payment(payment_id, status, result)
+
+
+class OrderBook:
+    """Orders the super app keeps itself, resolved by trade number in front of the ledger's own book."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+
+    @hookimpl
+    def resolve_order(self, payment_request: PaymentRequest) -> Order | None:
+        if payment_request.type is not PaymentType.ORDER_ID:
+            return None
+        return self.orders.get(payment_request.payment_string)

@@ -24,6 +24,7 @@ __all__ = [
     "Charge",
     "LedgerFile",
     "PaymentRow",
+    "check_answer",
     "check_integrity",
     "check_ledger",
     "check_money",
@@ -70,15 +71,22 @@ class PaymentRow:
     status: str
     result: str | None
     attempts: tuple[AttemptRow, ...]
+    amount: int  # the order's amount in minor units, as the payment recorded it
 
     @property
     def result_code(self) -> str | None:
         return None if self.result is None else str(json.loads(self.result)["resultCode"])
 
+    @property
+    def extended_info(self) -> Mapping[str, str]:
+        info: Mapping[str, str] = {} if self.result is None else json.loads(self.result).get("extendedInfo", {})
+        return info
+
 
 @dataclass(frozen=True, slots=True)
 class LedgerFile:
-    """Everything the ledger file holds: orders (amount in minor units, status), payments in creation order."""
+    """Everything the ledger file holds: the ledger's own orders (amount in minor units, status), payments in
+    creation order (of those orders, and of orders other books resolved)."""
 
     orders: Mapping[str, tuple[int, str]]
     payments: Mapping[str, PaymentRow]
@@ -113,9 +121,9 @@ def read_ledger(path: Path) -> LedgerFile:
         ):
             attempts[pid].append(AttemptRow(pid, number, provider, key, state, json.loads(result) if result else None))
         payments = {
-            pid: PaymentRow(pid, trade_no, status, result, tuple(attempts.get(pid, ())))
-            for pid, trade_no, status, result in db.execute(
-                "SELECT payment_id, trade_no, status, result FROM payments ORDER BY rowid"
+            pid: PaymentRow(pid, trade_no, status, result, tuple(attempts.get(pid, ())), int(amount))
+            for pid, trade_no, status, result, amount in db.execute(
+                "SELECT payment_id, trade_no, status, result, order_amount FROM payments ORDER BY rowid"
             )
         }
     by_order: dict[str, list[PaymentRow]] = defaultdict(list)
@@ -180,11 +188,29 @@ def check_integrity(path: Path) -> None:
         assert not dangling, f"{path.name}: foreign_key_check says {dangling}"
 
 
+def check_answer(payment: PaymentRow) -> None:
+    """A payment's stored answer names the payment, and the provider whose attempt decided it, whichever path
+    ended it (the chain, an interruption, reconciliation)."""
+    if payment.result is None:
+        return
+    pid, info = payment.payment_id, payment.extended_info
+    assert info.get("paymentId") == pid, f"{pid} answers with extendedInfo {dict(info)}"
+    last = payment.attempts[-1].provider if payment.attempts else None
+    unsettled = bool(payment.attempts) and payment.attempts[-1].state in ("sent", "unknown")
+    if "provider" in info:
+        assert info["provider"] == last, f"{pid} answers provider {info['provider']!r}; its last attempt: {last}"
+    if payment.status in ("succeeded", "cancelled") or (payment.status == "needs_reconciliation" and unsettled):
+        assert last is not None, f"{pid} is {payment.status} without an attempt"
+        assert info.get("provider") == last, f"{pid} is {payment.status} and answers {dict(info)}"
+
+
 def check_ledger(view: LedgerFile) -> None:
     """The ledger's own rules, whatever the providers did."""
     for payment in view.payments.values():
         pid, attempts = payment.payment_id, payment.attempts
-        assert payment.trade_no in view.orders, f"payment {pid} of an unknown order"
+        if payment.trade_no in view.orders:  # an order of the ledger's own book: recorded as it is
+            assert payment.amount == view.orders[payment.trade_no][0], f"payment {pid} of another amount"
+        check_answer(payment)
         assert [a.number for a in attempts] == list(range(1, len(attempts) + 1)), f"{pid}: attempt numbers"
         for a in attempts:
             assert a.key == f"{pid}-{a.number}", f"{pid}: attempt {a.number} has key {a.key}"
@@ -209,8 +235,7 @@ def check_ledger(view: LedgerFile) -> None:
         if payment.status == "cancelled":
             assert attempts, f"{pid} is cancelled without an attempt"
             assert attempts[-1].user_cancel, f"{pid} is cancelled but no attempt says the user did"
-    for trade_no, (_, status) in view.orders.items():
-        payments = view.by_order.get(trade_no, ())
+    for trade_no, payments in view.by_order.items():
         live = [p for p in payments if p.status in LIVE]
         assert len(live) <= 1, f"order {trade_no} has {len(live)} live payments"
         for older in payments[:-1]:
@@ -220,7 +245,11 @@ def check_ledger(view: LedgerFile) -> None:
         paid = [a for p in payments for a in p.attempts if a.state == "paid"]
         assert len(paid) <= 1, f"order {trade_no} has {len(paid)} paid attempts"
         succeeded = any(p.status == "succeeded" for p in payments)
-        assert (status == "paid") == succeeded, f"order {trade_no} is {status}, succeeded payment: {succeeded}"
+        if trade_no in view.orders:
+            status = view.orders[trade_no][1]
+            assert (status == "paid") == succeeded, f"order {trade_no} is {status}, succeeded payment: {succeeded}"
+    for trade_no, (_, status) in view.orders.items():
+        assert status != "paid" or trade_no in view.by_order, f"order {trade_no} is paid without a payment"
 
 
 def check_money(view: LedgerFile, charges: Mapping[str, Charge]) -> None:
@@ -232,8 +261,7 @@ def check_money(view: LedgerFile, charges: Mapping[str, Charge]) -> None:
         assert key in by_key, f"{charge.where} moved money under key {key}, which the ledger never recorded"
         payment, attempt = by_key[key]
         assert payment.trade_no == charge.trade_no, f"key {key}: charged for {charge.trade_no}"
-        amount = view.orders[payment.trade_no][0]
-        assert charge.amount == amount, f"key {key}: charged {charge.amount}, order amount {amount}"
+        assert charge.amount == payment.amount, f"key {key}: charged {charge.amount}, order amount {payment.amount}"
         assert attempt.state != "not_paid", (
             f"{charge.where} holds money for key {key} but the ledger says it moved nothing (payment "
             f"{payment.payment_id} is {payment.status})"
@@ -253,5 +281,5 @@ def check_money(view: LedgerFile, charges: Mapping[str, Charge]) -> None:
             assert len(keys) == 1, f"payment {payment.payment_id} succeeded with charges {keys}"
     if not view.unsettled:
         moved = sum(c.amount for c in charges.values())
-        owed = sum(view.orders[p.trade_no][0] for p in view.payments.values() if p.status == "succeeded")
+        owed = sum(p.amount for p in view.payments.values() if p.status == "succeeded")
         assert moved == owed, f"providers moved {moved}, succeeded payments amount to {owed}"

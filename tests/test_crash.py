@@ -41,9 +41,11 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
     from tests import ledger_checks as checks
+    from tests import ledger_reconcilers as reconcilers
     from tests import ledger_workers as workers
 else:
     import ledger_checks as checks
+    import ledger_reconcilers as reconcilers
     import ledger_workers as workers
 
 KILLS = 200
@@ -267,3 +269,20 @@ def test_a_child_forked_with_the_ledger_open_keeps_its_writes(
     process.join(timeout=60)
     assert process.exitcode == 0
     assert report == [(0, ["before-fork", "child", "other-1", "other-2"])] * 3
+
+
+def test_four_reconcilers_racing_over_a_killed_hosts_payments_settle_each_once(tmp_path: Path) -> None:
+    """The SQLite file shared by four reconciler processes at once (``tradepay reconcile`` on four terminals,
+    or four hosts starting): each payment is settled by one of them, the others find it settled."""
+    config = reconcilers.write_config(
+        tmp_path / "tradepay.toml", f"sqlite:///{tmp_path / 'ledger.sqlite3'}", str(tmp_path / "wallet.sqlite3")
+    )
+    ledger = SQLiteLedger(tmp_path / "ledger.sqlite3")
+    wallet = workers.wallet(tmp_path, "wallet")
+    try:
+        batch = reconcilers.kill_mid_payment(config, ledger, wallet, tmp_path, 16)
+        reports = reconcilers.race_reconcilers(config)
+        reconcilers.check_race(batch, reports, ledger, wallet)
+    finally:
+        wallet.close()
+        ledger.close()

@@ -1,11 +1,13 @@
-"""The ledger as a Hypothesis state machine: orders, payments, repeats, parallel duplicates, scripted outcomes
-(late successes included), crashes and restarts, a service closed mid-call, bank outages and reconciliation,
-on a real SQLite ledger and two durable banks.
+"""The ledger as a Hypothesis state machine: orders (the ledger's own, and those of an order book of the super
+app's own), payments, repeats, parallel duplicates, scripted outcomes (late successes included), crashes and
+restarts, a service closed mid-call, bank outages and reconciliation (by one host, or by two at once), on a
+real SQLite ledger and two durable banks.
 
 After every step the files themselves are checked: at most one successful attempt per order; the money the
 banks hold equals the ledger's succeeded payments (and while some are unsettled, every charge belongs to one
 of them and no order is charged twice); no attempt N+1 while attempt N is unresolved; terminal states never
-change; no attempt follows a user cancel.
+change; no attempt follows a user cancel; every stored answer names its payment (and the provider whose
+attempt decided it), whichever path ended the payment.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import sys
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +28,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from tradepay import (
     ChainSettings,
     Host,
+    Order,
     PaymentAmount,
     PaymentRequest,
     PaymentResult,
@@ -32,6 +36,7 @@ from tradepay import (
     PaymentType,
     ResultCode,
 )
+from tradepay._reconcile import Settlement
 from tradepay.testing import sample_context
 
 # pytest's importlib mode puts no test folder on sys.path; the helpers are imported by their plain names.
@@ -83,21 +88,25 @@ class LedgerMachine(RuleBasedStateMachine):
         self.terminal: dict[str, tuple[str, str | None]] = {}  # payment -> (status, result) once terminal
         self.settled: dict[str, str] = {}  # attempt key -> paid / not_paid once settled
         self.view = checks.LedgerFile({}, {}, {})
+        self.book = ledger_bank.OrderBook()  # outlives every host, as the super app's own orders do
         self._boot()
 
     # --- the host's life ----------------------------------------------------------------------------------
 
-    def _boot(self) -> None:
-        """Start a host on the files, as a process that starts would (no reconciliation: that is a rule)."""
-        self.switch = ledger_bank.CrashSwitch()
-        self.ledger = ledger_bank.CrashableLedger(self.ledger_path, switch=self.switch)
-        self.banks = {
-            name: ledger_bank.Bank(path, switch=self.switch) for name, path in zip(BANKS, self.bank_paths, strict=True)
-        }
+    def _host(self) -> tuple[Host, ledger_bank.CrashSwitch, ledger_bank.CrashableLedger, dict[str, ledger_bank.Bank]]:
+        """A host on the files, with connections of its own, and its switch, ledger and banks."""
+        switch = ledger_bank.CrashSwitch()
+        ledger = ledger_bank.CrashableLedger(self.ledger_path, switch=switch)
+        banks = {name: ledger_bank.Bank(path, switch=switch) for name, path in zip(BANKS, self.bank_paths, strict=True)}
         chain = ChainSettings(
             providers=BANKS, deadline_s=30.0, provider_deadline_s=20.0, inquiry_attempts=2, inquiry_interval_s=0.001
         )
-        self.host = Host.from_providers(dict(self.banks), chain=chain, ledger=self.ledger)
+        host = Host.from_providers(dict(banks), chain=chain, ledger=ledger, plugins={"shop-orders": self.book})
+        return host, switch, ledger, banks
+
+    def _boot(self) -> None:
+        """Start a host on the files, as a process that starts would (no reconciliation: that is a rule)."""
+        self.host, self.switch, self.ledger, self.banks = self._host()
         self.service = PaymentService(self.host)
 
     def _shutdown(self) -> None:
@@ -152,15 +161,33 @@ class LedgerMachine(RuleBasedStateMachine):
     def _pay_and_check(self, trade_no: str, first: ledger_bank.BankOutcome, second: ledger_bank.BankOutcome) -> None:
         before = self._newest(self.view, trade_no)
         calls = self._pay_calls()
+        if trade_no in self.book.orders:
+            event("paid an order of the super app's own book")
         self._script(first, second)
         result = self.service.pay_blocking(request(trade_no), CONTEXT)
         self._unscript()
         event(f"answer {result.result_code.value}")
         self._check_answer(trade_no, before, calls, result)
 
-    def _reconcile(self) -> None:
+    def _reconcile(self, hosts: int = 1) -> None:
+        """Reconcile with this host, or with ``hosts`` hosts on the same files at once (the others built for
+        the occasion): together they report every payment that was unsettled, each as it ended."""
         before = checks.read_ledger(self.ledger_path)
-        settlements = self.host.reconcile(stale_after_s=0)
+        others = [self._host() for _ in range(hosts - 1)]
+        barrier = threading.Barrier(hosts)
+
+        def run(host: Host) -> list[Settlement]:
+            barrier.wait(timeout=30)
+            return host.reconcile(stale_after_s=0)
+
+        with ThreadPoolExecutor(hosts) as pool:
+            futures = [pool.submit(run, host) for host in [self.host, *(other[0] for other in others)]]
+            reports = [future.result(timeout=300) for future in futures]
+        for other, *_ in others:
+            other.close()
+        settlements = [settlement for report in reports for settlement in report]
+        if hosts > 1:
+            event(f"reconciled on {hosts} hosts at once")
         for settlement in settlements:
             event(f"reconciled {settlement.before.value} -> {settlement.after.value}")
         view = checks.read_ledger(self.ledger_path)
@@ -175,23 +202,27 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # --- rules ------------------------------------------------------------------------------------------------
 
-    def _create_order(self, amount: int) -> str:
-        trade_no = f"T{len(self.amounts) + 1}"
-        self.ledger.create_order(
-            PaymentAmount("USD", str(amount)), merchant_id="shop-1", payer_id="payer-1", trade_no=trade_no
-        )
+    def _create_order(self, amount: int, *, elsewhere: bool = False) -> str:
+        """An order of the ledger's own book, or (``elsewhere``) of the super app's order book alone."""
+        trade_no = f"{'S' if elsewhere else 'T'}{len(self.amounts) + 1}"
+        value = PaymentAmount("USD", str(amount))
+        if elsewhere:
+            self.book.orders[trade_no] = Order(trade_no, value, "shop-2", "payer-2")
+        else:
+            self.ledger.create_order(value, merchant_id="shop-1", payer_id="payer-1", trade_no=trade_no)
         self.amounts[trade_no] = amount
         return trade_no
 
     @initialize(amounts=st.lists(AMOUNTS, min_size=3, max_size=3))
     def create_orders(self, amounts: list[int]) -> None:
-        """A few orders from the start, so that every run pays (rules are switched off at random per run)."""
-        for amount in amounts:
-            self._create_order(amount)
+        """A few orders from the start, so that every run pays (rules are switched off at random per run); the
+        last of them from the super app's own order book."""
+        for n, amount in enumerate(amounts):
+            self._create_order(amount, elsewhere=n == len(amounts) - 1)
 
-    @rule(amount=AMOUNTS)
-    def create_order(self, amount: int) -> None:
-        self._create_order(amount)
+    @rule(amount=AMOUNTS, elsewhere=st.booleans())
+    def create_order(self, amount: int, elsewhere: bool) -> None:
+        self._create_order(amount, elsewhere=elsewhere)
 
     @precondition(lambda self: bool(self._orders_where(live=False)))
     @rule(data=st.data())
@@ -331,6 +362,13 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule()
     def reconcile(self) -> None:
         self._reconcile()
+
+    @precondition(lambda self: bool(self.view.unsettled))
+    @rule()
+    def reconcile_on_two_hosts_at_once(self) -> None:
+        """Two hosts reconcile the same files at the same moment (two ``tradepay reconcile`` runs, or two hosts
+        starting): each payment is settled once, and both report how it ended."""
+        self._reconcile(hosts=2)
 
     @rule(bank=st.sampled_from(BANKS), mode=st.sampled_from(list(ledger_bank.BankMode)))
     def set_bank_mode(self, bank: str, mode: ledger_bank.BankMode) -> None:

@@ -15,12 +15,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tradepay import PaymentAmount, PaymentStatus, PostgresLedger, ProviderConfig
 from tradepay._postgres import PostgresDatabase
 from tradepay_wallet import EntryKind, WalletProvider
+
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
+    from tests import ledger_reconcilers as reconcilers
+else:
+    import ledger_reconcilers as reconcilers
 
 URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL", "")
 pytestmark = [
@@ -41,6 +49,8 @@ class World:
     ledger: PostgresLedger
     wallet: WalletProvider
     tmp: Path
+    ledger_url: str
+    wallet_url: str
 
     def host_command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "tradepay", "--config", str(self.config), *args]
@@ -85,7 +95,7 @@ url = "{ledger_url}"
     )
     ledger = PostgresLedger(ledger_url)
     wallet = WalletProvider(ProviderConfig("wallet", {"database": wallet_url}, tmp_path))
-    yield World(config, ledger, wallet, tmp_path)
+    yield World(config, ledger, wallet, tmp_path, ledger_url, wallet_url)
     wallet.close()
     ledger.postgres.drop_schema()
     ledger.close()
@@ -174,3 +184,12 @@ def test_a_host_killed_mid_payment_is_settled_by_another_hosts_reconcile(world: 
     assert paid.returncode == 0, paid.stdout + paid.stderr
     assert world.net_charges() == {order.trade_no: 700}
     assert world.wallet.balance("slow", "USD") == 5_000 - 700
+
+
+def test_four_reconcilers_racing_over_a_killed_hosts_payments_settle_each_once(world: World) -> None:
+    """Four reconciler processes at once, as several ``tradepay reconcile`` runs or several hosts starting with
+    ``reconcile_on_start``: each payment is settled by one of them, the others find it settled."""
+    config = reconcilers.write_config(world.tmp / "race.toml", world.ledger_url, world.wallet_url)
+    batch = reconcilers.kill_mid_payment(config, world.ledger, world.wallet, world.tmp, 16)
+    reports = reconcilers.race_reconcilers(config)
+    reconcilers.check_race(batch, reports, world.ledger, world.wallet)

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from tradepay._cli import cli
+from tradepay._migrations import SCHEMA_VERSION
 from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
 
 
@@ -26,7 +27,7 @@ def test_a_healthy_installation(tmp_path: Path) -> None:
     assert code == 0, output
     assert f"ok    configuration: {config}" in output
     assert "ok    provider reference: tradepay==" in output
-    assert f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version 2" in output
+    assert f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version {SCHEMA_VERSION}" in output
     assert "ok    unsettled payments: none" in output
 
 
@@ -152,7 +153,7 @@ def test_a_ledger_that_fails_after_start_up_is_a_failed_check(tmp_path: Path, mo
 
     assert code == 1, output
     assert output.splitlines()[-2:] == [
-        f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version 2",
+        f"ok    ledger: {tmp_path / '.tradepay' / 'ledger.sqlite3'}, schema version {SCHEMA_VERSION}",
         "fail  unsettled payments: SQLite database: disk I/O error",
     ]
 

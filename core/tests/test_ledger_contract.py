@@ -6,6 +6,7 @@ import os
 import secrets
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from tradepay import (
     InvalidInput,
     Ledger,
     MemoryLedger,
+    Order,
     OrderStatus,
     OutcomeKind,
     PaymentAmount,
@@ -25,9 +27,12 @@ from tradepay import (
     ProviderStatus,
     ResultCode,
 )
+from tradepay._databases import Database, SQLiteDatabase
 from tradepay._ledger import LedgerConflict
+from tradepay._migrations import SCHEMA_VERSION, migrate
+from tradepay._postgres import PostgresDatabase
 from tradepay._records import AttemptRecord, Decision
-from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
+from tradepay._sql_ledger import PostgresLedger, SQLiteLedger, SQLLedger, result_to_json
 from tradepay._states import IllegalTransition
 from tradepay.testing import sample_context
 
@@ -37,8 +42,7 @@ NO = PaymentResult(ResultCode.FAILED, "declined")
 
 
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
-BACKENDS = [
-    "memory",
+SQL_BACKENDS = [
     "sqlite",
     pytest.param(
         "postgres",
@@ -48,6 +52,7 @@ BACKENDS = [
         ],
     ),
 ]
+BACKENDS = ["memory", *SQL_BACKENDS]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -295,3 +300,207 @@ def test_an_attempt_outlived_by_its_payment_can_still_be_recorded(ledger: Ledger
     assert [r.attempt for r in after.attempts] == [attempt]
     with pytest.raises(LedgerConflict):
         ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))
+
+
+# --- an order from another order book ---------------------------------------------------------------------------
+
+
+def test_a_payment_keeps_the_order_it_was_resolved_to_from_any_order_book(ledger: Ledger) -> None:
+    # A plugin's resolve_order may answer for orders the ledger's own book has never seen.
+    elsewhere = Order("SHOP-1", PaymentAmount("EUR", "990"), "shop", "alice", expires_at=2_000_000_000.0)
+    payment, created = ledger.begin_payment(elsewhere, "app")
+    assert created
+    assert payment.order == elsewhere
+    attempt = ledger.start_attempt(payment.payment_id, "wallet")
+    ledger.finish_attempt(record(attempt, ProviderStatus.PAID))
+    done = ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    assert done.order == elsewhere
+    assert ledger.get_payment(payment.payment_id) == done
+    assert ledger.payments(trade_no="SHOP-1") == [done]
+    assert ledger.begin_payment(elsewhere, None) == (done, False)  # paid once, whichever book answers
+    assert ledger.get_order("SHOP-1") is None  # the ledger's own book did not take the order over
+
+
+def test_the_order_recorded_is_a_snapshot(ledger: Ledger) -> None:
+    made = order(ledger)
+    payment, _ = ledger.begin_payment(made, None)
+    ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    assert ledger.get_order(made.trade_no).status is OrderStatus.PAID  # type: ignore[union-attr]
+    stored = ledger.get_payment(payment.payment_id)
+    assert stored is not None
+    assert stored.order == made  # as it was when the payment began: open
+
+
+def test_a_killed_payment_of_another_books_order_is_listed_with_its_order(ledger: Ledger) -> None:
+    elsewhere = Order("SHOP-2", PaymentAmount("JPY", "500"), "shop", "bob")
+    payment, _ = ledger.begin_payment(elsewhere, None)
+    sent = ledger.start_attempt(payment.payment_id, "wallet")
+    (listed,) = ledger.unsettled(updated_before=4e9)
+    assert (listed.order, listed.pending) == (elsewhere, sent)
+    ledger.settle_attempt(sent, ProviderStatus.PAID, "inquiry: paid")
+    settled = ledger.settle_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
+    assert settled.order == elsewhere
+
+
+# --- concurrent reconciliations ---------------------------------------------------------------------------------
+
+
+def test_settling_an_attempt_again_the_same_way_changes_nothing(ledger: Ledger) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    sent = ledger.start_attempt(payment.payment_id, "wallet")
+    ledger.settle_attempt(sent, ProviderStatus.PAID, "first reconciliation")
+    once = ledger.get_payment(payment.payment_id)
+    ledger.settle_attempt(sent, ProviderStatus.PAID, "second reconciliation")
+    assert ledger.get_payment(payment.payment_id) == once
+    with pytest.raises(IllegalTransition):
+        ledger.settle_attempt(sent, ProviderStatus.NOT_PAID, "a contradiction")
+
+
+@pytest.mark.parametrize("unanswered", [True, False], ids=["sent", "unknown"])
+def test_concurrent_settlements_of_one_attempt_record_it_once(ledger: Ledger, unanswered: bool) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    attempt = ledger.start_attempt(payment.payment_id, "wallet")
+    if not unanswered:
+        ledger.finish_attempt(record(attempt, ProviderStatus.UNKNOWN))
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def settle(n: int) -> None:
+        barrier.wait()
+        try:
+            ledger.settle_attempt(attempt, ProviderStatus.PAID, f"reconciliation {n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=settle, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = ledger.get_payment(payment.payment_id)
+    assert stored is not None
+    (settled,) = stored.attempts
+    assert settled.status is ProviderStatus.PAID
+    assert settled.detail.count("reconciliation") == 1  # one settlement was written, the others changed nothing
+
+
+def test_one_reconciliation_at_a_time_holds_a_payment(ledger: Ledger) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    pid = payment.payment_id
+    ledger.start_attempt(pid, "wallet")
+    first = ledger.claim_settlement(pid, 60.0)
+    assert first is not None
+    assert ledger.claim_settlement(pid, 60.0) is None  # held
+    ledger.release_settlement(pid, first)
+    second = ledger.claim_settlement(pid, 60.0)
+    assert second is not None
+    ledger.release_settlement(pid, first)  # a claim that has ended releases nothing
+    assert ledger.claim_settlement(pid, 60.0) is None
+    ledger.release_settlement(pid, second)
+    ledger.finish_payment(pid, PaymentStatus.NEEDS_RECONCILIATION, NO)
+    assert ledger.claim_settlement(pid, 0.0) is not None  # needs reconciliation: claimable; a zero lease ends at once
+    assert ledger.claim_settlement(pid, 60.0) is not None
+    with pytest.raises(InvalidInput, match="lease_s"):
+        ledger.claim_settlement(pid, -1.0)
+    settled, _ = ledger.begin_payment(order(ledger), None)
+    ledger.finish_payment(settled.payment_id, PaymentStatus.FAILED, NO)
+    assert ledger.claim_settlement(settled.payment_id, 60.0) is None  # nothing to settle
+    assert ledger.claim_settlement("pay_none", 60.0) is None
+
+
+def test_concurrent_claims_of_one_payment_give_it_to_one(ledger: Ledger) -> None:
+    payment, _ = ledger.begin_payment(order(ledger), None)
+    ledger.start_attempt(payment.payment_id, "wallet")
+    barrier = threading.Barrier(12)
+
+    def claim() -> float | None:
+        barrier.wait()
+        return ledger.claim_settlement(payment.payment_id, 60.0)
+
+    with ThreadPoolExecutor(12) as pool:
+        claims = [f.result() for f in [pool.submit(claim) for _ in range(12)]]
+    assert sum(c is not None for c in claims) == 1
+
+
+# --- migrations -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Database, str]]:
+    """An empty database of one SQL back end, and the location a ledger opens it by."""
+    if request.param == "sqlite":
+        path = tmp_path / "old.sqlite3"
+        sqlite = SQLiteDatabase(path)
+        yield sqlite, str(path)
+        sqlite.close()
+        return
+    assert POSTGRES_URL is not None
+    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema=tp_test_{secrets.token_hex(6)}"
+    postgres = PostgresDatabase(url)
+    yield postgres, url
+    postgres.drop_schema()
+    postgres.close()
+
+
+def open_ledger(location: str) -> SQLLedger:
+    if location.startswith("postgresql://"):
+        return PostgresLedger(location, merchant_secrets=SECRETS)
+    return SQLiteLedger(location, merchant_secrets=SECRETS)
+
+
+@pytest.mark.parametrize("start", range(SCHEMA_VERSION))
+def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[Database, str], start: int) -> None:
+    database, location = old_database
+    assert migrate(database, target=start) == start
+    if start >= 1:  # what a ledger of that version held: an order paid by its second payment, and an open one
+        with database.write() as db:
+            db.execute("INSERT INTO orders VALUES ('T1', 'USD', '100', 'm1', 'alice', 'paid', 2000000000.0, 1.0)")
+            db.execute("INSERT INTO orders VALUES ('T2', 'JPY', '500', 'm1', 'bob', 'open', NULL, 1.0)")
+            for pid, status, at in (
+                ("pay_1", "failed", 2.0),
+                ("pay_2", "succeeded", 3.0),
+                ("pay_3", "processing", 4.0),
+            ):
+                trade_no = "T2" if pid == "pay_3" else "T1"
+                db.execute(
+                    "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?)",
+                    (pid, trade_no, status, result_to_json(NO if status == "failed" else OK), at, at),
+                )
+            for pid, state in (("pay_1", "not_paid"), ("pay_2", "paid")):
+                db.execute(
+                    "INSERT INTO attempts VALUES (?, 1, 'wallet', ?, ?, 'answer', ?, 'rule', 'stop', 'stop', '', 1.0,"
+                    " 1.0, 2.0)",
+                    (pid, f"{pid}-1", state, result_to_json(OK if state == "paid" else NO)),
+                )
+            db.execute(
+                "INSERT INTO attempts (payment_id, number, provider, idempotency_key, state, sent_at)"
+                " VALUES ('pay_3', 1, 'wallet', 'pay_3-1', 'sent', 4.0)"
+            )
+    ledger = open_ledger(location)
+    try:
+        with ledger.database.read() as db:
+            assert ledger.database.schema_version(db) == SCHEMA_VERSION
+        if start >= 1:
+            t1 = Order("T1", PaymentAmount("USD", "100"), "m1", "alice", expires_at=2_000_000_000.0)
+            t2 = Order("T2", PaymentAmount("JPY", "500"), "m1", "bob")
+            # Every payment began on an open order: that is the snapshot an old payment is given.
+            assert [(p.payment_id, p.status, p.order) for p in ledger.payments()] == [
+                ("pay_3", PaymentStatus.PROCESSING, t2),
+                ("pay_2", PaymentStatus.SUCCEEDED, t1),
+                ("pay_1", PaymentStatus.FAILED, t1),
+            ]
+            (stale,) = ledger.unsettled(updated_before=4e9)
+            assert stale.pending is not None
+            assert stale.pending.idempotency_key == "pay_3-1"
+            assert ledger.get_order("T1").status is OrderStatus.PAID  # type: ignore[union-attr]
+            # The migrated tables keep their rules: one live payment per order, one unsettled attempt.
+            assert ledger.begin_payment(t2, None)[1] is False
+            with pytest.raises(LedgerConflict):
+                ledger.start_attempt("pay_3", "card")
+        elsewhere = Order("SHOP-9", PaymentAmount("EUR", "5"), "shop", "carol")
+        payment, created = ledger.begin_payment(elsewhere, None)
+        assert created
+        assert ledger.get_payment(payment.payment_id).order == elsewhere  # type: ignore[union-attr]
+    finally:
+        ledger.close()

@@ -74,7 +74,11 @@ def test_the_database_refuses_a_second_live_payment_of_one_order(tmp_path: Path)
     ledger.begin_payment(order, None)
     db = ledger._connection()
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
-        db.execute("INSERT INTO payments VALUES ('pay_x', ?, 'processing', NULL, NULL, 1, 1)", (order.trade_no,))
+        db.execute(
+            "INSERT INTO payments VALUES ('pay_x', ?, 'processing', NULL, NULL, 1, 1, 'USD', '5', 'm', 'p', 'open',"
+            " NULL, NULL)",
+            (order.trade_no,),
+        )
 
 
 def _begin_in_child(path: str, trade_no: str, queue: multiprocessing.Queue[tuple[str, bool]]) -> None:

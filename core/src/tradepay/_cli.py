@@ -305,13 +305,12 @@ def existing_order_error(order: Any) -> click.ClickException:
         then = f"`tradepay payments show {order.trade_no}` shows how; give another --trade-no for a new order"
     else:
         then = "it can no longer be paid; give another --trade-no for a new order"
-    refused = _Refused(
+    return _Refused(
         printable(
             f"order {order.trade_no} exists already ({order.amount} from {order.payer_id} to {order.merchant_id}, "
             f"{status}): {then}"
         )
     )
-    return refused
 
 
 def _check_pay_options(trade_no: str | None, amount: str | None, currency: str | None, payer: str | None) -> None:

@@ -211,7 +211,8 @@ def register(cli: click.Group) -> None:
         if as_json:
             echo_json(payment_to_dict(payment))
             return
-        echo_text(render_story(payment, host.ledger.get_order(payment.trade_no)))
+        # The order as the order book has it now, else as the payment recorded it (another book's order).
+        echo_text(render_story(payment, host.ledger.get_order(payment.trade_no) or payment.order))
         if earlier:
             echo_text(
                 f"(the latest of {len(earlier) + 1} payments of order {payment.trade_no}: "
@@ -242,7 +243,7 @@ def register(cli: click.Group) -> None:
         else:
             done = host.reconcile(stale_after_s=stale)
         young = too_young_to_settle(host, stale_after_s=stale)
-        left = [s for s in done if s.after is PaymentStatus.NEEDS_RECONCILIATION]
+        left = [s for s in done if s.after in (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)]
         if as_json:
             settlements = [
                 {

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._answers import final_answer, publish_cut_off
 from ._attempts import Attempt, ProviderStatus
 from ._breaker import CircuitBreaker
 from ._config import ChainSettings
@@ -210,7 +211,11 @@ class Chain:
             return _not_charged(exc, "the payment could not be recorded")
         if not created:
             if self.settings.in_flight_repeat == "wait" and payment.status is PaymentStatus.PROCESSING:
-                payment = await self._wait_for(payment, started + self.settings.deadline_s)
+                try:
+                    payment = await self._wait_for(payment, started + self.settings.deadline_s)
+                except BaseException:  # cut off while it waits: still in progress, as far as this caller knows
+                    publish_cut_off(_in_progress(payment))
+                    raise
             return self._repeat_answer(payment, context.app_id)
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
@@ -222,8 +227,7 @@ class Chain:
             # A crash or a cancellation mid-payment: an attempt may have reached a provider, so the payment is
             # left for reconciliation rather than "in progress" for ever (repeats get its stored 6004 meanwhile).
             # The ledger first, the log line after: the record of the money never waits on a log.
-            with contextlib.suppress(Exception):
-                self.ledger.finish_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+            publish_cut_off(self._leave_for_reconciliation(payment.payment_id))
             # A cancellation (the service closed, Ctrl-C) is no fault to debug: its traceback is left out.
             log.error("payment.interrupted", exc_info=not isinstance(exc, asyncio.CancelledError))
             raise
@@ -296,12 +300,7 @@ class Chain:
                 break
         if answer is None:
             answer = self._all_fell_through(records, skipped)
-        # A provider's answer says whose it is; every answer names its payment. One copy; both values are the
-        # host's own (a configured provider name, a payment id it made), so they need no checking.
-        info = {"paymentId": payment.payment_id}
-        if answered_by is not None:
-            info = {"provider": answered_by, **info}
-        answer = with_info(answer, info, trusted=True)
+        answer = final_answer(answer, payment.payment_id, answered_by)
         finished = self.ledger.finish_payment(payment.payment_id, status, answer)
         log.info(
             "payment.finished",
@@ -467,6 +466,24 @@ class Chain:
             payment = self.ledger.get_payment(payment.payment_id) or payment
         return payment
 
+    def _leave_for_reconciliation(self, payment_id: str) -> PaymentResult:
+        """End an interrupted payment ``needs_reconciliation`` (an attempt may have reached its provider) and
+        return its answer: the ``6004`` naming the provider of the attempt left unsettled, or the stored answer
+        if the payment had ended before the interruption. Raises no ``Exception``: the interruption goes on."""
+        try:
+            now = self.ledger.get_payment(payment_id)
+            if now is not None and now.result is not None:
+                return now.result
+            unsettled = now.pending if now is not None else None
+            if now is not None and unsettled is None and now.attempts:
+                last = now.attempts[-1]
+                unsettled = last.attempt if last.status is ProviderStatus.UNKNOWN else None
+            answer = final_answer(unresolved_result(), payment_id, unsettled.provider if unsettled else None)
+            self.ledger.finish_payment(payment_id, PaymentStatus.NEEDS_RECONCILIATION, answer)
+        except Exception:
+            return final_answer(unresolved_result(), payment_id, None)
+        return answer
+
     # --- answers --------------------------------------------------------------------------------------------
 
     def _repeat_answer(self, payment: Payment, app_id: str | None) -> PaymentResult:
@@ -479,8 +496,7 @@ class Chain:
         )
         if payment.result is not None:  # finished: the stored answer, whatever it was
             return payment.result
-        message = "a payment of this order is in progress"
-        return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
+        return _in_progress(payment)
 
     @staticmethod
     def _all_fell_through(records: list[AttemptRecord], skipped: list[str]) -> PaymentResult:
@@ -500,6 +516,11 @@ class Chain:
         )
         info = {"reason": last.reason} if last and last.reason else {}
         return PaymentResult(ResultCode.FAILED, "every provider declined: " + "; ".join(parts), error, info)
+
+
+def _in_progress(payment: Payment) -> PaymentResult:
+    message = "a payment of this order is in progress"
+    return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
 
 
 def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:

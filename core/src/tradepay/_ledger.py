@@ -6,9 +6,14 @@ The chain talks only to the :class:`Ledger` protocol; :class:`MemoryLedger` (her
 * ``begin_payment`` is atomic per order: of any number of concurrent calls for one order, exactly one
   creates a payment; the others get the existing one. A succeeded order never gets another payment; an order
   whose payment failed or was cancelled (nothing moved) may be paid again by a new payment.
+* ``begin_payment`` records the order the payment is for, as it was resolved (a snapshot, ``Payment.order``),
+  whichever order book resolved it: the ledger's own book need not know the order.
 * ``start_attempt`` records the attempt, with its idempotency key, *before* the provider is called, and is
   refused while the payment's previous attempt is unsettled.
 * Every state change goes through :mod:`tradepay._states`: terminal states never change.
+* Reconciliation settles a payment under a claim (``claim_settlement``): of any number of reconciliations at
+  once, in any number of processes, one holds the payment; settling an attempt again the way it was settled
+  changes nothing.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ __all__ = [
 
 DEFAULT_CASHIER_URL = "https://cashier.tradepay.invalid/pay"
 _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+_UNSETTLED = frozenset({PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION})
 
 
 class LedgerConflict(RuntimeError):
@@ -103,7 +109,8 @@ class Ledger(Protocol):
         """Payments, newest first, optionally only those with ``status`` or of order ``trade_no``."""
 
     def begin_payment(self, order: Order, app_id: str | None) -> tuple[Payment, bool]:
-        """The order's current payment and ``False``, or a new processing payment and ``True``."""
+        """The order's current payment and ``False``, or a new processing payment of ``order`` (recorded with
+        it as its snapshot, from whichever order book) and ``True``."""
 
     def start_attempt(self, payment_id: str, provider: str) -> Attempt:
         """Record (durably, before the provider is called) and return the payment's next attempt."""
@@ -119,8 +126,18 @@ class Ledger(Protocol):
     def unsettled(self, *, updated_before: float) -> list[Payment]:
         """Payments needing reconciliation, and processing ones not touched since ``updated_before``."""
 
+    def claim_settlement(self, payment_id: str, lease_s: float) -> float | None:
+        """Claim the unsettled payment ``payment_id`` for one reconciliation, for ``lease_s`` seconds (by the
+        ledger's clock): the claim (the time it runs out), or ``None`` when the payment is settled, unknown,
+        or claimed by another reconciliation whose claim has not run out. Atomic across processes."""
+
+    def release_settlement(self, payment_id: str, claim: float) -> None:
+        """End ``claim`` on ``payment_id`` (nothing, if the payment has been claimed again since)."""
+
     def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
-        """Settle a sent or unknown attempt as ``paid`` or ``not_paid`` (reconciliation)."""
+        """Settle a sent or unknown attempt as ``paid`` or ``not_paid`` (reconciliation); an attempt already
+        settled as ``status`` is left as it is. Settling a paid attempt as not paid (or the reverse) raises
+        :class:`~tradepay._states.IllegalTransition`."""
 
     def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         """End a stale processing or a needs-reconciliation payment (reconciliation)."""
@@ -188,6 +205,13 @@ def settled_record(
     return replace(existing, status=status, detail=f"{existing.detail}; {detail}" if existing.detail else detail)
 
 
+def check_lease(lease_s: float) -> float:
+    """``lease_s`` if it is a usable claim duration (a number of seconds, not negative)."""
+    if isinstance(lease_s, bool) or not isinstance(lease_s, int | float) or not lease_s >= 0:
+        raise InvalidInput("lease_s", f"must be a number of seconds >= 0, got {lease_s!r}")
+    return float(lease_s)
+
+
 class OrderNames:
     """How a ledger names its orders to mini programs: cashier URLs and signed order strings. Shared by every
     ledger; a subclass provides ``get_order``."""
@@ -249,6 +273,7 @@ class MemoryLedger(OrderNames):
         self._payments: dict[str, Payment] = {}
         self._live: dict[str, _Live] = {}
         self._current: dict[str, str] = {}  # trade_no -> payment_id of its latest payment
+        self._claims: dict[str, float] = {}  # payment_id -> when the reconciliation's claim on it runs out
         self._clock = clock
 
     def _view(self, payment: Payment) -> Payment:
@@ -267,6 +292,7 @@ class MemoryLedger(OrderNames):
             p.created_at,
             live.updated_at,
             live.pending,
+            p.order,
         )
 
     # --- orders ---
@@ -339,7 +365,9 @@ class MemoryLedger(OrderNames):
             if current is not None and current.status not in _RETRYABLE:
                 return self._view(current), False
             now = self._clock()
-            payment = Payment(new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now)
+            payment = Payment(
+                new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now, None, order
+            )
             self._payments[payment.payment_id] = payment
             self._live[payment.payment_id] = _Live(now)
             self._current[order.trade_no] = payment.payment_id
@@ -393,7 +421,16 @@ class MemoryLedger(OrderNames):
         p = self._view(payment)
         self._live.pop(p.payment_id, None)
         payment = Payment(
-            p.payment_id, p.trade_no, status, result, p.attempts, p.app_id, p.created_at, self._clock(), p.pending
+            p.payment_id,
+            p.trade_no,
+            status,
+            result,
+            p.attempts,
+            p.app_id,
+            p.created_at,
+            self._clock(),
+            p.pending,
+            p.order,
         )
         self._payments[payment.payment_id] = payment
         if status is PaymentStatus.SUCCEEDED:
@@ -413,6 +450,23 @@ class MemoryLedger(OrderNames):
                 or (view.status is PaymentStatus.PROCESSING and view.updated_at < updated_before)
             ]
 
+    def claim_settlement(self, payment_id: str, lease_s: float) -> float | None:
+        lease_s = check_lease(lease_s)
+        with self._lock:
+            payment = self._payments.get(payment_id)
+            if payment is None or payment.status not in _UNSETTLED:
+                return None
+            now = self._clock()
+            if self._claims.get(payment_id, now) > now:
+                return None
+            self._claims[payment_id] = claim = now + lease_s
+            return claim
+
+    def release_settlement(self, payment_id: str, claim: float) -> None:
+        with self._lock:
+            if self._claims.get(payment_id) == claim:
+                del self._claims[payment_id]
+
     def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
         with self._lock:
             payment = self._view(self._payments[attempt.payment_id])
@@ -424,6 +478,8 @@ class MemoryLedger(OrderNames):
                 index = next((i for i, r in enumerate(records) if r.attempt == attempt), None)
                 if index is None:
                     raise LedgerConflict(f"no attempt {attempt.idempotency_key}")
+                if records[index].status is status:  # settled so already (by another reconciliation)
+                    return
                 records[index] = settled_record(attempt, records[index], status, detail)
                 pending = payment.pending
             now = self._clock()

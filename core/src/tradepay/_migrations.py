@@ -69,6 +69,66 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX payments_by_order ON payments (trade_no, created_at);
     CREATE UNIQUE INDEX attempts_one_unsettled ON attempts (payment_id) WHERE state IN ('sent', 'unknown');
     """,
+    # 3: a payment records the order it was resolved to (a snapshot), so that an order of any order book can be
+    # paid and reconciled, not only one of the ledger's own ``orders``: the payment no longer refers to that
+    # table. A payment of an earlier version was made for one of its orders, while that order was open (a
+    # paid order has its succeeded payment, a closed one is refused): that is its snapshot. A NOT NULL column
+    # fails the migration, rather than losing the payment, should an order be missing. ``settling_until`` is
+    # the claim of the one reconciliation settling the payment. The tables are rebuilt (SQLite cannot drop
+    # a foreign key), under new names renamed at the end, so that both databases run the same script.
+    """
+    CREATE TABLE payments_v3 (
+        payment_id       TEXT PRIMARY KEY,
+        trade_no         TEXT NOT NULL,
+        status           TEXT NOT NULL
+                         CHECK (status IN ('processing', 'succeeded', 'failed', 'cancelled', 'needs_reconciliation')),
+        result           TEXT,
+        app_id           TEXT,
+        created_at       {double} NOT NULL,
+        updated_at       {double} NOT NULL,
+        order_currency   TEXT NOT NULL,
+        order_amount     TEXT NOT NULL,
+        merchant_id      TEXT NOT NULL,
+        payer_id         TEXT NOT NULL,
+        order_status     TEXT NOT NULL CHECK (order_status IN ('open', 'paid', 'closed')),
+        order_expires_at {double},
+        settling_until   {double}
+    );
+    INSERT INTO payments_v3
+        SELECT p.payment_id, p.trade_no, p.status, p.result, p.app_id, p.created_at, p.updated_at,
+               o.currency, o.amount, o.merchant_id, o.payer_id, 'open', o.expires_at, NULL
+        FROM payments p LEFT JOIN orders o ON o.trade_no = p.trade_no;
+    CREATE TABLE attempts_v3 (
+        payment_id      TEXT NOT NULL REFERENCES payments_v3 (payment_id),
+        number          INTEGER NOT NULL CHECK (number >= 1),
+        provider        TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        state           TEXT NOT NULL CHECK (state IN ('sent', 'paid', 'not_paid', 'unknown')),
+        kind            TEXT,
+        result          TEXT,
+        rule            TEXT,
+        decision        TEXT,
+        final           TEXT,
+        detail          TEXT,
+        duration_ms     {double},
+        sent_at         {double} NOT NULL,
+        finished_at     {double},
+        PRIMARY KEY (payment_id, number)
+    );
+    INSERT INTO attempts_v3
+        SELECT payment_id, number, provider, idempotency_key, state, kind, result, rule, decision, final, detail,
+               duration_ms, sent_at, finished_at
+        FROM attempts;
+    DROP TABLE attempts;
+    DROP TABLE payments;
+    ALTER TABLE payments_v3 RENAME TO payments;
+    ALTER TABLE attempts_v3 RENAME TO attempts;
+    CREATE UNIQUE INDEX payments_one_live ON payments (trade_no)
+        WHERE status IN ('processing', 'succeeded', 'needs_reconciliation');
+    CREATE INDEX payments_by_status ON payments (status, updated_at);
+    CREATE INDEX payments_by_order ON payments (trade_no, created_at);
+    CREATE UNIQUE INDEX attempts_one_unsettled ON attempts (payment_id) WHERE state IN ('sent', 'unknown');
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

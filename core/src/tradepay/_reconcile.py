@@ -9,7 +9,15 @@ asked about through its provider's inquiry, and cancelled if still unknown, exac
 * not paid (or the cancel confirmed) -> the payment fails; nothing moved, the order may be paid again;
 * still unknown (or the provider is not configured) -> the payment stays ``needs_reconciliation``.
 
-Nothing here ever tries another provider: a payment is only ever settled, never continued.
+Nothing here ever tries another provider: a payment is only ever settled, never continued. The provider is
+asked about the order the payment recorded (its snapshot), whichever order book the order came from.
+
+Several reconciliations may run at once (``tradepay reconcile`` on several machines, hosts starting together):
+each payment is settled under the ledger's claim, held by one of them for twice the chain's deadline at most
+(by then its inquiries have ended; a claim left by a killed process runs out). Only the holder asks the
+provider and writes. Another finds the payment held, settles the rest of its list, then waits for the holder
+to let go and reports the payment as the holder left it (``settled elsewhere``), or settles it in turn if the
+holder left it unsettled.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._answers import final_answer
 from ._attempts import Attempt, ProviderStatus
 from ._engine import unresolved_result
 from ._logging import get_logger
@@ -35,6 +44,9 @@ __all__ = ["Settlement", "reconcile", "run_sync", "too_young_note", "too_young_t
 
 _log = get_logger("tradepay")
 T = TypeVar("T")
+_UNSETTLED = frozenset({PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION})
+#: How long a reconciliation waiting for another to let a payment go sleeps between looks (doubling, up to).
+_FIRST_PAUSE_S, _LONGEST_PAUSE_S = 0.01, 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,56 +97,95 @@ async def _settle_one(host: Host, payment: Payment) -> Settlement:
     if attempt is None:  # every attempt settled: the host stopped between recording them and the payment
         paid_records = [r for r in payment.attempts if r.status is ProviderStatus.PAID]
         if paid_records:
-            last = paid_records[-1].result
-            result = last if last is not None and last.result_code is ResultCode.SUCCESS else None
+            paid = paid_records[-1]
+            answered = paid.result
+            result = (
+                answered
+                if answered is not None and answered.result_code is ResultCode.SUCCESS
+                else PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)")
+            )
             ledger.settle_payment(
                 payment.payment_id,
                 PaymentStatus.SUCCEEDED,
-                result or PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)"),
+                final_answer(result, payment.payment_id, paid.attempt.provider),
             )
             return Settlement(payment.payment_id, payment.trade_no, before, PaymentStatus.SUCCEEDED, "already paid")
         return _failed(host, payment, "no attempt moved money")
-    order = ledger.get_order(payment.trade_no)
+    order = payment.order
     handle = next((h for h in chain.handles if h.name == attempt.provider), None)
     if order is None or handle is None:
-        why = f"provider {attempt.provider!r} is not configured" if handle is None else "its order is gone"
-        return _left(host, payment, why)
+        why = f"provider {attempt.provider!r} is not configured" if handle is None else "the ledger recorded no order"
+        return _left(host, payment, why, attempt)
     deadline = time.monotonic() + chain.settings.deadline_s
-    decision, paid, note = await chain.settle(handle, order, attempt, deadline)
-    if paid:
+    decision, paid_now, note = await chain.settle(handle, order, attempt, deadline)
+    if paid_now:
         ledger.settle_attempt(attempt, ProviderStatus.PAID, f"reconciliation: {note}")
+        confirmed = PaymentResult(ResultCode.SUCCESS, "paid (confirmed by reconciliation)")
         ledger.settle_payment(
-            payment.payment_id,
-            PaymentStatus.SUCCEEDED,
-            PaymentResult(
-                ResultCode.SUCCESS,
-                "paid (confirmed by reconciliation)",
-                extended_info={"paymentId": payment.payment_id, "provider": attempt.provider},
-            ),
+            payment.payment_id, PaymentStatus.SUCCEEDED, final_answer(confirmed, payment.payment_id, attempt.provider)
         )
         return Settlement(payment.payment_id, payment.trade_no, before, PaymentStatus.SUCCEEDED, note)
     if decision is Decision.FALLTHROUGH:
         ledger.settle_attempt(attempt, ProviderStatus.NOT_PAID, f"reconciliation: {note}")
         return _failed(host, payment, note)
-    return _left(host, payment, note)
+    return _left(host, payment, note, attempt)
 
 
 def _failed(host: Host, payment: Payment, why: str) -> Settlement:
     message = f"not paid (confirmed by reconciliation: {why}); the order may be paid again"
-    host.ledger.settle_payment(
-        payment.payment_id,
-        PaymentStatus.FAILED,
-        PaymentResult(
-            ResultCode.FAILED, message, ResultError(ErrorCode.SYSTEM_ERROR, message), {"paymentId": payment.payment_id}
-        ),
-    )
+    failed = PaymentResult(ResultCode.FAILED, message, ResultError(ErrorCode.SYSTEM_ERROR, message))
+    # No provider decided it: nothing moved anywhere, as when every provider of the chain declines.
+    host.ledger.settle_payment(payment.payment_id, PaymentStatus.FAILED, final_answer(failed, payment.payment_id, None))
     return Settlement(payment.payment_id, payment.trade_no, payment.status, PaymentStatus.FAILED, why)
 
 
-def _left(host: Host, payment: Payment, why: str) -> Settlement:
+def _left(host: Host, payment: Payment, why: str, attempt: Attempt) -> Settlement:
     if payment.status is PaymentStatus.PROCESSING:
-        host.ledger.settle_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, unresolved_result())
+        answer = final_answer(unresolved_result(), payment.payment_id, attempt.provider)
+        host.ledger.settle_payment(payment.payment_id, PaymentStatus.NEEDS_RECONCILIATION, answer)
     return Settlement(payment.payment_id, payment.trade_no, payment.status, PaymentStatus.NEEDS_RECONCILIATION, why)
+
+
+def _found_settled(listed: Payment, current: Payment | None) -> Settlement:
+    after = current.status if current is not None else listed.status
+    return Settlement(listed.payment_id, listed.trade_no, listed.status, after, "settled elsewhere")
+
+
+def _settle_claimed(host: Host, listed: Payment, lease_s: float) -> Settlement | None:
+    """Settle ``listed`` under this reconciliation's claim; ``None`` while another reconciliation holds it."""
+    ledger = host.ledger
+    claim = ledger.claim_settlement(listed.payment_id, lease_s)
+    if claim is None:
+        current = ledger.get_payment(listed.payment_id)
+        if current is not None and current.status in _UNSETTLED:
+            return None
+        return _found_settled(listed, current)
+    try:
+        payment = ledger.get_payment(listed.payment_id)  # as it is now that it is held: the list may be old
+        if payment is None or payment.status not in _UNSETTLED:
+            return _found_settled(listed, payment)
+        return run_sync(_settle_one(host, payment))
+    except IllegalTransition:  # ended meanwhile by a host still paying it (it was not as stale as it looked)
+        return _found_settled(listed, ledger.get_payment(listed.payment_id))
+    finally:
+        ledger.release_settlement(listed.payment_id, claim)
+
+
+def _settle_after_the_holder(host: Host, listed: Payment, lease_s: float) -> Settlement:
+    """Wait for the reconciliation holding ``listed`` to let it go (at most as long as a claim lasts), then
+    report how it was left, or settle it if it is still unsettled."""
+    give_up = time.monotonic() + lease_s
+    pause = _FIRST_PAUSE_S
+    while (settlement := _settle_claimed(host, listed, lease_s)) is None:
+        if time.monotonic() >= give_up:
+            current = host.ledger.get_payment(listed.payment_id)
+            after = current.status if current is not None else listed.status
+            return Settlement(
+                listed.payment_id, listed.trade_no, listed.status, after, "held by another reconciliation"
+            )
+        time.sleep(pause)
+        pause = min(2 * pause, _LONGEST_PAUSE_S)
+    return settlement
 
 
 def reconcile(
@@ -145,20 +196,17 @@ def reconcile(
 ) -> list[Settlement]:
     """Settle every unsettled payment of ``host``'s ledger (see the module docstring); ``stale_after_s``
     (default twice ``chain.deadline_s``; ``0`` for all) says when a processing payment counts as abandoned.
-    ``progress`` is called after each payment. Returns what was done, in order."""
-    stale = 2 * host.chain.settings.deadline_s if stale_after_s is None else stale_after_s
-    settlements = []
-    for payment in host.ledger.unsettled(updated_before=time.time() - stale):
-        try:
-            settlement = run_sync(_settle_one(host, payment))
-        except IllegalTransition:  # settled meanwhile by another process's reconciliation
-            current = host.ledger.get_payment(payment.payment_id)
-            after = current.status if current else payment.status
-            settlement = Settlement(payment.payment_id, payment.trade_no, payment.status, after, "settled elsewhere")
+    ``progress`` is called after each payment. Returns what was done, in the order it was done: a payment that
+    another reconciliation held comes after the rest, once it was let go."""
+    lease_s = 2 * host.chain.settings.deadline_s
+    stale = lease_s if stale_after_s is None else stale_after_s
+    settlements: list[Settlement] = []
+
+    def done(settlement: Settlement) -> None:
         _log.info(
             "payment.reconciled",
-            payment_id=payment.payment_id,
-            trade_no=payment.trade_no,
+            payment_id=settlement.payment_id,
+            trade_no=settlement.trade_no,
             before=settlement.before.value,
             after=settlement.after.value,
             detail=settlement.detail,
@@ -166,6 +214,16 @@ def reconcile(
         settlements.append(settlement)
         if progress is not None:
             progress(settlement)
+
+    held = []
+    for payment in host.ledger.unsettled(updated_before=time.time() - stale):
+        settlement = _settle_claimed(host, payment, lease_s)
+        if settlement is None:
+            held.append(payment)
+        else:
+            done(settlement)
+    for payment in held:
+        done(_settle_after_the_holder(host, payment, lease_s))
     return settlements
 
 

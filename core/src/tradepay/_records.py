@@ -9,6 +9,7 @@ from ._attempts import Attempt, ProviderStatus
 from ._enums import CheckedEnumType
 from ._fields import check_duration_ms, check_instance, check_member, check_moment
 from ._models import PaymentResult
+from ._orders import Order
 from ._text import MAX_IDENTIFIER, MAX_TEXT, check_text, plain_texts
 
 __all__ = ["AttemptRecord", "Decision", "OutcomeKind", "Payment", "PaymentStatus"]
@@ -105,6 +106,10 @@ class Payment:
 
     Its text is checked to be storable (:func:`tradepay.check_text`); the trade number was checked as an
     identifier when its :class:`Order` was made.
+    ``order`` is the order the payment was made for, as it was resolved when the payment began, whichever
+    order book answered (the ledger's own or a plugin's): a snapshot that does not follow the order's later
+    changes. Reconciliation asks providers about this order. Every ledger records it; it is ``None`` only in
+    a ``Payment`` built by hand.
     """
 
     payment_id: str
@@ -117,6 +122,7 @@ class Payment:
     updated_at: float = 0.0
     pending: Attempt | None = None
     """The attempt recorded and sent whose outcome is not recorded yet (in flight, or cut off by a crash)."""
+    order: Order | None = None
 
     def __post_init__(self) -> None:
         if type(self.status) is not PaymentStatus:
@@ -132,6 +138,7 @@ class Payment:
             if moment is not getattr(self, name):
                 object.__setattr__(self, name, moment)
         check_instance(self.pending, Attempt, "pending", optional=True)
+        check_instance(self.order, Order, "order", optional=True)
         if plain_texts((self.payment_id, self.trade_no, self.app_id or "-"), MAX_IDENTIFIER):
             return  # a ledger makes one on every change of a payment: passed in one call
         check_text(self.payment_id, "payment_id", limit=MAX_IDENTIFIER)

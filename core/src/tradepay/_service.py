@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
+from ._answers import cut_off_answer
 from ._engine import refusal, unresolved_result
 from ._errors import ConfigError
 from ._host import Host
@@ -108,20 +109,21 @@ class PaymentService:
         except Exception:
             # A host bug or a ledger failure: the payment may have reached a provider, so it is not a failure.
             _log.exception("payment.crashed", payment_string=request.payment_string[:80], app_id=context.app_id)
-            return _unknown()
+            return cut_off_answer() or _unknown()  # the answer the chain stored as it was cut off, if it did
 
     def pay_blocking(self, payment_request: PaymentRequest, api_context: APIContext) -> PaymentResult:
         """Pay and wait for the one result. Raises ``RuntimeError`` if called from a running event loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            answer = self._submit(self.pay_async(payment_request, api_context))
+            answers: list[PaymentResult] = []
+            answer = self._submit(self._pay_then(payment_request, api_context, answers.append))
             if isinstance(answer, PaymentResult):
                 return answer
             try:
                 return answer.result()
-            except concurrent.futures.CancelledError:
-                return unresolved_result()  # the service was closed mid-payment
+            except concurrent.futures.CancelledError:  # the service was closed mid-payment: the answer it stored
+                return answers[0] if answers else unresolved_result()
         raise RuntimeError("pay_blocking() would block the running event loop: await pay_async() instead")
 
     def _submit(self, coro: Coroutine[Any, Any, PaymentResult]) -> Future[PaymentResult] | PaymentResult:
@@ -153,8 +155,9 @@ class PaymentService:
         try:
             result = await self.pay_async(request, context)
         except BaseException:
-            # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer.
-            deliver(_unknown())
+            # Cancelled with the service's loop (close() mid-payment): the caller still gets its one answer, the
+            # one the payment stored as it was cut off.
+            deliver(cut_off_answer() or _unknown())
             raise
         deliver(result)
         return result

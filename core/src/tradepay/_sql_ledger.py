@@ -4,7 +4,12 @@ The SQL is written once (:class:`SQLLedger`); :class:`SQLiteLedger` runs it on a
 ``synchronous=FULL`` and a busy timeout, every write one ``BEGIN IMMEDIATE`` transaction;
 :class:`PostgresLedger` runs it on PostgreSQL. The database itself enforces what must never happen: a second
 live payment of one order (a partial unique index), a second unsettled attempt of one payment (another), and
-a state change from a state the row is no longer in (every update names the state it expects).
+a state change from a state the row is no longer in (every update names the state it expects). A write that
+decides from what it reads reads inside its own transaction, the payment's row locked first on PostgreSQL
+(SQLite's write transaction holds the whole file already).
+
+A payment row carries the order it was made for (``order_*``, ``merchant_id``, ``payer_id``): orders of any
+order book are paid, while the ``orders`` table is the ledger's own book only.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from ._ledger import (
     DEFAULT_CASHIER_URL,
     LedgerConflict,
     OrderNames,
+    check_lease,
     new_order,
     new_payment_id,
     settled_record,
@@ -38,7 +44,10 @@ from ._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payme
 __all__ = ["PostgresLedger", "SQLLedger", "SQLiteLedger", "result_from_json", "result_to_json"]
 
 _LIVE = ("processing", "succeeded", "needs_reconciliation")
-_PAYMENT_COLUMNS = "payment_id, trade_no, status, result, app_id, created_at, updated_at"
+_PAYMENT_COLUMNS = (
+    "payment_id, trade_no, status, result, app_id, created_at, updated_at,"
+    " order_currency, order_amount, merchant_id, payer_id, order_status, order_expires_at"
+)
 _ATTEMPT_COLUMNS = (
     "payment_id, number, provider, idempotency_key, state, kind, result, rule, decision, final, detail, duration_ms"
 )
@@ -78,6 +87,8 @@ class SQLLedger(OrderNames):
         super().__init__(cashier_url, merchant_secrets)
         self.database = database
         self._clock = clock
+        # Appended to a SELECT whose rows the transaction decides by: PostgreSQL locks them until it ends.
+        self._for_update = " FOR UPDATE" if database.kind == "postgresql" else ""
         migrate(database, where="ledger.url")
 
     def _read(self) -> Any:
@@ -154,7 +165,9 @@ class SQLLedger(OrderNames):
     # --- payments and attempts ------------------------------------------------------------------------------
 
     def _payment(self, db: Connection, row: tuple[Any, ...]) -> Payment:
-        payment_id, trade_no, status, result, app_id, created_at, updated_at = row
+        payment_id, trade_no, status, result, app_id, created_at, updated_at = row[:7]
+        currency, amount, merchant, payer, order_status, expires = row[7:]
+        order = Order(trade_no, PaymentAmount(currency, amount), merchant, payer, OrderStatus(order_status), expires)
         records: list[AttemptRecord] = []
         pending: Attempt | None = None
         for a in db.execute(
@@ -187,6 +200,7 @@ class SQLLedger(OrderNames):
             created_at,
             updated_at,
             pending,
+            order,
         )
 
     def get_payment(self, payment_id: str) -> Payment | None:
@@ -226,11 +240,24 @@ class SQLLedger(OrderNames):
                     return live, False
                 now = self._clock()
                 payment = Payment(
-                    new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now
+                    new_payment_id(), order.trade_no, PaymentStatus.PROCESSING, None, (), app_id, now, now, None, order
                 )
                 db.execute(
-                    "INSERT INTO payments VALUES (?, ?, 'processing', NULL, ?, ?, ?)",
-                    (payment.payment_id, order.trade_no, app_id, now, now),
+                    f"INSERT INTO payments ({_PAYMENT_COLUMNS})"
+                    " VALUES (?, ?, 'processing', NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        payment.payment_id,
+                        order.trade_no,
+                        app_id,
+                        now,
+                        now,
+                        order.amount.currency,
+                        order.amount.value,
+                        order.merchant_id,
+                        order.payer_id,
+                        order.status.value,
+                        order.expires_at,
+                    ),
                 )
                 return payment, True
         except self.database.integrity_errors:
@@ -294,6 +321,13 @@ class SQLLedger(OrderNames):
         with self._write() as db:
             self._write_record(db, record, ATTEMPT_SENT)
 
+    def _locked_payment(self, db: Connection, payment_id: str) -> tuple[Any, ...] | None:
+        """The payment's row, read inside the write transaction ``db``, locked until it ends."""
+        row: tuple[Any, ...] | None = db.execute(
+            f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?{self._for_update}", (payment_id,)
+        ).fetchone()
+        return row
+
     def _end(
         self,
         db: Connection,
@@ -302,7 +336,7 @@ class SQLLedger(OrderNames):
         result: PaymentResult,
         allowed_from: tuple[PaymentStatus, ...],
     ) -> Payment:
-        row = db.execute(f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE payment_id = ?", (payment_id,)).fetchone()
+        row = self._locked_payment(db, payment_id)
         if row is None:
             raise LedgerConflict(f"no payment {payment_id}")
         old = PaymentStatus(row[2])
@@ -319,7 +353,7 @@ class SQLLedger(OrderNames):
         if status is PaymentStatus.SUCCEEDED:
             db.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (row[1],))
         # The row as just written (this transaction holds it): no second read of the payment.
-        return self._payment(db, (row[0], row[1], status.value, stored, row[4], row[5], now))
+        return self._payment(db, (*row[:2], status.value, stored, *row[4:6], now, *row[7:]))
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._write() as db:
@@ -336,14 +370,38 @@ class SQLLedger(OrderNames):
             ).fetchall()
             return [self._payment(db, row) for row in rows]
 
+    def claim_settlement(self, payment_id: str, lease_s: float) -> float | None:
+        lease_s = check_lease(lease_s)
+        with self._write() as db:
+            now = self._clock()
+            claim = now + lease_s
+            # One conditional update: of claims racing on PostgreSQL, the others wait for the row and find it held.
+            claimed = db.execute(
+                "UPDATE payments SET settling_until = ? WHERE payment_id = ?"
+                " AND status IN ('processing', 'needs_reconciliation')"
+                " AND (settling_until IS NULL OR settling_until <= ?)",
+                (claim, payment_id, now),
+            ).rowcount
+        return claim if claimed == 1 else None
+
+    def release_settlement(self, payment_id: str, claim: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE payments SET settling_until = NULL WHERE payment_id = ? AND settling_until = ?",
+                (payment_id, claim),
+            )
+
     def settle_attempt(self, attempt: Attempt, status: ProviderStatus, detail: str) -> None:
         with self._write() as db:
-            payment = self.get_payment(attempt.payment_id)
-            if payment is None:
+            row = self._locked_payment(db, attempt.payment_id)
+            if row is None:
                 raise LedgerConflict(f"no payment {attempt.payment_id}")
+            payment = self._payment(db, row)
             existing = next((r for r in payment.attempts if r.attempt == attempt), None)
             if existing is None and payment.pending != attempt:
                 raise LedgerConflict(f"no attempt {attempt.idempotency_key}")
+            if existing is not None and existing.status is status:  # settled so already (by another reconciliation)
+                return
             record = settled_record(attempt, existing, status, detail)
             self._write_record(db, record, existing.status.value if existing else ATTEMPT_SENT)
 
