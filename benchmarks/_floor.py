@@ -35,6 +35,7 @@ __all__ = [
     "FloorOrder",
     "floor_logger",
     "floor_orders",
+    "floor_processors",
     "floor_payment",
     "floor_payment_sync",
     "redact",
@@ -80,16 +81,21 @@ def redact(_logger: object, _method: str, event_dict: MutableMapping[str, Any]) 
     return event_dict
 
 
+def floor_processors() -> list[Any]:
+    """The floor's processors, in order: the level, an ISO time stamp in UTC, the redaction, JSON."""
+    return [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact,
+        structlog.processors.JSONRenderer(),
+    ]
+
+
 def floor_logger(stream: TextIO, level: str = "info") -> Any:
     """A stock structlog logger writing JSON lines to ``stream``, events below ``level`` filtered out."""
     return structlog.wrap_logger(
         structlog.PrintLogger(stream),
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            redact,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=floor_processors(),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
         cache_logger_on_first_use=True,
     )
