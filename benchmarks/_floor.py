@@ -141,7 +141,8 @@ def _payment_finished(log: Any, attempt: FloorAttempt, answer: Any, paid: bool, 
 async def floor_payment(
     functions: Sequence[tuple[str, Callable[..., Awaitable[Any]]]], order: FloorOrder, app_id: str, log: Any
 ) -> Any:
-    """Pay ``order``: call each ``async`` pay function in turn until one pays; return the last answer."""
+    """Pay ``order``: call each ``async`` pay function (at least one) in turn until one pays; return the last
+    answer."""
     started = time.monotonic()
     payment_id = f"pay_{token_hex(8)}"
     log = log.bind(payment_id=payment_id, app_id=app_id, trade_no=order.trade_no)
