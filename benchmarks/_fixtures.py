@@ -1,4 +1,4 @@
-"""Providers that do no work of their own, chains of them, orders, and the hand-written floor loop.
+"""Providers that do no work of their own, chains of them, and orders (the floor loop is in ``_floor.py``).
 
 Every provider answers a prebuilt :class:`PaymentResult`: a decline (``4000``/``1002``, reason
 ``CARD_DECLINED``, which the shipped rule table falls through) or a success. The sleeping ones await
@@ -8,11 +8,8 @@ Every provider answers a prebuilt :class:`PaymentResult`: a decline (``4000``/``
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
-
-import structlog
 
 from tradepay import (
     APIContext,
@@ -32,13 +29,12 @@ from tradepay import (
 
 __all__ = [
     "AMOUNT",
+    "APP_ID",
     "CONTEXT",
     "DECLINE",
     "PAID",
     "Kind",
     "chain_providers",
-    "floor_payment",
-    "floor_payment_sync",
     "memory_orders",
     "pay_functions",
 ]
@@ -46,7 +42,8 @@ __all__ = [
 AMOUNT = PaymentAmount("USD", "2500")
 MERCHANT = "merchant-1"
 PAYER = "user-1"
-CONTEXT = APIContext("miniprogram", MiniProgramMetaData(app_id="2021000000000001", name="Benchmark"))
+APP_ID = "2021000000000001"
+CONTEXT = APIContext("miniprogram", MiniProgramMetaData(app_id=APP_ID, name="Benchmark"))
 DECLINE = PaymentResult(
     ResultCode.FAILED,
     "card declined",
@@ -108,7 +105,7 @@ def chain_providers(length: int, kind: Kind = "async", delay_s: float = 0.02) ->
 
 
 def pay_functions(providers: dict[str, object]) -> list[tuple[str, Callable[..., Any]]]:
-    """The providers' own ``pay`` functions, in chain order, for the floor loop."""
+    """The providers' own ``pay`` functions, in chain order, for the floor loop (``_floor.py``)."""
     return [(name, getattr(provider, "pay")) for name, provider in providers.items()]  # noqa: B009
 
 
@@ -118,73 +115,3 @@ def memory_orders(ledger: MemoryLedger, count: int) -> list[PaymentRequest]:
         PaymentRequest(PaymentType.ORDER_ID, ledger.create_order(AMOUNT, merchant_id=MERCHANT, payer_id=PAYER).trade_no)
         for _ in range(count)
     ]
-
-
-_log = structlog.get_logger("tradepay")
-
-
-def _attempt_event(name: str, number: int, result: PaymentResult, started: float) -> dict[str, Any]:
-    paid = result.result_code is ResultCode.SUCCESS
-    error = result.result_error
-    decision = "stop" if paid else "fallthrough"
-    return {
-        "provider": name,
-        "attempt": number,
-        "kind": "answer",
-        "result": result.result_code.value,
-        "error_code": int(error.error_code) if error else None,
-        "reason": result.reason,
-        "rule": "success" if paid else "app-service-error",
-        "decision": decision,
-        "final": decision,
-        "duration_ms": round((time.monotonic() - started) * 1000, 3),
-    }
-
-
-def _payment_finished(log: Any, name: str, number: int, result: PaymentResult, started: float) -> None:
-    paid = result.result_code is ResultCode.SUCCESS
-    log.info(
-        "payment.finished",
-        provider=name,
-        attempt=number,
-        result=result.result_code.value,
-        status="succeeded" if paid else "failed",
-        duration_ms=round((time.monotonic() - started) * 1000, 3),
-    )
-
-
-async def floor_payment(
-    functions: Sequence[tuple[str, Callable[..., Awaitable[PaymentResult]]]], order: Order, payment_id: str
-) -> PaymentResult:
-    """The floor: call each ``async`` pay function in turn until one pays, emitting the host's log events
-    (``attempt.finished`` per attempt, ``payment.finished`` once, bound to the same payment fields)."""
-    started = time.monotonic()
-    log = _log.bind(payment_id=payment_id, app_id=CONTEXT.app_id, trade_no=order.trade_no)
-    result = PAID
-    name, number = "", 0
-    for number, (name, pay) in enumerate(functions, 1):
-        t0 = time.monotonic()
-        result = await pay(order=order, attempt=Attempt(payment_id, number, name, f"{payment_id}-{number}"))
-        log.info("attempt.finished", **_attempt_event(name, number, result, t0))
-        if result.result_code is ResultCode.SUCCESS:
-            break
-    _payment_finished(log, name, number, result, started)
-    return result
-
-
-def floor_payment_sync(
-    functions: Sequence[tuple[str, Callable[..., PaymentResult]]], order: Order, payment_id: str
-) -> PaymentResult:
-    """:func:`floor_payment` for plain ``def`` pay functions, called directly."""
-    started = time.monotonic()
-    log = _log.bind(payment_id=payment_id, app_id=CONTEXT.app_id, trade_no=order.trade_no)
-    result = PAID
-    name, number = "", 0
-    for number, (name, pay) in enumerate(functions, 1):
-        t0 = time.monotonic()
-        result = pay(order=order, attempt=Attempt(payment_id, number, name, f"{payment_id}-{number}"))
-        log.info("attempt.finished", **_attempt_event(name, number, result, t0))
-        if result.result_code is ResultCode.SUCCESS:
-            break
-    _payment_finished(log, name, number, result, started)
-    return result

@@ -64,7 +64,7 @@ def _say(text: str) -> None:
 
 def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
     """Key -> a function measuring it; in the order they run (new processes first, the big heaps last)."""
-    from . import bench_chain, bench_concurrency, bench_durable, bench_ledger, bench_memory, bench_startup
+    from . import bench_chain, bench_concurrency, bench_durable, bench_ledger, bench_memory, bench_startup, instructions
     from .bench_redaction import measure as measure_redaction
 
     def lookup() -> Figure:
@@ -74,11 +74,13 @@ def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, 
         return figure
 
     return {
+        "chain_instructions_per_payment": lambda: instructions.chain_instructions(sizes),
+        "host_own_instructions_per_payment": lambda: instructions.host_own_instructions(sizes),
         "cold_start_ratio": lambda: bench_startup.cold_start(sizes, workdir),
         "discovery_growth_ratio": lambda: bench_startup.discovery(sizes, workdir),
         "chain_overhead_ratio": lambda: bench_chain.measure(sizes),
         "durable_ratio": lambda: bench_durable.measure(sizes, workdir),
-        "async_10k_wall_s": lambda: bench_concurrency.measure(sizes),
+        "async_10k_ratio": lambda: bench_concurrency.measure(sizes),
         "lookup_p99_ms": lookup,
         "rss_growth_pct": lambda: bench_memory.measure(sizes, workdir),
         "redaction_ratio": lambda: measure_redaction(sizes),
@@ -96,15 +98,26 @@ def _axes(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> None:
     axes["concurrency"] = bench_concurrency.concurrency_axis(sizes)
 
 
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:g}"
+
+
 def _table(result: dict[str, Any]) -> str:
     lines = [f"tradepay benchmarks ({result['mode']} run, {result['elapsed_s']} s)", ""]
-    lines.append(f"{'key':<24} {'value':>12}  {'target':<8} met")
+    lines.append(f"{'key':<34} {'value':>12}  {'target':<10} met")
     for key in KEYS:
         if key in result:
-            mark = "yes" if result["met"][key] else "NO"
-            lines.append(f"{key:<24} {result[key]:>12g}  {result['targets'][key]:<8} {mark}")
+            met = result["met"][key]
+            mark = "yes" if met else "n/a" if met is None else "NO"
+            value = _shown(result[key])
+            lines.append(f"{key:<34} {value:>12}  {result['targets'][key]:<10} {mark}")
+            if result[key] is None:
+                lines.append(f"  ({result['details'][key]['unavailable']})")
     if "lookup_p99_ms" in result:
-        lines.append(f"  (lookup_p99_ms with {result['lookup_stored_payments']:,} payments stored)")
+        stored, load = result["lookup_stored_payments"], result["lookup_load_average"]
+        lines.append(f"  (lookup_p99_ms with {stored:,} payments stored, load average {load})")
     for name, rows in result.get("axes", {}).items():
         lines += ["", f"{name}:"]
         lines += [f"  {json.dumps(row)}" for row in rows]
@@ -134,15 +147,20 @@ def main(argv: Sequence[str]) -> int:
             started = time.perf_counter()
             figure = run()
             figures[key] = figure
-            state = "met" if figure.met else "MISSED"
-            _say(f"{key} = {figure.value:g} (target {figure.target}: {state}) [{time.perf_counter() - started:.1f} s]")
+            state = "met" if figure.met else "not measured" if figure.met is None else "MISSED"
+            value = _shown(figure.value)
+            _say(f"{key} = {value} (target {figure.target}: {state}) [{time.perf_counter() - started:.1f} s]")
         if sizes.axes and not args.only:
             _axes(sizes, workdir, axes)
         result.update({key: figure.value for key, figure in figures.items()})
         if "lookup_p99_ms" in figures:
             result["lookup_stored_payments"] = figures["lookup_p99_ms"].details["stored_payments"]
-        if "async_10k_wall_s" in figures:
-            result["async_payments"] = figures["async_10k_wall_s"].details["payments"]
+            result["lookup_load_average"] = figures["lookup_p99_ms"].details["load_average"]
+        if "async_10k_ratio" in figures:
+            result["async_payments"] = figures["async_10k_ratio"].details["payments"]
+            result["async_gc_s"] = {
+                side: figures["async_10k_ratio"].details[f"{side}_gc_s"] for side in ("host", "floor")
+            }
         result.update(
             {
                 "mode": sizes.mode,

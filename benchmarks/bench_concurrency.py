@@ -1,11 +1,14 @@
-"""async_10k_wall_s: 10,000 payments started at once in one event loop, each through a provider that awaits
-20 ms, on the in-memory ledger; and how wall time grows with the number of concurrent payments.
+"""async_10k_ratio: 10,000 payments started at once in one event loop, each through a provider that awaits
+20 ms, on the in-memory ledger, against the floor's 10,000 coroutines doing the same; and how wall time grows
+with the number of concurrent payments.
 
 The key uses a one-provider chain, so that the provider's own time is one 20 ms await per payment and the
-ideal wall time is 20 ms (nothing serialised) plus the host's CPU time for 10,000 payments; in a full run the
+ideal wall time is 20 ms (nothing serialised) plus the CPU time for 10,000 payments; in a full run the
 three-provider chain (decline, decline, success: three 20 ms awaits) is reported beside it. Each run gets a
-fresh host and ledger, and orders made before the clock starts. The floor is the hand-written loop over the
-same provider function(s), emitting the same log events, 10,000 coroutines at once.
+fresh host and ledger, and orders made before the clock starts. The floor (``_floor.py``) calls the same
+provider function(s) and emits the same log events, 10,000 coroutines at once. The key is the median, over
+pairs of runs (host and floor in turn, the order alternating), of host wall time / floor wall time; each
+side's time in the cyclic garbage collector is reported beside it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import asyncio
 import gc
 import time
 from collections.abc import Callable
-from secrets import token_hex
 from typing import Any
 
 from tradepay import Host, MemoryLedger, PaymentResult, PaymentService, ResultCode
 
-from ._fixtures import CONTEXT, chain_providers, floor_payment, memory_orders, pay_functions
-from ._harness import Figure, Sizes, median
+from ._fixtures import APP_ID, CONTEXT, chain_providers, memory_orders, pay_functions
+from ._floor import floor_logger, floor_orders, floor_payment
+from ._harness import Figure, Sizes, load_average, median, null_stream
 
 __all__ = ["concurrency_axis", "measure"]
 
@@ -86,14 +89,12 @@ def host_batches(length: int, concurrency: int, batches: int) -> tuple[list[floa
     return walls, clock.total, cpu[0]
 
 
-def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], float]:
-    """The same batches through the hand-written loop: wall seconds of each, CPU seconds of all."""
-    ledger = MemoryLedger()
+def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], float, float]:
+    """The same batches through the floor (``_floor.py``): wall seconds of each, the GC seconds and the CPU
+    seconds of all of them."""
     functions = pay_functions(chain_providers(length, "sleep", DELAY_S))
-    orders = [
-        [o for o in (ledger.get_order(r.payment_string) for r in memory_orders(ledger, concurrency)) if o is not None]
-        for _ in range(batches)
-    ]
+    orders = [floor_orders(concurrency) for _ in range(batches)]
+    log = floor_logger(null_stream(), "info")
     walls: list[float] = []
     cpu: list[float] = []
 
@@ -101,34 +102,48 @@ def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[flo
         began = time.process_time()
         for batch in orders:
             started = time.perf_counter()
-            results = await asyncio.gather(*(floor_payment(functions, o, f"pay_{token_hex(8)}") for o in batch))
+            answers = await asyncio.gather(*(floor_payment(functions, o, APP_ID, log) for o in batch))
             walls.append(time.perf_counter() - started)
-            assert all(r.result_code is ResultCode.SUCCESS for r in results)
+            if any(a.result_code is not ResultCode.SUCCESS for a in answers):
+                raise AssertionError("the floor did not pay")
         cpu.append(time.process_time() - began)
 
-    gc.collect()
-    asyncio.run(run_all())
-    return walls, cpu[0]
+    _, clock = _timed(lambda: asyncio.run(run_all()))
+    return walls, clock.total, cpu[0]
 
 
 def _run(length: int, payments: int, runs: int) -> dict[str, Any]:
+    """``runs`` pairs of one batch of ``payments`` at once, host then floor (floor first in every other pair)."""
     host: list[float] = []
-    gc_s: list[float] = []
     floor: list[float] = []
-    for _ in range(runs):
-        walls, collected, _cpu = host_batches(length, payments, 1)
-        host.append(walls[0])
-        gc_s.append(collected)
-        floor.extend(floor_batches(length, payments, 1)[0])
+    host_gc: list[float] = []
+    floor_gc: list[float] = []
+    for i in range(runs):
+        sides = ("host", "floor") if i % 2 == 0 else ("floor", "host")
+        for side in sides:
+            if side == "host":
+                walls, collected, _cpu = host_batches(length, payments, 1)
+                host.append(walls[0])
+                host_gc.append(collected)
+            else:
+                walls, collected, _cpu = floor_batches(length, payments, 1)
+                floor.append(walls[0])
+                floor_gc.append(collected)
+    ratio = median([h / f for h, f in zip(host, floor, strict=True)])
     return {
         "providers": length,
         "payments": payments,
         "provider_await_ms": DELAY_S * 1000,
+        "ratio": round(ratio, 3),
+        "ratio_of_medians": round(median(host) / median(floor), 3),
         "host_wall_s": round(median(host), 3),
         "floor_wall_s": round(median(floor), 3),
-        "host_gc_s": round(median(gc_s), 3),
+        "host_gc_s": round(median(host_gc), 3),
+        "floor_gc_s": round(median(floor_gc), 3),
         "host_wall_s_all": [round(w, 3) for w in host],
+        "floor_wall_s_all": [round(w, 3) for w in floor],
         "host_added_us_per_payment": round((median(host) - median(floor)) / payments * 1e6, 1),
+        "load_average": load_average(),
     }
 
 
@@ -136,12 +151,13 @@ def measure(sizes: Sizes) -> Figure:
     one = _run(1, sizes.async_payments, sizes.async_runs)
     details: dict[str, Any] = {
         "entry": "asyncio.gather of PaymentService.pay_async, one event loop, MemoryLedger",
-        "logging": "tradepay.configure_logging(fmt='json') at info, to os.devnull",
+        "floor": "the floor loop (benchmarks/_floor.py), as many coroutines at once, the same sleep and events",
+        "logging": "JSON at info to os.devnull: the host's configure_logging, the floor's stock structlog",
         **one,
     }
     if sizes.mode == "full":
         details["three_provider_chain"] = _run(3, sizes.async_payments, max(sizes.async_runs - 2, 1))
-    return Figure("async_10k_wall_s", one["host_wall_s"], details)
+    return Figure("async_10k_ratio", one["ratio"], details)
 
 
 def concurrency_axis(sizes: Sizes) -> list[dict[str, Any]]:
@@ -151,7 +167,7 @@ def concurrency_axis(sizes: Sizes) -> list[dict[str, Any]]:
     for concurrency, full_batches in ((1, 300), (10, 100), (100, 30), (1000, 12)):
         batches = full_batches if sizes.mode == "full" else 3
         host, _, host_cpu = host_batches(1, concurrency, batches)
-        floor, floor_cpu = floor_batches(1, concurrency, batches)
+        floor, _, floor_cpu = floor_batches(1, concurrency, batches)
         host_wall, floor_wall = median(host[1:]), median(floor[1:])  # the first batch warms up
         paid = concurrency * batches
         rows.append(

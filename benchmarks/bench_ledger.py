@@ -21,7 +21,7 @@ from typing import Any
 from tradepay import Host, PaymentRequest, PaymentService, PaymentType, ResultCode, SQLiteLedger
 
 from ._fixtures import AMOUNT, CONTEXT, DECLINE, MERCHANT, PAID, PAYER, chain_providers
-from ._harness import Figure, Sizes, filesystem_of, median, percentile
+from ._harness import Figure, Sizes, filesystem_of, load_average, median, percentile
 
 __all__ = ["fill", "measure", "time_repeats"]
 
@@ -131,6 +131,7 @@ def _series(workdir: Path, counts: list[int], repeats: int) -> list[dict[str, An
                 "repeats": len(latencies),
                 "file_mb": round(path.stat().st_size / 2**20, 1),
                 "fill_s": round(fill_s, 1),
+                "load_average": load_average(),  # latencies on a shared machine are read beside its load
             }
         )
     return rows

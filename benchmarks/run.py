@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Run tradepay's benchmarks: ``python benchmarks/run.py [--full | --smoke] [--json]``.
 
-Quick by default (under two minutes on a 2-core machine); ``--full`` is the run whose figures
+Quick by default (a few minutes on a 2-core machine); ``--full`` is the run whose figures
 ``docs/performance.md`` records, with the tables of how the cost grows; ``--json`` prints one JSON object
-with every key of the issue's table (and the details of how each was measured). See ``--help``.
+with every key of the benchmark table (its target, whether it is met, and how it was measured). See ``--help``.
 
 Run it with the interpreter of the development environment (``.venv/bin/python``); another interpreter that
 cannot import tradepay hands over to ``./.venv`` when it exists.
