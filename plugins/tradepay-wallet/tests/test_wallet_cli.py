@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from tradepay import Attempt, Order
+from tradepay import Attempt, Order, Refund
 from tradepay_wallet import FaultKind, FaultProfile, WalletProvider
 
 
@@ -79,6 +79,31 @@ def test_history_shows_debits_credits_and_reversals_with_keys(
     assert "key pay-1-1" in lines[1]
     assert "trade T-1" in lines[1]
     assert "+USD 3.00" in lines[2]
+
+
+def test_history_shows_refunds_with_their_refund_keys(
+    invoke: Callable[..., Result],
+    provider: WalletProvider,
+    order: Order,
+    attempt: Callable[[str], Attempt],
+    refund_of: Callable[..., Refund],
+) -> None:
+    invoke("topup", "alice", "USD", "1000")
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+    refund = refund_of(attempt("pay-1-1"), "120")
+    asyncio.run(provider.refund(order, refund.attempt, refund))
+
+    entries = json.loads(invoke("history", "alice", "--json").stdout)["entries"]
+    assert [(e["kind"], e["amount"], e["balance_after"], e["idempotency_key"]) for e in entries][-1] == (
+        "refund",
+        120,
+        820,
+        "ref-1",
+    )
+    last = invoke("history", "alice").stdout.splitlines()[-1]
+    assert "refund" in last
+    assert "+USD 1.20" in last
+    assert "key ref-1" in last
 
 
 @pytest.mark.parametrize(
