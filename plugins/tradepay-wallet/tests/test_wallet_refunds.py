@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tradepay import Attempt, Order, Refund, RefundAnswer, RefundOutcome
-from tradepay_wallet import EntryKind, FaultKind, WalletProvider
+from tradepay_wallet import EntryKind, FaultKind, RefundReason, WalletProvider
 
 AttemptOf = Callable[[str], Attempt]
 RefundOf = Callable[..., Refund]
@@ -278,3 +278,11 @@ def test_refund_answers_are_logged_without_moving_anything_twice(
         ("wallet.refund_answered", "ref-1", "succeeded"),
         ("wallet.refund_inquired", "ref-1", "succeeded"),
     ]
+
+
+def test_every_refusal_reason_is_a_public_refund_reason(
+    provider: WalletProvider, order: Order, paid: Attempt, refund_of: RefundOf
+) -> None:
+    answer = refund(provider, order, refund_of(paid, "301"))
+
+    assert RefundReason(answer.reason) is RefundReason.REFUND_AMOUNT_EXCEED
