@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._answers import Reason
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
 from ._provider import HANG_SECONDS, MALFORMED_ANSWER, WalletProvider
-from ._refunds import RefundReason
+from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import WalletSettings
 from ._store import EntryKind, LedgerEntry
 
@@ -29,4 +29,6 @@ __all__ = [
     "LedgerEntry",
     "Reason",
     "RefundReason",
+    "RefundRow",
+    "RefundState",
 ]

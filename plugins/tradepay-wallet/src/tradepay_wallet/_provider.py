@@ -30,7 +30,7 @@ from tradepay import (
 from ._answers import Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
-from ._refunds import RefundReason, failed, key_problem
+from ._refunds import RefundReason, RefundRow, failed, key_problem
 from ._settings import WalletSettings, parse_settings
 from ._store import AttemptStatus, LedgerEntry, WalletStore
 
@@ -249,6 +249,10 @@ class WalletProvider:
     def history(self, payer: str) -> list[LedgerEntry]:
         """``payer``'s credits, debits, reversals and refunds, oldest first."""
         return self._store.history(check_payer(payer))
+
+    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their state."""
+        return self._store.refunds(payment_key)
 
     # --- fault profiles ------------------------------------------------------------------------------------
 

@@ -115,10 +115,7 @@ class Refunds:
             f"SELECT {_COLUMNS} FROM refunds WHERE refund_key = ?",  # noqa: S608 - fixed columns
             (refund_key,),
         ).fetchone()
-        if row is None:
-            return None
-        key, payment_key, state, currency, amount, reason, message = row
-        return RefundRow(key, payment_key, RefundState(state), currency, int(amount), reason, message)
+        return None if row is None else _row(row)
 
     def refunded(self, payment_key: str) -> int:
         """What the succeeded refunds of ``payment_key`` gave back, in minor units."""
@@ -162,6 +159,20 @@ class Refunds:
             ),
         ).rowcount
         return None if inserted == 1 else self.find(refund.idempotency_key)
+
+    def of_payment(self, payment_key: str | None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
+        where = "" if payment_key is None else " WHERE payment_key = ?"
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM refunds{where} ORDER BY created_at, refund_key",  # noqa: S608 - fixed parts
+            () if payment_key is None else (payment_key,),
+        ).fetchall()
+        return [_row(row) for row in rows]
+
+
+def _row(row: Sequence[Any]) -> RefundRow:
+    key, payment_key, state, currency, amount, reason, message = row
+    return RefundRow(key, payment_key, RefundState(state), currency, int(amount), reason, message)
 
 
 def key_problem(attempt: Attempt, refund: Refund) -> str | None:

@@ -48,7 +48,7 @@ from tradepay import (
 from ._answers import Reason, declined, paid
 from ._checks import MAX_BALANCE
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
-from ._refunds import Charge, Refunds, RefundState, judge, replay, succeeded
+from ._refunds import Charge, RefundRow, Refunds, RefundState, judge, replay, succeeded
 from ._schema import migrations_for
 
 __all__ = ["DEFAULT_SCHEMA", "AttemptStatus", "EntryKind", "LedgerEntry", "Settlement", "WalletStore"]
@@ -316,6 +316,11 @@ class WalletStore:
             return RefundOutcome.FAILED
 
         return self._transaction(work)
+
+    def refunds(self, payment_key: str | None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
+        with self._database().read() as conn:
+            return Refunds(conn, _now()).of_payment(payment_key)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
