@@ -170,14 +170,14 @@ def pay_in_process(
                 action, _, key = step.rpartition(":")
                 order, attempt = order_for(key, value)
                 operation, _, refund_key = action.partition("=")
-                refund = refund_of(attempt, value, refund_key or "-")
                 if operation == "refund":
+                    refund = refund_of(attempt, value, refund_key)
                     answer = provider.refund(order=order, attempt=attempt, refund=refund)
                     outcomes.put((step, answer.outcome.value, answer.reason))
                 elif operation == "inquire_refund":
-                    outcomes.put(
-                        (step, provider.inquire_refund(order=order, attempt=attempt, refund=refund).value, None)
-                    )
+                    refund = refund_of(attempt, value, refund_key)
+                    inquired = provider.inquire_refund(order=order, attempt=attempt, refund=refund)
+                    outcomes.put((step, inquired.value, None))
                 elif action == "cancel":
                     outcomes.put((step, str(provider.cancel(order=order, attempt=attempt)), None))
                 else:

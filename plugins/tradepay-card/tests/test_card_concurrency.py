@@ -220,7 +220,7 @@ def test_repeats_of_one_refund_key_racing_refund_once_and_answer_alike(tmp_path:
     answers = _race(tmp_path, backend, ["refund:same"] * PROCESSES)
 
     assert all(by_key == {key: ["succeeded", None] for key in KEYS} for _, by_key in answers)
-    assert sorted(r.refund_key for r in _refunds(tmp_path, backend)) == sorted(f"{key}/same" for key in KEYS)
+    assert sorted(r.refund_key for r in _refunds(tmp_path, backend)) == sorted(f"{key}.same" for key in KEYS)
 
 
 def test_an_inquiry_racing_refunds_of_its_key_never_contradicts_the_money(tmp_path: Path, backend: Backend) -> None:

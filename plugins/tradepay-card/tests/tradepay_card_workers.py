@@ -128,7 +128,7 @@ def make_refund(attempt: Attempt, amount: str = "300", key: str = "ref-1", curre
 def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], barrier: Any, results: Any) -> None:
     """Spawn target: open an own provider with ``settings``, wait at ``barrier`` for the others, then ``pay``
     (or ``inquire``, or ``cancel``) each of ``keys`` in turn, for an order of 1000 USD. ``refund:NAME`` refunds
-    300 of each key under the refund key ``KEY/NAME``, ``inquire_refund:NAME`` inquires about that refund key.
+    300 of each key under the refund key ``KEY.NAME``, ``inquire_refund:NAME`` inquires about that refund key.
 
     Puts ``(action, {key: answer})`` on ``results``: the result's dict for pay, the status for inquire, the
     returned bool for cancel, the outcome and reason for a refund, the outcome for a refund inquiry; or
@@ -141,12 +141,13 @@ def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], 
         answers: dict[str, object] = {}
         for key in keys:
             operation, _, name = action.partition(":")
-            refund = make_refund(make_attempt(key), key=f"{key}/{name}")
-            if operation == "refund":
-                answer = provider.refund(order=order, attempt=refund.attempt, refund=refund)
-                answers[key] = [answer.outcome.value, answer.reason]
-            elif operation == "inquire_refund":
-                answers[key] = provider.inquire_refund(order=order, attempt=refund.attempt, refund=refund).value
+            if operation in ("refund", "inquire_refund"):
+                refund = make_refund(make_attempt(key), key=f"{key}.{name}")
+                if operation == "refund":
+                    answer = provider.refund(order=order, attempt=refund.attempt, refund=refund)
+                    answers[key] = [answer.outcome.value, answer.reason]
+                else:
+                    answers[key] = provider.inquire_refund(order=order, attempt=refund.attempt, refund=refund).value
             elif action == "pay":
                 answers[key] = provider.pay(order=order, attempt=make_attempt(key)).to_dict()
             elif action == "inquire":

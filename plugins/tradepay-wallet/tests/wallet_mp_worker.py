@@ -44,16 +44,16 @@ def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
     provider = WalletProvider(ProviderConfig("wallet", {"database": database}, Path.cwd()))
     order = Order(trade_no, PaymentAmount("USD", amount), merchant_id="shop-1", payer_id=payer)
     attempt = Attempt(payment_id=key, number=1, provider="wallet", idempotency_key=key)
-    refund = Refund(
-        refund_key, trade_no, key, attempt, order.amount, refund_key, "shop-1", None, RefundStatus.PROCESSING
-    )
     try:
         barrier.wait(timeout=30)
-        if op == "refund":
+        if op in ("refund", "inquire_refund"):
+            refund = Refund(
+                refund_key, trade_no, key, attempt, order.amount, refund_key, "shop-1", None, RefundStatus.PROCESSING
+            )
+            if op == "inquire_refund":
+                return (op, asyncio.run(provider.inquire_refund(order, attempt, refund)).value, None)
             answer = asyncio.run(provider.refund(order, attempt, refund))
             return (op, answer.outcome.value, answer.reason)
-        if op == "inquire_refund":
-            return (op, asyncio.run(provider.inquire_refund(order, attempt, refund)).value, None)
         if op == "pay":
             result = asyncio.run(provider.pay(order, attempt))
             return (op, result.result_code.value, result.reason)
