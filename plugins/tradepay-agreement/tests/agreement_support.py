@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import structlog
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
 from tradepay_agreement import AgreementError, AgreementProvider, AgreementStore
 
 #: (idempotency key or action, result code or outcome, reason or None), as a worker reports each step.
@@ -110,6 +110,27 @@ def usage_from_debits(store: AgreementStore, agreement_id: str) -> tuple[int, in
     return int(row[0]), int(row[1])
 
 
+def usage_left_by_refunds(store: AgreementStore, agreement_id: str) -> tuple[int, int]:
+    """The agreement's (amount, count) from its standing debits less what their succeeded refunds gave back (a
+    debit refunded in full no longer counts): what the counters must equal once refunds are made."""
+    with store.database.read() as conn:
+        rows = conn.execute(
+            "SELECT a.amount, COALESCE(SUM(r.amount), 0) FROM attempts a LEFT JOIN refunds r"
+            " ON r.payment_key = a.idempotency_key AND r.status = 'succeeded'"
+            " WHERE a.agreement_id = ? AND a.status = 'debited' GROUP BY a.idempotency_key, a.amount",
+            (agreement_id,),
+        ).fetchall()
+    return sum(int(debit) - int(refunded) for debit, refunded in rows), sum(1 for d, r in rows if int(r) < int(d))
+
+
+def refund_of(attempt: Attempt, value: str, refund_key: str) -> Refund:
+    """A refund of USD ``value`` of ``attempt``'s payment (its trade number is its payment id), under
+    ``refund_key``."""
+    amount = PaymentAmount("USD", value)
+    return Refund(refund_key, attempt.payment_id, attempt.payment_id, attempt, amount, refund_key, "shop", None,
+                  RefundStatus.PROCESSING)  # fmt: skip
+
+
 class FakeClock:
     """A clock that stands still until a test moves it: expiry without sleeping."""
 
@@ -138,7 +159,9 @@ def pay_in_process(
     data_dir: str, database: str, steps: list[str], value: str, barrier: Barrier, outcomes: Queue[Outcome]
 ) -> None:
     """In a spawned process: open the provider on ``database``, wait for every worker at ``barrier``, then run
-    each step and report its outcome. A step is a key to pay, or ``cancel:KEY`` to cancel that key's payment."""
+    each step and report its outcome. A step is a key to pay, ``cancel:KEY`` to cancel that key's payment,
+    ``refund=NAME:KEY`` to refund USD ``value`` of it under the refund key ``NAME``, or
+    ``inquire_refund=NAME:KEY`` to inquire about that refund."""
     with structlog.testing.capture_logs():  # the child's log lines would only clutter the test output
         provider = _open(data_dir, database)
         try:
@@ -146,7 +169,16 @@ def pay_in_process(
             for step in steps:
                 action, _, key = step.rpartition(":")
                 order, attempt = order_for(key, value)
-                if action == "cancel":
+                operation, _, refund_key = action.partition("=")
+                if operation == "refund":
+                    refund = refund_of(attempt, value, refund_key)
+                    answer = provider.refund(order=order, attempt=attempt, refund=refund)
+                    outcomes.put((step, answer.outcome.value, answer.reason))
+                elif operation == "inquire_refund":
+                    refund = refund_of(attempt, value, refund_key)
+                    inquired = provider.inquire_refund(order=order, attempt=attempt, refund=refund)
+                    outcomes.put((step, inquired.value, None))
+                elif action == "cancel":
                     outcomes.put((step, str(provider.cancel(order=order, attempt=attempt)), None))
                 else:
                     result = provider.pay(order=order, attempt=attempt)

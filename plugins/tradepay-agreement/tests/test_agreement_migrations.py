@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from agreement_support import FakeClock, usage_from_debits
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, migrate, open_database
+from tradepay import (
+    Attempt,
+    Order,
+    PaymentAmount,
+    ProviderConfig,
+    Refund,
+    RefundStatus,
+    migrate,
+    open_database,
+)
 from tradepay_agreement import AgreementError, AgreementProvider, AgreementStatus
 from tradepay_agreement._schema import migrations_for
 
@@ -134,9 +144,71 @@ def test_a_0_1_file_gets_its_usage_from_its_debits_and_keeps_paying(old_file: Pa
         provider.close()
     probe = sqlite3.connect(old_file)
     try:
-        assert probe.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert probe.execute("PRAGMA user_version").fetchone()[0] == 3
     finally:
         probe.close()
+
+
+def refund(provider: AgreementProvider, key: str, value: str, refund_key: str) -> tuple[str, str | None]:
+    order, attempt = Order(key.split("-")[0], PaymentAmount("USD", value), "shop", "alice"), attempt_of(key)
+    asked = Refund(refund_key, order.trade_no, attempt.payment_id, attempt, order.amount, refund_key, "shop", None,
+                   RefundStatus.PROCESSING)  # fmt: skip
+    answer = provider.refund(order=order, attempt=attempt, refund=asked)
+    return answer.outcome.value, answer.reason
+
+
+def attempt_of(key: str) -> Attempt:
+    return Attempt(key.split("-")[0], 1, "agreement", key)
+
+
+def test_a_0_1_files_debits_are_refunded_and_give_their_usage_back(old_file: Path) -> None:
+    provider = AgreementProvider(ProviderConfig("agreement", {}, old_file.parent), clock=FakeClock(NOW))
+    try:
+        store = provider.store
+        assert refund(provider, "k2-1", "50", "r-1") == ("succeeded", None)
+        assert (store.get("agr_now").used_amount, store.get("agr_now").used_count) == (450, 2)
+        assert refund(provider, "k2-1", "150", "r-2") == ("succeeded", None)  # k2 in full: its count comes back
+        assert (store.get("agr_now").used_amount, store.get("agr_now").used_count) == (300, 1)
+        assert refund(provider, "k1-1", "100", "r-3") == ("succeeded", None)  # under the revoked agreement
+        assert (store.get("agr_old").used_amount, store.get("agr_old").used_count) == (0, 0)
+        assert refund(provider, "k4-1", "50", "r-4") == ("failed", "ATTEMPT_REVERSED")
+        assert refund(provider, "k5-1", "1", "r-5") == ("failed", "ATTEMPT_NOT_CHARGED")
+        assert refund(provider, "k6-1", "1", "r-6") == ("failed", "ATTEMPT_NOT_CHARGED")
+    finally:
+        provider.close()
+
+
+def test_a_database_at_version_2_is_migrated_and_refunds_its_debits(
+    make_provider: Callable[..., AgreementProvider], database: str, tmp_path: Path
+) -> None:
+    db = open_database(database, base=tmp_path, schema="tradepay_agreement")
+    try:
+        assert migrate(db, migrations_for(db.kind), target=2) == 2
+        with db.write() as conn:
+            conn.execute(
+                "INSERT INTO agreements (agreement_id, payer_id, merchant_id, scope, currency, access_token, status,"
+                " signed_at, pair_seq, used_amount, used_count)"
+                " VALUES ('agr_v2', 'alice', 'shop', 'AGREEMENT_PAY', 'USD', 'token-v2', 'active', ?, 1, 300, 1)",
+                (NOW,),
+            )
+            conn.execute(
+                "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
+                " agreement_id, result_code, result_message, extended_info, created_at, updated_at)"
+                " VALUES ('k1-1', 'debited', 'alice', 'shop', 'k1', 300, 'USD', 'agr_v2', '9000', 'debited', '{}',"
+                " ?, ?)",
+                (NOW, NOW),
+            )
+    finally:
+        db.close()
+
+    provider = make_provider(clock=FakeClock(NOW))
+
+    assert refund(provider, "k1-1", "300", "r-1") == ("succeeded", None)
+    agreement = provider.store.get("agr_v2")
+    assert (agreement.used_amount, agreement.used_count) == (0, 0)
+    with provider.store.database.read() as conn:
+        version = provider.store.database.schema_version(conn)
+    assert version == 3
 
 
 def schema_of(path: Path) -> list[tuple[str, str]]:

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agreement_support import Outcome, order_for, pay_in_process, sign_in_process, usage_from_debits
+from agreement_support import (
+    Outcome,
+    order_for,
+    pay_in_process,
+    sign_in_process,
+    usage_from_debits,
+    usage_left_by_refunds,
+)
 
 from tradepay import ProviderStatus
 from tradepay_agreement import AgreementProvider
@@ -125,3 +132,78 @@ def test_processes_signing_for_one_pair_get_one_live_agreement(
     assert Counter(outcome for _, outcome, _ in outcomes) == {"signed": 1, "refused": PROCESSES - 1}
     [signed] = [agreement_id for _, outcome, agreement_id in outcomes if outcome == "signed"]
     assert [(a.agreement_id, a.status) for a in provider.store.agreements("alice")][1:] == [(signed, "pending")]
+
+
+def test_processes_refunding_one_payment_never_give_back_more_than_it_took(
+    provider: AgreementProvider, tmp_path: Path, database: str
+) -> None:
+    agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
+    order, attempt = order_for("paid-1", "1000")
+    assert provider.pay(order=order, attempt=attempt).result_code.value == "9000"
+
+    # Each process refunds 30% under a refund key of its own: three fit, two find too little left.
+    outcomes = pay_workers(tmp_path, database, [[f"refund=r{n}:paid-1"] for n in range(PROCESSES)], "300")
+
+    assert Counter((outcome, reason) for _, outcome, reason in outcomes) == {
+        ("succeeded", None): 3,
+        ("failed", "REFUND_AMOUNT_EXCEED"): PROCESSES - 3,
+    }
+    after = provider.store.get(agreement.agreement_id)
+    assert (after.used_amount, after.used_count) == (100, 1)
+    assert usage_left_by_refunds(provider.store, agreement.agreement_id) == (100, 1)
+
+
+def test_processes_repeating_one_refund_key_give_back_once_and_answer_alike(
+    provider: AgreementProvider, tmp_path: Path, database: str
+) -> None:
+    agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
+    order, attempt = order_for("paid-1", "1000")
+    provider.pay(order=order, attempt=attempt)
+
+    outcomes = pay_workers(tmp_path, database, [["refund=same:paid-1"]] * PROCESSES, "300")
+
+    assert outcomes == [("refund=same:paid-1", "succeeded", None)] * PROCESSES
+    after = provider.store.get(agreement.agreement_id)
+    assert (after.used_amount, after.used_count) == (700, 1)
+
+
+def test_processes_inquiring_and_refunding_one_refund_key_agree(
+    provider: AgreementProvider, tmp_path: Path, database: str
+) -> None:
+    agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
+    order, attempt = order_for("paid-1", "1000")
+    provider.pay(order=order, attempt=attempt)
+    half = PROCESSES // 2
+
+    outcomes = pay_workers(
+        tmp_path,
+        database,
+        [["inquire_refund=same:paid-1"]] * half + [["refund=same:paid-1"]] * (PROCESSES - half),
+        "300",
+    )
+
+    refunds = {(outcome, reason) for step, outcome, reason in outcomes if step.startswith("refund=")}
+    inquiries = {outcome for step, outcome, _ in outcomes if step.startswith("inquire_refund=")}
+    after = provider.store.get(agreement.agreement_id)
+    # Whichever came first decides for every call: refunded (and found so), or voided (and never refunded).
+    if after.used_amount == 700:
+        assert (refunds, inquiries) == ({("succeeded", None)}, {"succeeded"})
+    else:
+        assert (refunds, inquiries) == ({("failed", "REFUND_VOIDED")}, {"failed"})
+        assert (after.used_amount, after.used_count) == (1000, 1)
+
+
+def test_processes_refunding_and_cancelling_one_payment_give_back_what_it_took_once(
+    provider: AgreementProvider, tmp_path: Path, database: str
+) -> None:
+    agreement = provider.store.activate(provider.store.sign("alice", "shop", "USD").agreement_id)
+    order, attempt = order_for("paid-1", "1000")
+    provider.pay(order=order, attempt=attempt)
+
+    outcomes = pay_workers(
+        tmp_path, database, [["cancel:paid-1"]] + [[f"refund=r{n}:paid-1"] for n in range(PROCESSES - 1)], "300"
+    )
+
+    assert ("cancel:paid-1", "True", None) in outcomes
+    after = provider.store.get(agreement.agreement_id)
+    assert (after.used_amount, after.used_count) == (0, 0)

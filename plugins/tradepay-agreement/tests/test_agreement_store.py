@@ -318,7 +318,7 @@ def test_the_file_is_wal_with_a_schema_version_and_survives_reopening(tmp_path: 
     probe = sqlite3.connect(path)
     try:
         assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert probe.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert probe.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         probe.close()
     again = AgreementStore(path)

@@ -15,8 +15,8 @@ from typing import Any
 
 from tradepay_card_workers import Backend, make_attempt, make_order, open_provider, race
 
-from tradepay import CardNumber, CardSecret, PaymentResult, ProviderStatus, ResultCode
-from tradepay_card import CardProvider, Movement
+from tradepay import CardNumber, CardSecret, PaymentResult, ProviderStatus, RefundOutcome, ResultCode
+from tradepay_card import CardProvider, Movement, RefundRow, RefundState
 
 PROCESSES = 4
 KEYS = [f"pay-{n}-1" for n in range(30)]
@@ -183,3 +183,73 @@ def test_a_forked_child_opens_its_own_connection(provider: CardProvider) -> None
     assert id(provider.store.database) == parents
     assert provider.pay(order=make_order(), attempt=make_attempt("pay-3-1")).result_code is ResultCode.SUCCESS
     assert [m.idempotency_key for m in provider.store.movements()] == ["pay-1-1", "pay-2-1", "pay-3-1"]
+
+
+def _pay_every_key(tmp_path: Path, backend: Backend) -> None:
+    provider = open_provider(tmp_path, **backend.settings)
+    for key in KEYS:
+        assert provider.pay(order=make_order(), attempt=make_attempt(key)).result_code is ResultCode.SUCCESS
+    provider.close()
+
+
+def _refunds(tmp_path: Path, backend: Backend) -> list[RefundRow]:
+    provider = open_provider(tmp_path, **backend.settings)
+    rows = provider.store.refunds()
+    provider.close()
+    return rows
+
+
+def test_refunds_racing_on_one_payment_never_give_back_more_than_it_took(tmp_path: Path, backend: Backend) -> None:
+    _enrol_alice(tmp_path, backend)
+    _pay_every_key(tmp_path, backend)
+
+    # Every process refunds 30% of each USD 10.00 payment under a refund key of its own: three fit, one does not.
+    answers = _race(tmp_path, backend, [f"refund:{n}" for n in range(PROCESSES)])
+
+    rows = _refunds(tmp_path, backend)
+    for key in KEYS:
+        outcomes = sorted(tuple(by_key[key]) for _, by_key in answers)
+        assert outcomes == [("failed", "REFUND_AMOUNT_EXCEED")] + [("succeeded", None)] * 3, key
+        assert sum(r.amount for r in rows if r.payment_key == key and r.state is RefundState.SUCCEEDED) == 900
+
+
+def test_repeats_of_one_refund_key_racing_refund_once_and_answer_alike(tmp_path: Path, backend: Backend) -> None:
+    _enrol_alice(tmp_path, backend)
+    _pay_every_key(tmp_path, backend)
+
+    answers = _race(tmp_path, backend, ["refund:same"] * PROCESSES)
+
+    assert all(by_key == {key: ["succeeded", None] for key in KEYS} for _, by_key in answers)
+    assert sorted(r.refund_key for r in _refunds(tmp_path, backend)) == sorted(f"{key}.same" for key in KEYS)
+
+
+def test_an_inquiry_racing_refunds_of_its_key_never_contradicts_the_money(tmp_path: Path, backend: Backend) -> None:
+    _enrol_alice(tmp_path, backend)
+    _pay_every_key(tmp_path, backend)
+
+    answers = _race(tmp_path, backend, ["inquire_refund:same"] + ["refund:same"] * (PROCESSES - 1))
+
+    inquiries = next(by_key for action, by_key in answers if action.startswith("inquire_refund"))
+    refunds = [by_key for action, by_key in answers if action.startswith("refund")]
+    states = {r.payment_key: r.state for r in _refunds(tmp_path, backend)}
+    for key in KEYS:
+        if inquiries[key] == RefundOutcome.SUCCEEDED.value:  # a refund went first: the inquiry saw it
+            assert states[key] is RefundState.SUCCEEDED
+            assert all(by_key[key] == ["succeeded", None] for by_key in refunds)
+        else:  # the inquiry went first: its tombstone refused every refund of the key
+            assert states[key] is RefundState.VOIDED
+            assert all(by_key[key] == ["failed", "REFUND_VOIDED"] for by_key in refunds)
+
+
+def test_refunds_and_cancels_racing_give_back_what_each_payment_took_once(tmp_path: Path, backend: Backend) -> None:
+    token = _enrol_alice(tmp_path, backend)
+    _pay_every_key(tmp_path, backend)
+
+    _race(tmp_path, backend, ["cancel", "refund:a", "refund:b", "refund:c"])
+
+    rows, moved = _refunds(tmp_path, backend), _movements(tmp_path, backend)
+    for key in KEYS:
+        refunded = sum(r.amount for r in rows if r.payment_key == key and r.state is RefundState.SUCCEEDED)
+        reversed_ = sum(m.amount for m in moved if m.idempotency_key == key and m.kind == "refund")
+        assert refunded + reversed_ == 1000, key
+    assert {m.card_token for m in moved} == {token}

@@ -16,9 +16,9 @@ from pathlib import Path
 import click
 import structlog
 from click.testing import CliRunner
-from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, query
+from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, make_refund, query
 
-from tradepay import CardNumber, CardSecret, InvalidInput, redact_card_numbers
+from tradepay import CardNumber, CardSecret, InvalidInput, Order, Refund, redact_card_numbers
 from tradepay_card import CardProvider
 
 VALID = [
@@ -35,6 +35,8 @@ VALID = [
     "6011111111111117",
     "3566002020360505",
     "6200000000000005",
+    "4000000000005126",
+    "4000000000007726",
 ]
 REFUSED = ["4242424242424241", "36227206271667"]  # fails the Luhn check; a brand not accepted (Diners Club)
 ALL = VALID + REFUSED
@@ -100,8 +102,19 @@ def _pay_everyone(provider: CardProvider, texts: list[str]) -> None:
             texts.append(json.dumps(provider.pay(order=order, attempt=attempt).to_dict()))
             texts.append(json.dumps(provider.pay(order=order, attempt=attempt).to_dict()))
             texts.append(provider.inquire(order=order, attempt=attempt).value)
+            texts.append(_refund(provider, order, make_refund(attempt, key=f"{prefix}{index}-r")))
             provider.cancel(order=order, attempt=attempt)
             texts.append(repr(provider.cards(f"{prefix}-{index}")))
+
+
+def _refund(provider: CardProvider, order: Order, refund: Refund) -> str:
+    """Refund part of a payment; return the answer and the inquiry's outcome, or the rendered failure (a card
+    whose refunds hang raises)."""
+    try:
+        answer = provider.refund(order=order, attempt=refund.attempt, refund=refund)
+    except RuntimeError as exc:
+        return _render(exc)
+    return f"{answer!r} {provider.inquire_refund(order=order, attempt=refund.attempt, refund=refund)}"
 
 
 def _files(directory: Path) -> dict[str, bytes]:
@@ -156,14 +169,17 @@ def test_no_full_number_reaches_disk_logs_or_exceptions(tmp_path: Path, backend:
     # The scan must have had something to find: cards were enrolled, refused, charged and declined.
     if backend.kind == "sqlite":
         assert any(name.endswith("-wal") for name in files_while_open)
-        assert set(tables) == {"cards", "attempts", "movements"}
+        assert set(tables) == {"cards", "attempts", "movements", "refunds"}
     else:
-        assert set(tables) == {"cards", "attempts", "movements", "tradepay_schema"}
+        assert set(tables) == {"cards", "attempts", "movements", "refunds", "tradepay_schema"}
         assert files_while_open == files_after_close == {}  # nothing of the state is kept in data_dir
     assert tables["cards"].count("card_") >= 2 * len(VALID)
     assert "4242" in tables["cards"]
     assert "9979" in tables["cards"]  # the last four digits are stored, the rest is not
     assert tables["movements"].count("'charge'") >= 4
+    assert tables["refunds"].count("'succeeded'") >= 4
+    assert any("refunded to Visa ending 4242" in t for t in texts)
+    assert any("the refund was never answered" in t for t in texts)
     assert len([t for t in texts if "fails the Luhn check" in t]) >= 3
     assert any('"resultCode": "9000"' in t for t in texts)
     assert any("STOLEN_CARD" in t for t in texts)

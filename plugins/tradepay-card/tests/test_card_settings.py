@@ -10,10 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, open_provider, query
+from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, make_refund, open_provider, query
 
-from tradepay import Capabilities, CardNumber, CardSecret, ConfigError, ProviderConfig, ResultCode, open_database
+from tradepay import (
+    Capabilities,
+    CardNumber,
+    CardSecret,
+    ConfigError,
+    ProviderConfig,
+    RefundOutcome,
+    ResultCode,
+    migrate,
+    open_database,
+)
 from tradepay_card import CardProvider, CardSettings, parse_settings
+from tradepay_card._store import migrations
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -101,11 +112,11 @@ def test_sqlite_is_opened_the_safe_way(tmp_path: Path) -> None:
     conn = sqlite3.connect(provider.settings.database)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
         conn.close()
-    assert tables == {"cards", "attempts", "movements"}
+    assert tables == {"cards", "attempts", "movements", "refunds"}
     with provider.store.database.read() as own:  # synchronous is per connection: read the provider's own
         assert own.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert own.execute("PRAGMA busy_timeout").fetchone()[0] > 0
@@ -116,7 +127,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "card.sqlite3")
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(1\)") as caught:
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(2\)") as caught:
         open_provider(tmp_path)
     assert caught.value.key == "providers.card.database"
 
@@ -126,7 +137,7 @@ def test_a_newer_postgres_schema_is_refused(tmp_path: Path, postgres_backend: Ba
     with provider.store.database.write() as conn:
         conn.execute("UPDATE tradepay_schema SET version = 99")
     provider.close()
-    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(1\)") as caught:
+    with pytest.raises(ConfigError, match=r"schema version 99, newer than this software understands \(2\)") as caught:
         open_provider(tmp_path, **postgres_backend.settings)
     assert caught.value.key == "providers.card.database"
 
@@ -166,8 +177,8 @@ def test_the_tables_and_the_schema_version(provider: CardProvider, backend: Back
         )
         version = query(provider, "SELECT version FROM tradepay_schema")
         tables.remove(("tradepay_schema",))
-    assert sorted(tables) == [("attempts",), ("cards",), ("movements",)]
-    assert version == [(1,)]
+    assert sorted(tables) == [("attempts",), ("cards",), ("movements",), ("refunds",)]
+    assert version == [(2,)]
 
 
 def test_the_default_postgres_schema_is_tradepay_card(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,7 +271,7 @@ def _schema_sql(path: Path) -> list[tuple[str, str]]:
         conn.close()
 
 
-def test_a_file_of_tradepay_card_0_1_0_opens_unchanged(tmp_path: Path) -> None:
+def test_a_file_of_tradepay_card_0_1_0_is_migrated_keeping_its_schema_and_cards(tmp_path: Path) -> None:
     old = tmp_path / "old" / "card.sqlite3"
     old.parent.mkdir()
     conn = sqlite3.connect(old)
@@ -278,9 +289,34 @@ def test_a_file_of_tradepay_card_0_1_0_opens_unchanged(tmp_path: Path) -> None:
     provider = open_provider(old.parent)
     assert [card.token for card in provider.cards("alice")] == ["card_old"]
     assert provider.pay(order=make_order(), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    refund = make_refund(make_attempt())
+    assert provider.refund(order=make_order(), attempt=refund.attempt, refund=refund).outcome is RefundOutcome.SUCCEEDED
     provider.close()
-    assert _schema_sql(old) == before  # nothing was migrated: version 1 is the schema 0.1.0 wrote
+    migrated = _schema_sql(old)
+    # Migration 1 did not run again (version 1 is the schema 0.1.0 wrote); migration 2 only added the refunds.
+    added = {"refunds", "refunds_by_payment", "sqlite_autoindex_refunds_1"}
+    assert [row for row in migrated if row[0] not in added] == before
+    assert {row[0] for row in migrated} - {row[0] for row in before} == added
     # And a new file gets that very schema, statement for statement.
     fresh = open_provider(tmp_path / "new")
     fresh.close()
-    assert _schema_sql(tmp_path / "new" / "card.sqlite3") == before
+    assert _schema_sql(tmp_path / "new" / "card.sqlite3") == migrated
+
+
+def test_a_postgres_schema_at_version_1_is_migrated_and_refunds_its_charges(
+    tmp_path: Path, postgres_backend: Backend
+) -> None:
+    database = open_database(postgres_backend.settings["database"], schema="tradepay_card")
+    try:
+        migrate(database, migrations(database.kind), target=1)
+    finally:
+        database.close()
+    provider = open_provider(tmp_path, **postgres_backend.settings)
+    provider.add_card("alice", CardNumber("4242424242424242"), "12/30", CardSecret("123"))
+    assert provider.pay(order=make_order(), attempt=make_attempt()).result_code is ResultCode.SUCCESS
+    refund = make_refund(make_attempt())
+
+    assert provider.refund(order=make_order(), attempt=refund.attempt, refund=refund).outcome is RefundOutcome.SUCCEEDED
+    with provider.store.database.read() as conn:
+        assert conn.execute("SELECT version FROM tradepay_schema").fetchall() == [(2,)]
+    provider.close()

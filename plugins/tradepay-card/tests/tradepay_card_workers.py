@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
 from tradepay_card import CardProvider
 
 #: The tests' "today": cards expiring before June 2026 have expired.
@@ -78,9 +78,15 @@ class Backend:
 OpenCard = Callable[..., CardProvider]
 
 
-def open_provider(data_dir: Path, *, today: date = TODAY, **settings: Any) -> CardProvider:
+def no_sleep(seconds: float) -> None:
+    """The tests' ``sleep``: a refund on a ``refund_hangs`` card gives up at once instead of after a day."""
+
+
+def open_provider(
+    data_dir: Path, *, today: date = TODAY, sleep: Callable[[float], None] = no_sleep, **settings: Any
+) -> CardProvider:
     """A card provider on ``data_dir`` with ``settings``, its clock fixed at ``today``."""
-    return CardProvider(ProviderConfig("card", settings, data_dir), today=lambda: today)
+    return CardProvider(ProviderConfig("card", settings, data_dir), today=lambda: today, sleep=sleep)
 
 
 def query(provider: CardProvider, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -104,13 +110,29 @@ def make_attempt(key: str = "pay-1-1") -> Attempt:
     return Attempt(payment_id=payment_id, number=int(number), provider="card", idempotency_key=key)
 
 
+def make_refund(attempt: Attempt, amount: str = "300", key: str = "ref-1", currency: str = "USD") -> Refund:
+    """A refund of ``amount`` minor units of ``attempt``'s payment (of trade T-1), under refund key ``key``."""
+    return Refund(
+        refund_id=key,
+        trade_no="T-1",
+        payment_id=attempt.payment_id,
+        attempt=attempt,
+        amount=PaymentAmount(currency, amount),
+        request_id=f"req-{key}",
+        merchant_id="m-1",
+        reason=None,
+        status=RefundStatus.PROCESSING,
+    )
+
+
 def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], barrier: Any, results: Any) -> None:
     """Spawn target: open an own provider with ``settings``, wait at ``barrier`` for the others, then ``pay``
-    (or ``inquire``, or ``cancel``) each of ``keys`` in turn, for an order of 1000 USD.
+    (or ``inquire``, or ``cancel``) each of ``keys`` in turn, for an order of 1000 USD. ``refund:NAME`` refunds
+    300 of each key under the refund key ``KEY.NAME``, ``inquire_refund:NAME`` inquires about that refund key.
 
     Puts ``(action, {key: answer})`` on ``results``: the result's dict for pay, the status for inquire, the
-    returned bool for cancel; or ``("error", traceback)`` if a call raised (so that the parent fails at once
-    instead of waiting).
+    returned bool for cancel, the outcome and reason for a refund, the outcome for a refund inquiry; or
+    ``("error", traceback)`` if a call raised (so that the parent fails at once instead of waiting).
     """
     provider = open_provider(Path(data_dir), **settings)
     order = make_order()
@@ -118,7 +140,15 @@ def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], 
     try:
         answers: dict[str, object] = {}
         for key in keys:
-            if action == "pay":
+            operation, _, name = action.partition(":")
+            if operation in ("refund", "inquire_refund"):
+                refund = make_refund(make_attempt(key), key=f"{key}.{name}")
+                if operation == "refund":
+                    answer = provider.refund(order=order, attempt=refund.attempt, refund=refund)
+                    answers[key] = [answer.outcome.value, answer.reason]
+                else:
+                    answers[key] = provider.inquire_refund(order=order, attempt=refund.attempt, refund=refund).value
+            elif action == "pay":
                 answers[key] = provider.pay(order=order, attempt=make_attempt(key)).to_dict()
             elif action == "inquire":
                 answers[key] = provider.inquire(order=order, attempt=make_attempt(key)).value

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import structlog
 
-from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, open_database
+from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus, open_database
 from tradepay_wallet import WalletProvider
 
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
@@ -131,3 +131,24 @@ def make_attempt(key: str = "pay-1-1") -> Attempt:
 def attempt() -> Callable[[str], Attempt]:
     """Attempts by key: ``attempt("pay-1-1")``."""
     return make_attempt
+
+
+def make_refund(attempt: Attempt, amount: str = "100", key: str = "ref-1", currency: str = "USD") -> Refund:
+    """A refund of ``amount`` minor units of ``attempt``'s payment, under refund key ``key``, for trade T-1."""
+    return Refund(
+        refund_id=key,
+        trade_no="T-1",
+        payment_id=attempt.payment_id,
+        attempt=attempt,
+        amount=PaymentAmount(currency, amount),
+        request_id=f"req-{key}",
+        merchant_id="shop-1",
+        reason=None,
+        status=RefundStatus.PROCESSING,
+    )
+
+
+@pytest.fixture
+def refund_of() -> Callable[..., Refund]:
+    """Refunds by payment attempt: ``refund_of(attempt("pay-1-1"), "100", key="ref-1")``."""
+    return make_refund

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from tradepay import Attempt, Order
+from tradepay import Attempt, Order, Refund
 from tradepay_wallet import FaultKind, FaultProfile, WalletProvider
 
 
@@ -82,6 +82,30 @@ def test_history_shows_debits_credits_and_reversals_with_keys(
     assert len(lines) == 3
     assert lines[1].split()[3:] == ["debit", "-USD", "3.00", "USD", "7.00", "pay-1-1", "T-1"]
     assert lines[2].split()[3:] == ["reversal", "+USD", "3.00", "USD", "10.00", "pay-1-1", "T-1"]
+
+
+def test_history_shows_refunds_with_their_refund_keys(
+    invoke: Callable[..., Result],
+    provider: WalletProvider,
+    order: Order,
+    attempt: Callable[[str], Attempt],
+    refund_of: Callable[..., Refund],
+) -> None:
+    invoke("topup", "alice", "USD", "1000")
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+    refund = refund_of(attempt("pay-1-1"), "120")
+    asyncio.run(provider.refund(order, refund.attempt, refund))
+
+    entries = json.loads(invoke("history", "alice", "--json").stdout)["entries"]
+    assert [(e["kind"], e["amount"], e["balanceAfter"], e["idempotencyKey"]) for e in entries][-1] == (
+        "refund",
+        {"currency": "USD", "value": "120"},
+        {"currency": "USD", "value": "820"},
+        "ref-1",
+    )
+    last = invoke("history", "alice").stdout.splitlines()[-1].split()
+    assert last[3:7] == ["refund", "+USD", "1.20", "USD"]  # ID, date, time, then kind, amount, balance ...
+    assert "ref-1" in last  # the KEY column
 
 
 @pytest.mark.parametrize(

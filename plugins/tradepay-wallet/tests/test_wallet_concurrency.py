@@ -143,3 +143,78 @@ def test_a_counted_fault_is_used_exactly_its_count(provider: WalletProvider, run
     assert sorted(outcomes) == [("pay", "6001", "USER_CANCEL")] * 2 + [("pay", "9000", None)] * (PROCESSES - 2)
     assert provider.faults() == []
     assert provider.balance("alice", "USD") == 1000 - 100 * (PROCESSES - 2)
+
+
+def test_parallel_refunds_of_one_payment_never_give_back_more_than_it_took(
+    provider: WalletProvider, order: Order, attempt: Callable[[str], Attempt], run_together: RunTogether
+) -> None:
+    provider.topup("alice", "USD", 1000)
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+
+    outcomes = run_together([("refund", "alice", f"pay-1-1/ref-{n}", "90", "T-1") for n in range(PROCESSES)])
+
+    # 30% of USD 3.00 each: three fit, the others find too little left.
+    assert (
+        sorted(outcomes)
+        == [("refund", "failed", "REFUND_AMOUNT_EXCEED")] * (PROCESSES - 3) + [("refund", "succeeded", None)] * 3
+    )
+    assert provider.balance("alice", "USD") == 700 + 270
+    assert len(entries(provider, EntryKind.REFUND)) == 3
+
+
+def test_parallel_repeats_of_one_refund_key_credit_once_and_answer_alike(
+    provider: WalletProvider, order: Order, attempt: Callable[[str], Attempt], run_together: RunTogether
+) -> None:
+    provider.topup("alice", "USD", 1000)
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+
+    outcomes = run_together([("refund", "alice", "pay-1-1/ref-1", "100", "T-1")] * PROCESSES)
+
+    assert outcomes == [("refund", "succeeded", None)] * PROCESSES
+    assert provider.balance("alice", "USD") == 800
+    assert entries(provider, EntryKind.REFUND) == ["ref-1"]
+
+
+def test_parallel_refund_and_inquiry_of_one_refund_key_agree(
+    provider: WalletProvider, order: Order, attempt: Callable[[str], Attempt], run_together: RunTogether
+) -> None:
+    provider.topup("alice", "USD", 1000)
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+    half = PROCESSES // 2
+
+    outcomes = run_together(
+        [("refund", "alice", "pay-1-1/ref-1", "100", "T-1")] * half
+        + [("inquire_refund", "alice", "pay-1-1/ref-1", "100", "T-1")] * half
+    )
+
+    refunds = {o for o in outcomes if o[0] == "refund"}
+    inquiries = {o for o in outcomes if o[0] == "inquire_refund"}
+    # Whichever came first decides for every call: refunded (and found so), or voided (and never refunded).
+    if provider.balance("alice", "USD") == 800:
+        assert (refunds, inquiries) == ({("refund", "succeeded", None)}, {("inquire_refund", "succeeded", None)})
+        assert entries(provider, EntryKind.REFUND) == ["ref-1"]
+    else:
+        assert (refunds, inquiries) == (
+            {("refund", "failed", "REFUND_VOIDED")},
+            {("inquire_refund", "failed", None)},
+        )
+        assert provider.balance("alice", "USD") == 700
+        assert entries(provider, EntryKind.REFUND) == []
+
+
+def test_parallel_refunds_and_a_cancel_of_one_payment_give_back_what_it_took_once(
+    provider: WalletProvider, order: Order, attempt: Callable[[str], Attempt], run_together: RunTogether
+) -> None:
+    provider.topup("alice", "USD", 1000)
+    asyncio.run(provider.pay(order, attempt("pay-1-1")))
+
+    outcomes = run_together(
+        [("refund", "alice", f"pay-1-1/ref-{n}", "100", "T-1") for n in range(PROCESSES - 1)]
+        + [("cancel", "alice", "pay-1-1", "300", "T-1")]
+    )
+
+    assert ("cancel", "True", None) in outcomes
+    assert provider.balance("alice", "USD") == 1000
+    refunded = sum(e.amount for e in provider.history("alice") if e.kind is EntryKind.REFUND)
+    reversed_ = sum(e.amount for e in provider.history("alice") if e.kind is EntryKind.REVERSAL)
+    assert refunded + reversed_ == 300

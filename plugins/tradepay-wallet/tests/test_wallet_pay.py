@@ -268,7 +268,7 @@ def test_two_providers_on_one_database_share_accounts_and_keys(
 def test_the_state_file_is_wal_and_versioned(provider: WalletProvider) -> None:
     with sqlite3.connect(provider.settings.database) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     conn.close()
 
 

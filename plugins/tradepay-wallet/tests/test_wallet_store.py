@@ -13,8 +13,24 @@ from typing import Any
 
 import pytest
 
-from tradepay import Attempt, ConfigError, Database, Order, ProviderConfig, ProviderStatus, ResultCode
+from tradepay import (
+    Attempt,
+    ConfigError,
+    Database,
+    Order,
+    PaymentAmount,
+    ProviderConfig,
+    ProviderStatus,
+    Refund,
+    RefundOutcome,
+    RefundStatus,
+    ResultCode,
+    migrate,
+    open_database,
+)
 from tradepay_wallet import EntryKind, WalletProvider
+from tradepay_wallet._schema import migrations_for
+from tradepay_wallet._store import DEFAULT_SCHEMA
 
 AttemptOf = Callable[[str], Attempt]
 MakeProvider = Callable[..., WalletProvider]
@@ -111,35 +127,86 @@ def write_0_1_0_file(path: Path) -> None:
 
 
 @SQLITE_ONLY
-def test_a_file_of_the_first_release_opens_as_it_is_and_keeps_working(
+def test_a_file_of_the_first_release_is_migrated_and_keeps_its_money_and_keys(
     make_provider: MakeProvider, make_order: Callable[..., Order], attempt: AttemptOf, tmp_path: Path
 ) -> None:
     old = tmp_path / "old.sqlite3"
     write_0_1_0_file(old)
-    schema_before = sqlite_schema(old)
 
     provider = make_provider(database="old.sqlite3")
 
-    assert sqlite_schema(old) == schema_before  # no migration ran: it is at version 1 already
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2  # migration 1 did not run again, 2 did
+    conn.close()
     assert provider.balance("alice", "USD") == 900
     assert pay(provider, make_order("100", trade_no="T-0"), attempt("pay-0-1")).result_code is ResultCode.SUCCESS
     assert pay(provider, make_order("300"), attempt("pay-1-1")).result_code is ResultCode.SUCCESS
     assert asyncio.run(provider.cancel(make_order("100", trade_no="T-0"), attempt("pay-0-1"))) is True
+    refund = Refund("ref-1", "T-1", "pay-1", attempt("pay-1-1"), PaymentAmount("USD", "50"), "r-1", "shop-1", None,
+                    RefundStatus.PROCESSING)  # fmt: skip
+    assert asyncio.run(provider.refund(make_order("300"), refund.attempt, refund)).outcome is RefundOutcome.SUCCEEDED
     assert [(e.id, e.kind, e.balance_after) for e in provider.history("alice")] == [
         (1, EntryKind.CREDIT, 1000),
         (2, EntryKind.DEBIT, 900),
         (3, EntryKind.DEBIT, 600),
         (4, EntryKind.REVERSAL, 700),
+        (5, EntryKind.REFUND, 750),
     ]
 
 
 @SQLITE_ONLY
-def test_a_new_file_has_the_schema_of_the_first_release(provider: WalletProvider, tmp_path: Path) -> None:
+def test_a_migrated_file_of_the_first_release_has_the_schema_of_a_new_file(
+    make_provider: MakeProvider, provider: WalletProvider, tmp_path: Path
+) -> None:
     old = tmp_path / "old.sqlite3"
     write_0_1_0_file(old)
+    make_provider(database="old.sqlite3")
 
     assert isinstance(provider.settings.database, Path)
     assert sqlite_schema(provider.settings.database) == sqlite_schema(old)
+
+
+def test_the_first_migration_is_the_schema_of_the_first_release(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.sqlite3", tmp_path / "new.sqlite3"
+    write_0_1_0_file(old)
+    db = open_database(new)
+    try:
+        migrate(db, migrations_for(db.kind), target=1)
+    finally:
+        db.close()
+
+    assert sqlite_schema(new) == sqlite_schema(old)
+
+
+def test_a_database_at_version_1_is_migrated_and_refunds_what_it_charged(
+    make_provider: MakeProvider, database: str | None, tmp_path: Path, make_order: Callable[..., Order],
+    attempt: AttemptOf,
+) -> None:  # fmt: skip
+    location = database if database is not None else tmp_path / "wallet.sqlite3"
+    db = open_database(location, schema=DEFAULT_SCHEMA)
+    try:
+        migrate(db, migrations_for(db.kind), target=1)
+        with db.write() as conn:
+            conn.execute("INSERT INTO accounts (payer, currency, balance) VALUES ('alice', 'USD', 900)")
+            conn.execute(
+                "INSERT INTO entries (payer, currency, kind, amount, balance_after, idempotency_key, trade_no, at)"
+                " VALUES ('alice', 'USD', 'debit', 100, 900, 'pay-0-1', 'T-0', 2.0)"
+            )
+            conn.execute(
+                "INSERT INTO attempts VALUES ('pay-0-1', 'paid', 'alice', 'USD', 100, 'T-0', '9000',"
+                " 'paid from wallet balance', NULL, NULL, '{}', 2.0, 2.0)"
+            )
+    finally:
+        db.close()
+
+    provider = make_provider()
+    refund = Refund("ref-1", "T-0", "pay-0", attempt("pay-0-1"), PaymentAmount("USD", "100"), "r-1", "shop-1", None,
+                    RefundStatus.PROCESSING)  # fmt: skip
+    answer = asyncio.run(provider.refund(make_order("100", trade_no="T-0"), refund.attempt, refund))
+
+    assert answer.outcome is RefundOutcome.SUCCEEDED
+    assert provider.balance("alice", "USD") == 1000
+    assert [e.kind for e in provider.history("alice")] == [EntryKind.DEBIT, EntryKind.REFUND]
 
 
 # --- PostgreSQL: where the tables are, and what a bad URL says ----------------------------------------------
@@ -163,7 +230,14 @@ def test_postgresql_keeps_the_tables_in_the_urls_schema(
     schema = database.rpartition("schema=")[2]
 
     assert provider.settings.database == database
-    assert tables_in(postgres_admin, schema) == {"accounts", "entries", "attempts", "faults", "tradepay_schema"}
+    assert tables_in(postgres_admin, schema) == {
+        "accounts",
+        "entries",
+        "attempts",
+        "refunds",
+        "faults",
+        "tradepay_schema",
+    }
 
 
 @POSTGRESQL_ONLY
@@ -221,11 +295,12 @@ def test_an_unusable_postgresql_url_names_the_wallets_key_and_hides_the_password
 
 class Interloper:
     """The store's database, with another process's call let in at the worst moment: in the first write
-    transaction, right after its first read of ``attempts`` (which found the key missing), before any write."""
+    transaction, right after its first read of ``table`` (which found the key missing), before any write."""
 
-    def __init__(self, db: Any, act: Callable[[], object]) -> None:
+    def __init__(self, db: Any, act: Callable[[], object], table: str = "attempts") -> None:
         self._db = db
         self._act: Callable[[], object] | None = act
+        self._table = table
         self.kind = db.kind
         self.integrity_errors = db.integrity_errors
         self.transactions = 0
@@ -242,7 +317,7 @@ class Interloper:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         cursor = self._conn.execute(sql, params)
-        if self._act is not None and sql.startswith("SELECT") and "FROM attempts" in sql:
+        if self._act is not None and sql.startswith("SELECT") and f"FROM {self._table} " in sql:
             act, self._act = self._act, None
             act()  # on the other provider's own connections: it commits before this transaction goes on
         return cursor
@@ -252,9 +327,9 @@ class Interloper:
 def interlope(monkeypatch: pytest.MonkeyPatch) -> Callable[[WalletProvider, Callable[[], object]], Interloper]:
     """``interlope(provider, act)``: run ``act`` inside ``provider``'s next key decision (white box)."""
 
-    def install(provider: WalletProvider, act: Callable[[], object]) -> Interloper:
+    def install(provider: WalletProvider, act: Callable[[], object], table: str = "attempts") -> Interloper:
         store = provider._store
-        interloper = Interloper(store._database(), act)
+        interloper = Interloper(store._database(), act, table)
         monkeypatch.setattr(store, "_database", lambda: interloper)
         return interloper
 
@@ -316,3 +391,61 @@ def test_a_cancel_that_finds_its_key_paid_meanwhile_reverses_it(
     assert ours.balance("alice", "USD") == 1000
     assert [e.kind for e in ours.history("alice")] == [EntryKind.CREDIT, EntryKind.DEBIT, EntryKind.REVERSAL]
     assert asyncio.run(theirs.inquire(order, attempt("pay-1-1"))) is ProviderStatus.NOT_PAID
+
+
+def a_refund(attempt: Attempt, key: str = "ref-1") -> Refund:
+    return Refund(key, "T-1", attempt.payment_id, attempt, PaymentAmount("USD", "100"), key, "shop-1", None,
+                  RefundStatus.PROCESSING)  # fmt: skip
+
+
+@POSTGRESQL_ONLY
+def test_a_refund_whose_key_an_inquiry_voided_meanwhile_credits_nothing(
+    make_provider: MakeProvider, order: Order, attempt: AttemptOf, interlope: Callable[..., Interloper]
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    pay(ours, order, attempt("pay-1-1"))
+    late = a_refund(attempt("pay-1-1"))
+    race = interlope(ours, lambda: asyncio.run(theirs.inquire_refund(order, late.attempt, late)), "refunds")
+
+    answer = asyncio.run(ours.refund(order, late.attempt, late))
+
+    assert (answer.outcome, answer.reason) == (RefundOutcome.FAILED, "REFUND_VOIDED")
+    assert race.transactions == 2  # the first, rolled back with its credit, and the one that found the key
+    assert ours.balance("alice", "USD") == 700
+    assert EntryKind.REFUND not in [e.kind for e in ours.history("alice")]
+
+
+@POSTGRESQL_ONLY
+def test_a_refund_whose_key_another_process_refunded_meanwhile_answers_from_it(
+    make_provider: MakeProvider, order: Order, attempt: AttemptOf, interlope: Callable[..., Interloper]
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    pay(ours, order, attempt("pay-1-1"))
+    # Another payment key: its refund does not wait for our lock on pay-1-1's row, and takes the refund key.
+    pay(ours, Order("T-2", PaymentAmount("USD", "300"), "shop-1", "alice"), attempt("pay-2-1"))
+    race = interlope(ours, lambda: asyncio.run(theirs.refund(order, attempt("pay-2-1"), a_refund(attempt("pay-2-1")))),
+                     "refunds")  # fmt: skip
+
+    answer = asyncio.run(ours.refund(order, attempt("pay-1-1"), a_refund(attempt("pay-1-1"))))
+
+    assert (answer.outcome, answer.reason) == (RefundOutcome.FAILED, "REPEAT_REQ_INCONSISTENT")
+    assert race.transactions == 2
+    assert ours.balance("alice", "USD") == 500
+    assert [e.idempotency_key for e in ours.history("alice") if e.kind is EntryKind.REFUND] == ["ref-1"]
+
+
+@POSTGRESQL_ONLY
+def test_an_inquiry_that_finds_its_refund_made_meanwhile_says_succeeded(
+    make_provider: MakeProvider, order: Order, attempt: AttemptOf, interlope: Callable[..., Interloper]
+) -> None:
+    ours, theirs = make_provider(), make_provider()
+    ours.topup("alice", "USD", 1000)
+    pay(ours, order, attempt("pay-1-1"))
+    refund = a_refund(attempt("pay-1-1"))
+    interlope(ours, lambda: asyncio.run(theirs.refund(order, refund.attempt, refund)), "refunds")
+
+    assert asyncio.run(ours.inquire_refund(order, refund.attempt, refund)) is RefundOutcome.SUCCEEDED
+
+    assert ours.balance("alice", "USD") == 800

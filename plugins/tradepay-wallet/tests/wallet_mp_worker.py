@@ -11,12 +11,14 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from tradepay import Attempt, InvalidInput, Order, PaymentAmount, ProviderConfig
+from tradepay import Attempt, InvalidInput, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
 from tradepay_wallet import WalletProvider
 
-#: (operation, payer, idempotency key, amount in USD minor units, trade number)
+#: (operation, payer, idempotency key, amount in USD minor units, trade number); for ``refund`` and
+#: ``inquire_refund`` the key is ``PAYMENT_KEY/REFUND_KEY``.
 Call = tuple[str, str, str, str, str]
-#: (operation, outcome, reason): a payment's result code, an inquiry's status or a cancel's bool.
+#: (operation, outcome, reason): a payment's result code, an inquiry's status, a cancel's bool, a refund's
+#: or a refund inquiry's outcome.
 Outcome = tuple[str, str, str | None]
 #: (database path or URL, call); ``None`` ends the worker.
 Job = tuple[str, Call] | None
@@ -37,12 +39,21 @@ def serve(barrier: Barrier, jobs: Queue[Job], results: Queue[Outcome]) -> None:
 
 def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
     op, payer, key, amount, trade_no = call
+    key, _, refund_key = key.partition("/")
     # A SQLite path is absolute and a URL ignores the data directory: any existing directory will do.
     provider = WalletProvider(ProviderConfig("wallet", {"database": database}, Path.cwd()))
     order = Order(trade_no, PaymentAmount("USD", amount), merchant_id="shop-1", payer_id=payer)
     attempt = Attempt(payment_id=key, number=1, provider="wallet", idempotency_key=key)
     try:
         barrier.wait(timeout=30)
+        if op in ("refund", "inquire_refund"):
+            refund = Refund(
+                refund_key, trade_no, key, attempt, order.amount, refund_key, "shop-1", None, RefundStatus.PROCESSING
+            )
+            if op == "inquire_refund":
+                return (op, asyncio.run(provider.inquire_refund(order, attempt, refund)).value, None)
+            answer = asyncio.run(provider.refund(order, attempt, refund))
+            return (op, answer.outcome.value, answer.reason)
         if op == "pay":
             result = asyncio.run(provider.pay(order, attempt))
             return (op, result.result_code.value, result.reason)

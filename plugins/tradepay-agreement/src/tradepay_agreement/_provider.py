@@ -1,4 +1,4 @@
-"""The agreement provider: tradepay's hooks, answered from the agreement store."""
+"""The agreement provider: tradepay's hooks (payments and their refunds), answered from the agreement store."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import click
 
+import tradepay
 from tradepay import (
     Attempt,
     Capabilities,
@@ -15,14 +16,20 @@ from tradepay import (
     PaymentResult,
     ProviderConfig,
     ProviderStatus,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
     hookimpl,
 )
 
 from ._cli import agreement_group
+from ._refunds import RefundReason, failed, key_problem
 from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings, shown_location
 from ._store import AgreementStore, database_errors
 
 __all__ = ["AgreementProvider"]
+
+_log = tradepay.get_logger("tradepay_agreement")
 
 
 class AgreementProvider:
@@ -79,6 +86,34 @@ class AgreementProvider:
     def cancel(self, order: Order, attempt: Attempt) -> bool:
         """Reverse the attempt's debit (or void it if unseen); always ``True``: the store is the authority."""
         return self._store.cancel(order, attempt.idempotency_key)
+
+    @hookimpl
+    def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
+        refund key, restoring the agreement's usage (see the README's answers). Never more than the key took."""
+        log = _log.bind(
+            trade_no=order.trade_no,
+            idempotency_key=attempt.idempotency_key,
+            refund_key=refund.idempotency_key,
+            amount=refund.amount.minor_units,
+            currency=refund.amount.currency,
+        )
+        if problem := key_problem(attempt, refund):
+            log.warning("refund_refused", reason=RefundReason.INVALID_REQUEST.value)
+            return failed(RefundReason.INVALID_REQUEST, problem)
+        answer = self._store.refund(attempt, refund)
+        log.info("refund_answered", outcome=answer.outcome.value, reason=answer.reason)
+        return answer
+
+    @hookimpl
+    def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """``SUCCEEDED`` if the refund key's money went back, else ``FAILED``; an unseen refund key is voided
+        first, so that a late ``refund`` with it moves nothing."""
+        if key_problem(attempt, refund):
+            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
+        outcome = self._store.inquire_refund(attempt, refund)
+        _log.info("refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value)
+        return outcome
 
     @hookimpl
     def capabilities(self) -> Capabilities:

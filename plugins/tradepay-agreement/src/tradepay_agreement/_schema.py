@@ -4,7 +4,8 @@ Migration 1 is the schema that tradepay-agreement 0.1 created with ``CREATE TABL
 ``PRAGMA user_version = 1``: on SQLite it formats to the same tables, columns, types and constraints, so a file
 written by that version is taken as being at version 1 and only migration 2 runs on it. Migration 2 puts each
 agreement's usage on its row (``used_amount``, ``used_count``, computed once from the debits already stored)
-and numbers the agreements of each payer and merchant (``pair_seq``, unique per pair).
+and numbers the agreements of each payer and merchant (``pair_seq``, unique per pair). Migration 3 adds the
+refunds (one row per refund key); no usage changes, since no refund existed before it.
 
 The SQL is the same on both databases except three column types, filled in per database before the core's
 own ``{double}`` (the type of times) is: ``{seq}`` (the row number that orders agreements), ``{int}`` (64-bit
@@ -80,6 +81,21 @@ MIGRATIONS: Final = (
     CREATE UNIQUE INDEX agreements_by_pair_seq ON agreements (payer_id, merchant_id, pair_seq);
     DROP INDEX agreements_by_pair;
     DROP INDEX attempts_by_agreement
+    """,
+    # 3: the refunds, one row per refund key: what was asked, and the answer first given.
+    """
+    CREATE TABLE refunds (
+        refund_key TEXT PRIMARY KEY,
+        payment_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+        currency TEXT NOT NULL,
+        amount {int} NOT NULL CHECK (amount > 0),
+        trade_no TEXT NOT NULL,
+        reason TEXT,
+        message TEXT NOT NULL,
+        created_at {double} NOT NULL
+    );
+    CREATE INDEX refunds_by_payment ON refunds (payment_key, status)
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

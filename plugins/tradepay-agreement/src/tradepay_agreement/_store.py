@@ -1,5 +1,5 @@
-"""Agreements and the attempts debited under them, in one SQL database (a SQLite file or a PostgreSQL schema)
-that every host process may share.
+"""Agreements, the attempts debited under them and their refunds, in one SQL database (a SQLite file or a
+PostgreSQL schema) that every host process may share.
 
 Every write, and every check that a write depends on, runs in one transaction of ``Database.write()``. On
 SQLite that is ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so everything is serial.
@@ -13,13 +13,19 @@ PostgreSQL (READ COMMITTED) has no such lock, so each check-then-write is made s
   ``ON CONFLICT DO NOTHING`` and the key re-read when another writer got there first;
 * a reversal moves the attempt from ``debited`` to ``reversed`` with an update conditioned on ``debited``,
   and gives the amount and count back only if that update changed the row: once, however many cancels race;
+* a refund locks the agreement row its payment was debited under before it sums the payment's refunds, so
+  refunds and reversals of one payment run one after another; a refund key two writers record at once is
+  settled by the refunds table's primary key (the loser rolls back, counters included, and answers from the
+  winner's row);
 * a transition locks the agreement row before it checks the status it leaves;
 * signing numbers the pair's agreements (``pair_seq``, unique per pair): two signings that both saw no live
   agreement collide on the number, and the loser decides again and sees the winner's.
 
 An agreement's usage (``used_amount``, ``used_count``) is kept on its row and changed only together with the
-attempt row that debits or reverses it, so a payment costs the same however many came before it, and
-reversing an attempt gives its amount and its count back exactly once. ``expired`` is derived, not stored: a
+attempt row that debits or reverses it (or the refund row that gives part of it back), so a payment costs
+the same however many came before it, and reversing or refunding an attempt gives its amount and its count
+back exactly once: a refund gives back its amount, and the count once the payment is refunded in full; a
+reversal gives back what refunds left. ``expired`` is derived, not stored: a
 pending or active agreement whose ``expires_at`` has passed on the store's clock reads as expired, and no
 process has to write that.
 """
@@ -40,12 +46,16 @@ from typing import Any, Final
 
 import tradepay
 from tradepay import (
+    Attempt,
     Database,
     InvalidInput,
     Order,
     PaymentAmount,
     PaymentResult,
     ProviderStatus,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
     ResultCode,
     TradePayError,
     echo_value,
@@ -55,6 +65,7 @@ from tradepay import (
 )
 
 from ._answers import Reason, decline, from_row, paid, to_row
+from ._refunds import Charge, RefundRow, Refunds, RefundState, judge, replay, succeeded
 from ._schema import SCHEMA_VERSION, migrations_for
 from ._settings import DEFAULT_SCHEMA, MAX_LIMIT
 
@@ -544,8 +555,9 @@ class AgreementStore:
         return True
 
     def _reverse(self, conn: Any, idempotency_key: str, row: tuple[Any, ...]) -> bool:
-        """Mark the key's debit reversed and give its amount and count back, in the caller's transaction;
-        ``False`` if another cancel reversed it first (then nothing is given back twice)."""
+        """Mark the key's debit reversed and give back what its refunds left (its amount less theirs, and its
+        count unless they gave it back already), in the caller's transaction; ``False`` if another cancel
+        reversed it first (then nothing is given back twice)."""
         amount, agreement_id = row[3], row[10]
         # Locks are always taken agreement row first, attempt row second (as a payment does): the other order
         # could deadlock with a payment holding the agreement and inserting a key.
@@ -556,13 +568,78 @@ class AgreementStore:
         ).rowcount
         if taken != 1:
             return False
+        held = amount - Refunds(conn, self._clock()).refunded(idempotency_key)
+        self._give_back(conn, agreement_id, held, 1 if held > 0 else 0, idempotency_key)
+        return True
+
+    def _give_back(self, conn: Any, agreement_id: str, amount: int, count: int, idempotency_key: str) -> None:
+        """Take ``amount`` and ``count`` off the agreement's usage, in the caller's transaction."""
         given = conn.execute(
-            "UPDATE agreements SET used_amount = used_amount - ?, used_count = used_count - 1 WHERE agreement_id = ?",
-            (amount, agreement_id),
+            "UPDATE agreements SET used_amount = used_amount - ?, used_count = used_count - ? WHERE agreement_id = ?",
+            (amount, count, agreement_id),
         ).rowcount
         if given != 1:
             raise RuntimeError(f"the debit of {idempotency_key!r} names agreement {agreement_id}, which is missing")
-        return True
+
+    # --- refunds ------------------------------------------------------------------------------------------
+
+    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
+        refund key, and take it off the agreement's usage (the count too, once the payment is refunded in full).
+
+        One transaction, in the order of checks of :mod:`tradepay_agreement._refunds`, run once more if another
+        writer recorded the refund key meanwhile (PostgreSQL; SQLite is serial): the second run finds the key.
+        """
+        try:
+            return self._refund_once(attempt, refund)
+        except self._db.integrity_errors:
+            return self._refund_once(attempt, refund)
+
+    def _refund_once(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        payment_key = attempt.idempotency_key
+        with self._db.write() as conn:
+            row = conn.execute(_ATTEMPT, (payment_key,)).fetchone()
+            if row is not None and row[10] is not None:
+                # The agreement row first, as payments and reversals lock it: then the attempt's status and the
+                # payment's refunds cannot change until this transaction ends.
+                conn.execute(_LOCK_AGREEMENT + self._for_update, (row[10],))
+                row = conn.execute(_ATTEMPT, (payment_key,)).fetchone()
+            refunds = Refunds(conn, self._clock())
+            known = refunds.find(refund.idempotency_key)
+            if known is not None:
+                return replay(known, attempt, refund)
+            charge = None
+            if row is not None and row[0] in ("debited", "reversed"):
+                charge = Charge(row[4], row[3], refunds.refunded(payment_key), row[0] == "reversed")
+            refusal = judge(charge, refund)
+            if refusal is not None:
+                refunds.record(attempt, refund, RefundState.FAILED, refusal)
+                return refusal
+            assert charge is not None  # judge refuses a key that debited nothing
+            amount, agreement_id = refund.amount.minor_units, row[10]
+            in_full = charge.refunded + amount == charge.amount
+            self._give_back(conn, agreement_id, amount, 1 if in_full else 0, payment_key)
+            answer = succeeded(refund.amount, agreement_id)
+            # The refund key's row last: if another writer recorded the key meanwhile, this insert fails and the
+            # counters given back above are rolled back with it.
+            refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+            return answer
+
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
+        with self._db.write() as conn:
+            refunds = Refunds(conn, self._clock())
+            row = refunds.find(refund.idempotency_key)
+            if row is None:
+                row = refunds.void(attempt, refund)
+        if row is not None and row.state is RefundState.SUCCEEDED:
+            return RefundOutcome.SUCCEEDED
+        return RefundOutcome.FAILED
+
+    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
+        with self._db.read() as conn:
+            return Refunds(conn, self._clock()).of_payment(payment_key)
 
     def _attempt_or_void(self, conn: Any, order: Order, idempotency_key: str) -> tuple[Any, ...] | None:
         """The key's attempt row (columns of ``_ATTEMPT``); for an unseen key, insert a ``voided`` tombstone and

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ._enrolment import Brand, CardDetails, Expiry, check_card, parse_expiry
 from ._network import Scenario
-from ._provider import CardProvider
+from ._provider import HANG_SECONDS, CardProvider
+from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import CardSettings, parse_settings
 from ._store import AttemptRow, AttemptStatus, Card, CardStore, Movement
 
@@ -23,7 +24,11 @@ __all__ = [
     "CardSettings",
     "CardStore",
     "Expiry",
+    "HANG_SECONDS",
     "Movement",
+    "RefundReason",
+    "RefundRow",
+    "RefundState",
     "Scenario",
     "check_card",
     "parse_expiry",

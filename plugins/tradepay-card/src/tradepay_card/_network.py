@@ -1,4 +1,5 @@
-"""The mock card network: how it answers a charge on each card, following the widely published test numbers.
+"""The mock card network: how it answers a charge (and a refund) on each card, following the widely published
+test numbers, and two numbers of its own whose refunds fail or hang.
 
 The outcome is decided once, at enrolment, from the full number, and stored as the card's :class:`Scenario`:
 the number itself is never kept, so the network never needs it again.
@@ -25,11 +26,16 @@ class Scenario(enum.StrEnum):
     EXPIRED_CARD = "expired_card"
     INCORRECT_CVC = "incorrect_cvc"
     PROCESSING_ERROR = "processing_error"
+    REFUND_FAILS = "refund_fails"
+    """Charges are approved; every refund is declined (``REFUND_DECLINED``) and moves nothing."""
+    REFUND_HANGS = "refund_hangs"
+    """Charges are approved; a refund never answers, and moves nothing."""
 
     @property
     def moves_money(self) -> bool:
-        """True only for :attr:`SUCCESS`: every other scenario is refused before anything moves."""
-        return self is Scenario.SUCCESS
+        """True for the scenarios whose charges are approved (:attr:`SUCCESS` and the two refund faults):
+        every other scenario is refused before anything moves."""
+        return self in (Scenario.SUCCESS, Scenario.REFUND_FAILS, Scenario.REFUND_HANGS)
 
     @property
     def reason(self) -> str:
@@ -61,10 +67,13 @@ _DESCRIPTIONS: Final[dict[Scenario, str]] = {
     Scenario.EXPIRED_CARD: "the card has expired",
     Scenario.INCORRECT_CVC: "the card's CVC is incorrect",
     Scenario.PROCESSING_ERROR: "the card network failed to process the charge",
+    Scenario.REFUND_FAILS: "the charge was approved; the card network declines its refunds",
+    Scenario.REFUND_HANGS: "the charge was approved; the card network never answers its refunds",
 }
 
 
-# The published test numbers (Stripe's table); any other valid number succeeds.
+# The published test numbers (Stripe's table), then this network's own two refund faults; any other valid
+# number succeeds.
 _TEST_NUMBERS: Final[dict[str, Scenario]] = {
     "4000000000000002": Scenario.GENERIC_DECLINE,
     "4000000000009995": Scenario.INSUFFICIENT_FUNDS,
@@ -73,6 +82,8 @@ _TEST_NUMBERS: Final[dict[str, Scenario]] = {
     "4000000000000069": Scenario.EXPIRED_CARD,
     "4000000000000127": Scenario.INCORRECT_CVC,
     "4000000000000119": Scenario.PROCESSING_ERROR,
+    "4000000000005126": Scenario.REFUND_FAILS,
+    "4000000000007726": Scenario.REFUND_HANGS,
 }
 
 

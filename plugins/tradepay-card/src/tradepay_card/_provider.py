@@ -1,9 +1,12 @@
-"""The card provider: charges the payer's default card on file through the mock card network."""
+"""The card provider: charges the payer's default card on file through the mock card network, and refunds to
+the card a payment charged."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from typing import Final
 
 import click
 
@@ -20,6 +23,9 @@ from tradepay import (
     PaymentResult,
     ProviderConfig,
     ProviderStatus,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
     ResultCode,
     ResultError,
     format_amount,
@@ -28,12 +34,16 @@ from tradepay import (
 
 from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
 from ._network import Scenario
+from ._refunds import RefundReason, failed, key_problem
 from ._settings import CardSettings, parse_settings
 from ._store import AttemptRow, AttemptStatus, Card, CardStore, Ledger
 
-__all__ = ["CardProvider"]
+__all__ = ["HANG_SECONDS", "CardProvider"]
 
 _log = tradepay.get_logger("tradepay_card")
+
+#: How long a refund on a ``refund_hangs`` card sleeps: far past any deadline a host would set.
+HANG_SECONDS: Final = 24 * 3600.0
 
 
 def _utc_today() -> date:
@@ -44,16 +54,24 @@ class CardProvider:
     """A tradepay provider that charges the payer's default card: the most recently added active one.
 
     The host builds it with ``CardProvider(config)``; ``today`` is the clock that decides whether a card has
-    expired (injectable for tests). Its state is a SQLite file or a PostgreSQL schema (the ``database``
-    setting), opened at once: an unusable one is a :class:`tradepay.ConfigError` naming the setting.
+    expired, and ``sleep`` is how a refund on a ``refund_hangs`` card waits (both injectable for tests). Its
+    state is a SQLite file or a PostgreSQL schema (the ``database`` setting), opened at once: an unusable one
+    is a :class:`tradepay.ConfigError` naming the setting.
     """
 
-    def __init__(self, config: ProviderConfig, *, today: Callable[[], date] = _utc_today) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        today: Callable[[], date] = _utc_today,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.name = config.name
         table = f"providers.{config.name}"
         self.settings: CardSettings = parse_settings(config.settings, config.data_dir, table=table)
         self.store = CardStore(self.settings.database, where=f"{table}.database")
         self._today = today
+        self._sleep = sleep
 
     def close(self) -> None:
         """Close the provider's database connections (the next call opens them again)."""
@@ -172,6 +190,49 @@ class CardProvider:
             amount=order.amount.minor_units,
         )
         return True
+
+    @hookimpl
+    def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
+
+        Answers ``SUCCEEDED`` when the money went back to the card, ``FAILED`` with a ``reason`` when nothing
+        moved (see :mod:`tradepay_card._refunds`), and the first answer again to a repeat of the refund key.
+        Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
+        sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
+        """
+        log = _log.bind(
+            trade_no=order.trade_no,
+            idempotency_key=attempt.idempotency_key,
+            refund_key=refund.idempotency_key,
+            amount=refund.amount.minor_units,
+            currency=refund.amount.currency,
+        )
+        if problem := key_problem(attempt, refund):
+            log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
+            return failed(RefundReason.INVALID_REQUEST, problem)
+        card = self.store.charged_card(attempt.idempotency_key)
+        if card is not None and card.scenario is Scenario.REFUND_HANGS:
+            log.info("card.refund_hangs", token=card.token)
+            self._sleep(HANG_SECONDS)
+            raise RuntimeError("card network: the refund was never answered; nothing was refunded")
+        answer = self.store.refund(attempt, refund)
+        log.info("card.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
+        return answer
+
+    @hookimpl
+    def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """``SUCCEEDED`` if the refund key's money went back to the card, else ``FAILED`` (never ``UNKNOWN``).
+
+        A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
+        nothing.
+        """
+        if key_problem(attempt, refund):
+            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
+        outcome = self.store.inquire_refund(attempt, refund)
+        _log.info(
+            "card.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
+        )
+        return outcome
 
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:

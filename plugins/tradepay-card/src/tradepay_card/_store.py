@@ -1,5 +1,5 @@
-"""The card provider's state, on SQLite or PostgreSQL: cards on file, attempts by idempotency key, and the money
-that moved.
+"""The card provider's state, on SQLite or PostgreSQL: cards on file, attempts and refunds by idempotency key,
+and the money that moved.
 
 Nothing here ever sees a card number or a CVC: a card is a random token, its brand, last four digits, expiry
 and the mock network's scenario.
@@ -40,6 +40,9 @@ from tradepay import (
     ErrorCode,
     Order,
     PaymentResult,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
     ResultCode,
     ResultError,
     migrate,
@@ -48,6 +51,7 @@ from tradepay import (
 
 from ._enrolment import Brand, CardDetails, Expiry
 from ._network import Scenario
+from ._refunds import Charge, RefundRow, Refunds, RefundState, declined_by_network, judge, replay, succeeded
 
 __all__ = ["DEFAULT_SCHEMA", "MIGRATIONS", "AttemptRow", "AttemptStatus", "Card", "CardStore", "Ledger", "Movement"]
 
@@ -103,8 +107,25 @@ _V1: Final = (
     )""",
 )
 
+# Migration 2: the refunds, one row per refund key (the money of a succeeded one went back to the card the
+# payment key charged: ``attempts.card_token``).
+_V2: Final = (
+    """CREATE TABLE refunds (
+        refund_key TEXT PRIMARY KEY,
+        payment_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+        currency TEXT NOT NULL,
+        amount {int64} NOT NULL CHECK (amount > 0),
+        trade_no TEXT NOT NULL,
+        reason TEXT,
+        message TEXT NOT NULL,
+        created_at {double} NOT NULL
+    )""",
+    "CREATE INDEX refunds_by_payment ON refunds (payment_key, status)",
+)
+
 #: The schema as ordered migrations (migration N brings a database from version N-1 to N); see :func:`migrations`.
-MIGRATIONS: Final[tuple[str, ...]] = (";\n".join(_V1),)
+MIGRATIONS: Final[tuple[str, ...]] = (";\n".join(_V1), ";\n".join(_V2))
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 # What the placeholders of MIGRATIONS stand for, by database kind ({double} is left to tradepay.migrate).
@@ -117,6 +138,10 @@ _TYPES: Final = {
 _LOCKS: Final = {"sqlite": ("", ""), "postgresql": (" FOR UPDATE", " FOR SHARE")}
 
 _CARD_COLUMNS: Final = "token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at"
+# The card a key's charge was made on (its row stays when the card is removed from file).
+_CHARGED_CARD: Final = (
+    f"SELECT {_CARD_COLUMNS} FROM cards WHERE token = (SELECT card_token FROM attempts WHERE idempotency_key = ?)"  # noqa: S608
+)
 _ATTEMPT_COLUMNS: Final = (
     "idempotency_key, payer_id, currency, amount, status, "
     "result_code, result_message, error_code, error_desc, extended_info"
@@ -277,16 +302,29 @@ class Ledger:
                 raise ValueError("a paid attempt needs the card it charged")
             self._move(key, "charge", card.token, currency, amount)
 
+    @property
+    def refunds(self) -> Refunds:
+        """The refunds table, in this transaction."""
+        return Refunds(self._conn, self._now)
+
+    def charged_card(self, key: str) -> Card | None:
+        """The card that ``key``'s charge was made on, or ``None`` if the key charged no card."""
+        row = self._conn.execute(_CHARGED_CARD, (key,)).fetchone()
+        return None if row is None else _card(row)
+
     def reverse(self, key: str) -> None:
-        """Refund the charge of a ``paid`` key and mark it ``reversed``: one refund row, never two (the schema
-        refuses a second one even if this were called twice)."""
+        """Give back what the charge of a ``paid`` key still holds (its amount less its refunds) and mark it
+        ``reversed``: one refund movement at most, never two (the schema refuses a second one even if this were
+        called twice), and none when refunds gave everything back already."""
         charge = self._conn.execute(
             "SELECT card_token, currency, amount FROM movements WHERE idempotency_key = ? AND kind = 'charge'",
             (key,),
         ).fetchone()
         if charge is None:
             raise ValueError(f"attempt {key!r} has no charge to reverse")
-        self._move(key, "refund", charge[0], charge[1], charge[2])
+        held = charge[2] - self.refunds.refunded(key)
+        if held > 0:
+            self._move(key, "refund", charge[0], charge[1], held)
         self._conn.execute(
             "UPDATE attempts SET status = 'reversed', updated_at = ? WHERE idempotency_key = ? AND status = 'paid'",
             (self._now, key),
@@ -371,6 +409,65 @@ class CardStore:
         except self.integrity_errors:
             with self.transaction() as ledger:
                 return body(ledger)
+
+    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
+
+        One transaction, in the order of checks of :mod:`tradepay_card._refunds`. The paid key's row is locked
+        first (PostgreSQL), so refunds and cancels of one payment key run one after another and their sum is
+        checked against what the key took with nothing in between; two transactions recording one new refund key
+        meet on its primary key (see :meth:`run`).
+        """
+        payment_key = attempt.idempotency_key
+
+        def decide(ledger: Ledger) -> RefundAnswer:
+            charged = ledger.attempt(payment_key)
+            refunds = ledger.refunds
+            known = refunds.find(refund.idempotency_key)
+            if known is not None:
+                return replay(known, attempt, refund)
+            charge, card = None, None
+            if charged is not None and charged.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
+                reversed_ = charged.status is AttemptStatus.REVERSED
+                charge = Charge(charged.currency, charged.amount, refunds.refunded(payment_key), reversed_)
+                card = ledger.charged_card(payment_key)
+            refusal = judge(charge, refund) or (declined_by_network(card.scenario) if card else None)
+            if refusal is not None:
+                refunds.record(attempt, refund, RefundState.FAILED, refusal)
+                return refusal
+            if card is None:
+                raise ValueError(f"attempt {payment_key!r} is paid but names no card")
+            answer = succeeded(refund.amount, card.brand, card.last4)
+            refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+            return answer
+
+        return self.run(decide)
+
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
+
+        def look(ledger: Ledger) -> RefundOutcome:
+            refunds = ledger.refunds
+            row = refunds.find(refund.idempotency_key)
+            if row is None:
+                row = refunds.void(attempt, refund)
+            if row is not None and row.state is RefundState.SUCCEEDED:
+                return RefundOutcome.SUCCEEDED
+            return RefundOutcome.FAILED
+
+        return self.run(look)
+
+    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first; the money of a
+        ``succeeded`` one went back to the card the payment key charged."""
+        with self.database.read() as conn:
+            return Refunds(conn, self._clock()).of_payment(payment_key)
+
+    def charged_card(self, key: str) -> Card | None:
+        """The card that ``key``'s charge was made on, or ``None`` if the key charged no card (a plain read)."""
+        with self.database.read() as conn:
+            row = conn.execute(_CHARGED_CARD, (key,)).fetchone()
+        return None if row is None else _card(row)
 
     def add_card(self, payer_id: str, details: CardDetails) -> Card:
         """Put a checked card on file for ``payer_id`` under a new random token; it becomes the default card."""

@@ -1,7 +1,8 @@
 """tradepay-wallet: a mock e-wallet provider for the tradepay payment host.
 
 Accounts per payer and currency hold balances in minor units, in one SQLite file or in a PostgreSQL schema
-that several hosts share; ``pay`` debits the order's amount at most once per idempotency key. Fault profiles
+that several hosts share; ``pay`` debits the order's amount at most once per idempotency key, and ``refund``
+credits it back at most once per refund key, never more than was paid. Fault profiles
 script latency, hangs, exceptions, malformed and scripted answers, user cancels and late successes, so a
 host's deadline, inquiry and rule table can be tested.
 Configure it as ``[providers.wallet]``; see the README for settings, commands and answers.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from ._answers import Reason
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
 from ._provider import HANG_SECONDS, MALFORMED_ANSWER, WalletProvider
+from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import WalletSettings
 from ._store import EntryKind, LedgerEntry
 
@@ -26,4 +28,7 @@ __all__ = [
     "EntryKind",
     "LedgerEntry",
     "Reason",
+    "RefundReason",
+    "RefundRow",
+    "RefundState",
 ]

@@ -135,7 +135,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
     @click.argument("payer")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON: every entry with its idempotency key.")
     def history(payer: str, as_json: bool) -> None:
-        """Show PAYER's credits, debits and reversals (times in UTC).
+        """Show PAYER's credits, debits, reversals and refunds (times in UTC).
 
         Oldest first, each with its idempotency key and trade number (top-ups have neither).
         """

@@ -20,6 +20,9 @@ from tradepay import (
     PaymentResult,
     ProviderConfig,
     ProviderStatus,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
     ResultCode,
     format_amount,
     hookimpl,
@@ -28,6 +31,7 @@ from tradepay import (
 from ._answers import Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
+from ._refunds import RefundReason, RefundRow, failed, key_problem
 from ._settings import WalletSettings, parse_settings
 from ._store import AttemptStatus, LedgerEntry, WalletStore
 
@@ -75,9 +79,10 @@ def _key_problem(attempt: Attempt) -> str | None:
 class WalletProvider:
     """A mock e-wallet: balances per payer and currency in SQLite or PostgreSQL, and scriptable faults.
 
-    ``pay``, ``inquire`` and ``cancel`` are coroutines whose database work runs in a worker thread, so the host's
-    event loop is never blocked. The other public methods are blocking and meant for the command line, tests
-    and scripts; they raise :class:`tradepay.InvalidInput` naming the bad argument and then store nothing.
+    ``pay``, ``inquire``, ``cancel``, ``refund`` and ``inquire_refund`` are coroutines whose database work runs
+    in a worker thread, so the host's event loop is never blocked. The other public methods are blocking and
+    meant for the command line, tests and scripts; they raise :class:`tradepay.InvalidInput` naming the bad
+    argument and then store nothing.
     """
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -178,6 +183,46 @@ class WalletProvider:
         return after is not AttemptStatus.PAID
 
     @hookimpl
+    async def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Credit ``refund.amount`` back to the account that ``attempt``'s key debited, at most once per refund key.
+
+        Answers ``SUCCEEDED`` when the money went back, ``FAILED`` with a ``reason`` when nothing moved (see
+        :mod:`tradepay_wallet._refunds`), and the first answer again to a repeat of the refund key. Never more
+        than the key took, in all. Fault profiles never touch refunds.
+        """
+        log = _log.bind(
+            trade_no=order.trade_no,
+            idempotency_key=attempt.idempotency_key,
+            refund_key=refund.idempotency_key,
+            amount=refund.amount.minor_units,
+            currency=refund.amount.currency,
+        )
+        if problem := key_problem(attempt, refund):
+            log.warning("wallet.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
+            return failed(RefundReason.INVALID_REQUEST, problem)
+        answer = await asyncio.to_thread(self._store.refund, attempt, refund)
+        log.info("wallet.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
+        return answer
+
+    @hookimpl
+    async def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """``SUCCEEDED`` if the refund key's money went back, else ``FAILED`` (never ``UNKNOWN``).
+
+        A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
+        nothing.
+        """
+        if key_problem(attempt, refund):
+            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
+        outcome = await asyncio.to_thread(self._store.inquire_refund, attempt, refund)
+        _log.info(
+            "wallet.refund_inquired",
+            trade_no=order.trade_no,
+            refund_key=refund.idempotency_key,
+            outcome=outcome.value,
+        )
+        return outcome
+
+    @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
         """Add the ``wallet`` group (top-ups, balances, history, fault profiles) to the command line."""
         from ._cli import wallet_group
@@ -203,8 +248,12 @@ class WalletProvider:
         return self.balances(payer).get(check_currency(currency), 0)
 
     def history(self, payer: str) -> list[LedgerEntry]:
-        """``payer``'s credits, debits and reversals, oldest first."""
+        """``payer``'s credits, debits, reversals and refunds, oldest first."""
         return self._store.history(check_payer(payer))
+
+    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their state."""
+        return self._store.refunds(payment_key)
 
     # --- fault profiles ------------------------------------------------------------------------------------
 

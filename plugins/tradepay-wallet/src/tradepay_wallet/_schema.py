@@ -8,7 +8,11 @@ SQLite's migration 1 runs exactly the SQL that tradepay-wallet 0.1.0 ran on a ne
 file gets the very same tables. ``{{}}`` is how a literal ``{}`` survives the ``str.format`` that ``migrate``
 applies to every script (for ``{double}``). PostgreSQL's migration 1 is the same schema in PostgreSQL's words.
 
-A future migration 2 must be added to both lists, in the same position.
+Migration 2 adds the refunds: the ``refunds`` table (one row per refund key) and the journal's ``refund``
+entries. SQLite cannot change a column's ``CHECK``, so it rebuilds ``entries`` with its rows and ids.
+
+A future migration must be added to both lists, in the same position. No statement may contain ``;``, not
+even in a comment: ``migrate`` splits scripts on it.
 """
 
 from __future__ import annotations
@@ -70,6 +74,40 @@ CREATE TABLE IF NOT EXISTS faults (
     times       INTEGER CHECK (times IS NULL OR times > 0)
 ) WITHOUT ROWID;
 """,
+    # 2: refunds, and the journal's refund entries (the table rebuilt: SQLite cannot alter a CHECK).
+    """
+CREATE TABLE entries_v2 (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    payer           TEXT NOT NULL,
+    currency        TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('credit', 'debit', 'reversal', 'refund')),
+    amount          INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    balance_after   INTEGER NOT NULL,
+    idempotency_key TEXT,
+    trade_no        TEXT,
+    at              REAL NOT NULL
+);
+INSERT INTO entries_v2 (id, payer, currency, kind, amount, balance_after, idempotency_key, trade_no, at)
+    SELECT id, payer, currency, kind, amount, balance_after, idempotency_key, trade_no, at FROM entries;
+DROP TABLE entries;
+ALTER TABLE entries_v2 RENAME TO entries;
+CREATE INDEX entries_by_payer ON entries (payer, id);
+-- A key debits at most once and is reversed at most once, and a refund key credits at most once.
+CREATE UNIQUE INDEX entries_once_per_key ON entries (idempotency_key, kind) WHERE idempotency_key IS NOT NULL;
+
+CREATE TABLE refunds (
+    refund_key  TEXT PRIMARY KEY,
+    payment_key TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+    currency    TEXT NOT NULL,
+    amount      INTEGER NOT NULL CHECK (typeof(amount) = 'integer' AND amount > 0),
+    trade_no    TEXT NOT NULL,
+    reason      TEXT,
+    message     TEXT NOT NULL,
+    created_at  REAL NOT NULL
+);
+CREATE INDEX refunds_by_payment ON refunds (payment_key, status);
+""",
 )
 
 POSTGRESQL_MIGRATIONS: Final[tuple[str, ...]] = (
@@ -124,6 +162,24 @@ CREATE TABLE faults (
     reason      TEXT,
     times       INTEGER CHECK (times IS NULL OR times > 0)
 );
+""",
+    # 2: refunds, and the journal's refund entries.
+    """
+ALTER TABLE entries DROP CONSTRAINT entries_kind_check;
+ALTER TABLE entries ADD CONSTRAINT entries_kind_check CHECK (kind IN ('credit', 'debit', 'reversal', 'refund'));
+
+CREATE TABLE refunds (
+    refund_key  TEXT PRIMARY KEY,
+    payment_key TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+    currency    TEXT NOT NULL,
+    amount      BIGINT NOT NULL CHECK (amount > 0),
+    trade_no    TEXT NOT NULL,
+    reason      TEXT,
+    message     TEXT NOT NULL,
+    created_at  {double} NOT NULL
+);
+CREATE INDEX refunds_by_payment ON refunds (payment_key, status);
 """,
 )
 

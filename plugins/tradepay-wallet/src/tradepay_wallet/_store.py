@@ -1,4 +1,4 @@
-"""The wallet's state in SQL: accounts, the journal of money moves, attempts by key, fault profiles.
+"""The wallet's state in SQL: accounts, the journal of money moves, attempts and refunds by key, fault profiles.
 
 One SQLite file (the default) or one schema of a PostgreSQL database, opened with ``tradepay.open_database``
 and brought up to date with ``tradepay.migrate`` (``_schema.py``: one list of migrations per database). The
@@ -31,11 +31,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from tradepay import Attempt, Database, InvalidInput, Order, PaymentResult, ResultError, migrate, open_database
+from tradepay import (
+    Attempt,
+    Database,
+    InvalidInput,
+    Order,
+    PaymentResult,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
+    ResultError,
+    migrate,
+    open_database,
+)
 
 from ._answers import Reason, declined, paid
 from ._checks import MAX_BALANCE
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
+from ._refunds import Charge, RefundRow, Refunds, RefundState, judge, replay, succeeded
 from ._schema import migrations_for
 
 __all__ = ["DEFAULT_SCHEMA", "AttemptStatus", "EntryKind", "LedgerEntry", "Settlement", "WalletStore"]
@@ -89,6 +102,7 @@ class EntryKind(enum.StrEnum):
     CREDIT = "credit"
     DEBIT = "debit"
     REVERSAL = "reversal"
+    REFUND = "refund"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +173,9 @@ class WalletStore:
         """``work`` in one write transaction; run once more, from the start, if a key was taken meanwhile.
 
         Only PostgreSQL can get here twice: another process recorded the key this transaction found missing.
-        PostgreSQL raises the unique violation only after that process committed, and rows of ``attempts``
-        are never deleted, so the second run finds the key and never inserts it: it cannot fail the same way.
-        Any other integrity error fails the second run too, and is raised from it.
+        PostgreSQL raises the unique violation only after that process committed, and rows of ``attempts`` and
+        ``refunds`` are never deleted, so the second run finds the key and never inserts it: it cannot fail the
+        same way. Any other integrity error fails the second run too, and is raised from it.
         """
         db = self._database()
         for_update = " FOR UPDATE" if db.kind == "postgresql" else ""
@@ -220,20 +234,27 @@ class WalletStore:
         return self._transaction(lambda tx: _status_or_void(tx, order, attempt))
 
     def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptStatus, AttemptStatus]:
-        """Credit a paid key's amount back, once; void a key never seen. Returns (status before, status after)."""
+        """Credit back what a paid key still holds (its amount less its refunds), once; void a key never seen.
+
+        Returns (status before, status after).
+        """
         key = attempt.idempotency_key
 
         def work(tx: _Session) -> tuple[AttemptStatus, AttemptStatus]:
-            # Locks the key's row on PostgreSQL: a concurrent cancel of the key waits here, then finds it reversed.
+            # Locks the key's row on PostgreSQL: a concurrent cancel or refund of the key waits here, then finds
+            # it reversed.
             before = _status_or_void(tx, order, attempt, lock=True)
             if before is not AttemptStatus.PAID:
                 return before, before
             payer, currency, amount, trade_no = tx.execute(
                 "SELECT payer, currency, amount, trade_no FROM attempts WHERE idempotency_key = ?", (key,)
             ).fetchone()
-            # No balance cap here: a reversal returns money that was in the account and must always succeed.
-            balance = _credit(tx, payer, currency, amount)
-            _insert_entry(tx, payer, currency, EntryKind.REVERSAL, amount, balance, key, trade_no)
+            # What refunds gave back already is not given twice.
+            held = amount - Refunds(tx, _now()).refunded(key)
+            if held > 0:
+                # No balance cap here: a reversal returns money that was in the account and must always succeed.
+                balance = _credit(tx, payer, currency, held)
+                _insert_entry(tx, payer, currency, EntryKind.REVERSAL, held, balance, key, trade_no)
             tx.execute(
                 "UPDATE attempts SET status = ?, updated_at = ? WHERE idempotency_key = ?",
                 (AttemptStatus.REVERSED.value, _now(), key),
@@ -241,6 +262,66 @@ class WalletStore:
             return before, AttemptStatus.REVERSED
 
         return self._transaction(work)
+
+    # --- refunds -------------------------------------------------------------------------------------------
+
+    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Credit ``refund.amount`` back to the account the paid key debited, at most once per refund key.
+
+        One transaction, in the order of checks of :mod:`tradepay_wallet._refunds`. The paid key's row is
+        locked first (PostgreSQL), so refunds and cancels of one payment key run one after another and their
+        sum is checked against what the key took with nothing in between.
+        """
+        payment_key = attempt.idempotency_key
+
+        def work(tx: _Session) -> RefundAnswer:
+            charged = tx.select_for_update(
+                "SELECT status, payer, currency, amount FROM attempts WHERE idempotency_key = ?", (payment_key,)
+            ).fetchone()
+            refunds = Refunds(tx, _now())
+            known = refunds.find(refund.idempotency_key)
+            if known is not None:
+                return replay(known, attempt, refund)
+            charge = None
+            if charged is not None and charged[0] in (AttemptStatus.PAID, AttemptStatus.REVERSED):
+                status, _, currency, amount = charged
+                charge = Charge(currency, amount, refunds.refunded(payment_key), status == AttemptStatus.REVERSED)
+            refusal = judge(charge, refund)
+            if refusal is not None:
+                refunds.record(attempt, refund, RefundState.FAILED, refusal)
+                return refusal
+            payer, currency, amount = charged[1], refund.amount.currency, refund.amount.minor_units
+            # No balance cap, as for a reversal: this money was in the account.
+            balance = _credit(tx, payer, currency, amount)
+            _insert_entry(
+                tx, payer, currency, EntryKind.REFUND, amount, balance, refund.idempotency_key, refund.trade_no
+            )
+            answer = succeeded(refund.amount)
+            # The refund key's row last: if another process recorded the key meanwhile, this insert fails and the
+            # credit above is rolled back with it.
+            refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+            return answer
+
+        return self._transaction(work)
+
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
+
+        def work(tx: _Session) -> RefundOutcome:
+            refunds = Refunds(tx, _now())
+            row = refunds.find(refund.idempotency_key)
+            if row is None:
+                row = refunds.void(attempt, refund)
+            if row is not None and row.state is RefundState.SUCCEEDED:
+                return RefundOutcome.SUCCEEDED
+            return RefundOutcome.FAILED
+
+        return self._transaction(work)
+
+    def refunds(self, payment_key: str | None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
+        with self._database().read() as conn:
+            return Refunds(conn, _now()).of_payment(payment_key)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
