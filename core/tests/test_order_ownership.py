@@ -98,3 +98,33 @@ def test_a_mini_program_of_one_merchant_cannot_pay_another_merchants_order(
     other = order_of(service, "m1")
     assert pay(service, PaymentType.ORDER_ID, other.trade_no, context_of(None)).result_code is ResultCode.SUCCESS
     assert a.charged == 500
+
+
+def test_an_order_another_book_reports_paid_is_never_charged_again(a: ReferenceProvider) -> None:
+    from tradepay import OrderStatus, hookimpl
+
+    paid_elsewhere = Order("EXT-PAID", PaymentAmount("USD", "250"), "m1", "alice", status=OrderStatus.PAID)
+
+    class Catalogue:
+        @hookimpl
+        def resolve_order(self, payment_request: PaymentRequest) -> Order | None:
+            return paid_elsewhere if payment_request.payment_string == "EXT-PAID" else None
+
+    ledger = MemoryLedger(merchant_secrets=SECRETS)
+    with build_service({"a": a}, chain=ChainSettings(("a",)), ledger=ledger, plugins={"catalogue": Catalogue()}) as s:
+        result = pay(s, PaymentType.ORDER_ID, "EXT-PAID")
+        assert result.result_code is ResultCode.FAILED
+        assert result.result_message == "order EXT-PAID is already paid"
+        assert s.host.ledger.payments(trade_no="EXT-PAID") == []
+    assert a.calls == []
+
+
+def test_a_repeat_of_an_order_paid_here_is_still_the_stored_answer(
+    service: PaymentService, a: ReferenceProvider
+) -> None:
+    made = order_of(service, "m1")
+    first = pay(service, PaymentType.ORDER_ID, made.trade_no)
+    again = pay(service, PaymentType.ORDER_ID, made.trade_no)
+    assert first.result_code is ResultCode.SUCCESS
+    assert again == first
+    assert a.charged == 250

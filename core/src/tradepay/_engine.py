@@ -144,6 +144,9 @@ class Chain:
             return refusal(f"order not found: {request.type.value} {echo_value(request.payment_string, limit=80)}")
         if order.status is OrderStatus.CLOSED:
             return refusal(f"order {order.trade_no} is closed")
+        if order.status is OrderStatus.PAID and not self._paid_here(order.trade_no):
+            # Paid by another order book's account, not by a payment of this ledger: paying it would charge twice.
+            return refusal(f"order {order.trade_no} is already paid")
         if order.status is OrderStatus.OPEN and order.expires_at is not None and order.expires_at <= self._clock():
             return refusal(f"order {order.trade_no} has expired")
         if request.payment_amount is not None and request.payment_amount != order.amount:
@@ -158,6 +161,11 @@ class Chain:
         if info is not None and info.merchant_id is not None and info.merchant_id != order.merchant_id:
             return refusal(f"api_context.mini_program_info.merchant_id is not the merchant of order {order.trade_no}")
         return order
+
+    def _paid_here(self, trade_no: str) -> bool:
+        """Whether this ledger's latest payment of ``trade_no`` succeeded (a repeat is then answered from it)."""
+        latest = self.ledger.payments(trade_no=trade_no, limit=1)
+        return bool(latest) and latest[0].status is PaymentStatus.SUCCEEDED
 
     def _resolve_order(self, request: PaymentRequest, context: APIContext) -> Order | None:
         caller = self._hook.resolve_order
