@@ -175,7 +175,7 @@ def test_a_host_killed_mid_payment_is_settled_by_another_hosts_reconcile(world: 
     world.wallet.clear_fault("slow")
     settled = subprocess.run(world.host_command("reconcile", "--all", "--json"), capture_output=True, text=True)
     assert settled.returncode == 0, settled.stdout + settled.stderr
-    assert json.loads(settled.stdout)[0]["after"] == "failed"  # the wallet never debited: nothing moved
+    assert json.loads(settled.stdout)["settlements"][0]["after"] == "failed"  # the wallet never debited: nothing moved
     assert world.net_charges() == {}
 
     paid = subprocess.run(
