@@ -59,8 +59,11 @@ from tradepay import (
     ProviderSettings,
     Refund,
     RefundAnswer,
+    RefundCharge,
+    RefundKeys,
     RefundOutcome,
     RefundResult,
+    RefundRow,
     ResultCode,
     ResultError,
     Rule,
@@ -85,6 +88,13 @@ def public_classes() -> list[type]:
             continue
         found.append(value)
     return found
+
+
+class _NoConnection:
+    """A connection for :class:`RefundKeys` that is never used: constructing one runs no statement."""
+
+    def execute(self, sql: str, params: object = (), /) -> object:
+        raise AssertionError("RefundKeys ran a statement on construction")
 
 
 class _Examples:
@@ -236,6 +246,17 @@ class _Examples:
                 "result_message": "refunded",
                 "refund": None,
             },
+            RefundRow: {
+                "refund_key": "rf_1",
+                "payment_key": "pay-1-1",
+                "state": "succeeded",
+                "currency": "USD",
+                "amount": 100,
+                "reason": None,
+                "message": "USD 1.00 credited back",
+            },
+            RefundCharge: {"currency": "USD", "amount": 100, "refunded": 0, "reversed": False},
+            RefundKeys: {"conn": _NoConnection(), "now": 1.0},
             CardNumber: {"value": "4242424242424242"},
             CardSecret: {"value": "123"},
             Config.from_mapping: {"raw": {"chain": {"providers": ["ref"]}}, "base_dir": folder, "path": None},

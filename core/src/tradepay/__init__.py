@@ -32,6 +32,17 @@ from ._models import (
 )
 from ._orders import Order, OrderStatus
 from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._refund_keys import (
+    RefundCharge,
+    RefundKeys,
+    RefundReason,
+    RefundRow,
+    RefundState,
+    judge_refund,
+    refund_key_problem,
+    refund_refused,
+    replay_refund,
+)
 from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
 from ._render import (
     echo_json,
@@ -128,6 +139,16 @@ __all__ = [
     "RefundResult",
     "RefundStatus",
     "ResultStatus",
+    # a provider's refund keys
+    "RefundReason",
+    "RefundState",
+    "RefundRow",
+    "RefundCharge",
+    "RefundKeys",
+    "refund_key_problem",
+    "refund_refused",
+    "replay_refund",
+    "judge_refund",
     # the host
     "Host",
     "Config",

@@ -7,9 +7,10 @@ under the agreement, giving its usage back.
 
 from __future__ import annotations
 
+from tradepay import RefundReason, RefundRow, RefundState
+
 from ._answers import Reason
 from ._provider import AgreementProvider
-from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import AgreementSettings
 from ._store import Agreement, AgreementError, AgreementNotFound, AgreementStatus, AgreementStore
 

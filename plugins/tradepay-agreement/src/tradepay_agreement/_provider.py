@@ -19,11 +19,13 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
+    RefundReason,
     hookimpl,
+    refund_key_problem,
+    refund_refused,
 )
 
 from ._cli import agreement_group
-from ._refunds import RefundReason, failed, key_problem
 from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings, shown_location
 from ._store import AgreementStore, database_errors
 
@@ -98,9 +100,9 @@ class AgreementProvider:
             amount=refund.amount.minor_units,
             currency=refund.amount.currency,
         )
-        if problem := key_problem(attempt, refund):
+        if problem := refund_key_problem(attempt, refund):
             log.warning("refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return failed(RefundReason.INVALID_REQUEST, problem)
+            return refund_refused(RefundReason.INVALID_REQUEST, problem)
         answer = self._store.refund(attempt, refund)
         log.info("refund_answered", outcome=answer.outcome.value, reason=answer.reason)
         return answer
@@ -109,7 +111,7 @@ class AgreementProvider:
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """``SUCCEEDED`` if the refund key's money went back, else ``FAILED``; an unseen refund key is voided
         first, so that a late ``refund`` with it moves nothing."""
-        if key_problem(attempt, refund):
+        if refund_key_problem(attempt, refund):
             return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self._store.inquire_refund(attempt, refund)
         _log.info("refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value)

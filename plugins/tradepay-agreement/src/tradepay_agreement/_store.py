@@ -55,17 +55,23 @@ from tradepay import (
     ProviderStatus,
     Refund,
     RefundAnswer,
+    RefundCharge,
+    RefundKeys,
     RefundOutcome,
+    RefundRow,
+    RefundState,
     ResultCode,
     TradePayError,
     echo_value,
     format_amount,
+    judge_refund,
     migrate,
     open_database,
+    replay_refund,
 )
 
 from ._answers import Reason, decline, from_row, paid, to_row
-from ._refunds import Charge, RefundRow, Refunds, RefundState, judge, replay, succeeded
+from ._refunds import NOT_CHARGED, succeeded
 from ._schema import SCHEMA_VERSION, migrations_for
 from ._settings import DEFAULT_SCHEMA, MAX_LIMIT
 
@@ -568,7 +574,7 @@ class AgreementStore:
         ).rowcount
         if taken != 1:
             return False
-        held = amount - Refunds(conn, self._clock()).refunded(idempotency_key)
+        held = amount - RefundKeys(conn, self._clock()).refunded(idempotency_key)
         self._give_back(conn, agreement_id, held, 1 if held > 0 else 0, idempotency_key)
         return True
 
@@ -587,7 +593,7 @@ class AgreementStore:
         """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
         refund key, and take it off the agreement's usage (the count too, once the payment is refunded in full).
 
-        One transaction, in the order of checks of :mod:`tradepay_agreement._refunds`, run once more if another
+        One transaction, in the order of checks of :func:`tradepay.judge_refund`, run once more if another
         writer recorded the refund key meanwhile (PostgreSQL; SQLite is serial): the second run finds the key.
         """
         try:
@@ -604,14 +610,14 @@ class AgreementStore:
                 # payment's refunds cannot change until this transaction ends.
                 conn.execute(_LOCK_AGREEMENT + self._for_update, (row[10],))
                 row = conn.execute(_ATTEMPT, (payment_key,)).fetchone()
-            refunds = Refunds(conn, self._clock())
+            refunds = RefundKeys(conn, self._clock())
             known = refunds.find(refund.idempotency_key)
             if known is not None:
-                return replay(known, attempt, refund)
+                return replay_refund(known, attempt, refund)
             charge = None
             if row is not None and row[0] in ("debited", "reversed"):
-                charge = Charge(row[4], row[3], refunds.refunded(payment_key), row[0] == "reversed")
-            refusal = judge(charge, refund)
+                charge = RefundCharge(row[4], row[3], refunds.refunded(payment_key), row[0] == "reversed")
+            refusal = judge_refund(charge, refund, not_charged=NOT_CHARGED)
             if refusal is not None:
                 refunds.record(attempt, refund, RefundState.FAILED, refusal)
                 return refusal
@@ -628,18 +634,12 @@ class AgreementStore:
     def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
         with self._db.write() as conn:
-            refunds = Refunds(conn, self._clock())
-            row = refunds.find(refund.idempotency_key)
-            if row is None:
-                row = refunds.void(attempt, refund)
-        if row is not None and row.state is RefundState.SUCCEEDED:
-            return RefundOutcome.SUCCEEDED
-        return RefundOutcome.FAILED
+            return RefundKeys(conn, self._clock()).inquire(attempt, refund)
 
     def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
         """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
         with self._db.read() as conn:
-            return Refunds(conn, self._clock()).of_payment(payment_key)
+            return RefundKeys(conn, self._clock()).of_payment(payment_key)
 
     def _attempt_or_void(self, conn: Any, order: Order, idempotency_key: str) -> tuple[Any, ...] | None:
         """The key's attempt row (columns of ``_ATTEMPT``); for an unseen key, insert a ``voided`` tombstone and

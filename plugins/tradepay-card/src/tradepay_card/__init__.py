@@ -7,10 +7,11 @@ the expiry and that scenario are stored; card numbers and CVCs never reach disk,
 
 from __future__ import annotations
 
+from tradepay import RefundReason, RefundRow, RefundState
+
 from ._enrolment import Brand, CardDetails, Expiry, check_card, parse_expiry
 from ._network import Scenario
 from ._provider import HANG_SECONDS, CardProvider
-from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import CardSettings, parse_settings
 from ._store import AttemptRow, AttemptStatus, Card, CardStore, Movement
 

@@ -26,15 +26,17 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
+    RefundReason,
     ResultCode,
     ResultError,
     format_amount,
     hookimpl,
+    refund_key_problem,
+    refund_refused,
 )
 
 from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
 from ._network import Scenario
-from ._refunds import RefundReason, failed, key_problem
 from ._settings import CardSettings, parse_settings
 from ._store import AttemptRow, AttemptStatus, Card, CardStore, Ledger
 
@@ -196,7 +198,7 @@ class CardProvider:
         """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
 
         Answers ``SUCCEEDED`` when the money went back to the card, ``FAILED`` with a ``reason`` when nothing
-        moved (see :mod:`tradepay_card._refunds`), and the first answer again to a repeat of the refund key.
+        moved (see :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key.
         Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
         sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
         """
@@ -207,9 +209,9 @@ class CardProvider:
             amount=refund.amount.minor_units,
             currency=refund.amount.currency,
         )
-        if problem := key_problem(attempt, refund):
+        if problem := refund_key_problem(attempt, refund):
             log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return failed(RefundReason.INVALID_REQUEST, problem)
+            return refund_refused(RefundReason.INVALID_REQUEST, problem)
         card = self.store.charged_card(attempt.idempotency_key)
         if card is not None and card.scenario is Scenario.REFUND_HANGS:
             log.info("card.refund_hangs", token=card.token)
@@ -226,7 +228,7 @@ class CardProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        if key_problem(attempt, refund):
+        if refund_key_problem(attempt, refund):
             return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self.store.inquire_refund(attempt, refund)
         _log.info(

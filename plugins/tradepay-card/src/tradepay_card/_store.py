@@ -42,16 +42,22 @@ from tradepay import (
     PaymentResult,
     Refund,
     RefundAnswer,
+    RefundCharge,
+    RefundKeys,
     RefundOutcome,
+    RefundRow,
+    RefundState,
     ResultCode,
     ResultError,
+    judge_refund,
     migrate,
     open_database,
+    replay_refund,
 )
 
 from ._enrolment import Brand, CardDetails, Expiry
 from ._network import Scenario
-from ._refunds import Charge, RefundRow, Refunds, RefundState, declined_by_network, judge, replay, succeeded
+from ._refunds import NOT_CHARGED, declined_by_network, succeeded
 
 __all__ = ["DEFAULT_SCHEMA", "MIGRATIONS", "AttemptRow", "AttemptStatus", "Card", "CardStore", "Ledger", "Movement"]
 
@@ -303,9 +309,9 @@ class Ledger:
             self._move(key, "charge", card.token, currency, amount)
 
     @property
-    def refunds(self) -> Refunds:
+    def refunds(self) -> RefundKeys:
         """The refunds table, in this transaction."""
-        return Refunds(self._conn, self._now)
+        return RefundKeys(self._conn, self._now)
 
     def charged_card(self, key: str) -> Card | None:
         """The card that ``key``'s charge was made on, or ``None`` if the key charged no card."""
@@ -413,7 +419,7 @@ class CardStore:
     def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
         """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
 
-        One transaction, in the order of checks of :mod:`tradepay_card._refunds`. The paid key's row is locked
+        One transaction, in the order of checks of :func:`tradepay.judge_refund`. The paid key's row is locked
         first (PostgreSQL), so refunds and cancels of one payment key run one after another and their sum is
         checked against what the key took with nothing in between; two transactions recording one new refund key
         meet on its primary key (see :meth:`run`).
@@ -425,13 +431,18 @@ class CardStore:
             refunds = ledger.refunds
             known = refunds.find(refund.idempotency_key)
             if known is not None:
-                return replay(known, attempt, refund)
+                return replay_refund(known, attempt, refund)
             charge, card = None, None
             if charged is not None and charged.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
                 reversed_ = charged.status is AttemptStatus.REVERSED
-                charge = Charge(charged.currency, charged.amount, refunds.refunded(payment_key), reversed_)
+                charge = RefundCharge(charged.currency, charged.amount, refunds.refunded(payment_key), reversed_)
                 card = ledger.charged_card(payment_key)
-            refusal = judge(charge, refund) or (declined_by_network(card.scenario) if card else None)
+            refusal = judge_refund(
+                charge,
+                refund,
+                not_charged=NOT_CHARGED,
+                provider_check=lambda: declined_by_network(card.scenario) if card else None,
+            )
             if refusal is not None:
                 refunds.record(attempt, refund, RefundState.FAILED, refusal)
                 return refusal
@@ -447,13 +458,7 @@ class CardStore:
         """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
 
         def look(ledger: Ledger) -> RefundOutcome:
-            refunds = ledger.refunds
-            row = refunds.find(refund.idempotency_key)
-            if row is None:
-                row = refunds.void(attempt, refund)
-            if row is not None and row.state is RefundState.SUCCEEDED:
-                return RefundOutcome.SUCCEEDED
-            return RefundOutcome.FAILED
+            return ledger.refunds.inquire(attempt, refund)
 
         return self.run(look)
 
@@ -461,7 +466,7 @@ class CardStore:
         """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first; the money of a
         ``succeeded`` one went back to the card the payment key charged."""
         with self.database.read() as conn:
-            return Refunds(conn, self._clock()).of_payment(payment_key)
+            return RefundKeys(conn, self._clock()).of_payment(payment_key)
 
     def charged_card(self, key: str) -> Card | None:
         """The card that ``key``'s charge was made on, or ``None`` if the key charged no card (a plain read)."""

@@ -10,10 +10,11 @@ Configure it as ``[providers.wallet]``; see the README for settings, commands an
 
 from __future__ import annotations
 
+from tradepay import RefundReason, RefundRow, RefundState
+
 from ._answers import Reason
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
 from ._provider import HANG_SECONDS, MALFORMED_ANSWER, WalletProvider
-from ._refunds import RefundReason, RefundRow, RefundState
 from ._settings import WalletSettings
 from ._store import EntryKind, LedgerEntry
 

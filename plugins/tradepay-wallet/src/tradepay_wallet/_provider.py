@@ -23,15 +23,18 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
+    RefundReason,
+    RefundRow,
     ResultCode,
     format_amount,
     hookimpl,
+    refund_key_problem,
+    refund_refused,
 )
 
 from ._answers import Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
-from ._refunds import RefundReason, RefundRow, failed, key_problem
 from ._settings import WalletSettings, parse_settings
 from ._store import AttemptStatus, LedgerEntry, WalletStore
 
@@ -187,7 +190,7 @@ class WalletProvider:
         """Credit ``refund.amount`` back to the account that ``attempt``'s key debited, at most once per refund key.
 
         Answers ``SUCCEEDED`` when the money went back, ``FAILED`` with a ``reason`` when nothing moved (see
-        :mod:`tradepay_wallet._refunds`), and the first answer again to a repeat of the refund key. Never more
+        :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key. Never more
         than the key took, in all. Fault profiles never touch refunds.
         """
         log = _log.bind(
@@ -197,9 +200,9 @@ class WalletProvider:
             amount=refund.amount.minor_units,
             currency=refund.amount.currency,
         )
-        if problem := key_problem(attempt, refund):
+        if problem := refund_key_problem(attempt, refund):
             log.warning("wallet.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return failed(RefundReason.INVALID_REQUEST, problem)
+            return refund_refused(RefundReason.INVALID_REQUEST, problem)
         answer = await asyncio.to_thread(self._store.refund, attempt, refund)
         log.info("wallet.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
         return answer
@@ -211,7 +214,7 @@ class WalletProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        if key_problem(attempt, refund):
+        if refund_key_problem(attempt, refund):
             return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = await asyncio.to_thread(self._store.inquire_refund, attempt, refund)
         _log.info(

@@ -39,16 +39,22 @@ from tradepay import (
     PaymentResult,
     Refund,
     RefundAnswer,
+    RefundCharge,
+    RefundKeys,
     RefundOutcome,
+    RefundRow,
+    RefundState,
     ResultError,
+    judge_refund,
     migrate,
     open_database,
+    replay_refund,
 )
 
 from ._answers import Reason, declined, paid
 from ._checks import MAX_BALANCE
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
-from ._refunds import Charge, RefundRow, Refunds, RefundState, judge, replay, succeeded
+from ._refunds import NOT_CHARGED, succeeded
 from ._schema import migrations_for
 
 __all__ = ["DEFAULT_SCHEMA", "AttemptStatus", "EntryKind", "LedgerEntry", "Settlement", "WalletStore"]
@@ -250,7 +256,7 @@ class WalletStore:
                 "SELECT payer, currency, amount, trade_no FROM attempts WHERE idempotency_key = ?", (key,)
             ).fetchone()
             # What refunds gave back already is not given twice.
-            held = amount - Refunds(tx, _now()).refunded(key)
+            held = amount - RefundKeys(tx, _now()).refunded(key)
             if held > 0:
                 # No balance cap here: a reversal returns money that was in the account and must always succeed.
                 balance = _credit(tx, payer, currency, held)
@@ -268,7 +274,7 @@ class WalletStore:
     def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
         """Credit ``refund.amount`` back to the account the paid key debited, at most once per refund key.
 
-        One transaction, in the order of checks of :mod:`tradepay_wallet._refunds`. The paid key's row is
+        One transaction, in the order of checks of :func:`tradepay.judge_refund`. The paid key's row is
         locked first (PostgreSQL), so refunds and cancels of one payment key run one after another and their
         sum is checked against what the key took with nothing in between.
         """
@@ -278,15 +284,15 @@ class WalletStore:
             charged = tx.select_for_update(
                 "SELECT status, payer, currency, amount FROM attempts WHERE idempotency_key = ?", (payment_key,)
             ).fetchone()
-            refunds = Refunds(tx, _now())
+            refunds = RefundKeys(tx, _now())
             known = refunds.find(refund.idempotency_key)
             if known is not None:
-                return replay(known, attempt, refund)
+                return replay_refund(known, attempt, refund)
             charge = None
             if charged is not None and charged[0] in (AttemptStatus.PAID, AttemptStatus.REVERSED):
                 status, _, currency, amount = charged
-                charge = Charge(currency, amount, refunds.refunded(payment_key), status == AttemptStatus.REVERSED)
-            refusal = judge(charge, refund)
+                charge = RefundCharge(currency, amount, refunds.refunded(payment_key), status == AttemptStatus.REVERSED)
+            refusal = judge_refund(charge, refund, not_charged=NOT_CHARGED)
             if refusal is not None:
                 refunds.record(attempt, refund, RefundState.FAILED, refusal)
                 return refusal
@@ -308,20 +314,14 @@ class WalletStore:
         """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
 
         def work(tx: _Session) -> RefundOutcome:
-            refunds = Refunds(tx, _now())
-            row = refunds.find(refund.idempotency_key)
-            if row is None:
-                row = refunds.void(attempt, refund)
-            if row is not None and row.state is RefundState.SUCCEEDED:
-                return RefundOutcome.SUCCEEDED
-            return RefundOutcome.FAILED
+            return RefundKeys(tx, _now()).inquire(attempt, refund)
 
         return self._transaction(work)
 
     def refunds(self, payment_key: str | None) -> list[RefundRow]:
         """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
         with self._database().read() as conn:
-            return Refunds(conn, _now()).of_payment(payment_key)
+            return RefundKeys(conn, _now()).of_payment(payment_key)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
