@@ -1,9 +1,0 @@
-"""Operations: health, readiness and Prometheus metrics."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-__all__ = ["router"]
-
-router = APIRouter()
