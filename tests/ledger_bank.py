@@ -40,7 +40,7 @@ from tradepay import (
     immediate_transaction,
     open_sqlite,
 )
-from tradepay._records import AttemptRecord, Payment
+from tradepay._ledger.records import AttemptRecord, Payment
 
 __all__ = [
     "MOVES_MONEY",

@@ -40,8 +40,8 @@ from tradepay import (
     SQLiteLedger,
     hookimpl,
 )
-from tradepay._attempts import Attempt
-from tradepay._records import Payment
+from tradepay._chain.capabilities import Attempt
+from tradepay._ledger.records import Payment
 from tradepay.testing import sample_context
 from tradepay_wallet import WalletProvider
 
@@ -115,9 +115,9 @@ PRELOAD = [
     "pytest",
     "tradepay",
     "tradepay._host",
-    "tradepay._reconcile",
+    "tradepay._ledger.reconcile",
     "tradepay._service",
-    "tradepay._sql_ledger",
+    "tradepay._ledger.sql",
     "tradepay.testing",
     "tradepay_wallet",
     "ledger_workers",

@@ -34,7 +34,7 @@ from click.testing import CliRunner
 
 import tradepay._logging
 from tradepay import Config, Host, PaymentStatus, SQLiteLedger
-from tradepay._cli import cli
+from tradepay._cli.main import cli
 from tradepay._discovery import installed_providers
 
 #: Commands that never read the configuration; they are run against the environments that concern them.
@@ -170,7 +170,7 @@ def command_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CommandLi
 
 def _is_core(command: click.Command) -> bool:
     module = command.callback.__module__ if command.callback is not None else ""
-    return module == "tradepay._cli" or module.startswith("tradepay._")
+    return module == "tradepay._cli.main" or module.startswith("tradepay._")
 
 
 def test_the_commands_are_read_from_click(command_line: CommandLine) -> None:

@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 import tradepay._logging
 from tradepay import Config, Host
-from tradepay._cli import cli
+from tradepay._cli.main import cli
 from tradepay._discovery import installed_providers
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

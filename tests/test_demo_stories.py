@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tradepay import Order, PaymentStatus, ProviderConfig, ProviderStatus, ResultCode
-from tradepay._demo import STORIES, DemoOutcome, run_demo
+from tradepay._cli.demo import STORIES, DemoOutcome, run_demo
 from tradepay_agreement import AgreementProvider
 from tradepay_card import CardProvider
 from tradepay_wallet import WalletProvider

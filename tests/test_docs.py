@@ -1,6 +1,6 @@
 """The documentation says what the code does, and these tests fail when the two drift apart.
 
-* every hook declared in ``tradepay._hookspecs`` has a ``## name`` section in ``docs/hooks.md`` with its
+* every hook declared in ``tradepay._chain.hookspecs`` has a ``## name`` section in ``docs/hooks.md`` with its
   exact signature, and every such section names a real hook;
 * every configuration key the code accepts is in the key table of ``docs/configuration.md`` (and only those),
   with the code's default, and the table's examples are accepted by the configuration loader;
@@ -40,11 +40,12 @@ import structlog
 from click.testing import CliRunner
 
 import tradepay._logging
-from tradepay import Config, Host, _hookspecs
-from tradepay._cli import cli
+from tradepay import Config, Host
+from tradepay._chain import hookspecs as _hookspecs
+from tradepay._chain.rules import _RULE_KEYS
+from tradepay._cli.main import cli
 from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings, LedgerSettings
 from tradepay._discovery import installed_providers
-from tradepay._rules import _RULE_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -284,7 +285,7 @@ def builtin_commands() -> dict[str, click.Command]:
     return {
         name: command
         for name, command in cli.commands.items()
-        if command.callback is not None and command.callback.__module__ == "tradepay._cli"
+        if command.callback is not None and command.callback.__module__ == "tradepay._cli.main"
     }
 
 
@@ -336,7 +337,7 @@ def origin(command: click.Command) -> str:
 
 
 def core_group() -> click.Group:
-    """The core's own command line: the commands of ``tradepay._cli.cli`` that the core defines (tests elsewhere
+    """The core's own command line: the commands of ``tradepay._cli.main.cli`` that the core defines (tests elsewhere
     may have left plugin commands on it)."""
     own = {name: c for name, c in cli.commands.items() if origin(c) == "tradepay" or origin(c).startswith("tradepay.")}
     return click.Group("tradepay", commands=own)
@@ -632,11 +633,18 @@ def test_the_index_links_to_every_page() -> None:
 
 
 def core_modules() -> set[str]:
-    """The modules of the core's package (``_engine.py``) and its sub-packages and data folders (``testing/``)."""
+    """The core's modules by path (``_chain/chain.py``), its folders (``_chain/``, ``testing/``) and the data
+    folders inside its private packages (``_cli/templates/``); ``testing/``'s own modules are its business."""
     package = Path(tradepay.__file__).parent
-    modules = {path.name for path in package.glob("*.py")}
-    folders = {f"{path.name}/" for path in package.iterdir() if path.is_dir() and path.name != "__pycache__"}
-    return modules | folders
+    names = {path.name for path in package.glob("*.py")}
+    for folder in package.iterdir():
+        if not folder.is_dir() or folder.name == "__pycache__":
+            continue
+        names.add(f"{folder.name}/")
+        if folder.name.startswith("_"):
+            names |= {f"{folder.name}/{path.name}" for path in folder.glob("*.py") if path.name != "__init__.py"}
+            names |= {f"{folder.name}/{d.name}/" for d in folder.iterdir() if d.is_dir() and d.name != "__pycache__"}
+    return names
 
 
 def test_the_architecture_page_names_every_core_module() -> None:

@@ -36,7 +36,7 @@ from tradepay import (
     PaymentType,
     ResultCode,
 )
-from tradepay._reconcile import Settlement
+from tradepay._ledger.reconcile import Settlement
 from tradepay.testing import sample_context
 
 # pytest's importlib mode puts no test folder on sys.path; the helpers are imported by their plain names.

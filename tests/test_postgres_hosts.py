@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tradepay import PaymentAmount, PaymentStatus, PostgresLedger, ProviderConfig
-from tradepay._postgres import PostgresDatabase
+from tradepay._ledger.postgres import PostgresDatabase
 from tradepay_wallet import EntryKind, WalletProvider
 
 if str(Path(__file__).parent) not in sys.path:

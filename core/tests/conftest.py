@@ -23,7 +23,7 @@ from tradepay import (
     PaymentService,
     PaymentType,
 )
-from tradepay._cli import cli
+from tradepay._cli.main import cli
 from tradepay.testing import ReferenceProvider, build_service, sample_context
 
 #: The signing secret of merchant ``m1`` in every bench.

@@ -25,7 +25,7 @@ from tradepay import (
     ResultError,
     hookimpl,
 )
-from tradepay._breaker import CircuitBreaker, is_technical_failure
+from tradepay._chain.breaker import CircuitBreaker, is_technical_failure
 from tradepay.testing import ReferenceProvider, sample_context
 
 
@@ -152,7 +152,7 @@ def test_the_chain_skips_an_open_provider_and_probes_it_after_the_cool_down(benc
 
 
 def test_explain_shows_an_open_circuit(bench_factory: Any) -> None:
-    from tradepay._explain import explain_chain
+    from tradepay._cli.explain import explain_chain
 
     clock = Clock()
     bench = bench_factory(a=ReferenceProvider(), b=ReferenceProvider())

@@ -48,14 +48,14 @@ from tradepay import (
     json_time,
     load_config,
 )
-from tradepay._cli import cli
-from tradepay._cli_errors import describe
+from tradepay._chain.rules import _RULE_KEYS
+from tradepay._cli.explain import SAMPLE_OUTCOMES
+from tradepay._cli.guard import describe
+from tradepay._cli.main import cli
+from tradepay._cli.waiting import WaitingLine
 from tradepay._config import HOST_PROVIDER_KEYS, MAX_CONFIG_BYTES, LedgerSettings
-from tradepay._databases import SQLiteDatabase
 from tradepay._discovery import InstalledCommand, installed_commands, installed_providers
-from tradepay._explain import SAMPLE_OUTCOMES
-from tradepay._rules import _RULE_KEYS
-from tradepay._waiting import WaitingLine
+from tradepay._ledger.databases import SQLiteDatabase
 
 REFERENCE = '[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
 THEN_INQUIRE = "inquire; paid: stop; not paid: next; unknown: cancel"
@@ -688,9 +688,9 @@ def test_pay_shows_which_provider_it_waits_on_only_on_a_terminal(
     write_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, terminal: bool, as_json: bool, shown: bool
 ) -> None:
     config = write_config(HANGING)
-    monkeypatch.setattr("tradepay._waiting.stderr_is_terminal", lambda: terminal)
-    monkeypatch.setattr("tradepay._waiting.SHOW_AFTER_S", 0.0)
-    monkeypatch.setattr("tradepay._waiting._REFRESH_S", 0.01)
+    monkeypatch.setattr("tradepay._cli.waiting.stderr_is_terminal", lambda: terminal)
+    monkeypatch.setattr("tradepay._cli.waiting.SHOW_AFTER_S", 0.0)
+    monkeypatch.setattr("tradepay._cli.waiting._REFRESH_S", 0.01)
 
     result = invoke("--config", str(config), "pay", "--amount", "100", "--currency", "USD", "--payer", "a",
                     *(["--json"] if as_json else []))  # fmt: skip
@@ -1052,7 +1052,7 @@ def test_an_unexpected_exception_is_one_line_saying_where_the_traceback_is(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("tradepay._explain.explain_chain", broken)
+    monkeypatch.setattr("tradepay._cli.explain.explain_chain", broken)
     args = ["--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD"]
 
     quiet = invoke(*args)
@@ -1072,7 +1072,7 @@ def test_ctrl_c_outside_a_payment_is_one_line(reference_config: Path, monkeypatc
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("tradepay._explain.explain_chain", interrupted)
+    monkeypatch.setattr("tradepay._cli.explain.explain_chain", interrupted)
 
     result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD")
 
@@ -1102,7 +1102,7 @@ def test_every_failure_of_the_environment_is_one_line(
     def failing(*args: object) -> None:
         raise error
 
-    monkeypatch.setattr("tradepay._explain.explain_chain", failing)
+    monkeypatch.setattr("tradepay._cli.explain.explain_chain", failing)
 
     result = invoke("--config", str(reference_config), "explain", "--amount", "100", "--currency", "USD")
 

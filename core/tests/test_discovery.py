@@ -347,7 +347,7 @@ def test_providers_lists_an_unconfigured_provider_from_metadata_without_importin
     world = make_world(kit, tmp_path, ["acme-good", "marked-unconfigured", "broken-import"], config_for("acme"))
 
     done = run(
-        world, "-c", "from tradepay._cli import main; main()", "--config", str(world.config), "providers", "--json"
+        world, "-c", "from tradepay._cli.main import main; main()", "--config", str(world.config), "providers", "--json"
     )
 
     assert done.returncode == 0, done.stderr
@@ -403,7 +403,7 @@ def test_a_misspelt_provider_gets_the_closest_installed_name(kit: Kit, tmp_path:
 
 def test_help_lists_a_declared_command_group_without_importing_its_provider(kit: Kit, tmp_path: Path) -> None:
     world = make_world(kit, tmp_path, ["acme-good", "marked-unconfigured"], config_for("acme"))
-    cli = ["-c", "from tradepay._cli import main; main()", "--config", str(world.config)]
+    cli = ["-c", "from tradepay._cli.main import main; main()", "--config", str(world.config)]
 
     listed = run(world, *cli, "--help")
     asked = run(world, *cli, "marked", "--help")

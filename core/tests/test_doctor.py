@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tradepay._cli import cli
-from tradepay._migrations import SCHEMA_VERSION
-from tradepay._sql_ledger import PostgresLedger, SQLiteLedger
+from tradepay._cli.main import cli
+from tradepay._ledger.migrations import SCHEMA_VERSION
+from tradepay._ledger.sql import PostgresLedger, SQLiteLedger
 
 
 def doctor(config: Path) -> tuple[int, str]:

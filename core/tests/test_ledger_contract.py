@@ -27,13 +27,13 @@ from tradepay import (
     ProviderStatus,
     ResultCode,
 )
-from tradepay._databases import Database, SQLiteDatabase
-from tradepay._ledger import LedgerConflict
-from tradepay._migrations import SCHEMA_VERSION, migrate
-from tradepay._postgres import PostgresDatabase
-from tradepay._records import AttemptRecord, Decision
-from tradepay._sql_ledger import PostgresLedger, SQLiteLedger, SQLLedger, result_to_json
-from tradepay._states import IllegalTransition
+from tradepay._ledger.databases import Database, SQLiteDatabase
+from tradepay._ledger.memory import LedgerConflict
+from tradepay._ledger.migrations import SCHEMA_VERSION, migrate
+from tradepay._ledger.postgres import PostgresDatabase
+from tradepay._ledger.records import AttemptRecord, Decision
+from tradepay._ledger.sql import PostgresLedger, SQLiteLedger, SQLLedger, result_to_json
+from tradepay._ledger.states import IllegalTransition
 from tradepay.testing import sample_context
 
 SECRETS = {"m1": "a-secret-of-sixteen+"}
@@ -117,7 +117,7 @@ def test_requests_resolve_through_every_type(ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("owner", ["m2", "m3"], ids=["another-merchant-with-a-secret", "a-merchant-without-one"])
 def test_an_order_string_names_only_orders_of_the_merchant_that_signed_it(ledger: Ledger, owner: str) -> None:
-    from tradepay._orderstring import sign_order_string
+    from tradepay._ledger.orderstring import sign_order_string
 
     theirs = ledger.create_order(PaymentAmount("USD", "500"), merchant_id=owner, payer_id="alice")
     forged = sign_order_string("m1", theirs.trade_no, SECRETS["m1"])  # m1's valid signature, their order

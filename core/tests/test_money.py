@@ -10,7 +10,7 @@ import iso4217
 import pytest
 
 from tradepay import InvalidInput, PaymentAmount, SQLiteLedger
-from tradepay._money import _EXPONENTS, _NOT_PAYABLE, _WITHDRAWN, ISO_4217_PUBLISHED, minor_unit_exponent
+from tradepay._spi.money import _EXPONENTS, _NOT_PAYABLE, _WITHDRAWN, ISO_4217_PUBLISHED, minor_unit_exponent
 
 # The one unit of account to which ISO 4217 gives a minor unit (the Arab Monetary Fund's accounting dinar).
 _UNITS_WITH_A_MINOR_UNIT = {"XAD"}

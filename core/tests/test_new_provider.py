@@ -24,8 +24,8 @@ from click.testing import CliRunner, Result
 
 import tradepay
 import tradepay._logging
-from tradepay._cli import cli
-from tradepay._newprovider import FILES, ProviderNames, render_provider
+from tradepay._cli.main import cli
+from tradepay._cli.new_provider import FILES, ProviderNames, render_provider
 
 NAME = "acme-pay"
 NAMES = ProviderNames(NAME)
@@ -90,7 +90,7 @@ def test_the_core_wheel_ships_the_templates() -> None:
 
     core = Path(tradepay.__file__).resolve().parents[2]
     shipped = {f.distribution_path for f in WheelBuilder(str(core)).recurse_included_files()}
-    missing = [t for t in FILES if f"tradepay/_templates/provider/{t}" not in shipped]
+    missing = [t for t in FILES if f"tradepay/_cli/templates/provider/{t}" not in shipped]
     assert not missing, f"the wheel of tradepay would not ship {missing}"
 
 

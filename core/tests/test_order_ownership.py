@@ -20,7 +20,7 @@ from tradepay import (
     PaymentType,
     ResultCode,
 )
-from tradepay._orderstring import sign_order_string
+from tradepay._ledger.orderstring import sign_order_string
 from tradepay.testing import ReferenceProvider, build_service, sample_context
 
 SECRETS = {"m1": "the-secret-of-merchant-m1", "m2": "the-secret-of-merchant-m2"}

@@ -31,8 +31,8 @@ from tradepay import (
     ResultCode,
     hookimpl,
 )
-from tradepay._cli import cli
-from tradepay._sql_ledger import SQLiteLedger
+from tradepay._cli.main import cli
+from tradepay._ledger.sql import SQLiteLedger
 from tradepay.testing import ReferenceProvider, sample_context
 
 

@@ -19,7 +19,7 @@ from tradepay import (
     Rule,
     RuleTable,
 )
-from tradepay._rules import DEFAULT_RULES, effective_decision, parse_rules
+from tradepay._chain.rules import DEFAULT_RULES, effective_decision, parse_rules
 
 
 def answer(code: str, error: int | None = None, reason: str | None = None) -> PaymentResult:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tradepay import ConfigError, PaymentAmount, PaymentResult, PaymentStatus, ResultCode, open_sqlite
-from tradepay._databases import SQLiteDatabase
-from tradepay._migrations import MIGRATIONS, SCHEMA_VERSION, migrate
-from tradepay._sql_ledger import SQLiteLedger
+from tradepay._ledger.databases import SQLiteDatabase
+from tradepay._ledger.migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+from tradepay._ledger.sql import SQLiteLedger
 
 
 def test_the_file_is_opened_with_wal_full_sync_and_a_busy_timeout(tmp_path: Path) -> None:

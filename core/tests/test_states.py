@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from tradepay import PaymentStatus, ProviderStatus
-from tradepay._states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, is_terminal
+from tradepay._ledger.states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, is_terminal
 
 P = PaymentStatus
 ALLOWED_PAYMENT = {

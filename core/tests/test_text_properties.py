@@ -36,7 +36,7 @@ from tradepay import (
     SQLiteLedger,
     holds_card_number,
 )
-from tradepay._text import MAX_IDENTIFIER, check_text, plain_texts
+from tradepay._spi.text import MAX_IDENTIFIER, check_text, plain_texts
 from tradepay.testing import ReferenceProvider, build_service
 
 if str(Path(__file__).parent) not in sys.path:

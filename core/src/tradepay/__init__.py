@@ -13,12 +13,36 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
-from ._cards import CardNumber, CardSecret, luhn_valid, mask_card_number, redact_card_numbers
-from ._echo import echo_value, holds_card_number
-from ._errors import ConfigError, DiscoveryError, InvalidInput, TradePayError
-from ._hookspecs import hookimpl
-from ._models import (
+from ._chain.capabilities import Attempt, Capabilities, ProviderConfig, ProviderStatus
+from ._chain.hookspecs import hookimpl
+from ._cli.render import (
+    echo_json,
+    echo_text,
+    format_amount,
+    format_table,
+    format_time,
+    json_amount,
+    json_time,
+    printable,
+)
+from ._kit.refund_keys import (
+    RefundCharge,
+    RefundKeys,
+    RefundReason,
+    RefundRow,
+    RefundState,
+    judge_refund,
+    refund_key_problem,
+    refund_refused,
+    replay_refund,
+)
+from ._ledger.orders import Order, OrderStatus
+from ._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from ._ledger.sqlite import immediate_transaction, open_sqlite
+from ._spi.cards import CardNumber, CardSecret, luhn_valid, mask_card_number, redact_card_numbers
+from ._spi.echo import echo_value, holds_card_number
+from ._spi.errors import ConfigError, DiscoveryError, InvalidInput, TradePayError
+from ._spi.models import (
     APIContext,
     Callback,
     ErrorCode,
@@ -30,56 +54,32 @@ from ._models import (
     ResultCode,
     ResultError,
 )
-from ._orders import Order, OrderStatus
-from ._records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from ._refund_keys import (
-    RefundCharge,
-    RefundKeys,
-    RefundReason,
-    RefundRow,
-    RefundState,
-    judge_refund,
-    refund_key_problem,
-    refund_refused,
-    replay_refund,
-)
-from ._refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
-from ._render import (
-    echo_json,
-    echo_text,
-    format_amount,
-    format_table,
-    format_time,
-    json_amount,
-    json_time,
-    printable,
-)
-from ._sqlite import immediate_transaction, open_sqlite
-from ._text import check_identifier, check_text
+from ._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
+from ._spi.text import check_identifier, check_text
 
 if TYPE_CHECKING:
-    from ._breaker import FailureScope
     from ._bridge import trade_pay, trade_pay_async, trade_pay_request
+    from ._chain.breaker import FailureScope
+    from ._chain.chain import PlanStep
+    from ._chain.rules import DEFAULT_RULES, Rule, RuleTable
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
-    from ._databases import Database, open_database
-    from ._engine import PlanStep
     from ._host import Host
-    from ._ledger import Ledger, MemoryLedger
+    from ._ledger.databases import Database, open_database
+    from ._ledger.memory import Ledger, MemoryLedger
+    from ._ledger.migrations import migrate
+    from ._ledger.sql import PostgresLedger, SQLiteLedger
     from ._logging import configure_logging, get_logger, log_failures, redact_card_data
-    from ._migrations import migrate
-    from ._rules import DEFAULT_RULES, Rule, RuleTable
     from ._service import PaymentService
-    from ._sql_ledger import PostgresLedger, SQLiteLedger
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "FailureScope": "_breaker",
-    "Database": "_databases",
-    "open_database": "_databases",
-    "migrate": "_migrations",
-    "SQLiteLedger": "_sql_ledger",
-    "PostgresLedger": "_sql_ledger",
+    "FailureScope": "_chain.breaker",
+    "Database": "_ledger.databases",
+    "open_database": "_ledger.databases",
+    "migrate": "_ledger.migrations",
+    "SQLiteLedger": "_ledger.sql",
+    "PostgresLedger": "_ledger.sql",
     "trade_pay": "_bridge",
     "trade_pay_async": "_bridge",
     "trade_pay_request": "_bridge",
@@ -88,17 +88,17 @@ _LAZY = {
     "HostSettings": "_config",
     "ProviderSettings": "_config",
     "load_config": "_config",
-    "PlanStep": "_engine",
+    "PlanStep": "_chain.chain",
     "Host": "_host",
-    "Ledger": "_ledger",
-    "MemoryLedger": "_ledger",
+    "Ledger": "_ledger.memory",
+    "MemoryLedger": "_ledger.memory",
     "configure_logging": "_logging",
     "get_logger": "_logging",
     "log_failures": "_logging",
     "redact_card_data": "_logging",
-    "DEFAULT_RULES": "_rules",
-    "Rule": "_rules",
-    "RuleTable": "_rules",
+    "DEFAULT_RULES": "_chain.rules",
+    "Rule": "_chain.rules",
+    "RuleTable": "_chain.rules",
     "PaymentService": "_service",
 }
 

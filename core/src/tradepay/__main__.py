@@ -1,5 +1,5 @@
 """``python -m tradepay``: the command line."""
 
-from ._cli import main
+from ._cli.main import main
 
 main()

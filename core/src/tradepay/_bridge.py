@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import InvalidInput
+from ._ledger.orders import MAX_TRADE_NO
 from ._logging import get_logger
-from ._models import APIContext, PaymentRequest, PaymentResult, PaymentType
-from ._orders import MAX_TRADE_NO
 from ._service import PaymentService
+from ._spi.errors import InvalidInput
+from ._spi.models import APIContext, PaymentRequest, PaymentResult, PaymentType
 
 __all__ = ["INVALID_PARAMETER", "UNKNOWN_ERROR", "trade_pay", "trade_pay_async", "trade_pay_request"]
 

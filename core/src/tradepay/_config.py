@@ -20,12 +20,12 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ._errors import ConfigError, InvalidInput
-from ._fields import NAME_RE
-from ._numbers import count_refusal, seconds_refusal, shown_value
-from ._orders import check_trade_no
-from ._orderstring import MIN_SECRET_LENGTH
-from ._rules import Rule, check_rules, parse_rules, within
+from ._chain.rules import Rule, check_rules, parse_rules, within
+from ._ledger.orders import check_trade_no
+from ._ledger.orderstring import MIN_SECRET_LENGTH
+from ._spi.errors import ConfigError, InvalidInput
+from ._spi.fields import NAME_RE
+from ._spi.numbers import count_refusal, seconds_refusal, shown_value
 
 __all__ = [
     "CONFIG_ENV",
@@ -351,7 +351,7 @@ def check_host_arguments(
     _instance(host, HostSettings, "host", optional=True)
     _instance(config, Config, "config", optional=True)
     if ledger is not None:
-        from ._ledger import Ledger  # the ledgers import this module: imported here, when a host is built
+        from ._ledger.memory import Ledger  # the ledgers import this module: imported here, when a host is built
 
         if not all(callable(getattr(ledger, name, None)) for name in _protocol_methods(Ledger)):
             raise ConfigError("ledger", f"must be a Ledger (see tradepay.Ledger), got {type(ledger).__name__}")

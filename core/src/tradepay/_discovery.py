@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import DiscoveryError
+from ._spi.errors import DiscoveryError
 
 __all__ = [
     "COMMAND_GROUP",

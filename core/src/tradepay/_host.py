@@ -12,24 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from . import _hookspecs
-from ._attempts import ProviderConfig
+from ._chain import hookspecs as _hookspecs
+from ._chain.capabilities import ProviderConfig
+from ._chain.chain import Chain
+from ._chain.hookchecks import check_hooks
+from ._chain.providers import ProviderHandle
+from ._chain.rules import Rule, RuleTable, check_rules
+from ._chain.threads import DaemonPool
 from ._config import ChainSettings, Config, HostSettings, check_host_arguments, ensure_data_dir
 from ._discovery import load_provider_factories
-from ._engine import Chain
-from ._errors import ConfigError, DiscoveryError
-from ._hookchecks import check_hooks
-from ._ledger import Ledger, MemoryLedger
+from ._ledger.memory import Ledger, MemoryLedger
+from ._ledger.sql import PostgresLedger, SQLiteLedger
 from ._logging import get_logger
-from ._providers import ProviderHandle
-from ._rules import Rule, RuleTable, check_rules
-from ._sql_ledger import PostgresLedger, SQLiteLedger
-from ._threads import DaemonPool
+from ._spi.errors import ConfigError, DiscoveryError
 
 __all__ = ["Host"]
 
 if TYPE_CHECKING:
-    from ._reconcile import Settlement
+    from ._ledger.reconcile import Settlement
 
 _log = get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
@@ -153,8 +153,8 @@ class Host:
         return host
 
     def reconcile(self, **kwargs: Any) -> list[Settlement]:
-        """Settle the ledger's unsettled payments now (see :func:`tradepay._reconcile.reconcile`)."""
-        from ._reconcile import reconcile
+        """Settle the ledger's unsettled payments now (see :func:`tradepay._ledger.reconcile.reconcile`)."""
+        from ._ledger.reconcile import reconcile
 
         return reconcile(self, **kwargs)
 

@@ -25,10 +25,10 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from ._cards import redact_card_numbers
 from ._config import check_log_level
-from ._errors import InvalidInput
 from ._redaction import redact_card_data
+from ._spi.cards import redact_card_numbers
+from ._spi.errors import InvalidInput
 
 __all__ = ["EventLogger", "configure_logging", "get_logger", "log_failures", "redact_card_data"]
 
@@ -212,7 +212,7 @@ def get_logger(name: str) -> EventLogger:
 
 def _printable_values(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Escape control characters in the event's text values, as every human output does (``printable``)."""
-    from ._render import printable
+    from ._cli.render import printable
 
     for key, value in event_dict.items():
         if isinstance(value, str):

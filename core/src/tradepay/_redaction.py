@@ -23,7 +23,7 @@ from collections.abc import Mapping, MutableMapping
 from enum import IntEnum
 from typing import Any, Final
 
-from ._cards import CardSecret, mask_card_number, redact_card_numbers
+from ._spi.cards import CardSecret, mask_card_number, redact_card_numbers
 
 __all__ = ["MAX_DEPTH", "SECRET_WORDS", "redact_card_data"]
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from ._answers import cut_off_answer
-from ._engine import refusal, unresolved_result
-from ._errors import ConfigError
+from ._chain.answers import cut_off_answer
+from ._chain.chain import refusal, unresolved_result
 from ._host import Host
 from ._logging import get_logger
-from ._models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult
+from ._spi.errors import ConfigError
+from ._spi.models import APIContext, Callback, ErrorCode, PaymentRequest, PaymentResult
 
 __all__ = ["PaymentService"]
 

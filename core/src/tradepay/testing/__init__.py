@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._host import Host
-from .._ledger import MemoryLedger
-from .._models import APIContext, MiniProgramMetaData
+from .._ledger.memory import MemoryLedger
 from .._service import PaymentService
+from .._spi.models import APIContext, MiniProgramMetaData
 from ._reference import AsyncReferenceProvider, Outcome, PayOnlyReferenceProvider, ReferenceProvider, reference_provider
 
 if TYPE_CHECKING:

@@ -27,20 +27,20 @@ from typing import Any, ClassVar
 import pluggy
 import pytest
 
-from .. import _hookspecs
-from .._attempts import Attempt, ProviderConfig, ProviderStatus
-from .._breaker import FailureScope
+from .._chain import hookspecs as _hookspecs
+from .._chain.breaker import FailureScope
+from .._chain.capabilities import Attempt, ProviderConfig, ProviderStatus
+from .._chain.hookchecks import check_hooks
+from .._chain.providers import ProviderHandle
+from .._chain.threads import DaemonPool
 from .._config import ChainSettings
-from .._errors import ConfigError
-from .._hookchecks import check_hooks
 from .._host import Host
-from .._ledger import MemoryLedger
-from .._models import PaymentRequest, PaymentResult, PaymentType, ResultCode
-from .._orders import Order
-from .._providers import ProviderHandle
-from .._records import OutcomeKind, PaymentStatus
+from .._ledger.memory import MemoryLedger
+from .._ledger.orders import Order
+from .._ledger.records import OutcomeKind, PaymentStatus
 from .._service import PaymentService
-from .._threads import DaemonPool
+from .._spi.errors import ConfigError
+from .._spi.models import PaymentRequest, PaymentResult, PaymentType, ResultCode
 from . import sample_context
 
 __all__ = ["ProviderConformance"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from .._models import APIContext
 from .._service import PaymentService
+from .._spi.models import APIContext
 from . import build_service, sample_context
 
 

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._attempts import Attempt, Capabilities, ProviderConfig, ProviderStatus
-from .._breaker import FailureScope
-from .._errors import ConfigError
-from .._hookspecs import hookimpl
-from .._models import ErrorCode, PaymentResult, ResultCode, ResultError
-from .._orders import Order
+from .._chain.breaker import FailureScope
+from .._chain.capabilities import Attempt, Capabilities, ProviderConfig, ProviderStatus
+from .._chain.hookspecs import hookimpl
+from .._ledger.orders import Order
+from .._spi.errors import ConfigError
+from .._spi.models import ErrorCode, PaymentResult, ResultCode, ResultError
 
 __all__ = ["AsyncReferenceProvider", "Outcome", "PayOnlyReferenceProvider", "ReferenceProvider", "reference_provider"]
 
