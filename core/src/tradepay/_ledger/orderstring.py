@@ -3,7 +3,7 @@
 The signature is HMAC-SHA256, keyed by the merchant's secret, over ``merchantId=M&tradeNO=T``. The string
 only names an order: the amount always comes from the order book, so a valid signature proves that the
 merchant issued this order string, not how much to pay. It proves nothing about whose order ``T`` is: the
-order book must also check that ``M`` is the order's merchant (``OrderNames`` in ``_ledger.py`` does), or
+order book must also check that ``M`` is the order's merchant (``OrderNames`` in ``_ledger/memory.py`` does), or
 one merchant's valid signature would pay another merchant's order.
 """
 
