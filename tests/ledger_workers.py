@@ -98,8 +98,11 @@ def wallet(root: Path, name: str) -> WalletProvider:
 
 def open_wallet_host(root: Path) -> Host:
     """A host on ``root``'s ledger and its two wallets, with connections of its own: build it in the process
-    that uses it."""
-    chain = ChainSettings(providers=WALLETS, inquiry_attempts=2, inquiry_interval_s=0.001)
+    that uses it. The wallets answer at once, so a short chain deadline changes no payment; it keeps the
+    claim a killed reconciliation leaves behind (twice the deadline) short, which the next host waits out."""
+    chain = ChainSettings(
+        providers=WALLETS, inquiry_attempts=2, inquiry_interval_s=0.001, deadline_s=1.0, provider_deadline_s=0.5
+    )
     providers = {name: wallet(root, name) for name in WALLETS}
     return Host.from_providers(providers, chain=chain, ledger=SQLiteLedger(root / "ledger.sqlite3"))
 
