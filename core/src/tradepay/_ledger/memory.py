@@ -418,18 +418,18 @@ class MemoryLedger(OrderNames):
 
     def _end(self, payment: Payment, status: PaymentStatus, result: PaymentResult) -> Payment:
         check_payment(payment.status, status)
-        p = self._view(payment)
-        self._live.pop(p.payment_id, None)
+        p = payment
+        live = self._live.pop(p.payment_id, None)  # read in place: no intermediate view (one Payment fewer)
         payment = Payment(
             p.payment_id,
             p.trade_no,
             status,
             result,
-            p.attempts,
+            tuple(live.attempts) if live is not None else p.attempts,
             p.app_id,
             p.created_at,
             self._clock(),
-            p.pending,
+            live.pending if live is not None else p.pending,
             p.order,
         )
         self._payments[payment.payment_id] = payment
