@@ -169,15 +169,7 @@ class Chain:
         return bool(latest) and latest[0].status is PaymentStatus.SUCCEEDED
 
     def _resolve_order(self, request: PaymentRequest, context: APIContext) -> Order | None:
-        caller = self._hook.resolve_order
-        impls = caller.get_hookimpls()
-        if len(impls) == 1 and not (impls[0].wrapper or impls[0].hookwrapper):
-            # One order book (the usual case): what pluggy would do, less its dispatch on every payment.
-            impl = impls[0]
-            available = {"payment_request": request, "api_context": context}
-            found: Order | None = impl.function(**{name: available[name] for name in impl.argnames})
-            return found
-        resolved: Order | None = caller(payment_request=request, api_context=context)
+        resolved: Order | None = self._hook.resolve_order(payment_request=request, api_context=context)
         return resolved
 
     def plan(self, order: Order, request: PaymentRequest) -> list[PlanStep]:
