@@ -20,7 +20,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tradepay import configure_logging, get_logger, redact_card_data
-from tradepay._logging import _JSONLines, _UTCTimeStamper
+from tradepay._logrender import JSONLines, UTCTimeStamper
 from tradepay._redaction import _CLEAN, _CLEAN_CAP
 from tradepay._spi.cards import _RUN, _masked_runs, _no_run_in_ascii, luhn_valid
 
@@ -112,12 +112,12 @@ _EVENTS: list[dict[Any, Any]] = [
 
 @pytest.mark.parametrize("event", _EVENTS)
 def test_the_json_renderer_writes_what_structlogs_writes(event: dict[Any, Any]) -> None:
-    assert _JSONLines()(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
+    assert JSONLines()(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
 
 
 def test_the_time_stamp_is_structlogs_iso_utc_form() -> None:
     before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    stamped = _UTCTimeStamper()(None, "info", {})["timestamp"]
+    stamped = UTCTimeStamper()(None, "info", {})["timestamp"]
     after = datetime.datetime.now(datetime.UTC)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", stamped)
     moment = datetime.datetime.fromisoformat(stamped.replace("Z", "+00:00"))

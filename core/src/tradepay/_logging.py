@@ -17,19 +17,16 @@ handler or a stream that fails (a full disk, text the stream cannot encode) lose
 
 from __future__ import annotations
 
-import json
-import json.encoder
 import logging
 import sys
 import threading
-import time
-from collections.abc import Callable, MutableMapping
 from enum import Enum
 from typing import Any, Literal, TextIO
 
 import structlog
 
 from ._config import check_log_level
+from ._logrender import JSONLines, UTCTimeStamper
 from ._redaction import redact_card_data
 from ._spi.cards import redact_card_numbers
 from ._spi.errors import InvalidInput
@@ -237,60 +234,6 @@ def _printable_values(_logger: object, _method: str, event_dict: dict[str, Any])
     return event_dict
 
 
-def _json_default(value: object) -> Any:
-    """What structlog's ``JSONRenderer`` writes for a value JSON has no form for: its ``__structlog__()``,
-    else its ``repr``."""
-    try:
-        return value.__structlog__()  # type: ignore[attr-defined]
-    except AttributeError:
-        return repr(value)
-
-
-class _JSONLines:
-    """The JSON renderer of :func:`configure_logging`: the line structlog's ``JSONRenderer`` writes
-    (``json.dumps`` with its default separators, ASCII only), from an encoder built once.
-
-    ``json.dumps`` with a ``default`` builds a new encoder on every call. Measured: 55,000 instructions per
-    event for ``JSONRenderer``, about 12,000 for this (docs/performance.md). The encoder keeps no record of
-    the containers it is in (``check_circular`` off): the redaction before it makes every event a finite
-    tree, and a value's ``__structlog__`` that makes a cycle loses that one event, as any failing renderer."""
-
-    def __init__(self) -> None:
-        c_make_encoder = getattr(json.encoder, "c_make_encoder", None)  # not in the module's stubs
-        if c_make_encoder is None:  # an interpreter without the C accelerator: the ordinary way
-            encoder = json.JSONEncoder(default=_json_default)
-            self._encode: Callable[[Any], str] = encoder.encode
-        else:
-            chunks = c_make_encoder(
-                None, _json_default, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
-            )
-            self._encode = lambda event: "".join(chunks(event, 0))
-
-    def __call__(self, _logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> str:
-        return self._encode(event_dict)
-
-
-class _UTCTimeStamper:
-    """``timestamp``: the moment in UTC as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it
-    (``2026-01-31T12:34:56.789012Z``), with the date and time of the second formatted once per second.
-
-    Measured: 18,500 instructions per event for structlog's (a ``datetime`` made and formatted on each), about
-    5,000 for this (docs/performance.md)."""
-
-    __slots__ = ("_second",)
-
-    def __init__(self) -> None:
-        self._second: tuple[int, str] = (-1, "")
-
-    def __call__(self, _logger: object, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        second, micro = divmod(time.time_ns() // 1000, 1_000_000)
-        cached = self._second  # one read: another thread may replace it meanwhile
-        if cached[0] != second:
-            cached = self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        event_dict["timestamp"] = f"{cached[1]}.{micro:06d}Z" if micro else f"{cached[1]}Z"
-        return event_dict
-
-
 def configure_logging(
     *,
     fmt: Literal["json", "console"] = "console",
@@ -310,7 +253,7 @@ def configure_logging(
         formatter = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False, use_rich=False)
         )
-        renderer: Any = _JSONLines()
+        renderer: Any = JSONLines()
     else:
         formatter = structlog.processors.format_exc_info
         renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
@@ -323,7 +266,7 @@ def configure_logging(
             formatter,
             redact_card_data,
             # After the redaction, which need not read the time stamp it adds.
-            _UTCTimeStamper(),
+            UTCTimeStamper(),
             *shown,
             renderer,
         ],
