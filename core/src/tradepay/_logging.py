@@ -26,7 +26,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from ._config import check_log_level
-from ._logrender import JSONLines, UTCTimeStamper
+from ._logrender import JSONLines, UTCTimeStamper, WhenException
 from ._redaction import redact_card_data
 from ._spi.cards import redact_card_numbers
 from ._spi.errors import InvalidInput
@@ -263,7 +263,7 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            formatter,
+            WhenException(formatter),
             redact_card_data,
             # After the redaction, which need not read the time stamp it adds.
             UTCTimeStamper(),
