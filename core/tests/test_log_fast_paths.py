@@ -11,7 +11,6 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -124,21 +123,18 @@ def test_the_time_stamp_is_structlogs_iso_utc_form() -> None:
     assert before <= moment <= after
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
+def test_a_logger_says_which_levels_its_configuration_keeps() -> None:
     stream = io.StringIO()
     saved = structlog.get_config()
     configure_logging(fmt="json", level="warning", stream=stream, cache=False)
-    yield stream
-    structlog.configure(**saved)
-
-
-def test_a_logger_says_which_levels_its_configuration_keeps(json_log: io.StringIO) -> None:
-    log = get_logger("tradepay").bind(payment_id="pay_1")
-    assert not log.is_enabled_for(logging.INFO)
-    assert log.is_enabled_for(logging.WARNING)
-    log.warning("kept", value=1)
-    assert json.loads(json_log.getvalue())["event"] == "kept"
+    try:
+        log = get_logger("tradepay").bind(payment_id="pay_1")
+        assert not log.is_enabled_for(logging.INFO)
+        assert log.is_enabled_for(logging.WARNING)
+        log.warning("kept", value=1)
+    finally:
+        structlog.configure(**saved)
+    assert json.loads(stream.getvalue())["event"] == "kept"
 
 
 def test_an_unconfigured_logger_follows_the_standard_librarys_level() -> None:
