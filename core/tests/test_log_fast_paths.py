@@ -26,27 +26,49 @@ from tradepay._spi.cards import _RUN, _masked_runs, _no_run_in_ascii, luhn_valid
 # Every ASCII character the card rule treats specially (digits, the separators, the backslash of escapes),
 # and a few that it does not (letters, hex digits, punctuation).
 _ASCII = st.text(st.sampled_from("0123456789 \t\n\x0b\x0c\r\x1c\x1f-._\\xuUtnrabcdefT:/,;#+"), max_size=60)
+# Half digits: long runs of them, broken by a separator, a letter or an escape here and there.
+_DIGIT_HEAVY = st.text(
+    st.one_of(st.sampled_from("0123456789"), st.sampled_from(" \t-._\\xuabT:")), min_size=13, max_size=60
+)
+
+
+# What the card rule lets stand between two digits in ASCII text: one white-space character, a dash, a dot, an
+# underscore, or an escape as repr and JSON write them (its hex digits are not digits of the number).
+_SEPARATORS = set(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f-._")
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[tnr])")
 
 
 def _luhn_valid_runs(text: str) -> list[str]:
-    """Every 13-19 digit run in ``text`` (at most three non-digits between two of its digits, whatever they are)
-    that passes the Luhn check: a reference that knows neither the regular expressions nor the separators."""
+    """Every 13-19 digit run in ASCII ``text``, at most three separators between two of its digits, that passes
+    the Luhn check, card prefix or not: a reference written without the module's regular expressions."""
+    tokens: list[str] = []  # a digit, "s" for a separator, "x" for anything else
+    i = 0
+    while i < len(text):
+        escape = _ESCAPE.match(text, i)
+        if escape is not None:
+            tokens.append("s")
+            i = escape.end()
+            continue
+        tokens.append(text[i] if text[i].isdigit() else "s" if text[i] in _SEPARATORS else "x")
+        i += 1
     found = []
-    positions = [i for i, ch in enumerate(text) if ch.isdigit()]
-    for a in range(len(positions)):
-        digits = text[positions[a]]
-        for b in range(a + 1, len(positions)):
-            if positions[b] - positions[b - 1] > 4:
+    for start, token in enumerate(tokens):
+        if not token.isdigit():
+            continue
+        digits, gap = "", 0
+        for later in tokens[start:]:
+            if later.isdigit():
+                digits, gap = digits + later, 0
+                if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                    found.append(digits)
+            elif later == "s" and gap < 3:
+                gap += 1
+            else:
                 break
-            digits += text[positions[b]]
-            if len(digits) > 19:
-                break
-            if len(digits) >= 13 and luhn_valid(digits):
-                found.append(digits)
     return found
 
 
-@given(_ASCII)
+@given(st.one_of(_ASCII, _DIGIT_HEAVY))
 @example("T0123456789abcdef0123")
 @example("4000 0000 0000 0002")
 @example("4000\\xa00000\\xa00000\\xa00002")
@@ -61,6 +83,7 @@ def test_text_the_pre_check_clears_holds_no_card_number(text: str) -> None:
 def test_a_card_number_is_never_cleared(before: str, after: str) -> None:
     for pan in ("4000000000000002", "4000 0000 0000 0002", "4000-0000-0000-0002", "5555.5555.5555.4444"):
         text = f"{before}{pan}{after}"
+        assert pan.replace(" ", "").replace("-", "").replace(".", "") in _luhn_valid_runs(text)  # the reference sees it
         assert not _no_run_in_ascii(text)  # so the full scan runs, and masks it as before
 
 
