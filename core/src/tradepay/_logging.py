@@ -170,10 +170,8 @@ class EventLogger:
         the configuration in force, so that a caller can skip building its fields; True otherwise (a
         configuration whose filter cannot be asked is assumed to keep the event). Never raises."""
         try:
-            target = self._target()
-            if isinstance(target, structlog.stdlib.BoundLogger):
-                return bool(target.isEnabledFor(level))
-            check = getattr(target, "is_enabled_for", None)  # structlog's filtering bound loggers
+            # structlog's filtering and standard-library bound loggers both answer it.
+            check = getattr(self._target(), "is_enabled_for", None)
             return True if check is None else bool(check(level))
         except Exception:
             return True
