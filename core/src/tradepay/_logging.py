@@ -26,6 +26,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from ._config import check_log_level
+from ._logrender import JSONLines, UTCTimeStamper, WhenException
 from ._redaction import redact_card_data
 from ._spi.cards import redact_card_numbers
 from ._spi.errors import InvalidInput
@@ -164,6 +165,17 @@ class EventLogger:
         except Exception as exc:  # logging never decides a payment: the event is lost, counted and reported
             _LOSSES.record(exc)
 
+    def is_enabled_for(self, level: int) -> bool:
+        """False when an event at ``level`` (``logging.INFO``) would surely be dropped by the level filter of
+        the configuration in force, so that a caller can skip building its fields; True otherwise (a
+        configuration whose filter cannot be asked is assumed to keep the event). Never raises."""
+        try:
+            # structlog's filtering and standard-library bound loggers both answer it.
+            check = getattr(self._target(), "is_enabled_for", None)
+            return True if check is None else bool(check(level))
+        except Exception:
+            return True
+
     def bind(self, **fields: Any) -> EventLogger:
         """A logger that adds ``fields`` to each of its events."""
         try:
@@ -239,7 +251,7 @@ def configure_logging(
         formatter = structlog.processors.ExceptionRenderer(
             structlog.tracebacks.ExceptionDictTransformer(show_locals=False, use_rich=False)
         )
-        renderer: Any = structlog.processors.JSONRenderer()
+        renderer: Any = JSONLines()
     else:
         formatter = structlog.processors.format_exc_info
         renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
@@ -249,14 +261,14 @@ def configure_logging(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            formatter,
+            WhenException(formatter),
             redact_card_data,
             # After the redaction, which need not read the time stamp it adds.
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            UTCTimeStamper(),
             *shown,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=cache,
     )

@@ -40,8 +40,10 @@ class HookCall:
         await gives the answer, raising ``TimeoutError`` past ``timeout`` seconds.
 
         An async implementation takes its first step here, so that one answering at once (a local decline, a
-        stored answer) costs neither a coroutine of the host's nor a deadline timer. A sync implementation
-        always runs on ``pool``, so that a hang costs a thread, not the event loop.
+        stored answer) costs neither a coroutine of the host's nor a deadline timer. Measured: 95,000
+        instructions of a 3-attempt payment's 538,000 against awaiting each call under ``asyncio.timeout``
+        (docs/performance.md); one that suspends goes on through :func:`_resume`, which the first step needs.
+        A sync implementation always runs on ``pool``, so that a hang costs a thread, not the event loop.
         """
         kwargs = {name: available[name] for name in self.argnames}
         if not self.is_async:

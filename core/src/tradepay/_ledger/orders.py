@@ -65,6 +65,8 @@ class Order:
 def order_with_status(order: Order, status: OrderStatus) -> Order:
     """``order`` with ``status``: a copy that skips validating the other fields again (they were, when the
     order was made; ``dataclasses.replace`` would check them all once more)."""
+    # Measured: 30,000 instructions per paid payment fewer than dataclasses.replace (docs/performance.md).
+    # Every field must be copied here: core/tests/test_record_copies.py fails when one is added and not copied.
     copy = object.__new__(Order)
     for name in ("trade_no", "amount", "merchant_id", "payer_id", "expires_at"):
         object.__setattr__(copy, name, getattr(order, name))

@@ -1,0 +1,173 @@
+"""The log pipeline's shortcuts give what the plain way gives: the redaction's pre-check never lets a card
+number through, the memory of clean text holds only clean text, and the JSON renderer and time stamper of
+``configure_logging`` write what structlog's ``JSONRenderer`` and ``TimeStamper`` write."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import io
+import json
+import logging
+import math
+import re
+from typing import Any
+
+import pytest
+import structlog
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from tradepay import configure_logging, get_logger, redact_card_data
+from tradepay._logrender import JSONLines, UTCTimeStamper
+from tradepay._redaction import _CLEAN, _CLEAN_CAP
+from tradepay._spi.cards import _RUN, _masked_runs, _no_run_in_ascii, luhn_valid
+
+# Every ASCII character the card rule treats specially (digits, the separators, the backslash of escapes),
+# and a few that it does not (letters, hex digits, punctuation).
+_ASCII = st.text(st.sampled_from("0123456789 \t\n\x0b\x0c\r\x1c\x1f-._\\xuUtnrabcdefT:/,;#+"), max_size=60)
+# Half digits: long runs of them, broken by a separator, a letter or an escape here and there.
+_DIGIT_HEAVY = st.text(
+    st.one_of(st.sampled_from("0123456789"), st.sampled_from(" \t-._\\xuabT:")), min_size=13, max_size=60
+)
+
+
+# What the card rule lets stand between two digits in ASCII text: one white-space character, a dash, a dot, an
+# underscore, or an escape as repr and JSON write them (its hex digits are not digits of the number).
+_SEPARATORS = set(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f-._")
+_ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[tnr])")
+
+
+def _luhn_valid_runs(text: str) -> list[str]:
+    """Every 13-19 digit run in ASCII ``text``, at most three separators between two of its digits, that passes
+    the Luhn check, card prefix or not: a reference written without the module's regular expressions."""
+    tokens: list[str] = []  # a digit, "s" for a separator, "x" for anything else
+    i = 0
+    while i < len(text):
+        escape = _ESCAPE.match(text, i)
+        if escape is not None:
+            tokens.append("s")
+            i = escape.end()
+            continue
+        tokens.append(text[i] if text[i].isdigit() else "s" if text[i] in _SEPARATORS else "x")
+        i += 1
+    found = []
+    for start, token in enumerate(tokens):
+        if not token.isdigit():
+            continue
+        digits, gap = "", 0
+        for later in tokens[start:]:
+            if later.isdigit():
+                digits, gap = digits + later, 0
+                if 13 <= len(digits) <= 19 and luhn_valid(digits):
+                    found.append(digits)
+            elif later == "s" and gap < 3:
+                gap += 1
+            else:
+                break
+    return found
+
+
+@given(st.one_of(_ASCII, _DIGIT_HEAVY))
+@example("T0123456789abcdef0123")
+@example("4000 0000 0000 0002")
+@example("4000\\xa00000\\xa00000\\xa00002")
+def test_text_the_pre_check_clears_holds_no_card_number(text: str) -> None:
+    if _no_run_in_ascii(text):
+        assert _RUN.search(text) is None
+        assert _masked_runs(text) is text  # the full scan would have changed nothing
+        assert _luhn_valid_runs(text) == []  # no Luhn-valid 13-19 digit run at all, card prefix or not
+
+
+@given(st.text(st.sampled_from("0123456789 -._abcdef"), max_size=10), st.text(st.sampled_from(" -._xyz"), max_size=10))
+def test_a_card_number_is_never_cleared(before: str, after: str) -> None:
+    for pan in ("4000000000000002", "4000 0000 0000 0002", "4000-0000-0000-0002", "5555.5555.5555.4444"):
+        text = f"{before}{pan}{after}"
+        assert pan.replace(" ", "").replace("-", "").replace(".", "") in _luhn_valid_runs(text)  # the reference sees it
+        assert not _no_run_in_ascii(text)  # so the full scan runs, and masks it as before
+
+
+def test_the_memory_of_clean_text_holds_only_text_left_as_it_is() -> None:
+    _CLEAN.clear()
+    event = {"payment_id": "pay_0123456789abcdef", "note": "card 4000 0000 0000 0002", "trade_no": "T" * 20}
+    redact_card_data(None, "info", dict(event))
+    assert {"pay_0123456789abcdef", "T" * 20} == _CLEAN
+    again = redact_card_data(None, "info", dict(event))  # remembered text is passed, card text masked again
+    assert again["note"] == "card 400000******0002"
+    assert again["payment_id"] == "pay_0123456789abcdef"
+
+
+def test_the_memory_of_clean_text_stays_bounded_and_skips_long_text() -> None:
+    _CLEAN.clear()
+    for number in range(_CLEAN_CAP + 10):
+        redact_card_data(None, "info", {"payment_id": f"pay_{number:016x}"})
+    assert 0 < len(_CLEAN) <= _CLEAN_CAP
+    redact_card_data(None, "info", {"message": "x" * 300})
+    assert "x" * 300 not in _CLEAN
+
+
+class _Kind(enum.StrEnum):
+    ANSWER = "answer"
+
+
+class _Code(enum.IntEnum):
+    DECLINED = 1002
+
+
+class _Shown:
+    def __structlog__(self) -> str:
+        return "shown"
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+_EVENTS: list[dict[Any, Any]] = [
+    {"event": "attempt.finished", "kind": _Kind.ANSWER, "error_code": _Code.DECLINED, "duration_ms": 0.012},
+    {"event": "x", "nested": {"a": [1, 2.5, None, True]}, "t": (1, "two"), "text": 'caf\u00e9 \u2603 "quoted"\n'},
+    {"event": "odd", "nan": math.nan, "inf": -math.inf, "big": 10**30, "shown": _Shown(), "opaque": _Opaque()},
+    {"event": "keys", 1: "int key", None: "none key", 2.5: "float key", False: "bool key"},
+]
+
+
+@pytest.mark.parametrize("event", _EVENTS)
+def test_the_json_renderer_writes_what_structlogs_writes(event: dict[Any, Any]) -> None:
+    assert JSONLines()(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
+
+
+def test_the_time_stamp_is_structlogs_iso_utc_form() -> None:
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    stamped = UTCTimeStamper()(None, "info", {})["timestamp"]
+    after = datetime.datetime.now(datetime.UTC)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", stamped)
+    moment = datetime.datetime.fromisoformat(stamped.replace("Z", "+00:00"))
+    assert before <= moment <= after
+
+
+def test_a_logger_says_which_levels_its_configuration_keeps() -> None:
+    stream = io.StringIO()
+    saved = structlog.get_config()
+    configure_logging(fmt="json", level="warning", stream=stream, cache=False)
+    try:
+        log = get_logger("tradepay").bind(payment_id="pay_1")
+        assert not log.is_enabled_for(logging.INFO)
+        assert log.is_enabled_for(logging.WARNING)
+        log.warning("kept", value=1)
+    finally:
+        structlog.configure(**saved)
+    assert json.loads(stream.getvalue())["event"] == "kept"
+
+
+def test_an_unconfigured_logger_follows_the_standard_librarys_level() -> None:
+    saved = structlog.get_config()
+    structlog.reset_defaults()
+    try:
+        stdlib = logging.getLogger("tradepay_level_probe")
+        stdlib.setLevel(logging.ERROR)
+        log = get_logger("tradepay_level_probe")
+        assert not log.is_enabled_for(logging.INFO)
+        assert log.is_enabled_for(logging.ERROR)
+    finally:
+        structlog.configure(**saved)
