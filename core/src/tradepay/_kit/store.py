@@ -1,0 +1,157 @@
+"""A provider's own database: opened and migrated at start-up, one write transaction per decision.
+
+:class:`ProviderStore` opens ``location`` with :func:`tradepay.open_database` (a SQLite file, or a schema of a
+PostgreSQL database), brings it up to date with the provider's migrations (:func:`tradepay.migrate`), and
+turns a location it cannot use into a :class:`ConfigError` naming the provider's ``database`` key, with a
+URL's password hidden. Connections never cross ``fork()`` (the core's databases reopen in the child), and
+after :meth:`ProviderStore.close` the next use opens the database again.
+
+Every decision runs in :meth:`ProviderStore.write`: one write transaction (SQLite's ``BEGIN IMMEDIATE`` holds
+the file's write lock; PostgreSQL, READ COMMITTED, locks the rows read with :attr:`StoreTransaction.for_update`),
+run once more from the start if a unique key refused an insert. Only PostgreSQL gets there: another process
+recorded a key this transaction found missing, and committed it before the violation was raised. Rows of keys
+are never deleted, so the second run finds the key and answers from it; any other integrity error fails the
+second run too, and is raised from it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .._ledger.databases import Connection, Database, open_database
+from .._ledger.migrations import Migration, migrate
+from .._spi.errors import ConfigError
+from .attempts import AttemptKeys, AttemptTable
+from .locations import database_errors, shown_location
+from .refund_keys import RefundKeys
+
+__all__ = ["ProviderStore", "StoreTransaction"]
+
+T = TypeVar("T")
+
+
+class StoreTransaction:
+    """One write transaction of a :class:`ProviderStore`: its connection, its time, its row locks, and the kit's
+    ``attempts`` and ``refunds`` tables in it. Providers subclass it to add their own reads and writes."""
+
+    def __init__(self, conn: Connection, now: float, kind: str, table: AttemptTable) -> None:
+        self.conn, self.now, self.kind = conn, now, kind
+        #: The suffix of a ``SELECT`` that locks its rows until the transaction ends (PostgreSQL); empty on
+        #: SQLite, which has no row locks and needs none.
+        self.for_update = " FOR UPDATE" if kind == "postgresql" else ""
+        #: The same, for rows only read: a writer of them waits, readers do not.
+        self.for_share = " FOR SHARE" if kind == "postgresql" else ""
+        self.attempts = AttemptKeys(conn, now, table, self.for_update)
+        self.refunds = RefundKeys(conn, now)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run ``sql`` (``?`` placeholders) in this transaction."""
+        return self.conn.execute(sql, params)
+
+
+Tx = TypeVar("Tx", bound=StoreTransaction)
+
+
+class ProviderStore(Generic[Tx]):
+    """The provider's database at ``location`` (a ``postgresql://`` URL, ``sqlite:///PATH`` or a path), its
+    tables in ``schema`` on PostgreSQL unless the URL's ``schema`` parameter names another, brought up to date
+    with ``migrations``; a relative path is relative to ``base`` (default: the working directory; the kit's
+    settings resolve it against the host's ``data_dir`` already). ``where`` is the configuration key that every
+    :class:`ConfigError` names. Write
+    transactions are ``transaction`` objects (a :class:`StoreTransaction` or a subclass) over an ``attempts``
+    table spelt as ``attempts`` says, at ``clock``'s time. Safe to share between threads and processes."""
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        schema: str,
+        migrations: Sequence[Migration],
+        where: str,
+        transaction: Callable[[Connection, float, str, AttemptTable], Tx],
+        attempts: AttemptTable | None = None,
+        clock: Callable[[], float] = time.time,
+        base: Path | None = None,
+    ) -> None:
+        self.location, self.where, self.clock, self._base = location, where, clock, base
+        self._schema, self._migrations = schema, tuple(migrations)
+        self._transaction, self._attempts = transaction, attempts or AttemptTable()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._db: Database | None = None
+        self._db = self.database  # a location that cannot be used fails at start-up, not at the first payment
+
+    @property
+    def database(self) -> Database:
+        """The open database (``.kind`` is ``sqlite`` or ``postgresql``), opened again after :meth:`close`."""
+        if self._pid != os.getpid():
+            # A fork() child: the database reconnects itself here; a lock a parent thread held at the fork would
+            # never be released in this process.
+            self._lock, self._pid = threading.Lock(), os.getpid()
+        with self._lock:
+            if self._db is None:
+                self._db = self._open()
+            return self._db
+
+    @property
+    def kind(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.database.kind
+
+    @property
+    def integrity_errors(self) -> tuple[type[Exception], ...]:
+        """The exceptions a refused unique or primary key raises."""
+        return self.database.integrity_errors
+
+    def close(self) -> None:
+        """Close the database's connections; the next use opens it again. Closing twice is harmless."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+            self._db = None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads."""
+        with self.database.read() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
+        database = self.database
+        with database.write() as conn:
+            yield self._transaction(conn, self.clock(), database.kind, self._attempts)
+
+    def write(self, work: Callable[[Tx], T]) -> T:
+        """``work`` in one write transaction; run once more, from the start, if a unique key refused an insert
+        (see the module's documentation)."""
+        try:
+            with self.transaction() as tx:
+                return work(tx)
+        except self.integrity_errors:
+            with self.transaction() as tx:
+                return work(tx)
+
+    def _open(self) -> Database:
+        shown = shown_location(self.location)
+        try:
+            database = open_database(self.location, base=self._base, schema=self._schema, where=self.where)
+        except ConfigError as exc:
+            raise ConfigError(self.where, exc.reason) from None
+        except database_errors() as exc:
+            raise ConfigError(self.where, f"cannot use {shown}: {' '.join(str(exc).split())}") from exc
+        try:
+            migrate(database, self._migrations, where=self.where)
+        except BaseException as exc:
+            database.close()
+            if isinstance(exc, database_errors()):
+                raise ConfigError(self.where, f"cannot use {shown}: {' '.join(str(exc).split())}") from exc
+            raise
+        return database
