@@ -38,6 +38,7 @@ from ._kit.refund_keys import (
     replay_refund,
 )
 from ._kit.settings import (
+    MAX_AMOUNT,
     StoreSettings,
     check_currencies,
     check_max_amount,
@@ -195,6 +196,7 @@ __all__ = [
     "StoreTransaction",
     "Connection",
     "StoreSettings",
+    "MAX_AMOUNT",
     "parse_store_settings",
     "refuse_unknown_settings",
     "database_location",

@@ -86,12 +86,15 @@ class AttemptTable:
     and ``created_at``, ``updated_at``. ``payer`` names the payer's column, ``merchant`` the merchant's (if the
     table keeps one: it is checked on replay too), ``paid`` how the status ``paid`` is spelt, and ``extra``
     the provider's own columns, written by :meth:`AttemptKeys.record` and read back in :attr:`AttemptRow.extra`.
+    ``trade_no_asked`` ``False`` leaves the order's number out of the replay's comparison, for a provider whose
+    payment is the payer's with the merchant whichever of its orders asks (the agreement's debits).
     """
 
     payer: str = "payer_id"
     merchant: str | None = None
     paid: str = "paid"
     extra: tuple[str, ...] = ()
+    trade_no_asked: bool = True
 
     def __post_init__(self) -> None:
         for name in (self.payer, self.merchant or "merchant", *self.extra):
@@ -109,14 +112,14 @@ class AttemptTable:
 @dataclass(frozen=True, slots=True)
 class AttemptRow:
     """An idempotency key's row: what was asked, what became of it, and the answer first given (``None`` for a
-    tombstone); ``merchant_id`` is ``None`` when the table keeps no merchant, ``extra`` holds the provider's own
-    columns."""
+    tombstone); ``merchant_id`` is ``None`` when the table keeps no merchant and ``trade_no`` when the replay does
+    not compare it (:attr:`AttemptTable.trade_no_asked`), ``extra`` holds the provider's own columns."""
 
     idempotency_key: str
     status: AttemptStatus
     payer_id: str
     merchant_id: str | None
-    trade_no: str
+    trade_no: str | None
     currency: str
     amount: int
     result: PaymentResult | None
@@ -211,17 +214,11 @@ class AttemptKeys:
         trade_no, currency, amount = row[3 + merchant : 6 + merchant]
         answer = row[6 + merchant : 11 + merchant]
         extra = dict(zip(table.extra, row[11 + merchant :], strict=True))
-        return AttemptRow(
-            key,
-            AttemptStatus.PAID if status == table.paid else AttemptStatus(status),
-            payer,
-            row[3] if merchant else None,
-            trade_no,
-            currency,
-            int(amount),
-            result_from_columns(answer),
-            extra,
-        )
+        status = AttemptStatus.PAID if status == table.paid else AttemptStatus(status)
+        result = None if status is AttemptStatus.VOIDED else result_from_columns(answer)  # a tombstone answers nothing
+        merchant_id = row[3] if merchant else None
+        asked_no = trade_no if table.trade_no_asked else None
+        return AttemptRow(key, status, payer, merchant_id, asked_no, currency, int(amount), result, extra)
 
 
 def payment_key_problem(key: object) -> str | None:
@@ -244,9 +241,11 @@ def replay_payment(row: AttemptRow, order: Order, *, message: str | None = None)
     if row.status is AttemptStatus.VOIDED:
         desc = "an inquiry or cancel voided this idempotency key before it was paid"
         return decline(PaymentReason.ATTEMPT_VOIDED, desc, message=message)
-    asked = (order.payer_id, order.trade_no, order.amount.currency, order.amount.minor_units)
-    if (row.payer_id, row.trade_no, row.currency, row.amount) != asked or (
-        row.merchant_id is not None and row.merchant_id != order.merchant_id
+    asked = (order.payer_id, order.amount.currency, order.amount.minor_units)
+    if (
+        (row.payer_id, row.currency, row.amount) != asked
+        or (row.merchant_id is not None and row.merchant_id != order.merchant_id)
+        or (row.trade_no is not None and row.trade_no != order.trade_no)
     ):
         desc = "this idempotency key was used before for another payer, merchant, order, currency or amount"
         return decline(PaymentReason.REPEAT_REQ_INCONSISTENT, desc, message=message)

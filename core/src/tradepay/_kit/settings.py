@@ -70,7 +70,8 @@ def database_location(value: object, data_dir: Path, key: str, default: str) -> 
     text = default if value is None else value
     if not isinstance(text, str):
         raise ConfigError(
-            key, f"must be a string path, got {type(text).__name__} (a path, sqlite:///PATH or postgresql://...)"
+            key,
+            f"must be a string path, got {type(text).__name__} (a non-empty path, sqlite:///PATH or postgresql://...)",
         )
     if not text.strip() or "\x00" in text:
         raise ConfigError(key, "must be a non-empty path, sqlite:///PATH or postgresql://...")

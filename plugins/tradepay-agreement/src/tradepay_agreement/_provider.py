@@ -11,7 +11,6 @@ import tradepay
 from tradepay import (
     Attempt,
     Capabilities,
-    ConfigError,
     Order,
     PaymentResult,
     ProviderConfig,
@@ -26,8 +25,8 @@ from tradepay import (
 )
 
 from ._cli import agreement_group
-from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings, shown_location
-from ._store import AgreementStore, database_errors
+from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings
+from ._store import AgreementStore
 
 __all__ = ["AgreementProvider"]
 
@@ -45,15 +44,7 @@ class AgreementProvider:
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
         key = f"providers.{config.name}.database"
-        shown = shown_location(self._settings.database)
-        try:
-            self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
-        except ConfigError as exc:
-            # A newer schema (keyed already), or the core's PostgreSQL connection refusing: that one names the
-            # ledger's key, but it is this provider's setting to fix.
-            raise ConfigError(key, exc.reason if exc.key == key else f"{shown}: {exc.reason}") from exc
-        except database_errors() as exc:  # unopenable, not a database, no permission: a setting to fix
-            raise ConfigError(key, f"{shown}: {' '.join(str(exc).split())}") from exc
+        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
 
     @property
     def settings(self) -> AgreementSettings:
@@ -72,22 +63,17 @@ class AgreementProvider:
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         """Debit ``order`` under its agreement once per ``attempt.idempotency_key`` (see the README's answers)."""
-        return self._store.charge(
-            order,
-            attempt.idempotency_key,
-            currencies=self._settings.currencies,
-            max_amount=self._settings.max_amount,
-        )
+        return self._store.charge(order, attempt, self.capabilities())
 
     @hookimpl
     def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
         """``PAID`` if the attempt's debit stands, else ``NOT_PAID``; an unseen attempt is voided first."""
-        return self._store.inquire(order, attempt.idempotency_key)
+        return self._store.inquire(order, attempt)
 
     @hookimpl
     def cancel(self, order: Order, attempt: Attempt) -> bool:
         """Reverse the attempt's debit (or void it if unseen); always ``True``: the store is the authority."""
-        return self._store.cancel(order, attempt.idempotency_key)
+        return self._store.cancel(order, attempt)
 
     @hookimpl
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
