@@ -27,6 +27,7 @@ from ._cli.render import (
 )
 from ._kit.locations import database_errors, shown_location
 from ._kit.refund_keys import (
+    REFUNDS_TABLE,
     RefundCharge,
     RefundKeys,
     RefundReason,
@@ -74,8 +75,9 @@ if TYPE_CHECKING:
     from ._chain.rules import DEFAULT_RULES, Rule, RuleTable
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
     from ._host import Host
-    from ._kit.answers import beyond_capabilities, decline, result_columns, result_from_columns
+    from ._kit.answers import beyond_capabilities, decline, refund_fields, result_columns, result_from_columns
     from ._kit.attempts import (
+        ATTEMPTS_TABLE,
         AttemptKeys,
         AttemptRow,
         AttemptStatus,
@@ -100,6 +102,8 @@ _LAZY = {
     "Connection": "_ledger.databases",
     "decline": "_kit.answers",
     "beyond_capabilities": "_kit.answers",
+    "refund_fields": "_kit.answers",
+    "ATTEMPTS_TABLE": "_kit.attempts",
     "result_columns": "_kit.answers",
     "result_from_columns": "_kit.answers",
     "AttemptKeys": "_kit.attempts",
@@ -184,7 +188,9 @@ __all__ = [
     "refund_refused",
     "replay_refund",
     "judge_refund",
+    "REFUNDS_TABLE",
     # the provider kit: payment keys, the store, settings, answers
+    "ATTEMPTS_TABLE",
     "AttemptKeys",
     "AttemptRow",
     "AttemptStatus",
@@ -204,6 +210,7 @@ __all__ = [
     "check_max_amount",
     "decline",
     "beyond_capabilities",
+    "refund_fields",
     "result_columns",
     "result_from_columns",
     "shown_location",

@@ -12,12 +12,20 @@ import json
 from typing import Any
 
 from .._chain.breaker import FailureScope
-from .._chain.capabilities import Capabilities
+from .._chain.capabilities import Attempt, Capabilities
 from .._cli.render import format_amount
 from .._ledger.orders import Order
 from .._spi.models import ErrorCode, PaymentResult, ResultCode, ResultError
+from .._spi.refunds import Refund
 
-__all__ = ["ResultColumns", "beyond_capabilities", "decline", "result_columns", "result_from_columns"]
+__all__ = [
+    "ResultColumns",
+    "beyond_capabilities",
+    "decline",
+    "refund_fields",
+    "result_columns",
+    "result_from_columns",
+]
 
 #: An answer as stored: ``(result_code, result_message, error_code, error_desc, extended_info JSON)``.
 ResultColumns = tuple[str, str, int | None, str | None, str]
@@ -69,3 +77,15 @@ def result_from_columns(row: Any) -> PaymentResult | None:
         return None
     error = None if error_code is None else ResultError(error_code, error_desc or "")
     return PaymentResult(code, message or "", error, json.loads(info) if info else {})
+
+
+def refund_fields(order: Order, attempt: Attempt, refund: Refund) -> dict[str, object]:
+    """The fields every provider logs about a refund: ``trade_no``, ``idempotency_key`` (the payment's),
+    ``refund_key``, ``amount`` (minor units) and ``currency``; ``log.bind(**refund_fields(...))``."""
+    return {
+        "trade_no": order.trade_no,
+        "idempotency_key": attempt.idempotency_key,
+        "refund_key": refund.idempotency_key,
+        "amount": refund.amount.minor_units,
+        "currency": refund.amount.currency,
+    }

@@ -37,6 +37,7 @@ from .._spi.models import PaymentResult
 from .answers import decline, result_columns, result_from_columns
 
 __all__ = [
+    "ATTEMPTS_TABLE",
     "MAX_PAYMENT_KEY_LENGTH",
     "AttemptKeys",
     "AttemptRow",
@@ -49,6 +50,24 @@ __all__ = [
 
 #: The longest idempotency key a provider records (the host's are ``<payment_id>-<number>``, far shorter).
 MAX_PAYMENT_KEY_LENGTH: Final = 256
+
+
+#: The ``attempts`` table that a plain :class:`AttemptTable` describes, as a migration for :func:`tradepay.migrate`.
+ATTEMPTS_TABLE: Final = """CREATE TABLE attempts (
+    idempotency_key TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
+    payer_id TEXT NOT NULL,
+    trade_no TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount {int64} NOT NULL CHECK (amount > 0),
+    result_code TEXT,
+    result_message TEXT,
+    error_code INTEGER,
+    error_desc TEXT,
+    extended_info TEXT,
+    created_at {double} NOT NULL,
+    updated_at {double} NOT NULL
+)"""
 
 
 class AttemptStatus(enum.StrEnum, metaclass=CheckedEnumType):

@@ -38,6 +38,7 @@ from .._spi.models import PaymentAmount
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
 
 __all__ = [
+    "REFUNDS_TABLE",
     "RefundCharge",
     "RefundKeys",
     "RefundReason",
@@ -127,6 +128,20 @@ class _Connection(Protocol):
 
 
 _COLUMNS: Final = "refund_key, payment_key, status, currency, amount, reason, message"
+
+#: The ``refunds`` table :class:`RefundKeys` keeps, and its index, as a migration for :func:`tradepay.migrate`.
+REFUNDS_TABLE: Final = """CREATE TABLE refunds (
+        refund_key TEXT PRIMARY KEY,
+        payment_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+        currency TEXT NOT NULL,
+        amount {int64} NOT NULL CHECK (amount > 0),
+        trade_no TEXT NOT NULL,
+        reason TEXT,
+        message TEXT NOT NULL,
+        created_at {double} NOT NULL
+    );
+CREATE INDEX refunds_by_payment ON refunds (payment_key, status)"""
 
 
 class RefundKeys:

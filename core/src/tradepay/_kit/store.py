@@ -24,12 +24,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from .._chain.capabilities import Attempt
 from .._ledger.databases import Connection, Database, open_database
 from .._ledger.migrations import Migration, migrate
 from .._spi.errors import ConfigError
-from .attempts import AttemptKeys, AttemptTable
+from .._spi.refunds import Refund, RefundAnswer
+from .attempts import AttemptKeys, AttemptRow, AttemptStatus, AttemptTable
 from .locations import database_errors, shown_location
-from .refund_keys import RefundKeys
+from .refund_keys import RefundCharge, RefundKeys, RefundState, judge_refund, replay_refund
 
 __all__ = ["ProviderStore", "StoreTransaction"]
 
@@ -53,6 +55,38 @@ class StoreTransaction:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run ``sql`` (``?`` placeholders) in this transaction."""
         return self.conn.execute(sql, params)
+
+    def refund(
+        self,
+        attempt: Attempt,
+        refund: Refund,
+        paid: AttemptRow | None,
+        *,
+        not_charged: str,
+        give_back: Callable[[AttemptRow], RefundAnswer],
+        provider_check: Callable[[], RefundAnswer | None] | None = None,
+    ) -> RefundAnswer:
+        """Answer ``refund`` of ``attempt``'s key, whose row is ``paid`` (read, and locked, by the caller), in the
+        refund rules' order of checks (:mod:`tradepay`'s ``judge_refund``): a refund key seen before gets its
+        first answer; a refusal is recorded and returned; otherwise ``give_back(paid)`` moves the money back and
+        returns the success, which is recorded last (if another writer recorded the refund key meanwhile, that
+        insert fails and the money moved back is rolled back with it). ``not_charged`` and ``provider_check``
+        are :func:`tradepay.judge_refund`'s."""
+        known = self.refunds.find(refund.idempotency_key)
+        if known is not None:
+            return replay_refund(known, attempt, refund)
+        charge = None
+        if paid is not None and paid.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
+            given = self.refunds.refunded(attempt.idempotency_key)
+            charge = RefundCharge(paid.currency, paid.amount, given, paid.status is AttemptStatus.REVERSED)
+        refusal = judge_refund(charge, refund, not_charged=not_charged, provider_check=provider_check)
+        if refusal is not None:
+            self.refunds.record(attempt, refund, RefundState.FAILED, refusal)
+            return refusal
+        assert paid is not None  # judge_refund refuses a key that took nothing
+        answer = give_back(paid)
+        self.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+        return answer
 
 
 Tx = TypeVar("Tx", bound=StoreTransaction)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from tradepay import REFUNDS_TABLE
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 #: Migration N (1-based) brings a database from version N-1 to N; every ``{`` is a placeholder.
@@ -76,20 +78,7 @@ MIGRATIONS: Final = (
     DROP INDEX agreements_by_pair;
     DROP INDEX attempts_by_agreement
     """,
-    # 3: the refunds, one row per refund key: what was asked, and the answer first given.
-    """
-    CREATE TABLE refunds (
-        refund_key TEXT PRIMARY KEY,
-        payment_key TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
-        currency TEXT NOT NULL,
-        amount {int64} NOT NULL CHECK (amount > 0),
-        trade_no TEXT NOT NULL,
-        reason TEXT,
-        message TEXT NOT NULL,
-        created_at {double} NOT NULL
-    );
-    CREATE INDEX refunds_by_payment ON refunds (payment_key, status)
-    """,
+    # 3: the refunds, one row per refund key: what was asked, and the answer first given (the kit's table).
+    REFUNDS_TABLE,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

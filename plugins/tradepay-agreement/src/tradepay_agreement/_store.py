@@ -57,21 +57,17 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundCharge,
     RefundKeys,
     RefundOutcome,
     RefundRow,
-    RefundState,
     ResultCode,
     StoreTransaction,
     TradePayError,
     beyond_capabilities,
     echo_value,
     format_amount,
-    judge_refund,
     payment_key_problem,
     replay_payment,
-    replay_refund,
 )
 
 from ._answers import NOT_CHARGED, Reason, decline, paid, refunded
@@ -540,27 +536,14 @@ class AgreementStore(ProviderStore[StoreTransaction]):
             # payment's refunds cannot change until this transaction ends.
             tx.execute(_LOCK_AGREEMENT + self._for_update, (row.extra["agreement_id"],))
             row = tx.attempts.find(payment_key)
-        known = tx.refunds.find(refund.idempotency_key)
-        if known is not None:
-            return replay_refund(known, attempt, refund)
-        charge = None
-        if row is not None and row.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
-            given = tx.refunds.refunded(payment_key)
-            charge = RefundCharge(row.currency, row.amount, given, row.status is AttemptStatus.REVERSED)
-        refusal = judge_refund(charge, refund, not_charged=NOT_CHARGED)
-        if refusal is not None:
-            tx.refunds.record(attempt, refund, RefundState.FAILED, refusal)
-            return refusal
-        assert charge is not None  # judge refuses a key that debited nothing
-        assert row is not None
-        agreement_id = row.extra["agreement_id"]
-        in_full = charge.refunded + refund.amount.minor_units == charge.amount
-        self._give_back(tx, agreement_id, refund.amount.minor_units, 1 if in_full else 0, payment_key)
-        answer = refunded(refund.amount, agreement_id)
-        # The refund key's row last: if another writer recorded the key meanwhile, this insert fails and the
-        # counters given back above are rolled back with it.
-        tx.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
-        return answer
+
+        def give_back(paid: AttemptRow) -> RefundAnswer:
+            agreement_id, amount = paid.extra["agreement_id"], refund.amount.minor_units
+            in_full = tx.refunds.refunded(payment_key) + amount == paid.amount
+            self._give_back(tx, agreement_id, amount, 1 if in_full else 0, payment_key)
+            return refunded(refund.amount, agreement_id)
+
+        return tx.refund(attempt, refund, row, not_charged=NOT_CHARGED, give_back=give_back)
 
     def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""

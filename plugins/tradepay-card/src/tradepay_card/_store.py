@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from tradepay import (
+    REFUNDS_TABLE,
     Attempt,
     AttemptRow,
     AttemptStatus,
@@ -32,14 +33,10 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundCharge,
     RefundKeys,
     RefundOutcome,
     RefundRow,
-    RefundState,
     StoreTransaction,
-    judge_refund,
-    replay_refund,
 )
 
 from ._answers import NOT_CHARGED, declined_by_network, refunded
@@ -98,24 +95,9 @@ _V1: Final = (
 )
 
 # Migration 2: the refunds, one row per refund key (the money of a succeeded one went back to the card the
-# payment key charged: ``attempts.card_token``).
-_V2: Final = (
-    """CREATE TABLE refunds (
-        refund_key TEXT PRIMARY KEY,
-        payment_key TEXT NOT NULL,
-        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
-        currency TEXT NOT NULL,
-        amount {int64} NOT NULL CHECK (amount > 0),
-        trade_no TEXT NOT NULL,
-        reason TEXT,
-        message TEXT NOT NULL,
-        created_at {double} NOT NULL
-    )""",
-    "CREATE INDEX refunds_by_payment ON refunds (payment_key, status)",
-)
-
+# payment key charged: ``attempts.card_token``): the kit's table.
 #: The schema as ordered migrations (migration N brings a database from version N-1 to N).
-MIGRATIONS: Final[tuple[str, ...]] = (";\n".join(_V1), ";\n".join(_V2))
+MIGRATIONS: Final[tuple[str, ...]] = (";\n".join(_V1), REFUNDS_TABLE)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 _TABLE: Final = AttemptTable(extra=("payment_id", "card_token"))
 _CARD_COLUMNS: Final = "token, payer_id, brand, last4, exp_year, exp_month, scenario, added_at"
@@ -266,29 +248,22 @@ class CardStore(ProviderStore[CardTransaction]):
         payment_key = attempt.idempotency_key
 
         def decide(tx: CardTransaction) -> RefundAnswer:
-            charged = tx.attempt(payment_key)
-            known = tx.refunds.find(refund.idempotency_key)
-            if known is not None:
-                return replay_refund(known, attempt, refund)
-            charge, card = None, None
-            if charged is not None and charged.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
-                reversed_ = charged.status is AttemptStatus.REVERSED
-                charge = RefundCharge(charged.currency, charged.amount, tx.refunds.refunded(payment_key), reversed_)
-                card = tx.charged_card(payment_key)
-            refusal = judge_refund(
-                charge,
+            paid = tx.attempt(payment_key)
+            card = tx.charged_card(payment_key) if paid is not None else None
+
+            def give_back(_: AttemptRow) -> RefundAnswer:
+                if card is None:
+                    raise ValueError(f"attempt {payment_key!r} is paid but names no card")
+                return refunded(refund.amount, card.brand, card.last4)
+
+            return tx.refund(
+                attempt,
                 refund,
+                paid,
                 not_charged=NOT_CHARGED,
+                give_back=give_back,
                 provider_check=lambda: declined_by_network(card.scenario) if card else None,
             )
-            if refusal is not None:
-                tx.refunds.record(attempt, refund, RefundState.FAILED, refusal)
-                return refusal
-            if card is None:
-                raise ValueError(f"attempt {payment_key!r} is paid but names no card")
-            answer = refunded(refund.amount, card.brand, card.last4)
-            tx.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
-            return answer
 
         return self.write(decide)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from tradepay import (
     Attempt,
+    AttemptRow,
     AttemptStatus,
     AttemptTable,
     InvalidInput,
@@ -32,15 +33,11 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundCharge,
     RefundKeys,
     RefundOutcome,
     RefundRow,
-    RefundState,
     StoreTransaction,
-    judge_refund,
     replay_payment,
-    replay_refund,
 )
 
 from ._answers import DECLINED, NOT_CHARGED, Reason, declined, paid, refunded
@@ -184,29 +181,14 @@ class WalletStore(ProviderStore[StoreTransaction]):
         payment_key = attempt.idempotency_key
 
         def work(tx: StoreTransaction) -> RefundAnswer:
-            row = tx.attempts.find(payment_key, lock=True)
-            known = tx.refunds.find(refund.idempotency_key)
-            if known is not None:
-                return replay_refund(known, attempt, refund)
-            charge = None
-            if row is not None and row.status in (AttemptStatus.PAID, AttemptStatus.REVERSED):
-                given = tx.refunds.refunded(payment_key)
-                charge = RefundCharge(row.currency, row.amount, given, row.status is AttemptStatus.REVERSED)
-            refusal = judge_refund(charge, refund, not_charged=NOT_CHARGED)
-            if refusal is not None:
-                tx.refunds.record(attempt, refund, RefundState.FAILED, refusal)
-                return refusal
-            assert row is not None  # judge refuses a key that took nothing
-            currency, amount = refund.amount.currency, refund.amount.minor_units
-            balance = _credit(tx, row.payer_id, currency, amount)  # no balance cap, as for a reversal
-            _entry(
-                tx, row.payer_id, currency, EntryKind.REFUND, amount, balance, refund.idempotency_key, refund.trade_no
-            )
-            answer = refunded(refund.amount)
-            # The refund key's row last: if another process recorded the key meanwhile, this insert fails and the
-            # credit above is rolled back with it.
-            tx.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
-            return answer
+            def give_back(paid: AttemptRow) -> RefundAnswer:
+                currency, amount, key = refund.amount.currency, refund.amount.minor_units, refund.idempotency_key
+                balance = _credit(tx, paid.payer_id, currency, amount)  # no balance cap, as for a reversal
+                _entry(tx, paid.payer_id, currency, EntryKind.REFUND, amount, balance, key, refund.trade_no)
+                return refunded(refund.amount)
+
+            paid = tx.attempts.find(payment_key, lock=True)
+            return tx.refund(attempt, refund, paid, not_charged=NOT_CHARGED, give_back=give_back)
 
         return self.write(work)
 
