@@ -20,6 +20,7 @@ from tradepay import (
     RefundOutcome,
     RefundReason,
     hookimpl,
+    refund_fields,
     refund_key_problem,
     refund_refused,
 )
@@ -79,13 +80,7 @@ class AgreementProvider:
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
         """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
         refund key, restoring the agreement's usage (see the README's answers). Never more than the key took."""
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
             log.warning("refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)

@@ -30,6 +30,7 @@ from tradepay import (
     ResultCode,
     beyond_capabilities,
     hookimpl,
+    refund_fields,
     refund_key_problem,
     refund_refused,
     replay_payment,
@@ -195,13 +196,7 @@ class CardProvider:
         Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
         sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
         """
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
             log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)

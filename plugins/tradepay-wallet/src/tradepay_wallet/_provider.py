@@ -26,6 +26,7 @@ from tradepay import (
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
+    refund_fields,
     refund_key_problem,
     refund_refused,
 )
@@ -154,13 +155,7 @@ class WalletProvider:
         :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key. Never more
         than the key took, in all. Fault profiles never touch refunds.
         """
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
             log.warning("wallet.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)
