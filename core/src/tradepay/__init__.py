@@ -40,6 +40,7 @@ from ._kit.refund_keys import (
 )
 from ._kit.settings import (
     MAX_AMOUNT,
+    STORE_SETTINGS,
     StoreSettings,
     check_currencies,
     check_max_amount,
@@ -203,6 +204,7 @@ __all__ = [
     "Connection",
     "StoreSettings",
     "MAX_AMOUNT",
+    "STORE_SETTINGS",
     "parse_store_settings",
     "refuse_unknown_settings",
     "database_location",
