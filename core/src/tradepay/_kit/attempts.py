@@ -33,6 +33,8 @@ from .._chain.capabilities import Attempt
 from .._ledger.databases import Connection
 from .._ledger.orders import Order
 from .._spi.enums import CheckedEnumType
+from .._spi.errors import InvalidInput
+from .._spi.fields import check_instance, check_member, check_moment
 from .._spi.models import PaymentResult
 from .answers import decline, result_columns, result_from_columns
 
@@ -116,9 +118,15 @@ class AttemptTable:
     trade_no_asked: bool = True
 
     def __post_init__(self) -> None:
-        for name in (self.payer, self.merchant or "merchant", *self.extra):
-            if not name.isidentifier():
-                raise ValueError(f"{name!r} is not a column name")
+        check_instance(self.merchant, str, "merchant", optional=True)
+        check_instance(self.extra, tuple, "extra")
+        check_instance(self.trade_no_asked, bool, "trade_no_asked")
+        for field_name, name in (("payer", self.payer), ("paid", self.paid), *(("extra", e) for e in self.extra)):
+            check_instance(name, str, field_name)
+            if not name.isascii() or not name.isidentifier():
+                raise InvalidInput(field_name, f"{name[:64]!r} is not a column name (letters, digits, _)")
+        if self.merchant is not None and not (self.merchant.isascii() and self.merchant.isidentifier()):
+            raise InvalidInput("merchant", f"{self.merchant[:64]!r} is not a column name (letters, digits, _)")
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -144,6 +152,17 @@ class AttemptRow:
     result: PaymentResult | None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", check_member(self.status, AttemptStatus, "status"))
+        for name in ("idempotency_key", "payer_id", "currency"):
+            check_instance(getattr(self, name), str, name)
+        check_instance(self.merchant_id, str, "merchant_id", optional=True)
+        check_instance(self.trade_no, str, "trade_no", optional=True)
+        if type(self.amount) is not int or self.amount < 0:
+            raise InvalidInput("amount", "must be a whole number of minor units, 0 or more")
+        check_instance(self.result, PaymentResult, "result", optional=True)
+        check_instance(self.extra, Mapping, "extra")
+
 
 _PLAIN: Final = AttemptTable()
 
@@ -154,7 +173,12 @@ class AttemptKeys:
     (``" FOR UPDATE"`` on PostgreSQL; empty on SQLite, whose write transaction holds the whole file)."""
 
     def __init__(self, conn: Connection, now: float, table: AttemptTable = _PLAIN, for_update: str = "") -> None:
-        self._conn, self._now, self._table, self._for_update = conn, now, table, for_update
+        if not callable(getattr(conn, "execute", None)):
+            raise InvalidInput("conn", f"must be a database connection with execute(), got {type(conn).__name__}")
+        check_instance(table, AttemptTable, "table")
+        if for_update not in ("", " FOR UPDATE"):
+            raise InvalidInput("for_update", "must be '' or ' FOR UPDATE'")
+        self._conn, self._now, self._table, self._for_update = conn, check_moment(now, "now"), table, for_update
         columns = ", ".join(table.columns)  # identifiers checked by AttemptTable, never input
         self._select = f"SELECT {columns} FROM attempts WHERE idempotency_key = ?"  # noqa: S608
 
@@ -203,7 +227,7 @@ class AttemptKeys:
         table = self._table
         unknown = set(extra) - set(table.extra)
         if unknown:
-            raise ValueError(f"no such attempts column: {', '.join(sorted(unknown))}")
+            raise InvalidInput("extra", f"no such attempts column: {', '.join(sorted(unknown))}")
         spelt = table.paid if status is AttemptStatus.PAID else status.value
         answer = result_columns(result) if result is not None else (None, None, None, None, None)
         values: dict[str, Any] = {

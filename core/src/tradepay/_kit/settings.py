@@ -17,6 +17,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, urlsplit
 
 from .._spi.errors import ConfigError, InvalidInput
+from .._spi.fields import check_instance
 from .._spi.models import PaymentAmount
 from .locations import shown_location
 
@@ -53,6 +54,14 @@ class StoreSettings:
     database: Path | str
     currencies: frozenset[str] | None = None
     max_amount: int | None = None
+
+    def __post_init__(self) -> None:
+        check_instance(self.database, (Path, str), "database")
+        check_instance(self.currencies, frozenset, "currencies", optional=True)
+        if self.currencies is not None and not all(isinstance(code, str) for code in self.currencies):
+            raise InvalidInput("currencies", "must hold ISO 4217 codes")
+        if self.max_amount is not None and (type(self.max_amount) is not int or not 0 < self.max_amount <= MAX_AMOUNT):
+            raise InvalidInput("max_amount", f"must be a whole number of minor units from 1 to {MAX_AMOUNT}")
 
 
 def refuse_unknown_settings(settings: Mapping[str, Any], known: Iterable[str], table: str) -> None:

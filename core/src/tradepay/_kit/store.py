@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -27,7 +27,9 @@ from typing import Any, Generic, TypeVar
 from .._chain.capabilities import Attempt
 from .._ledger.databases import Connection, Database, open_database
 from .._ledger.migrations import Migration, migrate
-from .._spi.errors import ConfigError
+from .._spi.echo import echo_value
+from .._spi.errors import ConfigError, InvalidInput
+from .._spi.fields import check_instance, check_moment
 from .._spi.refunds import Refund, RefundAnswer
 from .attempts import AttemptKeys, AttemptRow, AttemptStatus, AttemptTable
 from .locations import database_errors, shown_location
@@ -43,7 +45,9 @@ class StoreTransaction:
     ``attempts`` and ``refunds`` tables in it. Providers subclass it to add their own reads and writes."""
 
     def __init__(self, conn: Connection, now: float, kind: str, table: AttemptTable) -> None:
-        self.conn, self.now, self.kind = conn, now, kind
+        if kind not in ("sqlite", "postgresql"):
+            raise InvalidInput("kind", f"must be sqlite or postgresql, got {echo_value(kind)}")
+        self.conn, self.now, self.kind = conn, check_moment(now, "now"), kind
         #: The suffix of a ``SELECT`` that locks its rows until the transaction ends (PostgreSQL); empty on
         #: SQLite, which has no row locks and needs none.
         self.for_update = " FOR UPDATE" if kind == "postgresql" else ""
@@ -113,6 +117,7 @@ class ProviderStore(Generic[Tx]):
         clock: Callable[[], float] = time.time,
         base: Path | None = None,
     ) -> None:
+        _check_store(location, schema, migrations, where, transaction, attempts, clock, base)
         self.location, self.where, self.clock, self._base = location, where, clock, base
         self._schema, self._migrations = schema, tuple(migrations)
         self._transaction, self._attempts = transaction, attempts or AttemptTable()
@@ -189,3 +194,33 @@ class ProviderStore(Generic[Tx]):
                 raise ConfigError(self.where, f"cannot use {shown}: {' '.join(str(exc).split())}") from exc
             raise
         return database
+
+
+def _check_store(
+    location: object,
+    schema: object,
+    migrations: object,
+    where: object,
+    transaction: object,
+    attempts: object,
+    clock: object,
+    base: object,
+) -> None:
+    """Refuse :class:`ProviderStore`'s arguments that are not what it documents, before anything is opened."""
+    text = os.fspath(location) if isinstance(location, str | os.PathLike) else None
+    if not isinstance(text, str) or not text.strip() or "\x00" in text:
+        raise InvalidInput("location", "must be a non-empty path or postgresql:// URL")
+    check_instance(schema, str, "schema")
+    check_instance(where, str, "where")
+    check_instance(attempts, AttemptTable, "attempts", optional=True)
+    check_instance(base, Path, "base", optional=True)
+    if not isinstance(migrations, Sequence) or isinstance(migrations, str):
+        raise InvalidInput("migrations", "must be a sequence of SQL scripts")
+    for script in migrations:
+        if not isinstance(script, str | Mapping) or (
+            isinstance(script, Mapping) and not all(isinstance(v, str) for v in script.values())
+        ):
+            raise InvalidInput("migrations", "each must be a SQL script, or a mapping of database kind to one")
+    for name, value in (("transaction", transaction), ("clock", clock)):
+        if not callable(value):
+            raise InvalidInput(name, f"must be callable, got {type(value).__name__}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from .._spi.errors import ConfigError
+from .._spi.errors import ConfigError, InvalidInput
 from .databases import Database, split_script
 
 __all__ = ["COLUMN_TYPES", "MIGRATIONS", "SCHEMA_VERSION", "Migration", "migrate", "script_for"]
@@ -59,8 +59,16 @@ Migration = str | Mapping[str, str]
 
 def script_for(migration: Migration, kind: str) -> str:
     """``migration`` as database ``kind`` runs it: its script for that kind, placeholders filled in."""
-    script = migration if isinstance(migration, str) else migration[kind]
-    return script.format(**COLUMN_TYPES[kind])
+    script = migration if isinstance(migration, str) else migration.get(kind)
+    if not isinstance(script, str):
+        raise InvalidInput("migrations", f"a migration has no script for {kind}")
+    try:
+        return script.format(**COLUMN_TYPES[kind])
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        # An unknown placeholder, or a brace that is not one: every literal brace is doubled.
+        raise InvalidInput(
+            "migrations", f"a placeholder is not one of {', '.join(COLUMN_TYPES[kind])}: {exc!r}"[:300]
+        ) from None
 
 
 _PAYMENT_STATES = "'processing', 'succeeded', 'failed', 'cancelled', 'needs_reconciliation'"
