@@ -24,7 +24,7 @@ from tradepay import (
     open_database,
 )
 from tradepay_card import CardProvider, CardSettings, parse_settings
-from tradepay_card._store import MIGRATIONS
+from tradepay_card._schema import MIGRATIONS
 
 
 def test_defaults(tmp_path: Path) -> None:

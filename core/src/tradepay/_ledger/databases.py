@@ -10,6 +10,7 @@ Never a process-local lock alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import sqlite3
@@ -62,6 +63,7 @@ def split_script(script: str) -> list[str]:
     return [s for s in statements if "".join(p for p, quoted in _code_and_quoted(s) if not quoted).strip()]
 
 
+@functools.lru_cache(maxsize=4096)  # the SQL of a program is a small fixed set: translate each text once
 def to_pyformat(sql: str) -> str:
     """``sql`` written with ``?`` placeholders, in psycopg's spelling: each ``?`` of the code becomes ``%s``
     (one in a quoted string, a quoted name or a comment stays), and every ``%`` is doubled, since psycopg reads

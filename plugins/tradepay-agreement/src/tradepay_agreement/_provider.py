@@ -82,10 +82,10 @@ class AgreementProvider:
         refund key, restoring the agreement's usage (see the README's answers). Never more than the key took."""
         log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
-            log.warning("refund_refused", reason=RefundReason.INVALID_REQUEST.value)
+            log.warning("agreement.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)
         answer = self._store.refund(attempt, refund)
-        log.info("refund_answered", outcome=answer.outcome.value, reason=answer.reason)
+        log.info("agreement.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
         return answer
 
     @hookimpl
@@ -95,7 +95,12 @@ class AgreementProvider:
         if refund_key_problem(attempt, refund):
             return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self._store.inquire_refund(attempt, refund)
-        _log.info("refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value)
+        _log.info(
+            "agreement.refund_inquired",
+            trade_no=order.trade_no,
+            refund_key=refund.idempotency_key,
+            outcome=outcome.value,
+        )
         return outcome
 
     @hookimpl

@@ -277,7 +277,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
                         f"the agreements of payer {payer_id!r} with merchant {merchant_id!r} changed while signing"
                         f" {_SIGN_TRIES} times in a row; nothing was signed, try again"
                     ) from None
-        _log.info("agreement_signed", agreement_id=agreement.agreement_id, payer=payer_id, merchant=merchant_id)
+        _log.info("agreement.signed", agreement_id=agreement.agreement_id, payer=payer_id, merchant=merchant_id)
         return agreement
 
     def _sign_once(
@@ -330,7 +330,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
                     f" (only {' or '.join(sorted(allowed))} agreements can be)"
                 )
             conn.execute("UPDATE agreements SET status = ? WHERE agreement_id = ?", (target.value, agreement_id))
-        _log.info(f"agreement_{event}d", agreement_id=agreement_id, payer=agreement.payer_id)
+        _log.info(f"agreement.{event}d", agreement_id=agreement_id, payer=agreement.payer_id)
         return dataclasses.replace(agreement, status=target)
 
     def get(self, agreement_id: str) -> Agreement:
@@ -411,7 +411,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         # The key's row last: if another writer recorded the key meanwhile, this insert fails and the counters
         # debited above are rolled back with it; the transaction then runs again and answers as a repeat.
         tx.attempts.record(attempt, order, status, result, agreement_id=agreement_id)
-        return result, "payment_debited" if debited else "payment_declined"
+        return result, "agreement.payment_debited" if debited else "agreement.payment_declined"
 
     @staticmethod
     def _use(tx: StoreTransaction, agreement_id: str, amount: int) -> None:
@@ -472,7 +472,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         self._void_unseen(order, attempt, reverse)
         if any(reversed_):
             key = attempt.idempotency_key
-            _log.info("payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
+            _log.info("agreement.payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
         return True
 
     def _void_unseen(
@@ -491,7 +491,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         row = self.write(work)
         if row is None:
             key = attempt.idempotency_key
-            _log.info("attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
+            _log.info("agreement.attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
         return row
 
     def _reverse(self, tx: StoreTransaction, row: AttemptRow) -> bool:
@@ -558,7 +558,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
 def _repeat(row: AttemptRow, order: Order) -> tuple[PaymentResult, str]:
     """The kit's answer to a key seen before, and the event it is logged as."""
     result = replay_payment(row, order)
-    return result, ("payment_repeated" if result is row.result else "payment_refused")
+    return result, ("agreement.payment_repeated" if result is row.result else "agreement.payment_refused")
 
 
 def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResult | None:
