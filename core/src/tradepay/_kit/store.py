@@ -30,10 +30,18 @@ from .._ledger.migrations import Migration, migrate
 from .._spi.echo import echo_value
 from .._spi.errors import ConfigError, InvalidInput
 from .._spi.fields import check_instance, check_moment
-from .._spi.refunds import Refund, RefundAnswer
+from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
 from .attempts import AttemptKeys, AttemptRow, AttemptStatus, AttemptTable
 from .locations import database_errors, shown_location
-from .refund_keys import RefundCharge, RefundKeys, RefundState, judge_refund, replay_refund
+from .refund_keys import (
+    RefundCharge,
+    RefundKeys,
+    RefundRow,
+    RefundState,
+    judge_refund,
+    refund_key_problem,
+    replay_refund,
+)
 
 __all__ = ["ProviderStore", "StoreTransaction"]
 
@@ -167,6 +175,19 @@ class ProviderStore(Generic[Tx]):
         database = self.database
         with database.write() as conn:
             yield self._transaction(conn, self.clock(), database.kind, self._attempts)
+
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        """What became of ``refund``'s key: ``SUCCEEDED`` if its money went back, else ``FAILED``. A refund key
+        never seen is voided first, so that no later refund can use it; a key that cannot be recorded
+        (:func:`tradepay.refund_key_problem`) is ``FAILED``: a refund refuses it, so it never moved money."""
+        if refund_key_problem(attempt, refund):
+            return RefundOutcome.FAILED
+        return self.write(lambda tx: tx.refunds.inquire(attempt, refund))
+
+    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
+        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
+        with self.read() as conn:
+            return RefundKeys(conn, self.clock()).of_payment(payment_key)
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """``work`` in one write transaction; run once more, from the start, if a unique key refused an insert

@@ -19,16 +19,14 @@ NOT_CHARGED: Final = "this payment key was debited under no agreement here"
 
 
 class Reason(enum.StrEnum):
-    """``extended_info["reason"]`` of every decline this provider gives; each one moved nothing."""
+    """``extended_info["reason"]`` of this provider's own declines, each of which moved nothing; a repeated
+    key's are the kit's (:class:`tradepay.PaymentReason`)."""
 
     AUTH_PENDING_AGREEMENT = "AUTH_PENDING_AGREEMENT"
     CURRENCY_NOT_SUPPORTED = "CURRENCY_NOT_SUPPORTED"
     PAYMENT_AMOUNT_EXCEED_LIMIT = "PAYMENT_AMOUNT_EXCEED_LIMIT"
     USER_AMOUNT_EXCEED_LIMIT = "USER_AMOUNT_EXCEED_LIMIT"
     PAYMENT_COUNT_EXCEED_LIMIT = "PAYMENT_COUNT_EXCEED_LIMIT"
-    REPEAT_REQ_INCONSISTENT = "REPEAT_REQ_INCONSISTENT"
-    ATTEMPT_VOIDED = "ATTEMPT_VOIDED"
-    ATTEMPT_REVERSED = "ATTEMPT_REVERSED"
     INVALID_REQUEST = "INVALID_REQUEST"
 
 

@@ -92,8 +92,6 @@ class AgreementProvider:
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """``SUCCEEDED`` if the refund key's money went back, else ``FAILED``; an unseen refund key is voided
         first, so that a late ``refund`` with it moves nothing."""
-        if refund_key_problem(attempt, refund):
-            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self._store.inquire_refund(attempt, refund)
         _log.info(
             "agreement.refund_inquired",

@@ -57,9 +57,6 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundKeys,
-    RefundOutcome,
-    RefundRow,
     ResultCode,
     StoreTransaction,
     TradePayError,
@@ -544,15 +541,6 @@ class AgreementStore(ProviderStore[StoreTransaction]):
             return refunded(refund.amount, agreement_id)
 
         return tx.refund(attempt, refund, row, not_charged=NOT_CHARGED, give_back=give_back)
-
-    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
-        return self.write(lambda tx: tx.refunds.inquire(attempt, refund))
-
-    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
-        with self.read() as conn:
-            return RefundKeys(conn, self.clock()).of_payment(payment_key)
 
 
 def _repeat(row: AttemptRow, order: Order) -> tuple[PaymentResult, str]:

@@ -32,9 +32,6 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundKeys,
-    RefundOutcome,
-    RefundRow,
     StoreTransaction,
 )
 
@@ -215,16 +212,6 @@ class CardStore(ProviderStore[CardTransaction]):
             )
 
         return self.write(decide)
-
-    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
-        return self.write(lambda tx: tx.refunds.inquire(attempt, refund))
-
-    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first; the money of a
-        ``succeeded`` one went back to the card the payment key charged."""
-        with self.read() as conn:
-            return RefundKeys(conn, self.clock()).of_payment(payment_key)
 
     def charged_card(self, key: str) -> Card | None:
         """The card that ``key``'s charge was made on, or ``None`` if the key charged no card (a plain read)."""

@@ -31,7 +31,8 @@ NOT_CHARGED: Final = "this payment key took no money from the wallet"
 
 
 class Reason(enum.StrEnum):
-    """The ``extended_info["reason"]`` of the wallet's declines (the key rules' are :class:`tradepay.PaymentReason`)."""
+    """The ``extended_info["reason"]`` of the wallet's own declines; a repeated key's are the kit's
+    (:class:`tradepay.PaymentReason`: ``ATTEMPT_VOIDED``, ``REPEAT_REQ_INCONSISTENT``, ``ATTEMPT_REVERSED``)."""
 
     INVALID_REQUEST = "INVALID_REQUEST"
     """The attempt's idempotency key is not a string of 1 to 256 characters: nothing can be recorded under it."""
@@ -41,12 +42,6 @@ class Reason(enum.StrEnum):
     """The order's currency is not in the ``currencies`` setting."""
     PAYMENT_AMOUNT_EXCEED_LIMIT = "PAYMENT_AMOUNT_EXCEED_LIMIT"
     """The order's amount is above the ``max_amount`` setting."""
-    REPEAT_REQ_INCONSISTENT = "REPEAT_REQ_INCONSISTENT"
-    """The key was used before with another payer, order, currency or amount."""
-    ATTEMPT_VOIDED = "ATTEMPT_VOIDED"
-    """The key was voided by an inquiry or cancel that came first: it may never move money."""
-    ATTEMPT_REVERSED = "ATTEMPT_REVERSED"
-    """The key's payment was reversed by a cancel: its money is back with the payer."""
     USER_CANCEL = "USER_CANCEL"
     """The payer left the cashier (the ``user_cancel`` fault)."""
 

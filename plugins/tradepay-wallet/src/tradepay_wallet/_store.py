@@ -33,9 +33,6 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    RefundKeys,
-    RefundOutcome,
-    RefundRow,
     StoreTransaction,
     replay_payment,
 )
@@ -191,15 +188,6 @@ class WalletStore(ProviderStore[StoreTransaction]):
             return tx.refund(attempt, refund, paid, not_charged=NOT_CHARGED, give_back=give_back)
 
         return self.write(work)
-
-    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
-        return self.write(lambda tx: tx.refunds.inquire(attempt, refund))
-
-    def refunds(self, payment_key: str | None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
-        with self.read() as conn:
-            return RefundKeys(conn, self.clock()).of_payment(payment_key)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
