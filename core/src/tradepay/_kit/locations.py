@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +31,8 @@ def database_errors() -> tuple[type[Exception], ...]:
     """What opening or migrating a database raises when the database, not the code, is at fault: the file
     system's and SQLite's errors, and psycopg's once something imported it (only a ``postgresql://`` URL
     does)."""
+    import sqlite3  # here: importing tradepay need not load SQLite
+
     psycopg = sys.modules.get("psycopg")
     errors: tuple[type[Exception], ...] = (OSError, sqlite3.Error)
     return (*errors, psycopg.Error) if psycopg is not None else errors

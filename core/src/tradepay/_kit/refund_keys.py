@@ -28,7 +28,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from .._chain.capabilities import Attempt
 from .._spi.enums import CheckedEnumType
@@ -36,6 +36,9 @@ from .._spi.errors import InvalidInput
 from .._spi.fields import check_count, check_instance, check_member, check_moment
 from .._spi.models import PaymentAmount
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
+
+if TYPE_CHECKING:
+    from .._ledger.databases import Connection
 
 __all__ = [
     "REFUNDS_TABLE",
@@ -123,10 +126,6 @@ class RefundCharge:
         check_instance(self.reversed, bool, "reversed")
 
 
-class _Connection(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
-
-
 _COLUMNS: Final = "refund_key, payment_key, status, currency, amount, reason, message"
 
 #: The ``refunds`` table :class:`RefundKeys` keeps, and its index, as a migration for :func:`tradepay.migrate`.
@@ -153,7 +152,7 @@ class RefundKeys:
     ``created_at``; ``conn.execute`` takes ``?`` placeholders.
     """
 
-    def __init__(self, conn: _Connection, now: float) -> None:
+    def __init__(self, conn: Connection, now: float) -> None:
         if not callable(getattr(conn, "execute", None)):
             raise InvalidInput("conn", f"must be a database connection with execute(), got {type(conn).__name__}")
         self._conn = conn
