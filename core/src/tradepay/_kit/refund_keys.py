@@ -28,17 +28,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from .._chain.capabilities import Attempt
+from .._ledger.databases import Connection
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_count, check_instance, check_member, check_moment
 from .._spi.models import PaymentAmount
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
-
-if TYPE_CHECKING:
-    from .._ledger.databases import Connection
 
 __all__ = [
     "REFUNDS_TABLE",

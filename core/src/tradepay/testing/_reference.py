@@ -12,7 +12,7 @@ import enum
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._chain.breaker import FailureScope
@@ -98,17 +98,31 @@ class _Book:
 
     calls: list[tuple[str, str]] = field(default_factory=list)  # (hook, idempotency_key)
     charges: dict[str, int] = field(default_factory=dict)  # key -> minor units moved and not reversed
-    rows: dict[str, AttemptRow] = field(default_factory=dict)  # key -> its row, as the kit's AttemptKeys keep it
+    # key -> (what became of it, the order it was asked for, its first answer): an AttemptRow's parts, made into
+    # one only when the key is asked again (the common first pay stays cheap)
+    rows: dict[str, tuple[AttemptStatus, Order | None, Any]] = field(default_factory=dict)
     refunds: int = 0
 
     @property
     def voided(self) -> set[str]:
         """The keys that can no longer charge: voided by an inquiry or cancel, or reversed."""
-        return {key for key, row in self.rows.items() if row.status in (AttemptStatus.VOIDED, AttemptStatus.REVERSED)}
+        return {key for key, row in self.rows.items() if row[0] in (AttemptStatus.VOIDED, AttemptStatus.REVERSED)}
 
     def void(self, key: str) -> None:
         """Record a tombstone for ``key`` (never seen): a later ``pay`` of it is refused ``ATTEMPT_VOIDED``."""
-        self.rows[key] = AttemptRow(key, AttemptStatus.VOIDED, "", None, None, "", 0, None)
+        self.rows[key] = (AttemptStatus.VOIDED, None, None)
+
+    def row(self, key: str) -> AttemptRow | None:
+        """``key``'s row as the kit's ``AttemptKeys`` would read it, or ``None`` if never seen."""
+        if key not in self.rows:
+            return None
+        status, order, answer = self.rows[key]
+        if order is None:  # a tombstone: asked for nothing
+            return AttemptRow(key, status, "", None, None, "", 0, None)
+        amount = order.amount
+        return AttemptRow(
+            key, status, order.payer_id, order.merchant_id, order.trade_no, amount.currency, amount.minor_units, answer
+        )
 
 
 class ReferenceProvider:
@@ -181,7 +195,7 @@ class ReferenceProvider:
         key = attempt.idempotency_key
         with self._lock:
             self.book.calls.append(("pay", key))
-            if (row := self.book.rows.get(key)) is not None:
+            if (row := self.book.row(key)) is not None:
                 return Outcome.DECLINE, replay_payment(row, order)
             outcome = self.script.pop(0) if len(self.script) > 1 else self.script[0]
             if outcome in _MOVES_MONEY:
@@ -191,11 +205,7 @@ class ReferenceProvider:
                 answer = {"resultCode": "9000"}
             if outcome not in (Outcome.EXCEPTION, Outcome.HANG, Outcome.LATE_SUCCESS_HANG, Outcome.GARBAGE):
                 status = AttemptStatus.PAID if outcome in _MOVES_MONEY else AttemptStatus.DECLINED
-                amount = order.amount
-                self.book.rows[key] = AttemptRow(
-                    key, status, order.payer_id, order.merchant_id, order.trade_no, amount.currency,
-                    amount.minor_units, answer,
-                )  # fmt: skip
+                self.book.rows[key] = (status, order, answer)
             return outcome, answer
 
     @hookimpl
@@ -229,8 +239,8 @@ class ReferenceProvider:
             key = attempt.idempotency_key
             if self.book.charges.pop(key, None) is not None:
                 self.book.refunds += 1
-                if (row := self.book.rows.get(key)) is not None:
-                    self.book.rows[key] = replace(row, status=AttemptStatus.REVERSED)
+                if (seen := self.book.rows.get(key)) is not None:
+                    self.book.rows[key] = (AttemptStatus.REVERSED, *seen[1:])
             if key not in self.book.rows:
                 self.book.void(key)
             return True
