@@ -30,10 +30,14 @@ from hypothesis import strategies as st
 
 import tradepay
 from tradepay import (
+    ATTEMPTS_TABLE,
     DEFAULT_RULES,
     APIContext,
     Attempt,
+    AttemptKeys,
     AttemptRecord,
+    AttemptRow,
+    AttemptTable,
     Capabilities,
     CardNumber,
     CardSecret,
@@ -57,6 +61,7 @@ from tradepay import (
     PostgresLedger,
     ProviderConfig,
     ProviderSettings,
+    ProviderStore,
     Refund,
     RefundAnswer,
     RefundCharge,
@@ -69,6 +74,8 @@ from tradepay import (
     Rule,
     RuleTable,
     SQLiteLedger,
+    StoreSettings,
+    StoreTransaction,
     configure_logging,
 )
 from tradepay.testing import ReferenceProvider
@@ -257,6 +264,31 @@ class _Examples:
             },
             RefundCharge: {"currency": "USD", "amount": 100, "refunded": 0, "reversed": False},
             RefundKeys: {"conn": _NoConnection(), "now": 1.0},
+            AttemptKeys: {"conn": _NoConnection(), "now": 1.0, "table": AttemptTable(), "for_update": ""},
+            AttemptRow: {
+                "idempotency_key": "pay-1-1",
+                "status": "paid",
+                "payer_id": "alice",
+                "merchant_id": None,
+                "trade_no": "T1",
+                "currency": "USD",
+                "amount": 100,
+                "result": None,
+                "extra": {},
+            },
+            AttemptTable: {"payer": "payer_id", "merchant": None, "paid": "paid", "extra": (), "trade_no_asked": True},
+            StoreTransaction: {"conn": _NoConnection(), "now": 1.0, "kind": "sqlite", "table": AttemptTable()},
+            StoreSettings: {"database": folder / "store.sqlite3", "currencies": None, "max_amount": None},
+            ProviderStore: {
+                "location": folder / "store.sqlite3",
+                "schema": "tradepay_store",
+                "migrations": (ATTEMPTS_TABLE,),
+                "where": "providers.store.database",
+                "transaction": StoreTransaction,
+                "attempts": None,
+                "clock": time.time,
+                "base": None,
+            },
             CardNumber: {"value": "4242424242424242"},
             CardSecret: {"value": "123"},
             Config.from_mapping: {"raw": {"chain": {"providers": ["ref"]}}, "base_dir": folder, "path": None},
@@ -371,6 +403,7 @@ def _not_a_database_to_connect_to(value: object) -> bool:
 CONTAINED: dict[tuple[object, str], Callable[[object], bool]] = {
     (SQLiteLedger, "path"): _not_a_file_to_write,
     (PostgresLedger, "url"): _not_a_database_to_connect_to,
+    (ProviderStore, "location"): _not_a_file_to_write,
 }
 
 

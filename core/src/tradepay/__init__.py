@@ -25,7 +25,9 @@ from ._cli.render import (
     json_time,
     printable,
 )
+from ._kit.locations import database_errors, shown_location
 from ._kit.refund_keys import (
+    REFUNDS_TABLE,
     RefundCharge,
     RefundKeys,
     RefundReason,
@@ -35,6 +37,16 @@ from ._kit.refund_keys import (
     refund_key_problem,
     refund_refused,
     replay_refund,
+)
+from ._kit.settings import (
+    MAX_AMOUNT,
+    STORE_SETTINGS,
+    StoreSettings,
+    check_currencies,
+    check_max_amount,
+    database_location,
+    parse_store_settings,
+    refuse_unknown_settings,
 )
 from ._ledger.orders import Order, OrderStatus
 from ._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
@@ -64,7 +76,19 @@ if TYPE_CHECKING:
     from ._chain.rules import DEFAULT_RULES, Rule, RuleTable
     from ._config import ChainSettings, Config, HostSettings, ProviderSettings, load_config
     from ._host import Host
-    from ._ledger.databases import Database, open_database
+    from ._kit.answers import beyond_capabilities, decline, refund_fields, result_columns, result_from_columns
+    from ._kit.attempts import (
+        ATTEMPTS_TABLE,
+        AttemptKeys,
+        AttemptRow,
+        AttemptStatus,
+        AttemptTable,
+        PaymentReason,
+        payment_key_problem,
+        replay_payment,
+    )
+    from ._kit.store import ProviderStore, StoreTransaction
+    from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
     from ._ledger.migrations import migrate
     from ._ledger.sql import PostgresLedger, SQLiteLedger
@@ -76,6 +100,22 @@ __version__ = "0.1.0"
 _LAZY = {
     "FailureScope": "_chain.breaker",
     "Database": "_ledger.databases",
+    "Connection": "_ledger.databases",
+    "decline": "_kit.answers",
+    "beyond_capabilities": "_kit.answers",
+    "refund_fields": "_kit.answers",
+    "ATTEMPTS_TABLE": "_kit.attempts",
+    "result_columns": "_kit.answers",
+    "result_from_columns": "_kit.answers",
+    "AttemptKeys": "_kit.attempts",
+    "AttemptRow": "_kit.attempts",
+    "AttemptStatus": "_kit.attempts",
+    "AttemptTable": "_kit.attempts",
+    "PaymentReason": "_kit.attempts",
+    "payment_key_problem": "_kit.attempts",
+    "replay_payment": "_kit.attempts",
+    "ProviderStore": "_kit.store",
+    "StoreTransaction": "_kit.store",
     "open_database": "_ledger.databases",
     "migrate": "_ledger.migrations",
     "SQLiteLedger": "_ledger.sql",
@@ -149,6 +189,34 @@ __all__ = [
     "refund_refused",
     "replay_refund",
     "judge_refund",
+    "REFUNDS_TABLE",
+    # the provider kit: payment keys, the store, settings, answers
+    "ATTEMPTS_TABLE",
+    "AttemptKeys",
+    "AttemptRow",
+    "AttemptStatus",
+    "AttemptTable",
+    "PaymentReason",
+    "payment_key_problem",
+    "replay_payment",
+    "ProviderStore",
+    "StoreTransaction",
+    "Connection",
+    "StoreSettings",
+    "MAX_AMOUNT",
+    "STORE_SETTINGS",
+    "parse_store_settings",
+    "refuse_unknown_settings",
+    "database_location",
+    "check_currencies",
+    "check_max_amount",
+    "decline",
+    "beyond_capabilities",
+    "refund_fields",
+    "result_columns",
+    "result_from_columns",
+    "shown_location",
+    "database_errors",
     # the host
     "Host",
     "Config",

@@ -6,9 +6,7 @@ psycopg is imported only inside the PostgreSQL helpers, so that the tests run wh
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +20,7 @@ import pytest
 import structlog
 
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
+from tradepay.testing import postgres_skip_reason
 from tradepay_agreement import AgreementError, AgreementProvider, AgreementStore
 
 #: (idempotency key or action, result code or outcome, reason or None), as a worker reports each step.
@@ -30,21 +29,7 @@ Outcome = tuple[str, str, str | None]
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
 
 
-def _postgres_skip() -> str | None:
-    """Why the PostgreSQL runs are skipped, or ``None`` when they can run."""
-    if not POSTGRES_URL:
-        return (
-            "PostgreSQL tests skipped: set TRADEPAY_TEST_POSTGRES_URL to run them, e.g. "
-            "TRADEPAY_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test"
-        )
-    try:
-        found = importlib.util.find_spec("psycopg") is not None
-    except (ImportError, ValueError):
-        found = False
-    return None if found else "PostgreSQL tests skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
-
-
-POSTGRES_SKIP = _postgres_skip()
+POSTGRES_SKIP = postgres_skip_reason()
 #: The databases every store and provider test runs on (the ``database`` fixture's parameters).
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -83,20 +68,6 @@ def wait_until_blocked_by(conn: Any) -> None:
     ).fetchone()[0]:
         assert time.monotonic() < deadline, "nothing waited for the other transaction"
         time.sleep(0.002)
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A ``postgresql://`` URL naming a new schema ``tp_test_<random>``, dropped (with everything in it) after."""
-    import psycopg  # only here: the PostgreSQL runs need it, the SQLite runs must not
-
-    assert POSTGRES_URL is not None
-    schema = f"tp_test_{secrets.token_hex(6)}"
-    try:
-        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def usage_from_debits(store: AgreementStore, agreement_id: str) -> tuple[int, int]:

@@ -25,7 +25,9 @@ from tradepay_agreement import Agreement, AgreementProvider, AgreementStore
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 
-from agreement_support import BACKENDS, FakeClock, postgres_schema
+from agreement_support import BACKENDS, FakeClock
+
+from tradepay.testing import postgres_schema
 
 
 @pytest.fixture(params=BACKENDS)

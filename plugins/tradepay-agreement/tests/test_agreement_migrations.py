@@ -22,7 +22,7 @@ from tradepay import (
     open_database,
 )
 from tradepay_agreement import AgreementError, AgreementProvider, AgreementStatus
-from tradepay_agreement._schema import migrations_for
+from tradepay_agreement._schema import MIGRATIONS
 
 #: The schema exactly as tradepay-agreement 0.1 created it (its _store._SCHEMA), with PRAGMA user_version = 1.
 SCHEMA_0_1 = (
@@ -183,7 +183,7 @@ def test_a_database_at_version_2_is_migrated_and_refunds_its_debits(
 ) -> None:
     db = open_database(database, base=tmp_path, schema="tradepay_agreement")
     try:
-        assert migrate(db, migrations_for(db.kind), target=2) == 2
+        assert migrate(db, MIGRATIONS, target=2) == 2
         with db.write() as conn:
             conn.execute(
                 "INSERT INTO agreements (agreement_id, payer_id, merchant_id, scope, currency, access_token, status,"
@@ -225,7 +225,7 @@ def test_migration_1_on_sqlite_is_the_0_1_schema(tmp_path: Path, old_file: Path)
     fresh = tmp_path / "fresh.sqlite3"
     db = open_database(fresh)
     try:
-        assert migrate(db, migrations_for("sqlite"), target=1) == 1
+        assert migrate(db, MIGRATIONS, target=1) == 1
     finally:
         db.close()
     old = tmp_path / "empty-0.1.sqlite3"

@@ -318,7 +318,7 @@ def test_an_unseen_key_is_voided_so_a_late_pay_moves_nothing(
     assert provider.pay(order=order, attempt=attempt) == late
     assert usage(provider.store, agreement) == (0, 0)
     assert provider.inquire(order=order, attempt=attempt) is ProviderStatus.NOT_PAID
-    assert [e["event"] for e in logs].count("attempt_voided") == 1
+    assert [e["event"] for e in logs].count("agreement.attempt_voided") == 1
 
 
 # --- cancel ------------------------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_cancel_gives_amount_and_count_back_exactly_once(
     assert usage(provider.store, agreement) == (200, 1)
     assert provider.cancel(order=order, attempt=attempt) is True
     assert usage(provider.store, agreement) == (200, 1)
-    assert [e["event"] for e in logs].count("payment_reversed") == 1
+    assert [e["event"] for e in logs].count("agreement.payment_reversed") == 1
 
     # The freed room is usable again; the reversed key answers ATTEMPT_REVERSED (not its first 9000, which
     # would report money that was given back) and debits nothing.
@@ -391,8 +391,12 @@ def test_payments_are_logged_with_their_fields(
     provider.pay(order=order, attempt=attempt)
     provider.pay(order=make_order(), attempt=make_attempt())
 
-    events = [e for e in logs if e["event"].startswith("payment_")]
-    assert [e["event"] for e in events] == ["payment_debited", "payment_repeated", "payment_declined"]
+    events = [e for e in logs if e["event"].startswith("agreement.payment_")]
+    assert [e["event"] for e in events] == [
+        "agreement.payment_debited",
+        "agreement.payment_repeated",
+        "agreement.payment_declined",
+    ]
     assert events[0]["payer"] == "alice"
     assert events[0]["trade_no"] == order.trade_no
     assert events[0]["idempotency_key"] == attempt.idempotency_key
@@ -475,5 +479,5 @@ def test_a_cancel_that_loses_the_race_to_tombstone_a_key_reverses_the_winners_de
 
     assert usage(provider.store, agreement) == (0, 0)
     assert provider.inquire(order=order, attempt=attempt) is ProviderStatus.NOT_PAID
-    assert [e["event"] for e in logs].count("attempt_voided") == 0
-    assert [e["event"] for e in logs].count("payment_reversed") == 1
+    assert [e["event"] for e in logs].count("agreement.attempt_voided") == 0
+    assert [e["event"] for e in logs].count("agreement.payment_reversed") == 1

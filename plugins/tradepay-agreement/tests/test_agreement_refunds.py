@@ -298,8 +298,8 @@ def test_refund_answers_are_logged(
     refund(provider, refund_of(paid, "300", "ref-1"))
     inquire(provider, refund_of(paid, "300", "ref-1"))
 
-    answers = [e for e in logs if e["event"] in ("refund_answered", "refund_inquired")]
+    answers = [e for e in logs if e["event"] in ("agreement.refund_answered", "agreement.refund_inquired")]
     assert [(e["event"], e["refund_key"], e["outcome"]) for e in answers] == [
-        ("refund_answered", "ref-1", "succeeded"),
-        ("refund_inquired", "ref-1", "succeeded"),
+        ("agreement.refund_answered", "ref-1", "succeeded"),
+        ("agreement.refund_inquired", "ref-1", "succeeded"),
     ]

@@ -217,7 +217,7 @@ def test_transitions_are_logged_without_the_token(store: AgreementStore, logs: l
     store.activate(agreement.agreement_id)
     store.revoke(agreement.agreement_id)
 
-    assert [e["event"] for e in logs] == ["agreement_signed", "agreement_activated", "agreement_revoked"]
+    assert [e["event"] for e in logs] == ["agreement.signed", "agreement.activated", "agreement.revoked"]
     assert all(e["agreement_id"] == agreement.agreement_id for e in logs)
     assert agreement.access_token not in str(logs)
 

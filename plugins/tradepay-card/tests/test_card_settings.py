@@ -24,7 +24,7 @@ from tradepay import (
     open_database,
 )
 from tradepay_card import CardProvider, CardSettings, parse_settings
-from tradepay_card._store import migrations
+from tradepay_card._schema import MIGRATIONS
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_the_default_postgres_schema_is_tradepay_card(tmp_path: Path, monkeypatc
         opened.append((location, schema))
         raise ConfigError("ledger.url", "cannot connect: (not tried)")
 
-    monkeypatch.setattr("tradepay_card._store.open_database", open_database)
+    monkeypatch.setattr("tradepay._kit.store.open_database", open_database)
     url = "postgresql://postgres@127.0.0.1:1/test"
     with pytest.raises(ConfigError, match=r"^configuration providers\.card\.database: cannot connect: \(not tried\)$"):
         open_provider(tmp_path, database=url)
@@ -308,7 +308,7 @@ def test_a_postgres_schema_at_version_1_is_migrated_and_refunds_its_charges(
 ) -> None:
     database = open_database(postgres_backend.settings["database"], schema="tradepay_card")
     try:
-        migrate(database, migrations(database.kind), target=1)
+        migrate(database, MIGRATIONS, target=1)
     finally:
         database.close()
     provider = open_provider(tmp_path, **postgres_backend.settings)

@@ -237,7 +237,7 @@ def test_the_hooks_do_their_database_work_off_the_event_loop(
 
         return spy
 
-    for name in ("take_fault", "settle", "inquire", "reverse"):
+    for name in ("take_fault", "pay", "inquire", "reverse"):
         monkeypatch.setattr(store, name, spying(name, getattr(store, name)))
 
     async def hooks() -> int:
@@ -248,7 +248,7 @@ def test_the_hooks_do_their_database_work_off_the_event_loop(
 
     loop_thread = asyncio.run(hooks())
 
-    assert [name for name, _ in calls] == ["take_fault", "settle", "inquire", "reverse"]
+    assert [name for name, _ in calls] == ["take_fault", "pay", "inquire", "reverse"]
     assert loop_thread not in {thread for _, thread in calls}
     assert provider.balance("alice", "USD") == 1000
 

@@ -29,7 +29,7 @@ from tradepay import (
     open_database,
 )
 from tradepay_wallet import EntryKind, WalletProvider
-from tradepay_wallet._schema import migrations_for
+from tradepay_wallet._schema import MIGRATIONS
 from tradepay_wallet._store import DEFAULT_SCHEMA
 
 AttemptOf = Callable[[str], Attempt]
@@ -171,7 +171,7 @@ def test_the_first_migration_is_the_schema_of_the_first_release(tmp_path: Path) 
     write_0_1_0_file(old)
     db = open_database(new)
     try:
-        migrate(db, migrations_for(db.kind), target=1)
+        migrate(db, MIGRATIONS, target=1)
     finally:
         db.close()
 
@@ -185,7 +185,7 @@ def test_a_database_at_version_1_is_migrated_and_refunds_what_it_charged(
     location = database if database is not None else tmp_path / "wallet.sqlite3"
     db = open_database(location, schema=DEFAULT_SCHEMA)
     try:
-        migrate(db, migrations_for(db.kind), target=1)
+        migrate(db, MIGRATIONS, target=1)
         with db.write() as conn:
             conn.execute("INSERT INTO accounts (payer, currency, balance) VALUES ('alice', 'USD', 900)")
             conn.execute(
@@ -329,8 +329,8 @@ def interlope(monkeypatch: pytest.MonkeyPatch) -> Callable[[WalletProvider, Call
 
     def install(provider: WalletProvider, act: Callable[[], object], table: str = "attempts") -> Interloper:
         store = provider._store
-        interloper = Interloper(store._database(), act, table)
-        monkeypatch.setattr(store, "_database", lambda: interloper)
+        interloper = Interloper(store.database, act, table)
+        monkeypatch.setattr(store, "_db", interloper)
         return interloper
 
     return install

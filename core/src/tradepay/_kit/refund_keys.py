@@ -28,9 +28,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from .._chain.capabilities import Attempt
+from .._ledger.databases import Connection
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_count, check_instance, check_member, check_moment
@@ -38,6 +39,7 @@ from .._spi.models import PaymentAmount
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
 
 __all__ = [
+    "REFUNDS_TABLE",
     "RefundCharge",
     "RefundKeys",
     "RefundReason",
@@ -122,11 +124,21 @@ class RefundCharge:
         check_instance(self.reversed, bool, "reversed")
 
 
-class _Connection(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
-
-
 _COLUMNS: Final = "refund_key, payment_key, status, currency, amount, reason, message"
+
+#: The ``refunds`` table :class:`RefundKeys` keeps, and its index, as a migration for :func:`tradepay.migrate`.
+REFUNDS_TABLE: Final = """CREATE TABLE refunds (
+        refund_key TEXT PRIMARY KEY,
+        payment_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('succeeded', 'failed', 'voided')),
+        currency TEXT NOT NULL,
+        amount {int64} NOT NULL CHECK (amount > 0),
+        trade_no TEXT NOT NULL,
+        reason TEXT,
+        message TEXT NOT NULL,
+        created_at {double} NOT NULL
+    );
+CREATE INDEX refunds_by_payment ON refunds (payment_key, status)"""
 
 
 class RefundKeys:
@@ -138,7 +150,7 @@ class RefundKeys:
     ``created_at``; ``conn.execute`` takes ``?`` placeholders.
     """
 
-    def __init__(self, conn: _Connection, now: float) -> None:
+    def __init__(self, conn: Connection, now: float) -> None:
         if not callable(getattr(conn, "execute", None)):
             raise InvalidInput("conn", f"must be a database connection with execute(), got {type(conn).__name__}")
         self._conn = conn

@@ -10,7 +10,9 @@ Never a process-local lock alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import re
 import sqlite3
 import threading
 import weakref
@@ -21,7 +23,56 @@ from typing import Any, Protocol
 
 from .sqlite import immediate_transaction, note_database_file, open_sqlite
 
-__all__ = ["Connection", "Database", "SQLiteDatabase", "open_database"]
+__all__ = ["Connection", "Database", "SQLiteDatabase", "open_database", "split_script", "to_pyformat"]
+
+# The parts of SQL text that are not code: quoted strings ('it''s'), quoted names ("a;b"), and comments.
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _code_and_quoted(sql: str) -> Iterator[tuple[str, bool]]:
+    """``sql`` in pieces, each with whether it is quoted text or a comment (``True``) or code (``False``).
+
+    An unterminated quote or comment runs to the end, as the database itself would read it."""
+    at = 0
+    while at < len(sql):
+        start = min((i for i in (sql.find(c, at) for c in ("'", '"', "--", "/*")) if i >= 0), default=len(sql))
+        if start > at:
+            yield sql[at:start], False
+        if start == len(sql):
+            return
+        match = _QUOTED.match(sql, start)
+        end = match.end() if match else len(sql)
+        yield sql[start:end], True
+        at = end
+
+
+def split_script(script: str) -> list[str]:
+    """The statements of ``script``, split on the ``;`` that end them: never on one inside a quoted string, a
+    quoted name or a comment. Statements that are only blanks and comments are left out."""
+    statements, current = [], ""
+    for piece, quoted in _code_and_quoted(script):
+        if quoted:
+            current += piece
+            continue
+        *ended, current_tail = piece.split(";")
+        for part in ended:
+            statements.append(current + part)
+            current = ""
+        current += current_tail
+    statements.append(current)
+    return [s for s in statements if "".join(p for p, quoted in _code_and_quoted(s) if not quoted).strip()]
+
+
+@functools.lru_cache(maxsize=4096)  # the SQL of a program is a small fixed set: translate each text once
+def to_pyformat(sql: str) -> str:
+    """``sql`` written with ``?`` placeholders, in psycopg's spelling: each ``?`` of the code becomes ``%s``
+    (one in a quoted string, a quoted name or a comment stays), and every ``%`` is doubled, since psycopg reads
+    ``%`` everywhere in the text."""
+    out = []
+    for piece, quoted in _code_and_quoted(sql):
+        piece = piece.replace("%", "%%")
+        out.append(piece if quoted else piece.replace("?", "%s"))
+    return "".join(out)
 
 
 class Cursor(Protocol):
@@ -156,8 +207,8 @@ def open_database(
     """The database at ``location``: ``postgresql://...`` (PostgreSQL, in ``schema`` unless the URL's
     ``schema`` parameter says otherwise; needs ``tradepay[postgres]``), ``sqlite:///PATH`` or a plain path
     (a SQLite file; relative paths are relative to ``base``). ``where`` is the configuration key that errors
-    name. SQL is written with ``?`` placeholders, translated for PostgreSQL by plain substitution: it must hold
-    no other ``?`` and no ``%``."""
+    name. SQL is written with ``?`` placeholders, translated for PostgreSQL by :func:`to_pyformat` (quoted
+    text and comments keep their ``?``)."""
     text = os.fspath(location)
     if text.startswith("postgresql://"):
         from .postgres import PostgresDatabase

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from .._kit.locations import shown_location
 from .._spi.errors import ConfigError
+from .databases import to_pyformat
 
 __all__ = ["PostgresDatabase", "split_schema"]
 
@@ -48,7 +50,7 @@ class _Connection:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(sql.replace("?", "%s"), params)
+        return self._conn.execute(to_pyformat(sql), params)
 
 
 class PostgresDatabase:
@@ -62,7 +64,7 @@ class PostgresDatabase:
             import psycopg
             from psycopg_pool import ConnectionPool
         except ImportError:
-            raise ConfigError(where, POSTGRES_MISSING) from None
+            raise ConfigError(where, f"{POSTGRES_MISSING} (for {shown_location(url)})") from None
         self.integrity_errors: tuple[type[Exception], ...] = (psycopg.errors.IntegrityError,)
         self.url, self.schema = split_schema(url, where=where)
         self._max = max_connections
@@ -73,7 +75,8 @@ class PostgresDatabase:
             with psycopg.connect(self.url, autocommit=True) as conn, contextlib.suppress(*raced):
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         except psycopg.Error as exc:
-            raise ConfigError(where, f"cannot connect: {' '.join(str(exc).split())}") from None
+            reason = " ".join(str(exc).split())
+            raise ConfigError(where, f"cannot connect: {reason} (server {shown_location(self.url)})") from None
         self._pid = os.getpid()
         self._pool = self._open_pool()
 

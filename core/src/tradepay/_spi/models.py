@@ -310,6 +310,29 @@ class PaymentResult:
             out["extendedInfo"] = dict(self.extended_info)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> PaymentResult:
+        """The result that :meth:`to_dict` gave ``data`` for: ``from_dict(r.to_dict()) == r``.
+
+        ``hasError`` is derived, so it is not read. Raises :class:`InvalidInput` naming the field for anything
+        else ``to_dict`` never writes: a missing ``resultCode``, an ``resultError`` or ``extendedInfo`` that is
+        not an object, an unknown code.
+        """
+        if not isinstance(data, Mapping):
+            raise InvalidInput("result", f"must be a JSON object, got {type(data).__name__}")
+        if "resultCode" not in data:
+            raise InvalidInput("resultCode", "is missing")
+        error, info = data.get("resultError"), data.get("extendedInfo", {})
+        if error is not None and not isinstance(error, Mapping):
+            raise InvalidInput("resultError", f"must be an object, got {type(error).__name__}")
+        if not isinstance(info, Mapping):
+            raise InvalidInput("extendedInfo", f"must be an object, got {type(info).__name__}")
+        message = data.get("resultMessage", "")
+        result_error = None
+        if error is not None:
+            result_error = ResultError(error.get("errorCode"), error.get("errorDesc", ""))  # type: ignore[arg-type]
+        return cls(data["resultCode"], message, result_error, info)  # type: ignore[arg-type]
+
 
 @runtime_checkable
 class Callback(Protocol):

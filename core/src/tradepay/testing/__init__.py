@@ -4,8 +4,10 @@
   the entry point ``reference``.
 * :class:`ProviderConformance`: the conformance suite; subclass it in your provider's tests (needs pytest).
 * :func:`build_service`, :func:`sample_context`: a payment service around provider objects, in one line.
-* The pytest plugin (loaded automatically) offers the fixtures ``tradepay_service`` and
-  ``tradepay_context``.
+* The pytest plugin (loaded automatically) offers the fixtures ``tradepay_service``, ``tradepay_context``
+  and the databases of a provider's tests: ``tradepay_database`` (SQLite, then PostgreSQL),
+  ``tradepay_sqlite_database`` and ``tradepay_postgres_database``; :func:`postgres_schema` and
+  :func:`postgres_skip_reason` are their parts, for a test's own fixtures.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .._host import Host
 from .._ledger.memory import MemoryLedger
 from .._service import PaymentService
 from .._spi.models import APIContext, MiniProgramMetaData
+from ._databases import postgres_schema, postgres_skip_reason
 from ._reference import AsyncReferenceProvider, Outcome, PayOnlyReferenceProvider, ReferenceProvider, reference_provider
 
 if TYPE_CHECKING:
@@ -29,6 +32,8 @@ __all__ = [
     "ProviderConformance",
     "ReferenceProvider",
     "build_service",
+    "postgres_schema",
+    "postgres_skip_reason",
     "reference_provider",
     "sample_context",
 ]

@@ -174,6 +174,26 @@ class ProviderConformance:
         assert isinstance(repeat, PaymentResult)
         assert repeat.result_code is not ResultCode.SUCCESS, repeat
 
+    def test_a_reused_key_is_answered_in_the_one_order_of_checks(self, provider: object, payable_order: Order) -> None:
+        """A key seen before is answered as the kit's :func:`tradepay.replay_payment` says, in its order: voided
+        first, then asked differently (``REPEAT_REQ_INCONSISTENT``), then reversed, then the first answer; so a
+        reused key gets the same reason from every provider."""
+        handle = self._handle(provider)
+        attempt = self._attempt(payable_order, 11)
+        other = replace(payable_order, payer_id="conformance-other-payer")
+        first = self._call(handle, "pay", payable_order, attempt)
+        assert first.result_code is ResultCode.SUCCESS, first
+        assert _reason(self._call(handle, "pay", other, attempt)) == "REPEAT_REQ_INCONSISTENT"
+        assert self._call(handle, "pay", payable_order, attempt) == first
+        if handle.cancel is not None:
+            assert self._call(handle, "cancel", payable_order, attempt) is True
+            assert _reason(self._call(handle, "pay", other, attempt)) == "REPEAT_REQ_INCONSISTENT"
+            assert _reason(self._call(handle, "pay", payable_order, attempt)) == "ATTEMPT_REVERSED"
+        if handle.inquire is not None:
+            voided = self._attempt(payable_order, 12)
+            assert self._call(handle, "inquire", payable_order, voided) is ProviderStatus.NOT_PAID
+            assert _reason(self._call(handle, "pay", other, voided)) == "ATTEMPT_VOIDED"
+
     def test_a_payers_decline_leaves_the_circuit_closed_for_another_payer(
         self, provider: object, payable_order: Order, declined_order: Order | None
     ) -> None:
@@ -242,6 +262,14 @@ class ProviderConformance:
         answer = self._call(handle, "pay", other, attempt)
         assert isinstance(answer, PaymentResult), answer
         return answer
+
+
+def _reason(answer: object) -> str | None:
+    """The ``reason`` of a refusal (which must be a ``4000`` about this payment), for the replay checks."""
+    assert isinstance(answer, PaymentResult), answer
+    assert answer.result_code is ResultCode.FAILED, answer
+    assert FailureScope.of(answer) is FailureScope.PAYMENT, answer
+    return answer.reason
 
 
 def _check_failure_scope(answer: PaymentResult) -> None:

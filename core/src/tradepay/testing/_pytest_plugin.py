@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,36 @@ import pytest
 from .._service import PaymentService
 from .._spi.models import APIContext
 from . import build_service, sample_context
+from ._databases import postgres_schema, postgres_skip_reason
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres: needs TRADEPAY_TEST_POSTGRES_URL (skipped, saying so, without it)")
+
+
+@pytest.fixture
+def tradepay_sqlite_database(tmp_path: Path) -> str:
+    """The ``database`` setting of a new SQLite file in the test's own folder."""
+    return str(tmp_path / "provider.sqlite3")
+
+
+@pytest.fixture
+def tradepay_postgres_database() -> Iterator[str]:
+    """The ``database`` setting of a new PostgreSQL schema on ``TRADEPAY_TEST_POSTGRES_URL``'s server, dropped
+    after the test; the test is skipped, saying why, when no server is configured or psycopg is missing."""
+    if reason := postgres_skip_reason():
+        pytest.skip(reason)
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def tradepay_database(request: pytest.FixtureRequest) -> str:
+    """The ``database`` setting of each kind in turn: the test runs on SQLite, then on PostgreSQL (skipped
+    without a server)."""
+    name = "tradepay_sqlite_database" if request.param == "sqlite" else "tradepay_postgres_database"
+    database: str = request.getfixturevalue(name)
+    return database
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The reference provider: a scriptable provider that stands in for any real one in tests and demos.
 
 Each call to ``pay`` takes the next outcome of its script (the last one repeats). It keeps an honest record
-of the money it moved per idempotency key, so inquiry and cancel tell the truth unless scripted otherwise.
+of the money it moved per idempotency key, so inquiry and cancel tell the truth unless scripted otherwise, and
+answers a key seen before as every provider on the kit does (:func:`tradepay.replay_payment`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 from .._chain.breaker import FailureScope
 from .._chain.capabilities import Attempt, Capabilities, ProviderConfig, ProviderStatus
 from .._chain.hookspecs import hookimpl
+from .._kit.answers import decline
+from .._kit.attempts import AttemptRow, AttemptStatus, replay_payment
 from .._ledger.orders import Order
 from .._spi.errors import ConfigError
 from .._spi.models import ErrorCode, PaymentResult, ResultCode, ResultError
@@ -56,6 +59,8 @@ _PROVIDER = {FailureScope.KEY: FailureScope.PROVIDER.value}
 
 
 def _declined(code: ErrorCode, reason: str, scope: FailureScope = FailureScope.PAYMENT) -> PaymentResult:
+    if scope is FailureScope.PAYMENT:
+        return decline(reason, reason, message=reason.lower().replace("_", " "), code=code)
     return PaymentResult(
         ResultCode.FAILED,
         reason.lower().replace("_", " "),
@@ -93,9 +98,31 @@ class _Book:
 
     calls: list[tuple[str, str]] = field(default_factory=list)  # (hook, idempotency_key)
     charges: dict[str, int] = field(default_factory=dict)  # key -> minor units moved and not reversed
-    answers: dict[str, Any] = field(default_factory=dict)  # key -> first answer
-    voided: set[str] = field(default_factory=set)
+    # key -> (what became of it, the order it was asked for, its first answer): an AttemptRow's parts, made into
+    # one only when the key is asked again (the common first pay stays cheap)
+    rows: dict[str, tuple[AttemptStatus, Order | None, Any]] = field(default_factory=dict)
     refunds: int = 0
+
+    @property
+    def voided(self) -> set[str]:
+        """The keys that can no longer charge: voided by an inquiry or cancel, or reversed."""
+        return {key for key, row in self.rows.items() if row[0] in (AttemptStatus.VOIDED, AttemptStatus.REVERSED)}
+
+    def void(self, key: str) -> None:
+        """Record a tombstone for ``key`` (never seen): a later ``pay`` of it is refused ``ATTEMPT_VOIDED``."""
+        self.rows[key] = (AttemptStatus.VOIDED, None, None)
+
+    def row(self, key: str) -> AttemptRow | None:
+        """``key``'s row as the kit's ``AttemptKeys`` would read it, or ``None`` if never seen."""
+        if key not in self.rows:
+            return None
+        status, order, answer = self.rows[key]
+        if order is None:  # a tombstone: asked for nothing
+            return AttemptRow(key, status, "", None, None, "", 0, None)
+        amount = order.amount
+        return AttemptRow(
+            key, status, order.payer_id, order.merchant_id, order.trade_no, amount.currency, amount.minor_units, answer
+        )
 
 
 class ReferenceProvider:
@@ -168,10 +195,8 @@ class ReferenceProvider:
         key = attempt.idempotency_key
         with self._lock:
             self.book.calls.append(("pay", key))
-            if key in self.book.answers:
-                return Outcome.SUCCESS, self.book.answers[key]
-            if key in self.book.voided:
-                return Outcome.DECLINE, _declined(ErrorCode.APP_SERVICE_ERROR, "ATTEMPT_VOIDED")
+            if (row := self.book.row(key)) is not None:
+                return Outcome.DECLINE, replay_payment(row, order)
             outcome = self.script.pop(0) if len(self.script) > 1 else self.script[0]
             if outcome in _MOVES_MONEY:
                 self.book.charges[key] = order.amount.minor_units
@@ -179,7 +204,8 @@ class ReferenceProvider:
             if outcome is Outcome.GARBAGE:
                 answer = {"resultCode": "9000"}
             if outcome not in (Outcome.EXCEPTION, Outcome.HANG, Outcome.LATE_SUCCESS_HANG, Outcome.GARBAGE):
-                self.book.answers[key] = answer
+                status = AttemptStatus.PAID if outcome in _MOVES_MONEY else AttemptStatus.DECLINED
+                self.book.rows[key] = (status, order, answer)
             return outcome, answer
 
     @hookimpl
@@ -200,8 +226,8 @@ class ReferenceProvider:
                 return ProviderStatus.UNKNOWN
             if attempt.idempotency_key in self.book.charges:
                 return ProviderStatus.PAID
-            if attempt.idempotency_key not in self.book.answers:
-                self.book.voided.add(attempt.idempotency_key)
+            if attempt.idempotency_key not in self.book.rows:
+                self.book.void(attempt.idempotency_key)
             return ProviderStatus.NOT_PAID
 
     @hookimpl
@@ -210,10 +236,13 @@ class ReferenceProvider:
             self.book.calls.append(("cancel", attempt.idempotency_key))
             if self.cancel_mode == "refuse":
                 return False
-            if self.book.charges.pop(attempt.idempotency_key, None) is not None:
+            key = attempt.idempotency_key
+            if self.book.charges.pop(key, None) is not None:
                 self.book.refunds += 1
-                self.book.answers[attempt.idempotency_key] = _declined(ErrorCode.APP_SERVICE_ERROR, "ATTEMPT_REVERSED")
-            self.book.voided.add(attempt.idempotency_key)
+                if (seen := self.book.rows.get(key)) is not None:
+                    self.book.rows[key] = (AttemptStatus.REVERSED, *seen[1:])
+            if key not in self.book.rows:
+                self.book.void(key)
             return True
 
     @hookimpl

@@ -11,7 +11,6 @@ import tradepay
 from tradepay import (
     Attempt,
     Capabilities,
-    ConfigError,
     Order,
     PaymentResult,
     ProviderConfig,
@@ -21,13 +20,14 @@ from tradepay import (
     RefundOutcome,
     RefundReason,
     hookimpl,
+    refund_fields,
     refund_key_problem,
     refund_refused,
 )
 
 from ._cli import agreement_group
-from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings, shown_location
-from ._store import AgreementStore, database_errors
+from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings
+from ._store import AgreementStore
 
 __all__ = ["AgreementProvider"]
 
@@ -45,15 +45,7 @@ class AgreementProvider:
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
         self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
         key = f"providers.{config.name}.database"
-        shown = shown_location(self._settings.database)
-        try:
-            self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
-        except ConfigError as exc:
-            # A newer schema (keyed already), or the core's PostgreSQL connection refusing: that one names the
-            # ledger's key, but it is this provider's setting to fix.
-            raise ConfigError(key, exc.reason if exc.key == key else f"{shown}: {exc.reason}") from exc
-        except database_errors() as exc:  # unopenable, not a database, no permission: a setting to fix
-            raise ConfigError(key, f"{shown}: {' '.join(str(exc).split())}") from exc
+        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
 
     @property
     def settings(self) -> AgreementSettings:
@@ -72,49 +64,41 @@ class AgreementProvider:
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         """Debit ``order`` under its agreement once per ``attempt.idempotency_key`` (see the README's answers)."""
-        return self._store.charge(
-            order,
-            attempt.idempotency_key,
-            currencies=self._settings.currencies,
-            max_amount=self._settings.max_amount,
-        )
+        return self._store.charge(order, attempt, self.capabilities())
 
     @hookimpl
     def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
         """``PAID`` if the attempt's debit stands, else ``NOT_PAID``; an unseen attempt is voided first."""
-        return self._store.inquire(order, attempt.idempotency_key)
+        return self._store.inquire(order, attempt)
 
     @hookimpl
     def cancel(self, order: Order, attempt: Attempt) -> bool:
         """Reverse the attempt's debit (or void it if unseen); always ``True``: the store is the authority."""
-        return self._store.cancel(order, attempt.idempotency_key)
+        return self._store.cancel(order, attempt)
 
     @hookimpl
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
         """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
         refund key, restoring the agreement's usage (see the README's answers). Never more than the key took."""
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
-            log.warning("refund_refused", reason=RefundReason.INVALID_REQUEST.value)
+            log.warning("agreement.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)
         answer = self._store.refund(attempt, refund)
-        log.info("refund_answered", outcome=answer.outcome.value, reason=answer.reason)
+        log.info("agreement.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
         return answer
 
     @hookimpl
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """``SUCCEEDED`` if the refund key's money went back, else ``FAILED``; an unseen refund key is voided
         first, so that a late ``refund`` with it moves nothing."""
-        if refund_key_problem(attempt, refund):
-            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self._store.inquire_refund(attempt, refund)
-        _log.info("refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value)
+        _log.info(
+            "agreement.refund_inquired",
+            trade_no=order.trade_no,
+            refund_key=refund.idempotency_key,
+            outcome=outcome.value,
+        )
         return outcome
 
     @hookimpl

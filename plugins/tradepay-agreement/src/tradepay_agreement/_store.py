@@ -36,8 +36,6 @@ import dataclasses
 import enum
 import math
 import secrets
-import sqlite3
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,32 +45,30 @@ from typing import Any, Final
 import tradepay
 from tradepay import (
     Attempt,
-    Database,
+    AttemptRow,
+    AttemptStatus,
+    AttemptTable,
+    Capabilities,
     InvalidInput,
     Order,
     PaymentAmount,
     PaymentResult,
     ProviderStatus,
+    ProviderStore,
     Refund,
     RefundAnswer,
-    RefundCharge,
-    RefundKeys,
-    RefundOutcome,
-    RefundRow,
-    RefundState,
     ResultCode,
+    StoreTransaction,
     TradePayError,
+    beyond_capabilities,
     echo_value,
     format_amount,
-    judge_refund,
-    migrate,
-    open_database,
-    replay_refund,
+    payment_key_problem,
+    replay_payment,
 )
 
-from ._answers import Reason, decline, from_row, paid, to_row
-from ._refunds import NOT_CHARGED, succeeded
-from ._schema import SCHEMA_VERSION, migrations_for
+from ._answers import NOT_CHARGED, Reason, decline, paid, refunded
+from ._schema import MIGRATIONS, SCHEMA_VERSION
 from ._settings import DEFAULT_SCHEMA, MAX_LIMIT
 
 __all__ = [
@@ -84,13 +80,11 @@ __all__ = [
     "AgreementNotFound",
     "AgreementStatus",
     "AgreementStore",
-    "database_errors",
 ]
 
 SCOPE: Final = "AGREEMENT_PAY"
 #: The longest an agreement may run before it expires: 100 years, in seconds.
 MAX_EXPIRES_IN: Final = 100 * 365 * 24 * 3600
-_MAX_KEY = 256
 #: The most an agreement's used amount can hold (a signed 64-bit integer, on both databases).
 _MAX_USED: Final = 2**63 - 1
 #: How often ``sign`` decides again after losing a race for the pair's next number.
@@ -109,10 +103,9 @@ _LATEST_OF_PAIR: Final = _SELECT + "WHERE payer_id = ? AND merchant_id = ? ORDER
 _OF_PAYER: Final = _SELECT + "WHERE payer_id = ? ORDER BY seq"
 _ALL: Final = _SELECT + "ORDER BY seq"
 _LOCK_AGREEMENT: Final = "SELECT 1 FROM agreements WHERE agreement_id = ?"
-_ATTEMPT: Final = (
-    "SELECT status, payer_id, merchant_id, amount, currency, result_code, result_message, error_code, error_desc,"
-    " extended_info, agreement_id FROM attempts WHERE idempotency_key = ?"
-)
+#: The attempts table: a key was asked for a payer with a merchant (whichever of its orders), a debit is spelt
+#: ``debited``.
+_TABLE: Final = AttemptTable(merchant="merchant_id", paid="debited", extra=("agreement_id",), trade_no_asked=False)
 
 
 class AgreementStatus(enum.StrEnum):
@@ -203,42 +196,14 @@ def _check_expires_in(value: object) -> float | None:
     return float(value)
 
 
-def _key_problem(key: object) -> str | None:
-    """Why ``key`` cannot be an idempotency key, or ``None``. No money ever moves under such a key.
-
-    NUL and text that is not valid Unicode (lone surrogates) are refused: neither database can store them.
-    """
-    if not isinstance(key, str) or not key or len(key) > _MAX_KEY or "\x00" in key:
-        return f"idempotency key must be a string of 1 to {_MAX_KEY} characters"
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        return "idempotency key must be valid Unicode text"
-    return None
-
-
-def _money(currency: str, minor_units: int) -> str:
-    return format_amount(currency, minor_units)
-
-
-def database_errors() -> tuple[type[Exception], ...]:
-    """The exceptions the store's databases raise for a file or server they cannot use.
-
-    psycopg is named only if something imported it already: it is needed (and imported by the core) only
-    when a PostgreSQL URL is configured.
-    """
-    psycopg = sys.modules.get("psycopg")
-    return (sqlite3.Error, psycopg.Error) if psycopg is not None else (sqlite3.Error,)
-
-
-class AgreementStore:
+class AgreementStore(ProviderStore[StoreTransaction]):
     """The agreement state at ``location`` (a SQLite path, ``sqlite:///PATH`` or ``postgresql://...``), read
     with ``clock`` (seconds since the epoch). Relative paths are relative to ``base`` (default: the working
     directory); PostgreSQL tables live in ``schema`` unless the URL's ``?schema=`` names another.
 
     The schema is created or migrated on open; a database written by a newer version is refused with
-    :class:`tradepay.ConfigError` keyed ``where``. One instance may be shared by the host's threads; every
-    process opens its own.
+    :class:`tradepay.ConfigError` keyed ``where``. One instance may be shared by the host's threads and
+    processes.
     """
 
     def __init__(
@@ -250,28 +215,22 @@ class AgreementStore:
         schema: str = DEFAULT_SCHEMA,
         where: str = "providers.agreement.database",
     ) -> None:
-        self._clock = clock
-        self._db = open_database(location, base=base, schema=schema)
-        try:
-            migrate(self._db, migrations_for(self._db.kind), where=where)
-        except BaseException:
-            self._db.close()
-            raise
-        # SQLite's BEGIN IMMEDIATE already serialises every write (and SQLite has no FOR UPDATE); PostgreSQL
-        # must lock the rows that a decision rests on.
-        self._for_update = " FOR UPDATE" if self._db.kind == "postgresql" else ""
-        self._closed = False
+        super().__init__(
+            location,
+            schema=schema,
+            migrations=MIGRATIONS,
+            where=where,
+            transaction=StoreTransaction,
+            attempts=_TABLE,
+            clock=clock,
+            base=base,
+        )
 
     @property
-    def database(self) -> Database:
-        """The database the store runs on (``.kind`` is ``sqlite`` or ``postgresql``)."""
-        return self._db
-
-    def close(self) -> None:
-        """Release the database connections; the store cannot be used afterwards. Closing twice is harmless."""
-        if not self._closed:
-            self._closed = True
-            self._db.close()
+    def _for_update(self) -> str:
+        # SQLite's BEGIN IMMEDIATE already serialises every write (and SQLite has no FOR UPDATE); PostgreSQL
+        # must lock the rows that a decision rests on.
+        return " FOR UPDATE" if self.kind == "postgresql" else ""
 
     # --- agreements ---------------------------------------------------------------------------------------
 
@@ -307,7 +266,7 @@ class AgreementStore:
             try:
                 agreement = self._sign_once(payer_id, merchant_id, currency, limits, lifetime)
                 break
-            except self._db.integrity_errors:
+            except self.integrity_errors:
                 # Another signing of this pair took the number we chose (PostgreSQL; SQLite is serial), or a
                 # random id collided. Deciding again sees the winner's agreement, which is live.
                 if attempt == _SIGN_TRIES:
@@ -315,7 +274,7 @@ class AgreementStore:
                         f"the agreements of payer {payer_id!r} with merchant {merchant_id!r} changed while signing"
                         f" {_SIGN_TRIES} times in a row; nothing was signed, try again"
                     ) from None
-        _log.info("agreement_signed", agreement_id=agreement.agreement_id, payer=payer_id, merchant=merchant_id)
+        _log.info("agreement.signed", agreement_id=agreement.agreement_id, payer=payer_id, merchant=merchant_id)
         return agreement
 
     def _sign_once(
@@ -327,8 +286,8 @@ class AgreementStore:
         lifetime: float | None,
     ) -> Agreement:
         agreement_id = "agr_" + secrets.token_hex(8)
-        with self._db.write() as conn:
-            now = self._clock()
+        with self.transaction() as conn:
+            now = self.clock()
             latest = self._latest_row(conn, payer_id, merchant_id)
             current = _agreement(latest, now) if latest is not None else None
             if current is not None and current.status in _LIVE:
@@ -359,30 +318,30 @@ class AgreementStore:
 
     def _transition(self, agreement_id: str, event: str) -> Agreement:
         allowed, target = _TRANSITIONS[event]
-        with self._db.write() as conn:
+        with self.transaction() as conn:
             # Locked, so that a concurrent transition cannot change the status between this check and the update.
-            agreement = self._by_id(conn, agreement_id, self._clock(), lock=True)
+            agreement = self._by_id(conn, agreement_id, self.clock(), lock=True)
             if agreement.status not in allowed:
                 raise AgreementError(
                     f"cannot {event} agreement {agreement_id}: it is {agreement.status}"
                     f" (only {' or '.join(sorted(allowed))} agreements can be)"
                 )
             conn.execute("UPDATE agreements SET status = ? WHERE agreement_id = ?", (target.value, agreement_id))
-        _log.info(f"agreement_{event}d", agreement_id=agreement_id, payer=agreement.payer_id)
+        _log.info(f"agreement.{event}d", agreement_id=agreement_id, payer=agreement.payer_id)
         return dataclasses.replace(agreement, status=target)
 
     def get(self, agreement_id: str) -> Agreement:
         """The agreement ``agreement_id`` as it is now; :class:`AgreementNotFound` if there is none."""
-        with self._db.read() as conn:
-            return self._by_id(conn, agreement_id, self._clock())
+        with self.read() as conn:
+            return self._by_id(conn, agreement_id, self.clock())
 
     def agreements(self, payer_id: str | None = None) -> list[Agreement]:
         """Every agreement (of ``payer_id`` if given) with its usage, oldest first."""
         if payer_id is not None and "\x00" in payer_id:
             return []  # no payer id holds NUL, and PostgreSQL text cannot
-        with self._db.read() as conn:
+        with self.read() as conn:
             rows = (conn.execute(_OF_PAYER, (payer_id,)) if payer_id is not None else conn.execute(_ALL)).fetchall()
-            now = self._clock()
+            now = self.clock()
         return [_agreement(row, now) for row in rows]
 
     def _by_id(self, conn: Any, agreement_id: str, now: float, *, lock: bool = False) -> Agreement:
@@ -406,39 +365,23 @@ class AgreementStore:
 
     # --- payments -----------------------------------------------------------------------------------------
 
-    def charge(
-        self,
-        order: Order,
-        idempotency_key: str,
-        *,
-        currencies: frozenset[str] | None = None,
-        max_amount: int | None = None,
-    ) -> PaymentResult:
-        """Debit ``order`` under its payer's active agreement with its merchant, once per ``idempotency_key``.
+    def charge(self, order: Order, attempt: Attempt, capabilities: Capabilities) -> PaymentResult:
+        """Debit ``order`` under its payer's active agreement with its merchant, once per ``attempt``'s key.
 
         The key check, the limit checks, the debit of the agreement's counters and the attempt row are one
-        transaction. A key seen before gets its first answer back (or a refusal if it was voided, reversed or
-        the order differs) and moves nothing. ``currencies`` and ``max_amount`` are the provider's own
-        settings, checked before the agreement.
+        transaction, in the kit's order of checks. A key seen before gets its first answer back (or a refusal
+        if it was voided, the order differs, or it was reversed) and moves nothing. ``capabilities`` are the
+        provider's own settings, checked before the agreement.
         """
-        problem = _key_problem(idempotency_key)
-        if problem is not None:
+        key = attempt.idempotency_key
+        if problem := payment_key_problem(key):
             return decline(Reason.INVALID_REQUEST, problem)
-        try:
-            result, event = self._charge_once(order, idempotency_key, currencies, max_amount)
-        except self._db.integrity_errors:
-            # Another process stored this key between our read and our insert (PostgreSQL; SQLite is serial).
-            # Our transaction rolled back, counters included; answer as a repeat of what that process stored.
-            with self._db.read() as conn:
-                row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
-            if row is None:
-                raise  # not the key: some other constraint said no, which is a bug to see, not to hide
-            result, event = self._repeat(row, order)
+        result, event = self.write(lambda tx: self._charge_once(tx, order, attempt, capabilities))
         _log.info(
             event,
             payer=order.payer_id,
             trade_no=order.trade_no,
-            idempotency_key=idempotency_key,
+            idempotency_key=key,
             amount=order.amount.minor_units,
             currency=order.amount.currency,
             reason=result.reason,
@@ -446,41 +389,35 @@ class AgreementStore:
         return result
 
     def _charge_once(
-        self, order: Order, idempotency_key: str, currencies: frozenset[str] | None, max_amount: int | None
+        self, tx: StoreTransaction, order: Order, attempt: Attempt, capabilities: Capabilities
     ) -> tuple[PaymentResult, str]:
-        with self._db.write() as conn:
-            now = self._clock()
-            row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
-            if row is not None:
-                return self._repeat(row, order)
-            result, agreement_id = self._decide(conn, order, now, currencies, max_amount)
-            # Read the key again now that the agreement is locked (PostgreSQL): a payment of this key that held
-            # the lock before us has committed its row by now; answer as a repeat instead of failing on its key.
-            row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
-            if row is not None:
-                return self._repeat(row, order)
-            debited = result.result_code is ResultCode.SUCCESS
-            if debited:
-                assert agreement_id is not None  # a debit is always judged by an agreement
-                self._use(conn, agreement_id, order.amount.minor_units)
-            conn.execute(
-                "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
-                " agreement_id, result_code, result_message, error_code, error_desc, extended_info, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (idempotency_key, "debited" if debited else "declined", order.payer_id, order.merchant_id,
-                 order.trade_no, order.amount.minor_units, order.amount.currency, agreement_id, *to_row(result),
-                 now, now),
-            )  # fmt: skip
-        return result, "payment_debited" if debited else "payment_declined"
+        row = tx.attempts.find(attempt.idempotency_key)
+        if row is not None:
+            return _repeat(row, order)
+        result, agreement_id = self._decide(tx, order, capabilities)
+        # Read the key again now that the agreement is locked (PostgreSQL): a payment of this key that held the
+        # lock before us has committed its row by now; answer as a repeat instead of failing on its key.
+        row = tx.attempts.find(attempt.idempotency_key)
+        if row is not None:
+            return _repeat(row, order)
+        debited = result.result_code is ResultCode.SUCCESS
+        if debited:
+            assert agreement_id is not None  # a debit is always judged by an agreement
+            self._use(tx, agreement_id, order.amount.minor_units)
+        status = AttemptStatus.PAID if debited else AttemptStatus.DECLINED
+        # The key's row last: if another writer recorded the key meanwhile, this insert fails and the counters
+        # debited above are rolled back with it; the transaction then runs again and answers as a repeat.
+        tx.attempts.record(attempt, order, status, result, agreement_id=agreement_id)
+        return result, "agreement.payment_debited" if debited else "agreement.payment_declined"
 
     @staticmethod
-    def _use(conn: Any, agreement_id: str, amount: int) -> None:
+    def _use(tx: StoreTransaction, agreement_id: str, amount: int) -> None:
         """Add one payment of ``amount`` to the agreement's counters.
 
         The row is locked and the limits were checked on it; the update repeats the limits as its condition so
         that the database itself never stores a usage over a limit.
         """
-        updated = conn.execute(
+        updated = tx.execute(
             "UPDATE agreements SET used_amount = used_amount + ?, used_count = used_count + 1"
             " WHERE agreement_id = ? AND used_amount <= ? AND (cumulative_limit IS NULL OR used_amount <="
             " cumulative_limit - ?) AND (count_limit IS NULL OR used_count < count_limit)",
@@ -489,44 +426,19 @@ class AgreementStore:
         if updated != 1:
             raise RuntimeError(f"agreement {agreement_id} changed under its row lock; nothing was debited")
 
-    @staticmethod
-    def _repeat(row: tuple[Any, ...], order: Order) -> tuple[PaymentResult, str]:
-        status, payer, merchant, amount, currency, code, message, error_code, error_desc, info, _ = row
-        if status == "voided":
-            return decline(Reason.ATTEMPT_VOIDED, "this attempt was voided by an inquiry or cancel"), "payment_refused"
-        if status == "reversed":
-            # Replaying the first 9000 would report money that was given back by a cancel.
-            return decline(Reason.ATTEMPT_REVERSED, "this key's payment was reversed by a cancel"), "payment_refused"
-        if (payer, merchant, amount, currency) != (
-            order.payer_id,
-            order.merchant_id,
-            order.amount.minor_units,
-            order.amount.currency,
-        ):
-            desc = "this idempotency key was used for a different payer, merchant, amount or currency"
-            return decline(Reason.REPEAT_REQ_INCONSISTENT, desc), "payment_refused"
-        return from_row(code, message, error_code, error_desc, info), "payment_repeated"
-
     def _decide(
-        self,
-        conn: Any,
-        order: Order,
-        now: float,
-        currencies: frozenset[str] | None,
-        max_amount: int | None,
+        self, tx: StoreTransaction, order: Order, capabilities: Capabilities
     ) -> tuple[PaymentResult, str | None]:
         """The answer to a new payment and the agreement it was judged by; called inside the transaction.
 
         The agreement row is locked (PostgreSQL) from here to the end of the transaction: its usage cannot
         change between the limit checks and the debit.
         """
+        refusal = beyond_capabilities(order, capabilities)
+        if refusal is not None:
+            return refusal, None
         amount, currency = order.amount.minor_units, order.amount.currency
-        if currencies is not None and currency not in currencies:
-            return decline(Reason.CURRENCY_NOT_SUPPORTED, f"this provider does not pay in {currency}"), None
-        if max_amount is not None and amount > max_amount:
-            desc = f"{order.amount} is over this provider's maximum {_money(currency, max_amount)}"
-            return decline(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, desc), None
-        agreement = self._latest_of_pair(conn, order.payer_id, order.merchant_id, now, lock=True)
+        agreement = self._latest_of_pair(tx, order.payer_id, order.merchant_id, tx.now, lock=True)
         if agreement is None or agreement.status is not AgreementStatus.ACTIVE:
             status = agreement.status.value if agreement is not None else "none"
             desc = f"payer {order.payer_id} has no active agreement with merchant {order.merchant_id} ({status})"
@@ -535,57 +447,72 @@ class AgreementStore:
         refusal = _over_limit(agreement, amount, currency)
         if refusal is not None:
             return refusal, agreement.agreement_id
-        return paid(agreement.agreement_id, f"{order.amount} debited under {agreement.agreement_id}"), (
-            agreement.agreement_id
-        )
+        debited = paid(agreement.agreement_id, f"{order.amount} debited under {agreement.agreement_id}")
+        return debited, agreement.agreement_id
 
-    def inquire(self, order: Order, idempotency_key: str) -> ProviderStatus:
+    def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
         """``PAID`` if the key's debit stands; ``NOT_PAID`` otherwise. An unseen key is voided first."""
-        if _key_problem(idempotency_key) is not None:
+        if payment_key_problem(attempt.idempotency_key) is not None:
             return ProviderStatus.NOT_PAID
-        with self._db.write() as conn:
-            row = self._attempt_or_void(conn, order, idempotency_key)
-        return ProviderStatus.PAID if row is not None and row[0] == "debited" else ProviderStatus.NOT_PAID
+        row = self._void_unseen(order, attempt, lambda tx, row: None)
+        return ProviderStatus.PAID if row is not None and row.status is AttemptStatus.PAID else ProviderStatus.NOT_PAID
 
-    def cancel(self, order: Order, idempotency_key: str) -> bool:
+    def cancel(self, order: Order, attempt: Attempt) -> bool:
         """Reverse the key's debit (its amount and count are free again), or void an unseen key. Always ``True``."""
-        if _key_problem(idempotency_key) is not None:
+        if payment_key_problem(attempt.idempotency_key) is not None:
             return True
-        with self._db.write() as conn:
-            row = self._attempt_or_void(conn, order, idempotency_key)
-            reversed_ = row is not None and row[0] == "debited" and self._reverse(conn, idempotency_key, row)
-        if reversed_:
-            _log.info(
-                "payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=idempotency_key
-            )
+        reversed_: list[bool] = []
+
+        def reverse(tx: StoreTransaction, row: AttemptRow) -> None:
+            reversed_[:] = [row.status is AttemptStatus.PAID and self._reverse(tx, row)]
+
+        self._void_unseen(order, attempt, reverse)
+        if any(reversed_):
+            key = attempt.idempotency_key
+            _log.info("agreement.payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
         return True
 
-    def _reverse(self, conn: Any, idempotency_key: str, row: tuple[Any, ...]) -> bool:
+    def _void_unseen(
+        self, order: Order, attempt: Attempt, then: Callable[[StoreTransaction, AttemptRow], None]
+    ) -> AttemptRow | None:
+        """The key's row, after ``then`` ran on it in the same transaction; for an unseen key a ``voided``
+        tombstone is recorded (a delayed ``pay`` with it refuses, after the host has moved on) and ``None``
+        returned."""
+
+        def work(tx: StoreTransaction) -> AttemptRow | None:
+            row = tx.attempts.status_or_void(attempt, order)
+            if row is not None:
+                then(tx, row)
+            return row
+
+        row = self.write(work)
+        if row is None:
+            key = attempt.idempotency_key
+            _log.info("agreement.attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
+        return row
+
+    def _reverse(self, tx: StoreTransaction, row: AttemptRow) -> bool:
         """Mark the key's debit reversed and give back what its refunds left (its amount less theirs, and its
         count unless they gave it back already), in the caller's transaction; ``False`` if another cancel
         reversed it first (then nothing is given back twice)."""
-        amount, agreement_id = row[3], row[10]
+        agreement_id = row.extra["agreement_id"]
         # Locks are always taken agreement row first, attempt row second (as a payment does): the other order
         # could deadlock with a payment holding the agreement and inserting a key.
-        conn.execute(_LOCK_AGREEMENT + self._for_update, (agreement_id,))
-        taken = conn.execute(
-            "UPDATE attempts SET status = 'reversed', updated_at = ? WHERE idempotency_key = ? AND status = 'debited'",
-            (self._clock(), idempotency_key),
-        ).rowcount
-        if taken != 1:
+        tx.execute(_LOCK_AGREEMENT + self._for_update, (agreement_id,))
+        if not tx.attempts.reverse(row.idempotency_key):
             return False
-        held = amount - RefundKeys(conn, self._clock()).refunded(idempotency_key)
-        self._give_back(conn, agreement_id, held, 1 if held > 0 else 0, idempotency_key)
+        held = row.amount - tx.refunds.refunded(row.idempotency_key)
+        self._give_back(tx, agreement_id, held, 1 if held > 0 else 0, row.idempotency_key)
         return True
 
-    def _give_back(self, conn: Any, agreement_id: str, amount: int, count: int, idempotency_key: str) -> None:
+    def _give_back(self, tx: StoreTransaction, agreement_id: str, amount: int, count: int, key: str) -> None:
         """Take ``amount`` and ``count`` off the agreement's usage, in the caller's transaction."""
-        given = conn.execute(
+        given = tx.execute(
             "UPDATE agreements SET used_amount = used_amount - ?, used_count = used_count - ? WHERE agreement_id = ?",
             (amount, count, agreement_id),
         ).rowcount
         if given != 1:
-            raise RuntimeError(f"the debit of {idempotency_key!r} names agreement {agreement_id}, which is missing")
+            raise RuntimeError(f"the debit of {key!r} names agreement {agreement_id}, which is missing")
 
     # --- refunds ------------------------------------------------------------------------------------------
 
@@ -596,76 +523,30 @@ class AgreementStore:
         One transaction, in the order of checks of :func:`tradepay.judge_refund`, run once more if another
         writer recorded the refund key meanwhile (PostgreSQL; SQLite is serial): the second run finds the key.
         """
-        try:
-            return self._refund_once(attempt, refund)
-        except self._db.integrity_errors:
-            return self._refund_once(attempt, refund)
+        return self.write(lambda tx: self._refund_once(tx, attempt, refund))
 
-    def _refund_once(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+    def _refund_once(self, tx: StoreTransaction, attempt: Attempt, refund: Refund) -> RefundAnswer:
         payment_key = attempt.idempotency_key
-        with self._db.write() as conn:
-            row = conn.execute(_ATTEMPT, (payment_key,)).fetchone()
-            if row is not None and row[10] is not None:
-                # The agreement row first, as payments and reversals lock it: then the attempt's status and the
-                # payment's refunds cannot change until this transaction ends.
-                conn.execute(_LOCK_AGREEMENT + self._for_update, (row[10],))
-                row = conn.execute(_ATTEMPT, (payment_key,)).fetchone()
-            refunds = RefundKeys(conn, self._clock())
-            known = refunds.find(refund.idempotency_key)
-            if known is not None:
-                return replay_refund(known, attempt, refund)
-            charge = None
-            if row is not None and row[0] in ("debited", "reversed"):
-                charge = RefundCharge(row[4], row[3], refunds.refunded(payment_key), row[0] == "reversed")
-            refusal = judge_refund(charge, refund, not_charged=NOT_CHARGED)
-            if refusal is not None:
-                refunds.record(attempt, refund, RefundState.FAILED, refusal)
-                return refusal
-            assert charge is not None  # judge refuses a key that debited nothing
-            amount, agreement_id = refund.amount.minor_units, row[10]
-            in_full = charge.refunded + amount == charge.amount
-            self._give_back(conn, agreement_id, amount, 1 if in_full else 0, payment_key)
-            answer = succeeded(refund.amount, agreement_id)
-            # The refund key's row last: if another writer recorded the key meanwhile, this insert fails and the
-            # counters given back above are rolled back with it.
-            refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
-            return answer
+        row = tx.attempts.find(payment_key)
+        if row is not None and row.extra["agreement_id"] is not None:
+            # The agreement row first, as payments and reversals lock it: then the attempt's status and the
+            # payment's refunds cannot change until this transaction ends.
+            tx.execute(_LOCK_AGREEMENT + self._for_update, (row.extra["agreement_id"],))
+            row = tx.attempts.find(payment_key)
 
-    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """What became of ``refund``'s key; a key never seen is voided first, so that no later refund can use it."""
-        with self._db.write() as conn:
-            return RefundKeys(conn, self._clock()).inquire(attempt, refund)
+        def give_back(paid: AttemptRow) -> RefundAnswer:
+            agreement_id, amount = paid.extra["agreement_id"], refund.amount.minor_units
+            in_full = tx.refunds.refunded(payment_key) + amount == paid.amount
+            self._give_back(tx, agreement_id, amount, 1 if in_full else 0, payment_key)
+            return refunded(refund.amount, agreement_id)
 
-    def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
-        with self._db.read() as conn:
-            return RefundKeys(conn, self._clock()).of_payment(payment_key)
+        return tx.refund(attempt, refund, row, not_charged=NOT_CHARGED, give_back=give_back)
 
-    def _attempt_or_void(self, conn: Any, order: Order, idempotency_key: str) -> tuple[Any, ...] | None:
-        """The key's attempt row (columns of ``_ATTEMPT``); for an unseen key, insert a ``voided`` tombstone and
-        return ``None``.
 
-        The tombstone makes a delayed ``pay`` with this key refuse, after the host has moved on. If another
-        process stores the key between the read and the insert, the insert does nothing and the row it
-        stored is read and returned instead.
-        """
-        row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
-        if row is not None:
-            return tuple(row)
-        now = self._clock()
-        inserted = conn.execute(
-            "INSERT INTO attempts (idempotency_key, status, payer_id, merchant_id, trade_no, amount, currency,"
-            " created_at, updated_at) VALUES (?, 'voided', ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (idempotency_key) DO NOTHING",
-            (idempotency_key, order.payer_id, order.merchant_id, order.trade_no, order.amount.minor_units,
-             order.amount.currency, now, now),
-        ).rowcount  # fmt: skip
-        if inserted == 1:
-            _log.info("attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=idempotency_key)
-            return None
-        # READ COMMITTED: this statement sees the row that the other, now committed, transaction stored.
-        row = conn.execute(_ATTEMPT, (idempotency_key,)).fetchone()
-        return tuple(row)
+def _repeat(row: AttemptRow, order: Order) -> tuple[PaymentResult, str]:
+    """The kit's answer to a key seen before, and the event it is logged as."""
+    result = replay_payment(row, order)
+    return result, ("agreement.payment_repeated" if result is row.result else "agreement.payment_refused")
 
 
 def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResult | None:
@@ -676,14 +557,16 @@ def _over_limit(agreement: Agreement, amount: int, currency: str) -> PaymentResu
         )
     limit = agreement.per_payment_limit
     if limit is not None and amount > limit:
-        return decline(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"over the per-payment limit {_money(currency, limit)}")
+        return decline(
+            Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"over the per-payment limit {format_amount(currency, limit)}"
+        )
     if agreement.used_amount > _MAX_USED - amount:
         # No cumulative limit, but the total would pass what the database can count: refuse, never wrap.
         return decline(Reason.USER_AMOUNT_EXCEED_LIMIT, "over the most an agreement can record in total")
     limit = agreement.cumulative_limit
     if limit is not None and agreement.used_amount + amount > limit:
-        used = _money(currency, agreement.used_amount)
-        desc = f"over the cumulative limit {_money(currency, limit)} ({used} used)"
+        used = format_amount(currency, agreement.used_amount)
+        desc = f"over the cumulative limit {format_amount(currency, limit)} ({used} used)"
         return decline(Reason.USER_AMOUNT_EXCEED_LIMIT, desc)
     limit = agreement.count_limit
     if limit is not None and agreement.used_count + 1 > limit:

@@ -7,13 +7,13 @@ the expiry and that scenario are stored; card numbers and CVCs never reach disk,
 
 from __future__ import annotations
 
-from tradepay import RefundReason, RefundRow, RefundState
+from tradepay import AttemptRow, AttemptStatus, RefundReason, RefundRow, RefundState
 
 from ._enrolment import Brand, CardDetails, Expiry, check_card, parse_expiry
 from ._network import Scenario
 from ._provider import HANG_SECONDS, CardProvider
 from ._settings import CardSettings, parse_settings
-from ._store import AttemptRow, AttemptStatus, Card, CardStore, Movement
+from ._store import Card, CardStore, Movement
 
 __all__ = [
     "AttemptRow",

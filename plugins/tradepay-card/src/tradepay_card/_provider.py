@@ -13,11 +13,11 @@ import click
 import tradepay
 from tradepay import (
     Attempt,
+    AttemptRow,
+    AttemptStatus,
     Capabilities,
     CardNumber,
     CardSecret,
-    ErrorCode,
-    FailureScope,
     InvalidInput,
     Order,
     PaymentResult,
@@ -28,17 +28,19 @@ from tradepay import (
     RefundOutcome,
     RefundReason,
     ResultCode,
-    ResultError,
-    format_amount,
+    beyond_capabilities,
     hookimpl,
+    refund_fields,
     refund_key_problem,
     refund_refused,
+    replay_payment,
 )
 
+from ._answers import charged, declined
 from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
 from ._network import Scenario
 from ._settings import CardSettings, parse_settings
-from ._store import AttemptRow, AttemptStatus, Card, CardStore, Ledger
+from ._store import Card, CardStore, CardTransaction
 
 __all__ = ["HANG_SECONDS", "CardProvider"]
 
@@ -122,16 +124,16 @@ class CardProvider:
         """Charge ``order`` on the payer's default card, at most once per ``attempt.idempotency_key``.
 
         The key check, the card lookup, the network's answer and the charge happen in one write transaction
-        (see :meth:`CardStore.run` for two processes inserting one key at once). A repeat of the key answers the
-        first answer; see the README for every answer.
+        (see :meth:`tradepay.ProviderStore.write` for two processes inserting one key at once). A repeat of the
+        key answers the first answer; see the README for every answer.
         """
         key = attempt.idempotency_key
 
-        def decide(ledger: Ledger) -> tuple[AttemptRow | None, PaymentResult]:
-            previous = ledger.attempt(key)
-            return previous, (self._charge(ledger, order, attempt) if previous is None else _replay(previous, order))
+        def decide(tx: CardTransaction) -> tuple[AttemptRow | None, PaymentResult]:
+            previous = tx.attempt(key)
+            return previous, (self._charge(tx, order, attempt) if previous is None else replay_payment(previous, order))
 
-        previous, result = self.store.run(decide)
+        previous, result = self.store.write(decide)
         _log.info(
             "card.answered",
             payer=order.payer_id,
@@ -153,13 +155,7 @@ class CardProvider:
         """
         key = attempt.idempotency_key
 
-        def look(ledger: Ledger) -> AttemptRow | None:
-            row = ledger.attempt(key)
-            if row is None:
-                ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
-            return row
-
-        row = self.store.run(look)
+        row = self.store.write(lambda tx: tx.void(attempt, order))
         paid = row is not None and row.status is AttemptStatus.PAID
         status = ProviderStatus.PAID if paid else ProviderStatus.NOT_PAID
         _log.info(
@@ -175,15 +171,13 @@ class CardProvider:
         """
         key = attempt.idempotency_key
 
-        def undo(ledger: Ledger) -> AttemptRow | None:
-            row = ledger.attempt(key)  # locked: a second cancel at once waits, then finds the key reversed
-            if row is None:
-                ledger.record(attempt, order, AttemptStatus.VOIDED)  # the tombstone
-            elif row.status is AttemptStatus.PAID:
-                ledger.reverse(key)
+        def undo(tx: CardTransaction) -> AttemptRow | None:
+            row = tx.void(attempt, order)  # locked: a second cancel at once waits, then finds the key reversed
+            if row is not None and row.status is AttemptStatus.PAID:
+                tx.reverse(key)
             return row
 
-        row = self.store.run(undo)
+        row = self.store.write(undo)
         _log.info(
             "card.cancelled",
             trade_no=order.trade_no,
@@ -202,13 +196,7 @@ class CardProvider:
         Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
         sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
         """
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
             log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)
@@ -228,8 +216,6 @@ class CardProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        if refund_key_problem(attempt, refund):
-            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = self.store.inquire_refund(attempt, refund)
         _log.info(
             "card.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
@@ -245,34 +231,26 @@ class CardProvider:
 
     # --- the charge -------------------------------------------------------------------------------------------
 
-    def _charge(self, ledger: Ledger, order: Order, attempt: Attempt) -> PaymentResult:
+    def _charge(self, tx: CardTransaction, order: Order, attempt: Attempt) -> PaymentResult:
         """Decide the first answer for a new key and record it (and the charge, if money moved)."""
-        card = ledger.default_card(order.payer_id)
+        card = tx.default_card(order.payer_id)
         result = self._authorise(order, card)
         paid = result.result_code is ResultCode.SUCCESS
-        ledger.record(attempt, order, AttemptStatus.PAID if paid else AttemptStatus.DECLINED, card=card, result=result)
+        tx.record(attempt, order, AttemptStatus.PAID if paid else AttemptStatus.DECLINED, card=card, result=result)
         return result
 
     def _authorise(self, order: Order, card: Card | None) -> PaymentResult:
         """The answer to a new charge: the provider's own limits first, then the network's verdict on the card."""
-        currency, amount = order.amount.currency, order.amount.minor_units
-        allowed = self.settings.currencies
-        if allowed is not None and currency not in allowed:
-            return _decline("CURRENCY_NOT_SUPPORTED", f"currency {currency} is not charged by this provider")
-        if self.settings.max_amount is not None and amount > self.settings.max_amount:
-            most = format_amount(currency, self.settings.max_amount)
-            return _decline("PAYMENT_AMOUNT_EXCEED_LIMIT", f"{order.amount} is above the maximum {most}")
+        refusal = beyond_capabilities(order, self.capabilities())
+        if refusal is not None:
+            return declined(refusal.reason or "", refusal.result_message)
         if card is None:
-            return _decline("NO_CARD_ON_FILE", "the payer has no card on file")
+            return declined("NO_CARD_ON_FILE", "the payer has no card on file")
         # A card that was valid at enrolment may have expired since: the network declines it as expired.
         scenario = Scenario.EXPIRED_CARD if card.expiry.is_past(self._today()) else card.scenario
         if scenario.moves_money:
-            return PaymentResult(
-                ResultCode.SUCCESS,
-                f"charged {card.brand.value} ending {card.last4}",
-                extended_info={"card_brand": card.brand.value, "card_last4": card.last4},
-            )
-        return _decline(
+            return charged(card.brand, card.last4)
+        return declined(
             scenario.reason,
             scenario.description,
             scenario.error_code,
@@ -280,35 +258,3 @@ class CardProvider:
             card_brand=card.brand.value,
             card_last4=card.last4,
         )
-
-
-def _replay(previous: AttemptRow, order: Order) -> PaymentResult:
-    """The answer to a key seen before: its first answer, unless the key was voided, reversed or is reused."""
-    if previous.status is AttemptStatus.VOIDED:
-        return _decline("ATTEMPT_VOIDED", "the attempt was voided by an inquiry or cancel before it was paid")
-    if (previous.payer_id, previous.currency, previous.amount) != (
-        order.payer_id,
-        order.amount.currency,
-        order.amount.minor_units,
-    ):
-        return _decline("REPEAT_REQ_INCONSISTENT", "the idempotency key was used with another payer or amount")
-    if previous.status is AttemptStatus.REVERSED or previous.result is None:
-        return _decline("ATTEMPT_REVERSED", "the attempt's charge was reversed by a cancel")
-    return previous.result
-
-
-def _decline(
-    reason: str, desc: str, error_code: ErrorCode = ErrorCode.APP_SERVICE_ERROR, **details: str
-) -> PaymentResult:
-    """A refusal that moved nothing: ``4000`` with ``error_code`` and the ``reason`` in ``extended_info``.
-
-    Every one is about this payment alone (its card, the order's currency or amount, the attempt's key), the
-    network's processing error on a card included, so each says ``failure_scope = "payment"``: one payer's card
-    never counts towards the provider's circuit breaker. The provider's own failures (its database) raise.
-    """
-    return PaymentResult(
-        ResultCode.FAILED,
-        f"card payment failed: {desc}",
-        ResultError(error_code, desc),
-        {"reason": reason, **details, FailureScope.KEY: FailureScope.PAYMENT.value},
-    )

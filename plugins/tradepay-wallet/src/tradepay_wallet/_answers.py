@@ -1,23 +1,38 @@
-"""The wallet's answers to ``pay``: one builder per kind, so that every path words them the same way.
+"""The wallet's answers: one builder per kind, so that every path words them the same way.
 
-A decline always moved nothing: it is ``4000`` with error ``1002`` and a machine-readable ``reason`` (the
-shipped rule table falls through to the next provider on it). Every answer but a success says whose failure it
-is (``failure_scope``): a decline or a cancel is about the payment; only the wallet's own faults (the ``late_success``
-answer here, the scripted errors of :mod:`tradepay_wallet._faults`) are the provider's, and count towards the
-host's circuit breaker.
+A decline always moved nothing: it is the kit's :func:`tradepay.decline` (``4000`` with error ``1002``, a
+machine-readable ``reason`` the shipped rule table falls through on, ``failure_scope = "payment"``). Only the
+wallet's own faults (the ``late_success`` answer here, the scripted errors of :mod:`tradepay_wallet._faults`)
+are the provider's, and count towards the host's circuit breaker. Refunds are answered as the core's refund
+rules say (:func:`tradepay.judge_refund`); the wallet adds no check of its own.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Final
 
-from tradepay import ErrorCode, FailureScope, PaymentResult, ResultCode, ResultError
+from tradepay import (
+    ErrorCode,
+    FailureScope,
+    PaymentAmount,
+    PaymentResult,
+    RefundAnswer,
+    RefundOutcome,
+    ResultCode,
+    ResultError,
+    decline,
+)
 
-__all__ = ["Reason", "declined", "late_success", "paid", "user_cancelled"]
+__all__ = ["NOT_CHARGED", "Reason", "declined", "late_success", "paid", "refunded", "user_cancelled"]
+
+#: The ``ATTEMPT_NOT_CHARGED`` message of a refund.
+NOT_CHARGED: Final = "this payment key took no money from the wallet"
 
 
 class Reason(enum.StrEnum):
-    """The ``extended_info["reason"]`` of the wallet's own declines."""
+    """The ``extended_info["reason"]`` of the wallet's own declines; a repeated key's are the kit's
+    (:class:`tradepay.PaymentReason`: ``ATTEMPT_VOIDED``, ``REPEAT_REQ_INCONSISTENT``, ``ATTEMPT_REVERSED``)."""
 
     INVALID_REQUEST = "INVALID_REQUEST"
     """The attempt's idempotency key is not a string of 1 to 256 characters: nothing can be recorded under it."""
@@ -27,14 +42,12 @@ class Reason(enum.StrEnum):
     """The order's currency is not in the ``currencies`` setting."""
     PAYMENT_AMOUNT_EXCEED_LIMIT = "PAYMENT_AMOUNT_EXCEED_LIMIT"
     """The order's amount is above the ``max_amount`` setting."""
-    REPEAT_REQ_INCONSISTENT = "REPEAT_REQ_INCONSISTENT"
-    """The key was used before with another payer, currency or amount."""
-    ATTEMPT_VOIDED = "ATTEMPT_VOIDED"
-    """The key was voided by an inquiry or cancel that came first: it may never move money."""
-    ATTEMPT_REVERSED = "ATTEMPT_REVERSED"
-    """The key's payment was reversed by a cancel: its money is back with the payer."""
     USER_CANCEL = "USER_CANCEL"
     """The payer left the cashier (the ``user_cancel`` fault)."""
+
+
+#: The result message of every decline.
+DECLINED: Final = "wallet declined the payment"
 
 
 def paid() -> PaymentResult:
@@ -44,12 +57,7 @@ def paid() -> PaymentResult:
 
 def declined(reason: Reason, desc: str) -> PaymentResult:
     """A decline that moved nothing (``4000``/``1002``)."""
-    return PaymentResult(
-        ResultCode.FAILED,
-        "wallet declined the payment",
-        ResultError(ErrorCode.APP_SERVICE_ERROR, desc),
-        {"reason": reason.value, FailureScope.KEY: FailureScope.PAYMENT.value},
-    )
+    return decline(reason, desc, message=DECLINED)
 
 
 def user_cancelled() -> PaymentResult:
@@ -70,3 +78,8 @@ def late_success() -> PaymentResult:
         ResultError(ErrorCode.TIMEOUT, "timeout"),
         {FailureScope.KEY: FailureScope.PROVIDER.value},
     )
+
+
+def refunded(amount: PaymentAmount) -> RefundAnswer:
+    """The one refund success: ``amount`` went back to the payer's balance."""
+    return RefundAnswer(RefundOutcome.SUCCEEDED, None, f"{amount} credited back to the wallet balance")

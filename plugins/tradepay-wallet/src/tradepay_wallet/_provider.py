@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import tradepay
 from tradepay import (
     Attempt,
+    AttemptStatus,
     Capabilities,
-    ConfigError,
     ErrorCode,
     InvalidInput,
     Order,
@@ -26,17 +23,19 @@ from tradepay import (
     RefundReason,
     RefundRow,
     ResultCode,
-    format_amount,
+    beyond_capabilities,
     hookimpl,
+    payment_key_problem,
+    refund_fields,
     refund_key_problem,
     refund_refused,
 )
 
-from ._answers import Reason, declined, late_success
+from ._answers import DECLINED, Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
 from ._settings import WalletSettings, parse_settings
-from ._store import AttemptStatus, LedgerEntry, WalletStore
+from ._store import LedgerEntry, WalletStore
 
 if TYPE_CHECKING:
     import click
@@ -45,38 +44,10 @@ __all__ = ["HANG_SECONDS", "MALFORMED_ANSWER", "WalletProvider"]
 
 _log = tradepay.get_logger("tradepay_wallet")
 
-#: The longest idempotency key accepted (the host's are ``<payment_id>-<number>``, far shorter).
-MAX_KEY_LENGTH: Final = 256
 #: How long the ``hang`` fault sleeps: far past any deadline a host would set.
 HANG_SECONDS: Final = 24 * 3600.0
 #: What the ``malformed`` fault returns: the SDK's JSON spelling of a success, which is not a PaymentResult.
 MALFORMED_ANSWER: Final = {"resultCode": "9000", "resultMessage": "not a PaymentResult"}
-
-
-def _without_password(location: Path | str) -> str:
-    """``location`` fit for a message: a URL's password replaced by ``***``."""
-    text = str(location)
-    parts = urlsplit(text) if text.startswith("postgresql://") else None
-    if parts is None or parts.password is None:
-        return text
-    userinfo, _, host = parts.netloc.rpartition("@")
-    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host}"))
-
-
-def _database_errors() -> tuple[type[BaseException], ...]:
-    """What opening the database raises when it cannot be used: SQLite's and the file system's errors, and
-    psycopg's once it has been imported (it is only imported for a ``postgresql://`` URL)."""
-    psycopg = sys.modules.get("psycopg")
-    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
-    return (*errors, psycopg.Error) if psycopg is not None else errors
-
-
-def _key_problem(attempt: Attempt) -> str | None:
-    """Why ``attempt``'s idempotency key cannot be recorded, or ``None``; the host's keys always can."""
-    key: object = attempt.idempotency_key
-    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH or "\x00" in key:
-        return f"the idempotency key must be a string of 1 to {MAX_KEY_LENGTH} characters"
-    return None
 
 
 class WalletProvider:
@@ -93,15 +64,7 @@ class WalletProvider:
         self.name = config.name
         table = f"providers.{config.name}"
         self.settings: WalletSettings = parse_settings(config.settings, Path(config.data_dir), table)
-        key = f"{table}.database"
-        shown = _without_password(self.settings.database)
-        try:
-            self._store = WalletStore(self.settings.database, where=key)
-        except ConfigError as exc:
-            # The core names its own key for a PostgreSQL URL it refuses ("ledger.url"): name ours.
-            raise ConfigError(key, f"{shown}: {exc.reason}") from exc
-        except _database_errors() as exc:
-            raise ConfigError(key, f"{shown}: {' '.join(str(exc).split())}") from exc
+        self._store = WalletStore(self.settings.database, where=f"{table}.database")
 
     def close(self) -> None:
         """Close the database connections (they are opened again on the next call)."""
@@ -129,7 +92,7 @@ class WalletProvider:
             amount=order.amount.minor_units,
             currency=order.amount.currency,
         )
-        if problem := _key_problem(attempt):
+        if problem := payment_key_problem(attempt.idempotency_key):
             log.warning("wallet.refused", reason=Reason.INVALID_REQUEST.value)
             return declined(Reason.INVALID_REQUEST, problem)
         fault = await asyncio.to_thread(self._store.take_fault, order.payer_id)
@@ -147,9 +110,8 @@ class WalletProvider:
                 # The fault exists to hand the host a wrong type: the cast is the lie it tells.
                 return cast(PaymentResult, dict(MALFORMED_ANSWER))
         refusal = (fault.answer() if fault else None) or self._refusal(order)
-        settlement = await asyncio.to_thread(self._store.settle, order, attempt, refusal)
-        result = settlement.result
-        if settlement.debited:
+        result, debited = await asyncio.to_thread(self._store.pay, order, attempt, refusal)
+        if debited:
             log.info("wallet.debited")
             if fault is not None and fault.kind is FaultKind.LATE_SUCCESS:
                 return late_success()
@@ -163,7 +125,7 @@ class WalletProvider:
 
         A key never seen is voided first: a ``pay`` that arrives later with it is refused and moves nothing.
         """
-        if _key_problem(attempt):
+        if payment_key_problem(attempt.idempotency_key):
             return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never moved money
         status = await asyncio.to_thread(self._store.inquire, order, attempt)
         _log.info("wallet.inquired", idempotency_key=attempt.idempotency_key, status=status.value)
@@ -172,7 +134,7 @@ class WalletProvider:
     @hookimpl
     async def cancel(self, order: Order, attempt: Attempt) -> bool:
         """Credit a paid key's money back (once) and void a key never seen; ``True``: nothing stays taken."""
-        if _key_problem(attempt):
+        if payment_key_problem(attempt.idempotency_key):
             return True  # pay refuses such a key, so there is nothing to reverse
         before, after = await asyncio.to_thread(self._store.reverse, order, attempt)
         _log.info(
@@ -193,13 +155,7 @@ class WalletProvider:
         :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key. Never more
         than the key took, in all. Fault profiles never touch refunds.
         """
-        log = _log.bind(
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            refund_key=refund.idempotency_key,
-            amount=refund.amount.minor_units,
-            currency=refund.amount.currency,
-        )
+        log = _log.bind(**refund_fields(order, attempt, refund))
         if problem := refund_key_problem(attempt, refund):
             log.warning("wallet.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
             return refund_refused(RefundReason.INVALID_REQUEST, problem)
@@ -214,14 +170,9 @@ class WalletProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        if refund_key_problem(attempt, refund):
-            return RefundOutcome.FAILED  # refund refuses such a key, so it never moved money
         outcome = await asyncio.to_thread(self._store.inquire_refund, attempt, refund)
         _log.info(
-            "wallet.refund_inquired",
-            trade_no=order.trade_no,
-            refund_key=refund.idempotency_key,
-            outcome=outcome.value,
+            "wallet.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
         )
         return outcome
 
@@ -315,11 +266,4 @@ class WalletProvider:
 
     def _refusal(self, order: Order) -> PaymentResult | None:
         """The decline the settings impose on ``order``, if any (the host normally filters these out first)."""
-        currency, amount = order.amount.currency, order.amount.minor_units
-        accepted, limit = self.settings.currencies, self.settings.max_amount
-        if accepted is not None and currency not in accepted:
-            return declined(Reason.CURRENCY_NOT_SUPPORTED, f"this wallet does not hold {currency}")
-        if limit is not None and amount > limit:
-            most = format_amount(currency, limit)
-            return declined(Reason.PAYMENT_AMOUNT_EXCEED_LIMIT, f"{order.amount} is above this wallet's limit {most}")
-        return None
+        return beyond_capabilities(order, self.capabilities(), message=DECLINED)
