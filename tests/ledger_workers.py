@@ -63,6 +63,7 @@ __all__ = [
     "open_wallet_host",
     "quiet",
     "reconcile_worker",
+    "refund_race_worker",
     "wallet",
 ]
 
@@ -220,6 +221,31 @@ def reconcile_worker(root: str, ready: Connection) -> None:
     ready.send_bytes(b"ready")
     host.reconcile(stale_after_s=0)
     host.close()
+
+
+# --- the refund races ---------------------------------------------------------------------------------------
+
+
+def refund_race_worker(location: str, trade_no: str, number: int, start: Barrier, answers: Queue[str]) -> None:
+    """Open the ledger at ``location`` (a SQLite path or a PostgreSQL URL), wait for every other worker, then
+    ask to refund 300 of ``trade_no`` under request id ``r-NUMBER``; put the answer's code on ``answers``."""
+    from tradepay import PostgresLedger, RefundStatus
+    from tradepay._ledger.refunds import RefundRefused, RefundRequest
+
+    quiet()
+    ledger = PostgresLedger(location, max_connections=1) if location.startswith("postgresql://") else None
+    ledger = ledger or SQLiteLedger(location)
+    try:
+        start.wait(timeout=60)
+        try:
+            refund, _ = ledger.begin_refund(RefundRequest(trade_no, PaymentAmount("USD", "300"), f"r-{number}"))
+        except RefundRefused as refused:
+            answers.put(refused.code)
+            return
+        ledger.finish_refund(refund.refund_id, RefundStatus.SUCCEEDED, None)
+        answers.put("SUCCESS")
+    finally:
+        ledger.close()
 
 
 # --- the duplicates test ------------------------------------------------------------------------------------
