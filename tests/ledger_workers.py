@@ -233,8 +233,9 @@ def refund_race_worker(location: str, trade_no: str, number: int, start: Barrier
     from tradepay._ledger.refunds import RefundRefused, RefundRequest
 
     quiet()
-    ledger = PostgresLedger(location, max_connections=1) if location.startswith("postgresql://") else None
-    ledger = ledger or SQLiteLedger(location)
+    ledger: SQLiteLedger | PostgresLedger = (
+        PostgresLedger(location, max_connections=1) if location.startswith("postgresql://") else SQLiteLedger(location)
+    )
     try:
         start.wait(timeout=60)
         try:

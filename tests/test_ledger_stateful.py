@@ -447,11 +447,10 @@ class LedgerMachine(RuleBasedStateMachine):
             assert after == before, answer
             assert answer.result_status is ResultStatus.FAILED
             if answer.result_code == "REFUND_AMOUNT_EXCEED":
-                counted = sum(
-                    r.amount
-                    for r in before.values()
-                    if r.status in COUNTED and r.payment_id == self._newest(self.view, trade_no).payment_id  # type: ignore[union-attr]
-                )
+                paid = self._newest(self.view, trade_no)
+                assert paid is not None
+                of_payment = [r for r in before.values() if r.payment_id == paid.payment_id]
+                counted = sum(r.amount for r in of_payment if r.status in COUNTED)
                 assert counted + amount > self.amounts[trade_no], (counted, amount)
             return
         recorded = after[answer.refund.refund_id]

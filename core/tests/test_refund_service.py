@@ -51,7 +51,7 @@ def test_a_refund_after_two_fallthroughs_goes_to_the_third_provider(bench_factor
     assert answer.refund.attempt.number == 3
     assert (wallet.refund_desk.calls, card.refund_desk.calls) == ([], [])
     assert agreement.refund_desk.refunded() == 300
-    assert bench.ledger.get_refund(answer.refund.refund_id).status is RefundStatus.SUCCEEDED  # type: ignore[union-attr]
+    assert bench.ledger.get_refund(answer.refund.refund_id).status is RefundStatus.SUCCEEDED
 
 
 def test_partial_refunds_then_the_rest_then_nothing(bench_factory: Any) -> None:
@@ -225,7 +225,7 @@ def test_a_ledger_failure_after_recording_is_unknown_never_a_raise(bench_factory
             raise OSError("disk full")
         return real(refund_id, status, answer)
 
-    ledger.finish_refund = broken  # type: ignore[method-assign]
+    ledger.finish_refund = broken
     answer = refunds_of(bench).refund(order.trade_no, "300", "r-1")
     assert answer.result_status is ResultStatus.UNKNOWN
     assert calls == [RefundStatus.SUCCEEDED, RefundStatus.NEEDS_RECONCILIATION]
