@@ -63,6 +63,8 @@ __all__ = [
     "open_wallet_host",
     "quiet",
     "reconcile_worker",
+    "refund_amount",
+    "refund_crash_worker",
     "refund_race_worker",
     "wallet",
 ]
@@ -118,6 +120,7 @@ PRELOAD = [
     "tradepay._host",
     "tradepay._ledger.reconcile",
     "tradepay._service",
+    "tradepay._refunding",
     "tradepay._ledger.sql",
     "tradepay.testing",
     "tradepay_wallet",
@@ -149,7 +152,16 @@ def fork_server() -> multiprocessing.context.ForkServerContext:
 
 
 #: Log events that mean a payment failed inside the host (answered 6004 and hidden from the caller).
-FATAL_EVENTS = frozenset({"payment.crashed", "payment.interrupted", "observer.failed", "callback.failed"})
+FATAL_EVENTS = frozenset(
+    {
+        "payment.crashed",
+        "payment.interrupted",
+        "observer.failed",
+        "callback.failed",
+        "refund.interrupted",
+        "refund.failed_unrecorded",
+    }
+)
 #: Where a worker that failed by itself (not by the kill) says why, before it exits with ``FAILED``.
 FAILURE_FILE = "worker-failure.txt"
 FAILED = 3
@@ -221,6 +233,51 @@ def reconcile_worker(root: str, ready: Connection) -> None:
     ready.send_bytes(b"ready")
     host.reconcile(stale_after_s=0)
     host.close()
+
+
+# --- the refund crash test ----------------------------------------------------------------------------------
+
+#: Each order's refund request ids: ``<trade_no>-r0`` to ``-r7``, each always for the same amount, so that a
+#: worker repeats earlier requests (after a kill, too) with the same fields.
+REFUND_REQUESTS = 8
+
+
+def refund_amount(number: int) -> int:
+    """The amount (minor units) of an order's refund request ``number``: all eight together exceed 1000."""
+    return 1 + 37 * number
+
+
+def refund_crash_worker(root: str, ready: Connection, seed: int, trade_nos: list[str], threads: int) -> None:
+    """Refund parts of the paid orders ``trade_nos`` (repeated request ids included) from ``threads`` threads
+    until killed; say on ``ready`` when the host is open, and after each refund answered."""
+    from tradepay import RefundService
+
+    die_on_host_failures(Path(root))
+    if inherited := inherited_sqlite_files():
+        _fail(Path(root), f"forked with SQLite files open: {inherited}")
+    host = open_wallet_host(Path(root))
+    service = RefundService(host)
+    rng = random.Random(seed)
+    ready.send_bytes(b"ready")
+    lock = threading.Lock()
+
+    def refund_some(seed: float) -> None:
+        choose = random.Random(seed)
+        end = time.monotonic() + 30  # a worker the test forgot would stop on its own
+        try:
+            while time.monotonic() < end:
+                trade_no, number = choose.choice(trade_nos), choose.randrange(REFUND_REQUESTS)
+                service.refund(trade_no, str(refund_amount(number)), f"{trade_no}-r{number}")
+                with lock:
+                    ready.send_bytes(b"refunded")
+        except BaseException as exc:
+            _fail(Path(root), repr(exc))
+
+    workers = [threading.Thread(target=refund_some, args=(rng.random(),)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 # --- the refund races ---------------------------------------------------------------------------------------
