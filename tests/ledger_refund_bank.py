@@ -10,6 +10,7 @@ restarted process would.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import sqlite3
@@ -19,29 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tradepay import (
-    Attempt,
-    Order,
-    Refund,
-    RefundAnswer,
-    RefundCharge,
-    RefundKeys,
-    RefundOutcome,
-    RefundReason,
-    RefundState,
-    RefundStatus,
-    hookimpl,
-    immediate_transaction,
-    judge_refund,
-    refund_refused,
-    replay_refund,
-)
+import tradepay as tp
+from tradepay import Attempt, Order, Refund, RefundAnswer, RefundOutcome, RefundStatus, hookimpl
 from tradepay._ledger.refunds import RefundRequest
+from tradepay.testing._refund_desk import REFUND_KEYS_SCHEMA
 
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
     from tests.ledger_bank import Bank, BankMode, CrashableLedger, CrashSwitch
+    from tests.ledger_checks import LedgerFile
 else:  # the tests put this folder on sys.path
     from ledger_bank import Bank, BankMode, CrashableLedger, CrashSwitch
+    from ledger_checks import LedgerFile
 
 __all__ = [
     "BankRefund",
@@ -49,23 +38,10 @@ __all__ = [
     "RefundBehaviour",
     "RefundCrashableLedger",
     "RefundingBank",
+    "check_refunds",
     "read_bank_refunds",
     "read_ledger_refunds",
 ]
-
-_REFUNDS = """
-CREATE TABLE IF NOT EXISTS refunds (
-    refund_key  TEXT PRIMARY KEY,
-    payment_key TEXT NOT NULL,
-    status      TEXT NOT NULL,
-    currency    TEXT NOT NULL,
-    amount      INTEGER NOT NULL,
-    trade_no    TEXT NOT NULL,
-    reason      TEXT,
-    message     TEXT NOT NULL,
-    created_at  REAL NOT NULL
-)
-"""
 
 
 class RefundBehaviour(enum.StrEnum):
@@ -84,8 +60,8 @@ class RefundingBank(Bank):
 
     def __init__(self, path: Path, *, switch: CrashSwitch | None = None) -> None:
         super().__init__(path, switch=switch)
-        with immediate_transaction(self._db) as db:
-            db.execute(_REFUNDS)
+        with tp.immediate_transaction(self._db) as db:
+            db.execute(REFUND_KEYS_SCHEMA)
         self._refund_script: list[RefundBehaviour] = []
 
     def script_refunds(self, behaviours: Iterable[RefundBehaviour]) -> None:
@@ -93,13 +69,13 @@ class RefundingBank(Bank):
         with self._lock:
             self._refund_script = list(behaviours)
 
-    def _charge(self, db: sqlite3.Connection, keys: RefundKeys, attempt: Attempt) -> RefundCharge | None:
+    def _charge(self, db: sqlite3.Connection, keys: tp.RefundKeys, attempt: Attempt) -> tp.RefundCharge | None:
         row = db.execute(
             "SELECT amount, status FROM charges WHERE idempotency_key = ?", (attempt.idempotency_key,)
         ).fetchone()
         if row is None or row[1] not in ("paid", "reversed"):
             return None
-        return RefundCharge("USD", int(row[0]), keys.refunded(attempt.idempotency_key), row[1] == "reversed")
+        return tp.RefundCharge("USD", int(row[0]), keys.refunded(attempt.idempotency_key), row[1] == "reversed")
 
     @hookimpl
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
@@ -110,23 +86,23 @@ class RefundingBank(Bank):
             raise self.switch.trip("bank.refund before refunding")
         if behaviour is RefundBehaviour.EXCEPTION:
             raise RuntimeError("bank refund failure; nothing moved")
-        with self._lock, immediate_transaction(self._db) as db:
-            keys = RefundKeys(db, time.time())
+        with self._lock, tp.immediate_transaction(self._db) as db:
+            keys = tp.RefundKeys(db, time.time())
             seen = keys.find(refund.idempotency_key)
             if seen is not None:
-                answer = replay_refund(seen, attempt, refund)
+                answer = tp.replay_refund(seen, attempt, refund)
             else:
 
                 def declines() -> RefundAnswer | None:
                     if behaviour is RefundBehaviour.DECLINE:
-                        return refund_refused(RefundReason.REFUND_DECLINED, "the bank declined the refund")
+                        return tp.refund_refused(tp.RefundReason.REFUND_DECLINED, "the bank declined the refund")
                     return None
 
-                refusal = judge_refund(
+                refusal = tp.judge_refund(
                     self._charge(db, keys, attempt), refund, not_charged="no charge here", provider_check=declines
                 )
                 answer = refusal or RefundAnswer(RefundOutcome.SUCCEEDED, None, f"{refund.amount} refunded")
-                state = RefundState.SUCCEEDED if refusal is None else RefundState.FAILED
+                state = tp.RefundState.SUCCEEDED if refusal is None else tp.RefundState.FAILED
                 keys.record(attempt, refund, state, answer)
         if behaviour is RefundBehaviour.CRASH_AFTER:
             raise self.switch.trip("bank.refund after refunding")
@@ -137,13 +113,13 @@ class RefundingBank(Bank):
     @hookimpl
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
         self.switch.check("bank.inquire_refund")
-        with self._lock, immediate_transaction(self._db) as db:
+        with self._lock, tp.immediate_transaction(self._db) as db:
             mode = self._mode(db)
             if mode is BankMode.INQUIRY_UNKNOWN:
                 return RefundOutcome.UNKNOWN
             if mode is BankMode.DOWN:
                 raise RuntimeError("bank refund inquiry is down")
-            return RefundKeys(db, time.time()).inquire(attempt, refund)
+            return tp.RefundKeys(db, time.time()).inquire(attempt, refund)
 
 
 class RefundCrashableLedger(CrashableLedger):
@@ -208,3 +184,42 @@ def read_ledger_refunds(path: Path) -> dict[str, LedgerRefund]:
             r[0]: LedgerRefund(r[0], r[1], r[2], int(r[3]), r[4])
             for r in db.execute("SELECT refund_id, payment_id, attempt_key, amount, status FROM refunds ORDER BY rowid")
         }
+
+
+def check_refunds(view: LedgerFile, path: Path, providers: Iterable[Path], *, settled: bool = False) -> int:
+    """The ledger's refunds (in the file ``path``) against the providers' (in ``providers``): each to its
+    payment's paid attempt, no payment over-refunded by the ledger's succeeded and in-flight refunds nor by
+    the providers' succeeded ones, every provider refund under a key the ledger recorded first (for the same
+    attempt and amount), a succeeded or failed ledger refund agreeing with its provider; with ``settled``,
+    nothing unsettled and the succeeded refunds equal, key by key. Returns how many are unsettled."""
+    ledger, banks = read_ledger_refunds(path), read_bank_refunds(providers)
+    counted: collections.Counter[str] = collections.Counter()
+    for refund in ledger.values():
+        payment = view.payments[refund.payment_id]
+        assert payment.status == "succeeded", f"refund {refund.refund_id} of a {payment.status} payment"
+        [paying] = [a for a in payment.attempts if a.state == "paid"]
+        assert refund.attempt_key == paying.key, f"refund {refund.refund_id} not to the paying attempt"
+        counted[refund.payment_id] += refund.amount if refund.status != "failed" else 0
+        bank = banks.get(refund.refund_id)
+        if refund.status == "succeeded":
+            assert bank is not None, f"refund {refund.refund_id} succeeded with no provider refund"
+            assert bank.state == "succeeded", (refund, bank)
+        if refund.status == "failed":
+            assert bank is None or bank.state != "succeeded", (refund, bank)
+    for payment_id, total in counted.items():
+        assert total <= view.payments[payment_id].amount, f"payment {payment_id} over-refunded: {total}"
+    amounts = {a.key: p.amount for p, a in view.attempts()}
+    given: collections.Counter[str] = collections.Counter()
+    for key, bank in banks.items():
+        if bank.state == "succeeded":
+            assert key in ledger, f"{bank.where} refunded under key {key}, which the ledger never recorded"
+            assert (ledger[key].attempt_key, ledger[key].amount) == (bank.payment_key, bank.amount)
+            given[bank.payment_key] += bank.amount
+    for payment_key, total in given.items():
+        assert total <= amounts[payment_key], f"key {payment_key} refunded {total}, more than it took"
+    unsettled = [r for r in ledger.values() if r.status in ("processing", "needs_reconciliation")]
+    if settled:
+        assert not unsettled, unsettled
+        succeeded = {k: (r.attempt_key, r.amount) for k, r in ledger.items() if r.status == "succeeded"}
+        assert succeeded == {k: (b.payment_key, b.amount) for k, b in banks.items() if b.state == "succeeded"}
+    return len(unsettled)

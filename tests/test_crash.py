@@ -279,46 +279,13 @@ def paid_files(root: Path) -> tuple[Files, list[str]]:
 
 
 def check_refunds(files: Files, *, settled: bool) -> int:
-    """The ledger's refunds against the wallets': intact files, no over-refund on either side, every wallet
-    refund under a key the ledger recorded first, and (``settled``) exact agreement. Returns how many ledger
-    refunds are unsettled."""
+    """The three files intact, the ledger's refunds against the wallets' (:func:`ledger_refund_bank.check_refunds`)
+    and the wallets' books; how many refunds are unsettled."""
     for path in (files.ledger, *files.wallets):
         checks.check_integrity(path)
-    view = checks.read_ledger(files.ledger)
-    ledger = refund_bank.read_ledger_refunds(files.ledger)
-    wallets = refund_bank.read_bank_refunds(files.wallets)
-    counted: collections.Counter[str] = collections.Counter()
-    for refund in ledger.values():
-        payment = view.payments[refund.payment_id]
-        [paying] = [a for a in payment.attempts if a.state == "paid"]
-        assert refund.attempt_key == paying.key, refund
-        if refund.status != "failed":
-            counted[refund.payment_id] += refund.amount
-        wallet = wallets.get(refund.refund_id)
-        if refund.status == "succeeded":
-            assert wallet is not None, f"refund {refund.refund_id} succeeded but no wallet refunded it"
-            assert wallet.state == "succeeded", (refund, wallet)
-        if refund.status == "failed":
-            assert wallet is None or wallet.state != "succeeded", (refund, wallet)
-    for payment_id, total in counted.items():
-        assert total <= view.payments[payment_id].amount, f"{payment_id} over-refunded: {total}"
-    given: collections.Counter[str] = collections.Counter()
-    for key, wallet in wallets.items():
-        if wallet.state == "succeeded":
-            assert key in ledger, f"{wallet.where} refunded under key {key}, which the ledger never recorded"
-            assert (ledger[key].attempt_key, ledger[key].amount) == (wallet.payment_key, wallet.amount)
-            given[wallet.payment_key] += wallet.amount
-    for payment_key, total in given.items():
-        [payment] = [p for p, a in view.attempts() if a.key == payment_key]
-        assert total <= payment.amount, f"key {payment_key} refunded {total}, more than it took"
     for path in files.wallets:
         check_refunded_books(path)
-    unsettled = sum(r.status in ("processing", "needs_reconciliation") for r in ledger.values())
-    if settled:
-        assert unsettled == 0, [r for r in ledger.values() if r.status not in ("succeeded", "failed")]
-        succeeded = {k: (r.attempt_key, r.amount) for k, r in ledger.items() if r.status == "succeeded"}
-        assert succeeded == {k: (w.payment_key, w.amount) for k, w in wallets.items() if w.state == "succeeded"}
-    return unsettled
+    return refund_bank.check_refunds(checks.read_ledger(files.ledger), files.ledger, files.wallets, settled=settled)
 
 
 def check_refunded_books(path: Path) -> None:

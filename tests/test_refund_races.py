@@ -22,11 +22,10 @@ from tradepay import (
     PaymentAmount,
     PaymentResult,
     PaymentStatus,
-    PostgresLedger,
     ProviderStatus,
     ResultCode,
-    SQLiteLedger,
 )
+from tradepay._ledger.postgres import PostgresDatabase
 from tradepay._ledger.sql import SQLLedger
 
 if str(Path(__file__).parent) not in sys.path:
@@ -38,16 +37,8 @@ else:
 
 URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL", "")
 WORKERS = 50
-BACKENDS = [
-    "sqlite",
-    pytest.param(
-        "postgres",
-        marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not URL, reason="set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL"),
-        ],
-    ),
-]
+NEEDS_POSTGRES = pytest.mark.skipif(not URL, reason="set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
+BACKENDS = ["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, NEEDS_POSTGRES])]
 
 
 @pytest.fixture(scope="module")
@@ -56,25 +47,30 @@ def forkserver() -> multiprocessing.context.ForkServerContext:
 
 
 @pytest.fixture(params=BACKENDS)
-def located(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[SQLLedger, str]]:
-    """A ledger of one back end, and the location another process opens it by."""
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where one back end's ledger is (a schema of its own on PostgreSQL, dropped after the test)."""
     if request.param == "sqlite":
-        path = tmp_path / "ledger.sqlite3"
-        sqlite = SQLiteLedger(path)
-        yield sqlite, str(path)
-        sqlite.close()
+        yield str(tmp_path / "ledger.sqlite3")
         return
     url = f"{URL}{'&' if '?' in URL else '?'}schema=tp_race_{secrets.token_hex(6)}"
-    postgres = PostgresLedger(url)
-    yield postgres, url
-    postgres.postgres.drop_schema()
-    postgres.close()
+    yield url
+    database = PostgresDatabase(url)
+    database.drop_schema()
+    database.close()
 
 
 def test_fifty_processes_refund_thirty_percent_each(
-    located: tuple[SQLLedger, str], forkserver: multiprocessing.context.ForkServerContext
+    location: str, forkserver: multiprocessing.context.ForkServerContext
 ) -> None:
-    ledger, location = located
+    ledger = workers.open_ledger(location)
+    try:
+        refund_once_each(ledger, location, forkserver)
+    finally:
+        ledger.close()
+
+
+def refund_once_each(ledger: SQLLedger, location: str, forkserver: multiprocessing.context.ForkServerContext) -> None:
+    """Pay an order of USD 10.00 in ``ledger``, then let WORKERS processes refund USD 3.00 of it at once."""
     order = ledger.create_order(PaymentAmount("USD", "1000"), merchant_id="m1", payer_id="alice")
     payment, _ = ledger.begin_payment(order, None)
     attempt = ledger.start_attempt(payment.payment_id, "card")
@@ -93,10 +89,11 @@ def test_fifty_processes_refund_thirty_percent_each(
     ]
     for child in children:
         child.start()
-    codes = [answers.get(timeout=120) for _ in children]
-    for child in children:
-        child.join(timeout=60)
-        assert child.exitcode == 0
+    try:
+        codes = [answers.get(timeout=120) for _ in children]
+    finally:
+        exits = [(child.join(timeout=60), child.exitcode)[1] for child in children]
+    assert exits == [0] * WORKERS
     assert codes.count("SUCCESS") == 3
     assert codes.count("REFUND_AMOUNT_EXCEED") == WORKERS - 3
     refunds = ledger.refunds(trade_no=order.trade_no, limit=1000)

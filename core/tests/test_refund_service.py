@@ -30,6 +30,14 @@ def refunds_of(bench: Bench) -> RefundService:
     return RefundService(bench.service.host)
 
 
+def card_bench(bench_factory: Any, **settings: Any) -> tuple[ReferenceProvider, Bench, Any, RefundService]:
+    """A chain of one reference card (with ``settings``), an order of USD 10.00 it paid, and the refunds."""
+    card = ReferenceProvider(**settings)
+    bench = bench_factory(card=card)
+    order = paid(bench)
+    return card, bench, order, refunds_of(bench)
+
+
 def paid(bench: Bench, value: str = "1000") -> Any:
     order = bench.order(value)
     assert bench.pay(order).result_code.value == "9000"
@@ -55,10 +63,7 @@ def test_a_refund_after_two_fallthroughs_goes_to_the_third_provider(bench_factor
 
 
 def test_partial_refunds_then_the_rest_then_nothing(bench_factory: Any) -> None:
-    card = ReferenceProvider()
-    bench = bench_factory(card=card)
-    order = paid(bench)
-    service = refunds_of(bench)
+    card, bench, order, service = card_bench(bench_factory)
     assert service.refund(order.trade_no, "400", "r-1").result_code == "SUCCESS"
     assert service.refund(order.trade_no, PaymentAmount("USD", "600"), "r-2").result_code == "SUCCESS"
     over = service.refund(order.trade_no, "1", "r-3")
@@ -68,10 +73,7 @@ def test_partial_refunds_then_the_rest_then_nothing(bench_factory: Any) -> None:
 
 
 def test_a_repeat_gets_the_first_answer_and_an_inconsistent_one_is_refused(bench_factory: Any) -> None:
-    card = ReferenceProvider()
-    bench = bench_factory(card=card)
-    order = paid(bench)
-    service = refunds_of(bench)
+    card, _bench, order, service = card_bench(bench_factory)
     first = service.refund(order.trade_no, "300", "r-1")
     again = service.refund(order.trade_no, "300", "r-1")
     assert again == first
@@ -111,10 +113,7 @@ def test_bad_input_and_unpaid_orders_are_refused_with_nothing_recorded(bench_fac
 
 
 def test_a_declined_refund_fails_and_its_amount_stays_refundable(bench_factory: Any) -> None:
-    card = ReferenceProvider(refund_script=["decline", "truth"])
-    bench = bench_factory(card=card)
-    order = paid(bench)
-    service = refunds_of(bench)
+    card, _bench, order, service = card_bench(bench_factory, refund_script=["decline", "truth"])
     declined = service.refund(order.trade_no, "1000", "r-1")
     assert (declined.result_status, declined.result_code) == (ResultStatus.FAILED, "REFUND_DECLINED")
     assert declined.refund is not None
@@ -138,10 +137,7 @@ def test_an_unknown_answer_is_settled_by_inquiry_at_once(bench_factory: Any, beh
 
 
 def test_an_unknown_refund_awaits_reconciliation_and_counts_meanwhile(bench_factory: Any) -> None:
-    card = ReferenceProvider(refund_script=["late_success"], refund_inquiry="unknown")
-    bench = bench_factory(card=card)
-    order = paid(bench)
-    service = refunds_of(bench)
+    card, bench, order, service = card_bench(bench_factory, refund_script=["late_success"], refund_inquiry="unknown")
     answer = service.refund(order.trade_no, "800", "r-1")
     assert (answer.result_status, answer.result_code) == (ResultStatus.UNKNOWN, "REFUND_IN_PROCESS")
     assert answer.refund is not None
@@ -157,10 +153,7 @@ def test_an_unknown_refund_awaits_reconciliation_and_counts_meanwhile(bench_fact
 
 
 def test_inquiry_settles_a_refund_left_for_reconciliation(bench_factory: Any) -> None:
-    card = ReferenceProvider(refund_script=["exception"], refund_inquiry="unknown")
-    bench = bench_factory(card=card)
-    order = paid(bench)
-    service = refunds_of(bench)
+    card, _bench, order, service = card_bench(bench_factory, refund_script=["exception"], refund_inquiry="unknown")
     assert service.refund(order.trade_no, "300", "r-1").result_status is ResultStatus.UNKNOWN
     card.refund_desk.inquiry = "truth"
     answer = service.inquire_refund(order.trade_no, "r-1")

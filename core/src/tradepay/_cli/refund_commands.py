@@ -10,7 +10,7 @@ import click
 
 from .._spi.refunds import Refund, RefundResult, RefundStatus, ResultStatus
 from .guard import FAILED, REFUSED
-from .input import typed_as
+from .input import AMOUNT_OPTIONS, typed_as
 from .render import echo_json, echo_text, format_table, format_time, json_amount, json_time
 
 if TYPE_CHECKING:
@@ -19,13 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["refund_line", "refund_result_to_dict", "refund_to_dict", "register"]
 
 #: How ``tradepay refund`` names the values it passes on, when the input rules refuse one.
-_REFUND_OPTIONS = {
-    "payment_amount.value": "--amount",
-    "amount": "--amount",
-    "refund_request_id": "--request-id",
-    "reason": "--reason",
-    "trade_no": "TRADE_NO",
-}
+_REFUND_OPTIONS = {**AMOUNT_OPTIONS, "trade_no": "TRADE_NO", "refund_request_id": "--request-id", "reason": "--reason"}
 
 
 def refund_to_dict(refund: Refund) -> dict[str, Any]:

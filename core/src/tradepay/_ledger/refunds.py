@@ -39,6 +39,16 @@ __all__ = [
 COUNTED = frozenset({RefundStatus.PROCESSING, RefundStatus.SUCCEEDED, RefundStatus.NEEDS_RECONCILIATION})
 
 
+class OrderRefundState(enum.StrEnum, metaclass=CheckedEnumType):
+    """How much of a paid order was given back, by its succeeded refunds."""
+
+    PAID = "paid"
+    """Nothing given back (yet)."""
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    """All of it given back."""
+
+
 class RefundRefused(TradePayError):
     """A refund request the ledger refused: nothing was recorded. ``code`` is the answer's result code
     (``ORDER_NOT_PAID``, ``REFUND_AMOUNT_EXCEED``, ``REPEAT_REQ_INCONSISTENT``)."""
@@ -47,14 +57,6 @@ class RefundRefused(TradePayError):
         self.code = code
         self.message = message
         super().__init__(message)
-
-
-class OrderRefundState(enum.StrEnum, metaclass=CheckedEnumType):
-    """How much of a paid order was given back, by its succeeded refunds."""
-
-    PAID = "paid"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    REFUNDED = "refunded"
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,18 @@ def _refund(row: tuple[Any, ...]) -> Refund:
     )
 
 
+def _where(status: PaymentStatus | RefundStatus | None, trade_no: str | None) -> tuple[str, list[str]]:
+    """The ``WHERE`` clause (or ``""``) and its parameters of a listing by ``status`` and order."""
+    clauses, params = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status.value)
+    if trade_no is not None:
+        clauses.append("trade_no = ?")
+        params.append(trade_no)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
 def result_to_json(result: PaymentResult | None) -> str | None:
     """A result as stored: the SDK's JSON spelling."""
     return None if result is None else json.dumps(result.to_dict(), sort_keys=True)
@@ -248,14 +260,7 @@ class SQLLedger(OrderNames):
     def payments(
         self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Payment]:
-        clauses, params = [], []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status.value)
-        if trade_no is not None:
-            clauses.append("trade_no = ?")
-            params.append(trade_no)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(status, trade_no)
         with self._read() as db:
             rows = db.execute(
                 f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, payment_id DESC LIMIT ?",
@@ -558,14 +563,7 @@ class SQLLedger(OrderNames):
     def refunds(
         self, *, status: RefundStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Refund]:
-        clauses, params = [], []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status.value)
-        if trade_no is not None:
-            clauses.append("trade_no = ?")
-            params.append(trade_no)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(status, trade_no)
         return self._select_refunds(where, (*params, limit), "ORDER BY created_at DESC, refund_id DESC LIMIT ?")
 
     def unsettled_refunds(self, *, updated_before: float) -> list[Refund]:

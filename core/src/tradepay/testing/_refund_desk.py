@@ -34,10 +34,12 @@ from .._kit.refund_keys import (
 )
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
 
-__all__ = ["RefundBehaviour", "RefundDesk"]
+__all__ = ["REFUND_KEYS_SCHEMA", "RefundBehaviour", "RefundDesk"]
 
-_SCHEMA = """
-CREATE TABLE refunds (
+#: The ``refunds`` table :class:`tradepay.RefundKeys` reads and writes, for SQLite (a test's own provider can
+#: create it in its file).
+REFUND_KEYS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refunds (
     refund_key  TEXT PRIMARY KEY,
     payment_key TEXT NOT NULL,
     status      TEXT NOT NULL,
@@ -80,7 +82,7 @@ class RefundDesk:
         self._hang_s = hang_s
         self._lock = threading.Lock()
         self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        self._db.execute(_SCHEMA)
+        self._db.execute(REFUND_KEYS_SCHEMA)
         self.calls: list[tuple[str, str]] = []  # (hook, refund key)
 
     def _next(self) -> RefundBehaviour:
