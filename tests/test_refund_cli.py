@@ -138,6 +138,8 @@ def test_refunds_a_crash_left_unsettled_are_settled_by_reconcile_and_at_start_up
         assert card.refund(order=payment.order, attempt=refund.attempt, refund=refund).outcome.value == "succeeded"
     host.ledger.finish_refund(unknown.refund_id, RefundStatus.NEEDS_RECONCILIATION, None)
     host.close()
+    doctor = run("doctor")
+    assert "warn  unsettled refunds: 1: run `tradepay reconcile`" in doctor.stdout.splitlines(), doctor.output
     # A host that starts settles what needs reconciliation; the processing ones may still be in flight.
     started = host_of(workspace, reconcile=True)
     assert started.ledger.get_refund(unknown.refund_id).status is RefundStatus.SUCCEEDED  # type: ignore[union-attr]
