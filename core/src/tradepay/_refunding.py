@@ -23,7 +23,7 @@ from ._ledger.refunds import RefundRefused, RefundRequest, paying_attempt
 from ._logging import EventLogger, get_logger
 from ._spi.errors import ConfigError, InvalidInput
 from ._spi.models import PaymentAmount
-from ._spi.refunds import Refund, RefundOutcome, RefundResult, RefundStatus, ResultStatus
+from ._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundResult, RefundStatus, ResultStatus
 
 __all__ = ["RefundService", "refund_result"]
 
@@ -105,22 +105,32 @@ class RefundService:
         if not created:
             log.info("refund.repeated", status=refund.status.value)
             return refund_result(refund)
-        # A refund is recorded only for the paying attempt of a payment with its order, of a refundable provider.
-        assert payment is not None
-        assert payment.order is not None
-        handle = self.host.refunders[refund.attempt.provider]
         try:
-            return await self._run(refund, payment.order, handle, log)
+            return await self._send(refund, log)
         except BaseException as exc:
             # Cut off after the refund was recorded: the provider may have moved money; reconciliation settles it.
             # Should this write fail too, the refund stays processing, and reconciliation takes it once stale.
             with contextlib.suppress(Exception):
                 self.host.ledger.finish_refund(refund.refund_id, RefundStatus.NEEDS_RECONCILIATION, None)
             log.error("refund.interrupted", exc_info=not isinstance(exc, asyncio.CancelledError))
-            if isinstance(exc, Exception):
-                current = self.host.ledger.get_refund(refund.refund_id)
-                return refund_result(current or refund)
-            raise
+            if not isinstance(exc, Exception):
+                raise
+        try:  # the refund as it was left (as the request ended it, if it ended before the failure)
+            return refund_result(self.host.ledger.get_refund(refund.refund_id) or refund)
+        except Exception:
+            return refund_result(refund)
+
+    async def _send(self, refund: Refund, log: EventLogger) -> RefundResult:
+        """Ask the provider that took the money for the recorded ``refund``, and record its outcome."""
+        payment = self.host.ledger.get_payment(refund.payment_id)
+        handle = self.host.refunders.get(refund.attempt.provider)
+        if payment is None or payment.order is None or handle is None or handle.refund is None:
+            # The provider was checked before the refund was recorded; should the payment have been paid only
+            # meanwhile (by another host), its provider may not refund: it is never asked, so nothing moved.
+            message = f"provider {refund.attempt.provider!r} cannot refund (it has no refund hook)"
+            answer = RefundAnswer(RefundOutcome.FAILED, "NOT_REFUNDABLE", message)
+            return refund_result(self.host.ledger.finish_refund(refund.refund_id, RefundStatus.FAILED, answer))
+        return await self._run(refund, payment.order, handle, log)
 
     async def _run(self, refund: Refund, order: Order, handle: RefundHandle, log: EventLogger) -> RefundResult:
         started = time.monotonic()
