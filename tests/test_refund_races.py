@@ -92,8 +92,9 @@ def refund_once_each(ledger: SQLLedger, location: str, forkserver: multiprocessi
     try:
         codes = [answers.get(timeout=120) for _ in children]
     finally:
-        exits = [(child.join(timeout=60), child.exitcode)[1] for child in children]
-    assert exits == [0] * WORKERS
+        for child in children:
+            child.join(timeout=60)
+    assert [child.exitcode for child in children] == [0] * WORKERS
     assert codes.count("SUCCESS") == 3
     assert codes.count("REFUND_AMOUNT_EXCEED") == WORKERS - 3
     refunds = ledger.refunds(trade_no=order.trade_no, limit=1000)
