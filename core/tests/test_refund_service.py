@@ -10,11 +10,16 @@ import pytest
 from structlog.testing import capture_logs
 
 from tradepay import (
+    Attempt,
     InvalidInput,
+    Order,
     OrderStatus,
     PaymentAmount,
+    PaymentResult,
     PaymentStatus,
     Refund,
+    RefundAnswer,
+    RefundOutcome,
     RefundService,
     RefundStatus,
     ResultStatus,
@@ -262,3 +267,37 @@ def test_close_settles_an_unsettled_payment_first(bench_factory: Any) -> None:
     [payment] = bench.ledger.payments(trade_no=order.trade_no)
     assert payment.status is PaymentStatus.FAILED
     assert ("cancel", payment.attempts[0].attempt.idempotency_key) in card.calls
+
+
+class SlowAsyncRefunds:
+    """A provider whose ``refund`` is a coroutine that never answers in time (and moves nothing); it pays and
+    inquires as the reference provider does."""
+
+    def __init__(self) -> None:
+        self.inner = ReferenceProvider()
+
+    @hookimpl
+    def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
+        answer: PaymentResult = self.inner.pay(order, attempt)
+        return answer
+
+    @hookimpl
+    async def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        await asyncio.sleep(60)
+        return self.inner.refund(attempt, refund)
+
+    @hookimpl
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        return self.inner.inquire_refund(attempt, refund)
+
+
+def test_an_async_refund_past_its_deadline_is_cancelled_and_settled_by_inquiry(bench_factory: Any) -> None:
+    card = SlowAsyncRefunds()
+    bench = bench_factory(card=card, chain={"provider_deadline_s": 0.05})
+    order = paid(bench)
+    answer = refunds_of(bench).refund(order.trade_no, "300", "r-1")
+    assert (answer.result_status, answer.result_code) == (ResultStatus.FAILED, "REFUND_FAILED")
+    assert answer.refund is not None
+    desk = card.inner.refund_desk
+    assert desk.calls == [("inquire_refund", answer.refund.refund_id)]  # tombstoned: nothing moved, nothing will
+    assert desk.refunded() == 0
