@@ -1,8 +1,9 @@
 """The conformance suite's refund checks, part of :class:`~tradepay.testing.ProviderConformance`.
 
-For a provider with a ``refund`` hook (each check is skipped for one without): a repeated refund key answers
-the first answer and moves nothing again; the refunds of one attempt never add up to more than it took; a
-refund key that ``inquire_refund`` saw first is tombstoned, so a later ``refund`` with it moves nothing.
+For a provider with a ``refund`` hook: a repeated refund key answers the first answer and moves nothing again;
+the refunds of one attempt never add up to more than it took; a refund key that ``inquire_refund`` saw first
+is tombstoned, so a later ``refund`` with it moves nothing. For a provider without one, each check makes sure
+instead that the host refuses its payments' refunds as not refundable, recording nothing.
 """
 
 from __future__ import annotations
@@ -17,9 +18,13 @@ from .._chain import hookspecs as _hookspecs
 from .._chain.capabilities import Attempt
 from .._chain.providers import HookCall, bind_hook
 from .._chain.threads import DaemonPool
+from .._host import Host
+from .._ledger.memory import MemoryLedger
 from .._ledger.orders import Order
+from .._refunding import RefundService
+from .._service import PaymentService
 from .._spi.models import PaymentAmount, PaymentRequest, PaymentResult, PaymentType, ResultCode
-from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundStatus
+from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundStatus, ResultStatus
 from . import sample_context
 
 __all__ = ["RefundConformance"]
@@ -31,14 +36,27 @@ class RefundConformance:
 
     provider_name: ClassVar[str]
 
-    def _refund_hooks(self, provider: object) -> tuple[HookCall, HookCall | None]:
+    def _refund_hooks(self, provider: object) -> tuple[HookCall | None, HookCall | None]:
         pm = pluggy.PluginManager(_hookspecs.PROJECT)
         pm.add_hookspecs(_hookspecs)
         pm.register(provider, name=self.provider_name)
-        refund = bind_hook(pm, "refund", provider)
-        if refund is None:
-            pytest.skip("this provider declares no refund hook: its payments are not refundable")
-        return refund, bind_hook(pm, "inquire_refund", provider)
+        return bind_hook(pm, "refund", provider), bind_hook(pm, "inquire_refund", provider)
+
+    def _check_not_refundable(self, provider: object, order: Order) -> None:
+        """Pay ``order`` through a host, then ask to refund it: ``F NOT_REFUNDABLE``, nothing recorded."""
+        ledger = MemoryLedger()
+        ledger.create_order(
+            order.amount, merchant_id=order.merchant_id, payer_id=order.payer_id, trade_no=order.trade_no
+        )
+        host = Host.from_providers({self.provider_name: provider}, ledger=ledger)
+        with PaymentService(host) as service:
+            paid = service.pay_blocking(
+                PaymentRequest(PaymentType.ORDER_ID, order.trade_no), sample_context(order.payer_id)
+            )
+        assert paid.result_code is ResultCode.SUCCESS, paid
+        answer = RefundService(host).refund(order.trade_no, PaymentAmount(order.amount.currency, "1"), "r-conformance")
+        assert (answer.result_status, answer.result_code) == (ResultStatus.FAILED, "NOT_REFUNDABLE"), answer
+        assert ledger.refunds() == []
 
     def _run(self, call: HookCall, available: dict[str, Any]) -> Any:
         pool = DaemonPool(2)
@@ -89,6 +107,9 @@ class RefundConformance:
 
     def test_a_repeated_refund_key_gets_the_first_answer(self, provider: object, payable_order: Order) -> None:
         refund_hook, inquire = self._refund_hooks(provider)
+        if refund_hook is None:
+            self._check_not_refundable(provider, payable_order)
+            return
         attempt = self._paid_attempt(provider, payable_order, 11)
         refund = self._refund(
             payable_order, attempt, "rfd_conformance_repeat", max(1, payable_order.amount.minor_units // 2)
@@ -102,6 +123,9 @@ class RefundConformance:
 
     def test_a_refund_never_exceeds_the_attempts_amount(self, provider: object, payable_order: Order) -> None:
         refund_hook, _ = self._refund_hooks(provider)
+        if refund_hook is None:
+            self._check_not_refundable(provider, payable_order)
+            return
         attempt = self._paid_attempt(provider, payable_order, 12)
         total = payable_order.amount.minor_units
         too_much = self._ask(
@@ -122,6 +146,9 @@ class RefundConformance:
 
     def test_inquiry_of_an_unseen_refund_key_tombstones_it(self, provider: object, payable_order: Order) -> None:
         refund_hook, inquire = self._refund_hooks(provider)
+        if refund_hook is None:
+            self._check_not_refundable(provider, payable_order)
+            return
         if inquire is None:
             pytest.skip("this provider declares no inquire_refund hook: unknown refunds go to reconciliation")
         attempt = self._paid_attempt(provider, payable_order, 13)
