@@ -42,6 +42,15 @@ class RefundConformance:
         pm.register(provider, name=self.provider_name)
         return bind_hook(pm, "refund", provider), bind_hook(pm, "inquire_refund", provider)
 
+    def _refundable(self, provider: object, order: Order) -> tuple[HookCall, HookCall | None] | None:
+        """The provider's ``refund`` and ``inquire_refund`` hooks; ``None`` for a provider without ``refund``,
+        once the host was seen to refuse its refunds (:meth:`_check_not_refundable`)."""
+        refund, inquire = self._refund_hooks(provider)
+        if refund is None:
+            self._check_not_refundable(provider, order)
+            return None
+        return refund, inquire
+
     def _check_not_refundable(self, provider: object, order: Order) -> None:
         """Pay ``order`` through a host, then ask to refund it: ``F NOT_REFUNDABLE``, nothing recorded."""
         ledger = MemoryLedger()
@@ -106,14 +115,11 @@ class RefundConformance:
     # --- the checks -----------------------------------------------------------------------------------------
 
     def test_a_repeated_refund_key_gets_the_first_answer(self, provider: object, payable_order: Order) -> None:
-        refund_hook, inquire = self._refund_hooks(provider)
-        if refund_hook is None:
-            self._check_not_refundable(provider, payable_order)
-            return
-        attempt = self._paid_attempt(provider, payable_order, 11)
-        refund = self._refund(
-            payable_order, attempt, "rfd_conformance_repeat", max(1, payable_order.amount.minor_units // 2)
-        )
+        if (hooks := self._refundable(provider, payable_order)) is None:
+            return  # not refundable, as the host said
+        refund_hook, inquire = hooks
+        half = max(1, payable_order.amount.minor_units // 2)
+        refund = self._refund(payable_order, self._paid_attempt(provider, payable_order, 11), "rfd_conf_repeat", half)
         first = self._ask(refund_hook, payable_order, refund)
         assert isinstance(first, RefundAnswer)
         assert first.outcome is RefundOutcome.SUCCEEDED, first
@@ -122,12 +128,11 @@ class RefundConformance:
             assert self._ask(inquire, payable_order, refund) is RefundOutcome.SUCCEEDED
 
     def test_a_refund_never_exceeds_the_attempts_amount(self, provider: object, payable_order: Order) -> None:
-        refund_hook, _ = self._refund_hooks(provider)
-        if refund_hook is None:
-            self._check_not_refundable(provider, payable_order)
-            return
-        attempt = self._paid_attempt(provider, payable_order, 12)
+        if (hooks := self._refundable(provider, payable_order)) is None:
+            return  # not refundable, as the host said
         total = payable_order.amount.minor_units
+        refund_hook, _ = hooks
+        attempt = self._paid_attempt(provider, payable_order, 12)
         too_much = self._ask(
             refund_hook, payable_order, self._refund(payable_order, attempt, "rfd_conf_over", total + 1)
         )
@@ -145,10 +150,9 @@ class RefundConformance:
             assert rest.outcome is RefundOutcome.SUCCEEDED, rest
 
     def test_inquiry_of_an_unseen_refund_key_tombstones_it(self, provider: object, payable_order: Order) -> None:
-        refund_hook, inquire = self._refund_hooks(provider)
-        if refund_hook is None:
-            self._check_not_refundable(provider, payable_order)
-            return
+        if (hooks := self._refundable(provider, payable_order)) is None:
+            return  # not refundable, as the host said
+        refund_hook, inquire = hooks
         if inquire is None:
             pytest.skip("this provider declares no inquire_refund hook: unknown refunds go to reconciliation")
         attempt = self._paid_attempt(provider, payable_order, 13)
