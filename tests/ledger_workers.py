@@ -36,6 +36,7 @@ from tradepay import (
     PaymentResult,
     PaymentService,
     PaymentType,
+    PostgresLedger,
     ProviderConfig,
     SQLiteLedger,
     hookimpl,
@@ -60,9 +61,13 @@ __all__ = [
     "duplicate_worker",
     "fork_server",
     "fork_with_the_ledger_open",
+    "open_ledger",
     "open_wallet_host",
     "quiet",
     "reconcile_worker",
+    "refund_amount",
+    "refund_crash_worker",
+    "refund_race_worker",
     "wallet",
 ]
 
@@ -120,6 +125,7 @@ PRELOAD = [
     "tradepay._host",
     "tradepay._ledger.reconcile",
     "tradepay._service",
+    "tradepay._refunding",
     "tradepay._ledger.sql",
     "tradepay.testing",
     "tradepay_wallet",
@@ -151,7 +157,16 @@ def fork_server() -> multiprocessing.context.ForkServerContext:
 
 
 #: Log events that mean a payment failed inside the host (answered 6004 and hidden from the caller).
-FATAL_EVENTS = frozenset({"payment.crashed", "payment.interrupted", "observer.failed", "callback.failed"})
+FATAL_EVENTS = frozenset(
+    {
+        "payment.crashed",
+        "payment.interrupted",
+        "observer.failed",
+        "callback.failed",
+        "refund.interrupted",
+        "refund.failed_unrecorded",
+    }
+)
 #: Where a worker that failed by itself (not by the kill) says why, before it exits with ``FAILED``.
 FAILURE_FILE = "worker-failure.txt"
 FAILED = 3
@@ -186,34 +201,51 @@ def inherited_sqlite_files() -> list[str]:
     return [n for n in names if n.endswith((".sqlite3", ".sqlite3-wal", ".sqlite3-shm"))]
 
 
-def crash_worker(root: str, ready: Connection, seed: int, trade_nos: list[str], threads: int) -> None:
-    """Pay orders of ``trade_nos`` (repeats included) from ``threads`` threads until killed; say on ``ready``
-    when the host is open, and after each payment answered."""
+def _open_checked(root: str) -> Host:
+    """The worker's host on ``root``'s files, once it is sure it inherited no open SQLite file; its host
+    failures end it (see :func:`die_on_host_failures`)."""
     die_on_host_failures(Path(root))
     if inherited := inherited_sqlite_files():
         _fail(Path(root), f"forked with SQLite files open: {inherited}")
-    host = open_wallet_host(Path(root))
-    service = PaymentService(host)
+    return open_wallet_host(Path(root))
+
+
+def _until_killed(
+    root: str, ready: Connection, seed: int, threads: int, one: Callable[[random.Random], object]
+) -> None:
+    """Say ``ready``, then call ``one`` over and over from ``threads`` threads (each with a random generator
+    of its own, from ``seed``), saying ``done`` on ``ready`` after each call, until killed (or 30 s)."""
     rng = random.Random(seed)
     ready.send_bytes(b"ready")
     lock = threading.Lock()
 
-    def pay_some(seed: float) -> None:
+    def loop(seed: float) -> None:
         choose = random.Random(seed)
         end = time.monotonic() + 30  # a worker the test forgot would stop on its own
         try:
             while time.monotonic() < end:
-                service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, choose.choice(trade_nos)), CONTEXT)
+                one(choose)
                 with lock:
-                    ready.send_bytes(b"paid")
+                    ready.send_bytes(b"done")
         except BaseException as exc:
             _fail(Path(root), repr(exc))
 
-    workers = [threading.Thread(target=pay_some, args=(rng.random(),)) for _ in range(threads)]
+    workers = [threading.Thread(target=loop, args=(rng.random(),)) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
+
+
+def crash_worker(root: str, ready: Connection, seed: int, trade_nos: list[str], threads: int) -> None:
+    """Pay orders of ``trade_nos`` (repeats included) from ``threads`` threads until killed; say on ``ready``
+    when the host is open, and after each payment answered."""
+    service = PaymentService(_open_checked(root))
+
+    def pay(choose: random.Random) -> object:
+        return service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, choose.choice(trade_nos)), CONTEXT)
+
+    _until_killed(root, ready, seed, threads, pay)
 
 
 def reconcile_worker(root: str, ready: Connection) -> None:
@@ -223,6 +255,63 @@ def reconcile_worker(root: str, ready: Connection) -> None:
     ready.send_bytes(b"ready")
     host.reconcile(stale_after_s=0)
     host.close()
+
+
+# --- the refund crash test ----------------------------------------------------------------------------------
+
+#: Each order's refund request ids: ``<trade_no>-r0`` to ``-r7``, each always for the same amount, so that a
+#: worker repeats earlier requests (after a kill, too) with the same fields.
+REFUND_REQUESTS = 8
+
+
+def refund_amount(number: int) -> int:
+    """The amount (minor units) of an order's refund request ``number``: all eight together exceed 1000."""
+    return 1 + 37 * number
+
+
+def refund_crash_worker(root: str, ready: Connection, seed: int, trade_nos: list[str], threads: int) -> None:
+    """Refund parts of the paid orders ``trade_nos`` (repeated request ids included) from ``threads`` threads
+    until killed; say on ``ready`` when the host is open, and after each refund answered."""
+    from tradepay import RefundService
+
+    service = RefundService(_open_checked(root))
+
+    def refund(choose: random.Random) -> object:
+        trade_no, number = choose.choice(trade_nos), choose.randrange(REFUND_REQUESTS)
+        return service.refund(trade_no, str(refund_amount(number)), f"{trade_no}-r{number}")
+
+    _until_killed(root, ready, seed, threads, refund)
+
+
+# --- the refund races ---------------------------------------------------------------------------------------
+
+
+def open_ledger(location: str, *, max_connections: int = 10) -> SQLiteLedger | PostgresLedger:
+    """The ledger at ``location``: a PostgreSQL URL, or a SQLite file's path."""
+    if location.startswith("postgresql://"):
+        return PostgresLedger(location, max_connections=max_connections)
+    return SQLiteLedger(location)
+
+
+def refund_race_worker(location: str, trade_no: str, number: int, start: Barrier, answers: Queue[str]) -> None:
+    """Open the ledger at ``location`` (a SQLite path or a PostgreSQL URL), wait for every other worker, then
+    ask to refund 300 of ``trade_no`` under request id ``r-NUMBER``; put the answer's code on ``answers``."""
+    from tradepay import RefundStatus
+    from tradepay._ledger.refunds import RefundRefused, RefundRequest
+
+    quiet()
+    ledger = open_ledger(location, max_connections=1)
+    try:
+        start.wait(timeout=60)
+        try:
+            refund, _ = ledger.begin_refund(RefundRequest(trade_no, PaymentAmount("USD", "300"), f"r-{number}"))
+        except RefundRefused as refused:
+            answers.put(refused.code)
+            return
+        ledger.finish_refund(refund.refund_id, RefundStatus.SUCCEEDED, None)
+        answers.put("SUCCESS")
+    finally:
+        ledger.close()
 
 
 # --- the duplicates test ------------------------------------------------------------------------------------

@@ -414,7 +414,7 @@ def test_a_plugin_group_whose_host_cannot_start_is_that_failure_not_an_unknown_c
     missing = tmp_path / "nowhere.toml"
 
     plugin = command_line.run(["--config", str(missing), "wallet", "balance", "alice"])
-    unknown = command_line.run(["--config", str(missing), "refund"])
+    unknown = command_line.run(["--config", str(missing), "chargeback"])
 
     assert (plugin.status, plugin.stderr) == (
         1,
@@ -423,7 +423,7 @@ def test_a_plugin_group_whose_host_cannot_start_is_that_failure_not_an_unknown_c
         "init` to write one)\n",
     )
     assert unknown.status == 2
-    assert "no such command 'refund' (plugin commands unavailable: configuration: " in unknown.stderr
+    assert "no such command 'chargeback' (plugin commands unavailable: configuration: " in unknown.stderr
 
 
 # --- numbers too large for any arithmetic ---------------------------------------------------------------------

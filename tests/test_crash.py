@@ -15,6 +15,11 @@ a key the ledger committed first, no order charged twice. Now and then a restart
 reconciles, too. Then the test's own host reconciles (``stale_after_s=0``) and nothing may be left unsettled:
 the money the wallets hold (debits less reversals, grouped by order through the ledger's attempt keys) is
 exactly the ledger's succeeded payments.
+
+Refunds get the same treatment (:func:`test_sigkill_during_refunds_never_refunds_twice`): paid orders are
+refunded in parts from a worker, repeats of request ids included, killed at random points; after each kill
+nothing is over-refunded and every refund the wallets made is one the ledger recorded first; after the
+test's host reconciles, the ledger's refunds and the wallets' agree exactly, refund key by refund key.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import multiprocessing.context
 import random
 import re
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -35,17 +41,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tradepay import PaymentAmount, SQLiteLedger
+from tradepay import PaymentAmount, PaymentRequest, PaymentService, PaymentType, SQLiteLedger
+from tradepay.testing import sample_context
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
     from tests import ledger_checks as checks
     from tests import ledger_reconcilers as reconcilers
+    from tests import ledger_refund_bank as refund_bank
     from tests import ledger_workers as workers
 else:
     import ledger_checks as checks
     import ledger_reconcilers as reconcilers
+    import ledger_refund_bank as refund_bank
     import ledger_workers as workers
 
 KILLS = 200
@@ -243,6 +252,96 @@ def test_sigkill_thousands_of_times(
     with capsys.disabled():
         print(f"\n[crash test, long] {report(stats, time.monotonic() - started)}")
     assert stats["kills that left a payment unsettled"] >= SLOW_KILLS // 10, stats
+
+
+# --- refunds -------------------------------------------------------------------------------------------------
+
+REFUND_KILLS = 120
+REFUND_ORDERS = 30
+
+
+def paid_files(root: Path) -> tuple[Files, list[str]]:
+    """Fresh files and REFUND_ORDERS orders of USD 10.00, each paid by the first wallet."""
+    files = new_files(root)
+    host = workers.open_wallet_host(files.root)
+    trade_nos = []
+    with PaymentService(host) as service:
+        for number in range(REFUND_ORDERS):
+            trade_no = f"R{number}"
+            host.ledger.create_order(
+                PaymentAmount("USD", "1000"), merchant_id="shop-1", payer_id="ok", trade_no=trade_no
+            )
+            result = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, trade_no), sample_context("ok"))
+            assert result.result_code.value == "9000", result
+            trade_nos.append(trade_no)
+    host.close()
+    return files, trade_nos
+
+
+def check_refunds(files: Files, *, settled: bool) -> int:
+    """The three files intact, the ledger's refunds against the wallets' (:func:`ledger_refund_bank.check_refunds`)
+    and the wallets' books; how many refunds are unsettled."""
+    for path in (files.ledger, *files.wallets):
+        checks.check_integrity(path)
+    for path in files.wallets:
+        check_refunded_books(path)
+    return refund_bank.check_refunds(checks.read_ledger(files.ledger), files.ledger, files.wallets, settled=settled)
+
+
+def check_refunded_books(path: Path) -> None:
+    """A wallet's books with refunds: each balance is its journal's sum (refunds credit), and each refund
+    entry is one succeeded refund key of the wallet's, for its amount."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+        for payer, currency, balance in db.execute("SELECT payer, currency, balance FROM accounts").fetchall():
+            entries = db.execute(
+                "SELECT kind, amount FROM entries WHERE payer = ? AND currency = ? ORDER BY id", (payer, currency)
+            ).fetchall()
+            total = sum(-a if kind == "debit" else a for kind, a in entries)
+            assert total == balance, f"{path.name}: {payer} {currency} balance {balance}, journal {total}"
+        credited = dict(db.execute("SELECT idempotency_key, amount FROM entries WHERE kind = 'refund'").fetchall())
+        keys = dict(db.execute("SELECT refund_key, amount FROM refunds WHERE status = 'succeeded'").fetchall())
+    assert credited == keys, f"{path.name}: refund entries {credited} but succeeded refund keys {keys}"
+
+
+def test_sigkill_during_refunds_never_refunds_twice(
+    forkserver: multiprocessing.context.ForkServerContext, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started = time.monotonic()
+    rng = random.Random(SEED + 1)
+    stats: collections.Counter[str] = collections.Counter()
+    files, trade_nos = paid_files(tmp_path / "refunds")
+    for _ in range(REFUND_KILLS):
+        args = (rng.randrange(2**32), trade_nos, 2)
+        messages = rng.choice([0, 1, 1, 2, 3, 5])
+        code = kill_after(
+            ctx=forkserver,
+            target=workers.refund_crash_worker,
+            root=files.root,
+            args=args,
+            delay=rng.uniform(0, MAX_DELAY_S),
+            messages=messages,
+        )
+        assert code == -signal.SIGKILL, f"the refunding worker ended on its own with {code}"
+        stats["kills"] += 1
+        if check_refunds(files, settled=False):
+            stats["kills that left a refund unsettled"] += 1
+        if rng.random() < 0.5:  # else the next worker runs with the refunds the kill left unsettled
+            host = workers.open_wallet_host(files.root)
+            stats["refunds reconciled"] += len(host.reconcile_refunds(stale_after_s=0))
+            host.close()
+            check_refunds(files, settled=True)
+    host = workers.open_wallet_host(files.root)
+    host.reconcile_refunds(stale_after_s=0)
+    host.close()
+    check_refunds(files, settled=True)
+    ledger = refund_bank.read_ledger_refunds(files.ledger)
+    stats["refunds"] = len(ledger)
+    stats["succeeded"] = sum(r.status == "succeeded" for r in ledger.values())
+    with capsys.disabled():
+        print(f"\n[refund crash test] {report(stats, time.monotonic() - started)}")
+    assert stats["kills"] >= 100
+    assert stats["kills that left a refund unsettled"] >= REFUND_KILLS // 10, stats
+    assert stats["succeeded"] > 0
 
 
 @pytest.fixture

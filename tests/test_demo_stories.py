@@ -17,8 +17,17 @@ from typing import Any
 
 import pytest
 
-from tradepay import Order, PaymentStatus, ProviderConfig, ProviderStatus, ResultCode
-from tradepay._cli.demo import STORIES, DemoOutcome, run_demo
+from tradepay import (
+    Order,
+    PaymentStatus,
+    ProviderConfig,
+    ProviderStatus,
+    RefundOutcome,
+    RefundStatus,
+    ResultCode,
+    SQLiteLedger,
+)
+from tradepay._cli.demo import REFUND_STORIES, STORIES, DemoOutcome, run_demo
 from tradepay_agreement import AgreementProvider
 from tradepay_card import CardProvider
 from tradepay_wallet import WalletProvider
@@ -185,3 +194,28 @@ def test_a_providers_decline_names_the_amount_in_major_units(demo: Any) -> None:
     assert wallet.result is not None
     assert wallet.result.result_error is not None
     assert wallet.result.result_error.error_desc == "the payer's USD balance is below USD 25.00"
+
+
+def test_a_partial_refund_goes_to_the_card_never_the_wallet(demo: Any, providers: dict[str, Any]) -> None:
+    bob = story(demo, 3)
+    assert bob.payment is not None
+    [wallet_attempt, card_attempt] = [r.attempt for r in bob.payment.attempts if r.attempt.provider != "agreement"]
+    assert (wallet_attempt.provider, card_attempt.provider) == ("wallet", "card")
+    ledger = SQLiteLedger(demo[0] / "workspace" / "state" / "ledger.sqlite3")
+    try:
+        [refund] = ledger.refunds(trade_no=bob.order.trade_no)
+    finally:
+        ledger.close()
+    [told] = REFUND_STORIES
+    assert (refund.status, refund.amount.value, refund.request_id) == (RefundStatus.SUCCEEDED, "1000", told.request_id)
+    assert refund.attempt == card_attempt
+    # The card gave the money back under the refund's key; the wallet, which took nothing, was never asked.
+    assert providers["card"].inquire_refund(order=bob.order, attempt=card_attempt, refund=refund) is (
+        RefundOutcome.SUCCEEDED
+    )
+    assert providers["wallet"].refunds() == []
+    assert providers["wallet"].balance("bob", "USD") == 100
+    lines = demo[2]
+    at = next(i for i, line in enumerate(lines) if line.startswith(f"{len(STORIES) + 1}. "))
+    assert lines[at + 2] == "   S SUCCESS: refunded USD 10.00"
+    assert "to #3 card  succeeded" in lines[at + 3]

@@ -3,11 +3,18 @@ app's own), payments, repeats, parallel duplicates, scripted outcomes (late succ
 restarts, a service closed mid-call, bank outages and reconciliation (by one host, or by two at once), on a
 real SQLite ledger and two durable banks.
 
+Refunds of paid orders join them: partial ones, repeats of a request id (with the same fields or others),
+declines, unknown answers, crashes before and after the bank refunded, and their reconciliation.
+
 After every step the files themselves are checked: at most one successful attempt per order; the money the
 banks hold equals the ledger's succeeded payments (and while some are unsettled, every charge belongs to one
 of them and no order is charged twice); no attempt N+1 while attempt N is unresolved; terminal states never
 change; no attempt follows a user cancel; every stored answer names its payment (and the provider whose
-attempt decided it), whichever path ended the payment.
+attempt decided it), whichever path ended the payment. And for refunds: the ledger's succeeded and in-flight
+refunds of a payment never exceed it, each goes to the payment's paid attempt, the banks' refunds of a key
+never exceed what it took, every refund a bank made is one the ledger recorded first (no refund moves money
+twice: one bank row per refund key), a ledger refund that succeeded or failed agrees with its bank, and a
+reconciliation with the banks answering leaves every refund final.
 """
 
 from __future__ import annotations
@@ -34,7 +41,9 @@ from tradepay import (
     PaymentResult,
     PaymentService,
     PaymentType,
+    RefundService,
     ResultCode,
+    ResultStatus,
 )
 from tradepay._ledger.reconcile import Settlement
 from tradepay.testing import sample_context
@@ -45,9 +54,11 @@ if str(Path(__file__).parent) not in sys.path:
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
     from tests import ledger_bank
     from tests import ledger_checks as checks
+    from tests import ledger_refund_bank as refund_bank
 else:
     import ledger_bank
     import ledger_checks as checks
+    import ledger_refund_bank as refund_bank
 
 BANKS = ("bank_a", "bank_b")
 CONTEXT = sample_context()
@@ -68,6 +79,11 @@ PAYING = st.sampled_from(
 CRASHING = st.one_of(
     PAYING, st.sampled_from([Out.CRASH_BEFORE_CHARGE, Out.CRASH_AFTER_CHARGE, Out.INTERRUPT_AFTER_CHARGE])
 )
+Refunding = refund_bank.RefundBehaviour
+REFUNDING = st.sampled_from([Refunding.SUCCEED, Refunding.DECLINE, Refunding.LATE, Refunding.EXCEPTION])
+REFUND_CRASHES = st.sampled_from([Refunding.CRASH_BEFORE, Refunding.CRASH_AFTER])
+#: The ledger refund statuses that count against the payment, and the final ones.
+COUNTED = frozenset({"processing", "succeeded", "needs_reconciliation"})
 #: What a request answer says about the payment it created.
 STATUS_OF = {"9000": "succeeded", "4000": "failed", "6001": "cancelled", "6004": "needs_reconciliation"}
 
@@ -89,6 +105,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.settled: dict[str, str] = {}  # attempt key -> paid / not_paid once settled
         self.view = checks.LedgerFile({}, {}, {})
         self.book = ledger_bank.OrderBook()  # outlives every host, as the super app's own orders do
+        # (merchant, refund request id) -> (trade_no, amount) first asked: a request id is unique per merchant.
+        self.requests: dict[tuple[str, str], tuple[str, int]] = {}
+        self.final_refunds: dict[str, str] = {}  # refund id -> succeeded / failed once final
         self._boot()
 
     # --- the host's life ----------------------------------------------------------------------------------
@@ -96,8 +115,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def _host(self) -> tuple[Host, ledger_bank.CrashSwitch, ledger_bank.CrashableLedger, dict[str, ledger_bank.Bank]]:
         """A host on the files, with connections of its own, and its switch, ledger and banks."""
         switch = ledger_bank.CrashSwitch()
-        ledger = ledger_bank.CrashableLedger(self.ledger_path, switch=switch)
-        banks = {name: ledger_bank.Bank(path, switch=switch) for name, path in zip(BANKS, self.bank_paths, strict=True)}
+        ledger = refund_bank.RefundCrashableLedger(self.ledger_path, switch=switch)
+        banks: dict[str, ledger_bank.Bank] = {
+            name: refund_bank.RefundingBank(path, switch=switch)
+            for name, path in zip(BANKS, self.bank_paths, strict=True)
+        }
         chain = ChainSettings(
             providers=BANKS, deadline_s=30.0, provider_deadline_s=20.0, inquiry_attempts=2, inquiry_interval_s=0.001
         )
@@ -108,6 +130,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """Start a host on the files, as a process that starts would (no reconciliation: that is a rule)."""
         self.host, self.switch, self.ledger, self.banks = self._host()
         self.service = PaymentService(self.host)
+        self.refunds = RefundService(self.host)
 
     def _shutdown(self) -> None:
         self.service.close()
@@ -183,6 +206,13 @@ class LedgerMachine(RuleBasedStateMachine):
         with ThreadPoolExecutor(hosts) as pool:
             futures = [pool.submit(run, host) for host in [self.host, *(other[0] for other in others)]]
             reports = [future.result(timeout=300) for future in futures]
+            # Then the refunds, by every host at once too: each is settled once, the others find it settled.
+            barrier.reset()
+            refund_runs = [
+                pool.submit(lambda h: (barrier.wait(timeout=30), h.reconcile_refunds(stale_after_s=0))[1], host)
+                for host in [self.host, *(other[0] for other in others)]
+            ]
+            refund_reports = [future.result(timeout=300) for future in refund_runs]
         for other, *_ in others:
             other.close()
         settlements = [settlement for report in reports for settlement in report]
@@ -199,6 +229,15 @@ class LedgerMachine(RuleBasedStateMachine):
             open_attempts = [a for a in payment.attempts if a.state in ("sent", "unknown")]
             assert open_attempts, f"{payment.payment_id} left unsettled with every attempt settled"
             assert self.modes[open_attempts[-1].provider] is ledger_bank.BankMode.DOWN, payment
+        refunds = refund_bank.read_ledger_refunds(self.ledger_path)
+        for report in refund_reports:
+            for settled in report:
+                event(f"refund reconciled {settled.before.value} -> {settled.after.value}")
+        for refund in refunds.values():
+            if refund.status in ("processing", "needs_reconciliation"):
+                # Only a bank that cannot say (down, or unknown) leaves a refund unsettled.
+                provider = next(a.provider for _, a in view.attempts() if a.key == refund.attempt_key)
+                assert self.modes[provider] is not ledger_bank.BankMode.UP, refund
 
     # --- rules ------------------------------------------------------------------------------------------------
 
@@ -359,6 +398,96 @@ class LedgerMachine(RuleBasedStateMachine):
         if release_first:
             self._reconcile()
 
+    def _paid_orders(self) -> list[str]:
+        return sorted(
+            t for t in self.amounts if (p := self._newest(self.view, t)) is not None and p.status == "succeeded"
+        )
+
+    @staticmethod
+    def _merchant(trade_no: str) -> str:
+        return "shop-2" if trade_no.startswith("S") else "shop-1"  # see _create_order
+
+    def _refund_request(self, data: st.DataObject) -> tuple[str, int, str]:
+        """A paid order, an amount and a request id: new, or one asked before (for the same order and amount,
+        or for others)."""
+        repeat = bool(self.requests) and data.draw(st.booleans(), label="repeat_request_id")
+        if repeat:
+            key = data.draw(st.sampled_from(sorted(self.requests)), label="request")
+            first = self.requests[key]
+            if data.draw(st.booleans(), label="same_fields"):
+                return first[0], first[1], key[1]
+            trade_no = data.draw(st.sampled_from(self._paid_orders()), label="trade_no")
+            return trade_no, data.draw(st.integers(1, self.amounts[trade_no]), label="amount"), key[1]
+        trade_no = data.draw(st.sampled_from(self._paid_orders()), label="trade_no")
+        amount = data.draw(st.integers(1, self.amounts[trade_no]), label="amount")
+        return trade_no, amount, f"R{len(self.requests) + 1}"
+
+    def _script_refunds(self, behaviour: refund_bank.RefundBehaviour) -> None:
+        for bank in self.banks.values():
+            assert isinstance(bank, refund_bank.RefundingBank)
+            bank.script_refunds([behaviour])
+
+    @precondition(lambda self: bool(self._paid_orders()))
+    @rule(data=st.data())
+    def refund(self, data: st.DataObject) -> None:
+        """Refund part of a paid order (or repeat a request id); the answer agrees with what was recorded."""
+        trade_no, amount, request_id = self._refund_request(data)
+        behaviour = data.draw(REFUNDING, label="refund_behaviour")
+        before = refund_bank.read_ledger_refunds(self.ledger_path)
+        self._script_refunds(behaviour)
+        answer = self.refunds.refund(trade_no, str(amount), request_id)
+        self._script_refunds(Refunding.SUCCEED)
+        event(f"refund {answer.result_status.value} {answer.result_code}")
+        after = refund_bank.read_ledger_refunds(self.ledger_path)
+        key = (self._merchant(trade_no), request_id)
+        first = self.requests.get(key)
+        if first is not None and first != (trade_no, amount):
+            assert (answer.result_code, answer.refund) == ("REPEAT_REQ_INCONSISTENT", None), answer
+        if answer.refund is None:  # refused: nothing recorded
+            assert after == before, answer
+            assert answer.result_status is ResultStatus.FAILED
+            if answer.result_code == "REFUND_AMOUNT_EXCEED":
+                paid = self._newest(self.view, trade_no)
+                assert paid is not None
+                of_payment = [r for r in before.values() if r.payment_id == paid.payment_id]
+                counted = sum(r.amount for r in of_payment if r.status in COUNTED)
+                assert counted + amount > self.amounts[trade_no], (counted, amount)
+            return
+        recorded = after[answer.refund.refund_id]
+        assert recorded.status == answer.refund.status.value
+        if answer.refund.refund_id in before:  # a repeat: the first refund, nothing new
+            assert first == (trade_no, amount), "a repeat with other fields was answered from the first refund"
+            assert len(after) == len(before)
+            return
+        assert first is None, "a request id used before made a second refund"
+        self.requests[key] = (trade_no, amount)
+        assert len(after) == len(before) + 1
+        expected = {ResultStatus.SUCCESS: "succeeded", ResultStatus.FAILED: "failed"}
+        assert recorded.status == expected.get(answer.result_status, "needs_reconciliation"), (answer, recorded)
+
+    @precondition(lambda self: bool(self._paid_orders()))
+    @rule(data=st.data())
+    def refund_and_crash(self, data: st.DataObject) -> None:
+        """A refund during which the host dies (before or after the bank refunded); a new host starts on the
+        files, and reconciles at once or not."""
+        trade_no, amount, request_id = self._refund_request(data)
+        behaviour = data.draw(REFUND_CRASHES, label="refund_crash")
+        reconcile_at_start = data.draw(st.booleans(), label="reconcile_at_start")
+        self._script_refunds(behaviour)
+        try:
+            answer = self.refunds.refund(trade_no, str(amount), request_id)
+        except ledger_bank.SimulatedCrash as crash:
+            event(f"died: {self.switch.where or crash}")
+            self.requests.setdefault((self._merchant(trade_no), request_id), (trade_no, amount))
+        else:  # refused before the bank was asked (or answered from the first refund)
+            self._script_refunds(Refunding.SUCCEED)
+            if answer.refund is not None:
+                self.requests.setdefault((self._merchant(trade_no), request_id), (trade_no, amount))
+        self._shutdown()
+        self._boot()
+        if reconcile_at_start:
+            self._reconcile()
+
     @rule()
     def reconcile(self) -> None:
         self._reconcile()
@@ -394,7 +523,17 @@ class LedgerMachine(RuleBasedStateMachine):
             if payment.status in checks.TERMINAL:
                 self.terminal.setdefault(payment.payment_id, (payment.status, payment.result))
         assert {p.payment_id for p in self.view.payments.values()} <= view.payments.keys()
+        self._refunds_are_safe(view)
         self.view = view
+
+    def _refunds_are_safe(self, view: checks.LedgerFile) -> None:
+        refund_bank.check_refunds(view, self.ledger_path, self.bank_paths)
+        ledger = refund_bank.read_ledger_refunds(self.ledger_path)
+        for refund in ledger.values():
+            if refund.status in ("succeeded", "failed"):
+                seen = self.final_refunds.setdefault(refund.refund_id, refund.status)
+                assert seen == refund.status, f"final refund {refund.refund_id} changed"
+        assert self.final_refunds.keys() <= ledger.keys(), "a final refund disappeared"
 
 
 LedgerMachine.TestCase.settings = settings(

@@ -818,7 +818,7 @@ def test_reconcile_counts_the_processing_payments_too_young_to_settle(reference_
         "1 processing payment(s) left alone: touched less than 60 s ago (twice chain.deadline_s), they may still be "
         "in flight in a running host; `tradepay reconcile --all` settles them too, once no host is paying",
     ]
-    assert as_json == {"settlements": [], "tooYoung": 1}
+    assert as_json == {"settlements": [], "refunds": [], "tooYoung": 1}
     settled = json_of(everything)
     assert settled["tooYoung"] == 0
     assert [(s["tradeNo"], s["before"]) for s in settled["settlements"]] == [("T-young", "processing")]
@@ -988,9 +988,9 @@ def test_a_usage_error_exits_2(reference_config: Path, args: list[str], message:
 def test_an_unknown_command_exits_2(tmp_path: Path, reference_config: Path, configured: bool) -> None:
     config = reference_config if configured else tmp_path / "nowhere.toml"
 
-    result = invoke("--config", str(config), "refund")
+    result = invoke("--config", str(config), "chargeback")
 
-    assert "'refund'" in assert_one_line_error(result, exit_code=2)
+    assert "'chargeback'" in assert_one_line_error(result, exit_code=2)
 
 
 # --- the configuration file ----------------------------------------------------------------------------------

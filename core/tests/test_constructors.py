@@ -69,6 +69,7 @@ from tradepay import (
     RefundOutcome,
     RefundResult,
     RefundRow,
+    RefundService,
     ResultCode,
     ResultError,
     Rule,
@@ -119,6 +120,7 @@ class _Examples:
         self.host = Host({"ref": ReferenceProvider()}, chain=chain)
         self.by_class: dict[Callable[..., object], dict[str, object]] = {
             PaymentService: {"host": self.host},
+            RefundService: {"host": self.host},
             PaymentRequest: {
                 "type": "ORDER_ID",
                 "payment_string": "T1",

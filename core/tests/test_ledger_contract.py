@@ -463,9 +463,22 @@ def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[
                 ("pay_3", "processing", 4.0),
             ):
                 trade_no = "T2" if pid == "pay_3" else "T1"
+                result = result_to_json(NO if status == "failed" else OK)
+                if start < 3:
+                    db.execute(
+                        "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?)",
+                        (pid, trade_no, status, result, at, at),
+                    )
+                    continue
+                # From version 3 on, a payment carries its order's snapshot (the one version 3 gave it).
+                order = (
+                    ("USD", "100", "m1", "alice", 2000000000.0)
+                    if trade_no == "T1"
+                    else ("JPY", "500", "m1", "bob", None)
+                )
                 db.execute(
-                    "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?)",
-                    (pid, trade_no, status, result_to_json(NO if status == "failed" else OK), at, at),
+                    "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?, ?, ?, ?, ?, 'open', ?, NULL)",
+                    (pid, trade_no, status, result, at, at, *order),
                 )
             for pid, state in (("pay_1", "not_paid"), ("pay_2", "paid")):
                 db.execute(

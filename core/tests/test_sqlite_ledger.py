@@ -48,7 +48,13 @@ def test_migrating_from_each_earlier_version_keeps_the_data(tmp_path: Path, star
     migrate(database, target=start)
     old = database.connection()
     old.execute("INSERT INTO orders VALUES ('T1', 'USD', '100', 'm1', 'alice', 'paid', NULL, 1.0)")
-    old.execute("INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0)")
+    if start < 3:
+        old.execute("INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0)")
+    else:  # from version 3 on, a payment carries its order's snapshot
+        old.execute(
+            "INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0, 'USD', '100', 'm1',"
+            " 'alice', 'open', NULL, NULL)"
+        )
     old.close()
     ledger = SQLiteLedger(tmp_path / "old.sqlite3")
     assert schema_version(ledger._connection()) == SCHEMA_VERSION

@@ -91,8 +91,10 @@ if TYPE_CHECKING:
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
     from ._ledger.migrations import migrate
+    from ._ledger.refunds import OrderRefundState, order_refund_state
     from ._ledger.sql import PostgresLedger, SQLiteLedger
     from ._logging import configure_logging, get_logger, log_failures, redact_card_data
+    from ._refunding import RefundService
     from ._service import PaymentService
 
 __version__ = "0.1.0"
@@ -140,6 +142,9 @@ _LAZY = {
     "Rule": "_chain.rules",
     "RuleTable": "_chain.rules",
     "PaymentService": "_service",
+    "RefundService": "_refunding",
+    "OrderRefundState": "_ledger.refunds",
+    "order_refund_state": "_ledger.refunds",
 }
 
 __all__ = [
@@ -173,6 +178,9 @@ __all__ = [
     "open_database",
     "migrate",
     # refunds
+    "RefundService",
+    "OrderRefundState",
+    "order_refund_state",
     "Refund",
     "RefundAnswer",
     "RefundOutcome",

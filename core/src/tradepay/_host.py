@@ -17,6 +17,7 @@ from ._chain.capabilities import ProviderConfig
 from ._chain.chain import Chain
 from ._chain.hookchecks import check_hooks
 from ._chain.providers import ProviderHandle
+from ._chain.refunds import RefundHandle, refund_handles
 from ._chain.rules import Rule, RuleTable, check_rules
 from ._chain.threads import DaemonPool
 from ._config import ChainSettings, Config, HostSettings, check_host_arguments, ensure_data_dir
@@ -30,6 +31,7 @@ __all__ = ["Host"]
 
 if TYPE_CHECKING:
     from ._ledger.reconcile import Settlement
+    from ._ledger.refund_reconcile import RefundSettlement
 
 _log = get_logger("tradepay")
 #: The name the built-in order book is registered under in the plugin manager.
@@ -96,6 +98,8 @@ class Host:
             ProviderHandle.bind(self.pm, name, plugin, deadlines.get(name, chain.provider_deadline_s))
             for name, plugin in providers.items()
         ]
+        #: Each provider's refund hooks: a refund goes to the provider whose attempt took the money.
+        self.refunders: dict[str, RefundHandle] = refund_handles(self.pm, handles)
         self.pool = DaemonPool(self.settings.provider_threads)
         self._closed = False
         self.chain = Chain(handles, table, self.ledger, self.pm.hook, chain, self.pool)
@@ -119,7 +123,7 @@ class Host:
         the provider and what to do.
 
         Unless ``reconcile`` is ``False`` (or ``ledger.reconcile_on_start`` is off and ``reconcile`` is not
-        ``True``), unsettled payments are reconciled before the host is returned."""
+        ``True``), unsettled payments, then unsettled refunds, are reconciled before the host is returned."""
         data_dir = ensure_data_dir(config)  # first: the default ledger lives in it
         ledger = ledger if ledger is not None else open_ledger(config)
         factories = load_provider_factories(config.chain.providers)
@@ -150,6 +154,7 @@ class Host:
 
         if reconcile or (reconcile is None and config.ledger.reconcile_on_start):
             host.reconcile()
+            host.reconcile_refunds()
         return host
 
     def reconcile(self, **kwargs: Any) -> list[Settlement]:
@@ -157,6 +162,13 @@ class Host:
         from ._ledger.reconcile import reconcile
 
         return reconcile(self, **kwargs)
+
+    def reconcile_refunds(self, **kwargs: Any) -> list[RefundSettlement]:
+        """Settle the ledger's unsettled refunds now (see
+        :func:`tradepay._ledger.refund_reconcile.reconcile_refunds`)."""
+        from ._ledger.refund_reconcile import reconcile_refunds
+
+        return reconcile_refunds(self, **kwargs)
 
     def provider(self, name: str) -> object:
         """The plugin object registered as provider ``name``."""

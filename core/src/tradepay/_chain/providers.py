@@ -21,7 +21,7 @@ from .._spi.models import PaymentResult
 from .capabilities import Capabilities
 from .threads import DaemonPool
 
-__all__ = ["HookCall", "ProviderHandle"]
+__all__ = ["HookCall", "ProviderHandle", "bind_hook"]
 
 #: What hooks answer (results, statuses, booleans): never awaitable, so never worth asking (an ABC check).
 _PLAIN = (PaymentResult, str, bool, type(None))
@@ -128,6 +128,11 @@ def _bind(pm: pluggy.PluginManager, hook_name: str, plugin: object) -> HookCall 
             fn = impl.function
             return HookCall(fn, tuple(impl.argnames), inspect.iscoroutinefunction(fn))
     return None
+
+
+#: ``plugin``'s implementation of ``hook_name`` in ``pm`` as a :class:`HookCall`, or ``None`` (for the core's
+#: other callers of provider hooks, such as refunds).
+bind_hook = _bind
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""``tradepay demo``: the stories of the chain ``agreement -> wallet -> card``, on a real SQLite workspace.
+"""``tradepay demo``: the stories of the chain ``agreement -> wallet -> card``, on a real SQLite workspace:
+payments, then a refund.
 
 The demo sets each story up through the providers' own commands (the same ones a person would type), pays
 through the real chain, and prints every payment's timeline. It imports no plugin: the providers are found
@@ -24,14 +25,16 @@ from .._config import load_config
 from .._host import Host
 from .._ledger.orders import Order
 from .._ledger.records import Payment
+from .._refunding import RefundService
 from .._service import PaymentService
 from .._spi.cards import redact_card_numbers
 from .._spi.errors import DiscoveryError, TradePayError
 from .._spi.models import APIContext, MiniProgramMetaData, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
+from .refund_commands import refund_line
 from .starter_config import write_config_file
 from .timeline import render_payment
 
-__all__ = ["DEMO_CHAIN", "STORIES", "DemoOutcome", "Story", "run_demo"]
+__all__ = ["DEMO_CHAIN", "REFUND_STORIES", "STORIES", "DemoOutcome", "RefundStory", "Story", "run_demo"]
 
 DEMO_CHAIN = ("agreement", "wallet", "card")
 MERCHANT = "m-coffee"
@@ -106,6 +109,29 @@ STORIES: tuple[Story, ...] = (
     ),
     Story(
         "The paid order of the wallet story is paid again: the stored answer, no charge", "alice", "1250", repeat_of=1
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundStory:
+    """A refund after the payment stories: ``amount`` minor units of the order of story ``of_story`` (1-based),
+    under the merchant's ``request_id``."""
+
+    title: str
+    of_story: int
+    amount: str
+    request_id: str
+    reason: str
+
+
+REFUND_STORIES: tuple[RefundStory, ...] = (
+    RefundStory(
+        "The card paid after the wallet declined: a partial refund goes back to the card, never the wallet",
+        3,
+        "1000",
+        "refund-bob-1",
+        "one item returned",
     ),
 )
 
@@ -200,11 +226,29 @@ def run_demo(workspace: Path | None, echo: Callable[[str], object]) -> list[Demo
                 for line in render_payment(order, result, payment, stored=stored).splitlines():
                     echo(f"   {line}")
                 echo("")
+            _refund_stories(host, outcomes, echo)
             for payer in sorted({s.payer for s in STORIES}):
                 echo(f"   $ tradepay wallet balance {payer}\n   {commands.run(f'wallet balance {payer}')}")
         echo("")
         echo(_next_steps())
     return outcomes
+
+
+def _refund_stories(host: Host, outcomes: list[DemoOutcome], echo: Callable[[str], object]) -> None:
+    """Run :data:`REFUND_STORIES`, each numbered after the payment stories, echoing the command and its answer."""
+    service = RefundService(host)
+    for number, story in enumerate(REFUND_STORIES, len(STORIES) + 1):
+        order = outcomes[story.of_story - 1].order
+        echo(f"{number}. {story.title}")
+        echo(
+            f"   $ tradepay refund {order.trade_no} --amount {story.amount} --request-id {story.request_id}"
+            f" --reason {shlex.quote(story.reason)}"
+        )
+        answer = service.refund(order.trade_no, story.amount, story.request_id, story.reason)
+        echo(f"   {answer.result_status.value} {answer.result_code}: {answer.result_message}")
+        if answer.refund is not None:
+            echo(f"     {refund_line(answer.refund)}")
+        echo("")
 
 
 def _next_steps() -> str:

@@ -70,6 +70,9 @@ def diagnose(config_path: str | None) -> list[Check]:
         checks.append(Check("ok", "providers start", ", ".join(config.chain.providers)))
         checks.append(_checked("ledger", lambda: _ledger(host)))
         checks.append(_checked("unsettled payments", lambda: _unsettled(host, config.chain.deadline_s)))
+        refunds = _checked("unsettled refunds", lambda: _unsettled_refunds(host, config.chain.deadline_s))
+        if refunds.status != "ok":  # said only when some refund awaits reconciliation
+            checks.append(refunds)
     finally:
         host.close()
     return checks
@@ -105,6 +108,13 @@ def _unsettled(host: Host, deadline_s: float) -> Check:
     if not unsettled:
         return Check("ok", "unsettled payments", f"none{also}")
     return Check("warn", "unsettled payments", f"{len(unsettled)}: run `tradepay reconcile`{also}")
+
+
+def _unsettled_refunds(host: Host, deadline_s: float) -> Check:
+    unsettled = host.ledger.unsettled_refunds(updated_before=time.time() - 2 * deadline_s)
+    if not unsettled:
+        return Check("ok", "unsettled refunds", "none")
+    return Check("warn", "unsettled refunds", f"{len(unsettled)}: run `tradepay reconcile`")
 
 
 def render(checks: list[Check], echo: Callable[[str], object]) -> bool:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._ledger.records import PaymentStatus
+from .._spi.refunds import RefundStatus
 from .input import AMOUNT_OPTIONS, typed_as
 from .render import echo_json, echo_text, format_table, format_time
 
@@ -133,6 +134,8 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     def show(state: _State, trade_no: str, as_json: bool) -> None:
         """Show an order (open, paid, closed, or expired: open but past its expiry), and its payments."""
+        from .._ledger.orders import OrderStatus
+        from .._ledger.refunds import OrderRefundState, order_refund_state
         from .timeline import order_state
 
         data = _order_dict(state, trade_no)
@@ -140,6 +143,10 @@ def register(cli: click.Group) -> None:
         order = ledger.get_order(trade_no)
         payments = ledger.payments(trade_no=trade_no, limit=1_000_000)
         data["payments"] = [{"paymentId": p.payment_id, "status": p.status.value} for p in payments]
+        refunds = ledger.refunds(trade_no=trade_no, limit=1_000_000)
+        data["refunds"] = [{"refundId": r.refund_id, "status": r.status.value} for r in refunds]
+        refunded = order_refund_state(order.amount, refunds) if order.status is OrderStatus.PAID else None
+        data["refundState"] = refunded.value if refunded is not None else None
         if as_json:
             echo_json(data)
             return
@@ -148,17 +155,24 @@ def register(cli: click.Group) -> None:
             status = f"expired at {format_time(order.expires_at)}: it can no longer be paid"
         elif status == "open" and order.expires_at is not None:
             status = f"open until {format_time(order.expires_at)}"
+        elif refunded is not None and refunded is not OrderRefundState.PAID:
+            status = f"paid, {refunded.value.replace('_', ' ')}"
         echo_text(f"order {trade_no}: {order.amount} from {order.payer_id} to {order.merchant_id}, {status}")
         for p in payments:
             echo_text(f"  payment {p.payment_id}  {p.status.value}  (started {format_time(p.created_at)})")
+        for r in refunds:
+            echo_text(f"  refund {r.refund_id}  {r.amount}  {r.status.value}  (request {r.request_id})")
 
     @orders.command("close")
     @click.argument("trade_no")
     @click.pass_obj
     def close(state: _State, trade_no: str) -> None:
-        """Close an open order with no payment under way: it can no longer be paid."""
+        """Close an unpaid order: it can no longer be paid. A payment of it in flight is waited for, and an
+        unsettled one reconciled first (inquiry, then the provider's cancel); a paid order is refused."""
+        from .._refunding import RefundService
+
         with typed_as({"trade_no": "TRADE_NO"}):
-            order = state.host().ledger.close_order(trade_no)
+            order = RefundService(state.host()).close_order(trade_no)
         echo_text(f"{order.trade_no} {order.status.value}")
 
     @cli.group()
@@ -202,17 +216,23 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def show_payment(state: _State, reference: str, as_json: bool) -> None:
-        """Show a payment's story: every attempt with its provider, key, answer, rule, decision and duration.
-        ID is a payment id, or a trade number (its order's latest payment)."""
+        """Show a payment's story: every attempt with its provider, key, answer, rule, decision and duration,
+        then its refunds. ID is a payment id, or a trade number (its order's latest payment)."""
+        from .refund_commands import refund_to_dict
         from .timeline import payment_to_dict, render_story
 
         host = state.host()
         payment, earlier = _latest_payment(host, reference)
+        refunds = [
+            r
+            for r in host.ledger.refunds(trade_no=payment.trade_no, limit=1_000_000)
+            if r.payment_id == payment.payment_id
+        ]
         if as_json:
-            echo_json(payment_to_dict(payment))
+            echo_json({**payment_to_dict(payment), "refunds": [refund_to_dict(r) for r in reversed(refunds)]})
             return
         # The order as the order book has it now, else as the payment recorded it (another book's order).
-        echo_text(render_story(payment, host.ledger.get_order(payment.trade_no) or payment.order))
+        echo_text(render_story(payment, host.ledger.get_order(payment.trade_no) or payment.order, refunds))
         if earlier:
             echo_text(
                 f"(the latest of {len(earlier) + 1} payments of order {payment.trade_no}: "
@@ -229,9 +249,9 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def reconcile(state: _State, everything: bool, as_json: bool) -> None:
-        """Settle every payment left unsettled (by a crash, a kill or an unknown answer) through its provider's
-        inquiry; list what stays unsettled, and how many processing payments were too young to touch. Exits 1
-        when some payment still needs reconciliation."""
+        """Settle every payment, then every refund, left unsettled (by a crash, a kill or an unknown answer)
+        through its provider's inquiry; list what stays unsettled, and how many processing payments were too
+        young to touch. Exits 1 when some payment or refund still needs reconciliation."""
         from .._ledger.reconcile import too_young_note, too_young_to_settle
 
         host = state.host()
@@ -242,8 +262,10 @@ def register(cli: click.Group) -> None:
             done = _with_progress_bar(host, stale, len(unsettled))
         else:
             done = host.reconcile(stale_after_s=stale)
+        refunds = host.reconcile_refunds(stale_after_s=stale)
         young = too_young_to_settle(host, stale_after_s=stale)
         left = [s for s in done if s.after in (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)]
+        refunds_left = [s for s in refunds if s.after in (RefundStatus.PROCESSING, RefundStatus.NEEDS_RECONCILIATION)]
         if as_json:
             settlements = [
                 {
@@ -255,14 +277,28 @@ def register(cli: click.Group) -> None:
                 }
                 for s in done
             ]
-            echo_json({"settlements": settlements, "tooYoung": len(young)})
+            refund_settlements = [
+                {
+                    "refundId": s.refund_id,
+                    "tradeNo": s.trade_no,
+                    "before": s.before.value,
+                    "after": s.after.value,
+                    "detail": s.detail,
+                }
+                for s in refunds
+            ]
+            echo_json({"settlements": settlements, "refunds": refund_settlements, "tooYoung": len(young)})
         else:
             for s in done:
                 echo_text(f"{s.payment_id}  {s.trade_no:<24} {s.before.value} -> {s.after.value}  ({s.detail})")
             echo_text(f"{len(done)} payment(s) reconciled, {len(left)} still need reconciliation")
+            for r in refunds:
+                echo_text(f"{r.refund_id}  {r.trade_no:<24} {r.before.value} -> {r.after.value}  ({r.detail})")
+            if refunds:
+                echo_text(f"{len(refunds)} refund(s) reconciled, {len(refunds_left)} still need reconciliation")
             if young:
                 echo_text(too_young_note(len(young), window))
-        if left:
+        if left or refunds_left:
             raise SystemExit(1)
 
     @cli.command()

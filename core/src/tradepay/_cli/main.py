@@ -439,6 +439,10 @@ from . import ledger_commands as _cli_ledger  # noqa: E402  (registers orders, p
 
 _cli_ledger.register(cli)
 
+from . import refund_commands as _cli_refunds  # noqa: E402  (registers refund and refunds on `cli`)
+
+_cli_refunds.register(cli)
+
 
 def main() -> None:
     """The console script ``tradepay``."""

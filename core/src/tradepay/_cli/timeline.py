@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .._ledger.orders import Order, OrderStatus
 from .._ledger.records import AttemptRecord, Payment
+from .._ledger.refunds import order_refund_state
 from .._spi.models import PaymentResult
+from .._spi.refunds import Refund
+from .refund_commands import refund_line
 from .render import format_time, json_amount, json_time
 
 __all__ = ["order_state", "order_to_dict", "payment_to_dict", "render_payment", "render_story"]
@@ -121,9 +125,9 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
     }
 
 
-def render_story(payment: Payment, order: Order | None) -> str:
-    """A payment for an operator: the order, the status, each attempt with its key, and the attempt still in
-    flight (or cut off), if any."""
+def render_story(payment: Payment, order: Order | None, refunds: Sequence[Refund] = ()) -> str:
+    """A payment for an operator: the order, the status, each attempt with its key, the attempt still in
+    flight (or cut off), if any, and the payment's ``refunds``, oldest first."""
     lines = [
         f"payment {payment.payment_id} of order {payment.trade_no}: {payment.status.value} "
         f"(started {format_time(payment.created_at)})"
@@ -144,4 +148,8 @@ def render_story(payment: Payment, order: Order | None) -> str:
         lines.append("      sent, no answer recorded (in flight, or cut off: `tradepay reconcile` settles it)")
     if payment.result is not None:
         lines.append(_outcome(payment.result, payment))
+    if refunds and payment.order is not None:
+        state = order_refund_state(payment.order.amount, refunds)
+        lines.append(f"  refunds ({state.value.replace('_', ' ')}):")
+        lines.extend(f"    {refund_line(r)}" for r in sorted(refunds, key=lambda r: r.created_at))
     return "\n".join(lines)

@@ -11,6 +11,9 @@ The chain talks only to the :class:`Ledger` protocol; :class:`MemoryLedger` (her
 * ``start_attempt`` records the attempt, with its idempotency key, *before* the provider is called, and is
   refused while the payment's previous attempt is unsettled.
 * Every state change goes through :mod:`tradepay._ledger.states`: terminal states never change.
+* ``begin_refund`` decides a refund request (:func:`tradepay._ledger.refunds.decide_refund`) atomically per
+  order: the sum of an order's succeeded and in-flight refunds never exceeds what its payment took, whatever
+  the number of concurrent requests and processes; a merchant's request id names one refund.
 * Reconciliation settles a payment under a claim (``claim_settlement``): of any number of reconciliations at
   once, in any number of processes, one holds the payment; settling an attempt again the way it was settled
   changes nothing.
@@ -31,10 +34,12 @@ from .._chain.hookspecs import hookimpl
 from .._config import check_cashier_url, check_merchant_secrets
 from .._spi.errors import InvalidInput
 from .._spi.models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
+from .._spi.refunds import Refund, RefundAnswer, RefundStatus
 from .orders import Order, OrderStatus, check_trade_no, order_with_status
 from .orderstring import sign_order_string, verify_order_string
 from .records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
+from .refunds import COUNTED, RefundRequest, decide_refund
+from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund
 
 __all__ = [
     "DEFAULT_CASHIER_URL",
@@ -51,6 +56,7 @@ __all__ = [
 DEFAULT_CASHIER_URL = "https://cashier.tradepay.invalid/pay"
 _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 _UNSETTLED = frozenset({PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION})
+_UNSETTLED_REFUND = frozenset({RefundStatus.PROCESSING, RefundStatus.NEEDS_RECONCILIATION})
 
 
 class LedgerConflict(RuntimeError):
@@ -141,6 +147,36 @@ class Ledger(Protocol):
 
     def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         """End a stale processing or a needs-reconciliation payment (reconciliation)."""
+
+    # --- refunds ---
+
+    def begin_refund(self, request: RefundRequest) -> tuple[Refund, bool]:
+        """The refund recorded under the merchant's request id and ``False`` (a repeat with the same fields), or
+        a new ``processing`` refund of the order's paying attempt and ``True``, decided and recorded in one
+        transaction. Raises :class:`~tradepay._ledger.refunds.RefundRefused` (or ``InvalidInput``) and records
+        nothing when the order is not paid, the amount is more than is left to refund, or the request id was
+        used for another refund."""
+
+    def finish_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        """Move a processing refund to ``status`` with the provider's ``answer``."""
+
+    def settle_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        """End a processing or needs-reconciliation refund (reconciliation); ``answer`` ``None`` keeps the one
+        recorded."""
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        """The refund ``refund_id``, or ``None``."""
+
+    def find_refund(self, merchant_id: str, request_id: str) -> Refund | None:
+        """The refund merchant ``merchant_id`` requested under ``request_id``, or ``None``."""
+
+    def refunds(
+        self, *, status: RefundStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        """Refunds, newest first, optionally only those with ``status`` or of order ``trade_no``."""
+
+    def unsettled_refunds(self, *, updated_before: float) -> list[Refund]:
+        """Refunds needing reconciliation, and processing ones not touched since ``updated_before``."""
 
     def close(self) -> None:
         """Release the ledger's resources."""
@@ -274,6 +310,8 @@ class MemoryLedger(OrderNames):
         self._live: dict[str, _Live] = {}
         self._current: dict[str, str] = {}  # trade_no -> payment_id of its latest payment
         self._claims: dict[str, float] = {}  # payment_id -> when the reconciliation's claim on it runs out
+        self._refunds: dict[str, Refund] = {}
+        self._refund_ids: dict[tuple[str, str], str] = {}  # (merchant_id, request_id) -> refund_id
         self._clock = clock
 
     def _view(self, payment: Payment) -> Payment:
@@ -496,6 +534,76 @@ class MemoryLedger(OrderNames):
     def settle_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._lock:
             return self._end(self._payments[payment_id], status, result)
+
+    # --- refunds ---
+
+    def begin_refund(self, request: RefundRequest) -> tuple[Refund, bool]:
+        with self._lock:
+            found = self._payments.get(self._current.get(request.trade_no, ""))
+            payment = self._view(found) if found is not None else None
+            existing: Refund | None = None
+            counted = 0
+            if payment is not None and payment.order is not None:
+                key = (payment.order.merchant_id, request.request_id)
+                existing = self._refunds.get(self._refund_ids.get(key, ""))
+                counted = sum(
+                    r.amount.minor_units
+                    for r in self._refunds.values()
+                    if r.payment_id == payment.payment_id and r.status in COUNTED
+                )
+            refund, created = decide_refund(payment, request, existing, counted, self._clock())
+            if created:
+                self._refunds[refund.refund_id] = refund
+                self._refund_ids[(refund.merchant_id, refund.request_id)] = refund.refund_id
+            return refund, created
+
+    def _end_refund(
+        self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None, allowed_from: frozenset[RefundStatus]
+    ) -> Refund:
+        with self._lock:
+            refund = self._refunds.get(refund_id)
+            if refund is None:
+                raise LedgerConflict(f"no refund {refund_id}")
+            if refund.status not in allowed_from:
+                raise IllegalTransition("a refund", refund.status.value, status.value)
+            check_refund(refund.status, status)
+            ended = replace(refund, status=status, answer=answer or refund.answer, updated_at=self._clock())
+            self._refunds[refund_id] = ended
+            return ended
+
+    def finish_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        return self._end_refund(refund_id, status, answer, frozenset({RefundStatus.PROCESSING}))
+
+    def settle_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        return self._end_refund(refund_id, status, answer, _UNSETTLED_REFUND)
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        with self._lock:
+            return self._refunds.get(refund_id)
+
+    def find_refund(self, merchant_id: str, request_id: str) -> Refund | None:
+        with self._lock:
+            return self._refunds.get(self._refund_ids.get((merchant_id, request_id), ""))
+
+    def refunds(
+        self, *, status: RefundStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        with self._lock:
+            found = [
+                r
+                for r in reversed(self._refunds.values())
+                if (status is None or r.status is status) and (trade_no is None or r.trade_no == trade_no)
+            ]
+        return found[:limit]
+
+    def unsettled_refunds(self, *, updated_before: float) -> list[Refund]:
+        with self._lock:
+            return [
+                r
+                for r in self._refunds.values()
+                if r.status is RefundStatus.NEEDS_RECONCILIATION
+                or (r.status is RefundStatus.PROCESSING and r.updated_at < updated_before)
+            ]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -184,6 +184,35 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX payments_by_order ON payments (trade_no, created_at);
     CREATE UNIQUE INDEX attempts_one_unsettled ON attempts (payment_id) WHERE state IN ('sent', 'unknown');
     """,
+    # 4: refunds. One row per refund, recorded (``processing``) before its provider is asked, naming the attempt
+    # that took the money; ``amount`` is in minor units of the payment's currency. A merchant's refund request
+    # id names one refund (the unique constraint); what may still be refunded is decided in the write
+    # transaction that inserts the row, the payment's row locked first.
+    """
+    CREATE TABLE refunds (
+        refund_id      TEXT PRIMARY KEY,
+        trade_no       TEXT NOT NULL,
+        payment_id     TEXT NOT NULL REFERENCES payments (payment_id),
+        attempt_number INTEGER NOT NULL CHECK (attempt_number >= 1),
+        provider       TEXT NOT NULL,
+        attempt_key    TEXT NOT NULL,
+        currency       TEXT NOT NULL,
+        amount         BIGINT NOT NULL CHECK (amount >= 1),
+        merchant_id    TEXT NOT NULL,
+        request_id     TEXT NOT NULL,
+        reason         TEXT,
+        status         TEXT NOT NULL CHECK (status IN ('processing', 'succeeded', 'failed', 'needs_reconciliation')),
+        outcome        TEXT,
+        answer_reason  TEXT,
+        answer_message TEXT,
+        created_at     {double} NOT NULL,
+        updated_at     {double} NOT NULL,
+        UNIQUE (merchant_id, request_id)
+    );
+    CREATE INDEX refunds_by_payment ON refunds (payment_id, status);
+    CREATE INDEX refunds_by_status ON refunds (status, updated_at);
+    CREATE INDEX refunds_by_order ON refunds (trade_no, created_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -40,7 +40,7 @@ from .states import IllegalTransition
 if TYPE_CHECKING:
     from .._host import Host
 
-__all__ = ["Settlement", "reconcile", "run_sync", "too_young_note", "too_young_to_settle"]
+__all__ = ["Settlement", "reconcile", "reconcile_payment", "run_sync", "too_young_note", "too_young_to_settle"]
 
 _log = get_logger("tradepay")
 T = TypeVar("T")
@@ -188,6 +188,25 @@ def _settle_after_the_holder(host: Host, listed: Payment, lease_s: float) -> Set
     return settlement
 
 
+def _log_settlement(settlement: Settlement) -> None:
+    _log.info(
+        "payment.reconciled",
+        payment_id=settlement.payment_id,
+        trade_no=settlement.trade_no,
+        before=settlement.before.value,
+        after=settlement.after.value,
+        detail=settlement.detail,
+    )
+
+
+def reconcile_payment(host: Host, payment: Payment) -> Settlement:
+    """Settle the one unsettled ``payment`` now, as :func:`reconcile` would (under the ledger's claim; after
+    another reconciliation holding it lets it go)."""
+    settlement = _settle_after_the_holder(host, payment, 2 * host.chain.settings.deadline_s)
+    _log_settlement(settlement)
+    return settlement
+
+
 def reconcile(
     host: Host,
     *,
@@ -203,14 +222,7 @@ def reconcile(
     settlements: list[Settlement] = []
 
     def done(settlement: Settlement) -> None:
-        _log.info(
-            "payment.reconciled",
-            payment_id=settlement.payment_id,
-            trade_no=settlement.trade_no,
-            before=settlement.before.value,
-            after=settlement.after.value,
-            detail=settlement.detail,
-        )
+        _log_settlement(settlement)
         settlements.append(settlement)
         if progress is not None:
             progress(settlement)

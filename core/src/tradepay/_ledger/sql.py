@@ -18,6 +18,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .._spi.models import (
     ResultError,
     recorded_amount,
 )
+from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundStatus
 from .databases import Connection, Database, SQLiteDatabase
 from .memory import (
     DEFAULT_CASHIER_URL,
@@ -47,7 +49,8 @@ from .memory import (
 from .migrations import migrate
 from .orders import Order, OrderStatus
 from .records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment
+from .refunds import COUNTED, RefundRequest, decide_refund
+from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund
 
 __all__ = ["PostgresLedger", "SQLLedger", "SQLiteLedger", "result_from_json", "result_to_json"]
 
@@ -59,6 +62,44 @@ _PAYMENT_COLUMNS = (
 _ATTEMPT_COLUMNS = (
     "payment_id, number, provider, idempotency_key, state, kind, result, rule, decision, final, detail, duration_ms"
 )
+
+_REFUND_COLUMNS = (
+    "refund_id, trade_no, payment_id, attempt_number, provider, attempt_key, currency, amount, merchant_id,"
+    " request_id, reason, status, outcome, answer_reason, answer_message, created_at, updated_at"
+)
+_COUNTED = tuple(sorted(s.value for s in COUNTED))
+
+
+def _refund(row: tuple[Any, ...]) -> Refund:
+    refund_id, trade_no, payment_id, number, provider, key, currency, amount, merchant, request_id = row[:10]
+    reason, status, outcome, answer_reason, answer_message, created_at, updated_at = row[10:]
+    answer = RefundAnswer(RefundOutcome(outcome), answer_reason, answer_message or "") if outcome else None
+    return Refund(
+        refund_id,
+        trade_no,
+        payment_id,
+        Attempt(payment_id, number, provider, key),
+        recorded_amount(currency, str(amount)),
+        request_id,
+        merchant,
+        reason,
+        RefundStatus(status),
+        answer,
+        created_at,
+        updated_at,
+    )
+
+
+def _where(status: PaymentStatus | RefundStatus | None, trade_no: str | None) -> tuple[str, list[str]]:
+    """The ``WHERE`` clause (or ``""``) and its parameters of a listing by ``status`` and order."""
+    clauses, params = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status.value)
+    if trade_no is not None:
+        clauses.append("trade_no = ?")
+        params.append(trade_no)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 def result_to_json(result: PaymentResult | None) -> str | None:
@@ -219,14 +260,7 @@ class SQLLedger(OrderNames):
     def payments(
         self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Payment]:
-        clauses, params = [], []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status.value)
-        if trade_no is not None:
-            clauses.append("trade_no = ?")
-            params.append(trade_no)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = _where(status, trade_no)
         with self._read() as db:
             rows = db.execute(
                 f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, payment_id DESC LIMIT ?",
@@ -418,6 +452,126 @@ class SQLLedger(OrderNames):
             return self._end(
                 db, payment_id, status, result, (PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION)
             )
+
+    # --- refunds --------------------------------------------------------------------------------------------
+
+    def begin_refund(self, request: RefundRequest) -> tuple[Refund, bool]:
+        try:
+            return self._begin_refund(request)
+        except self.database.integrity_errors:
+            # Another process recorded the merchant's request id meanwhile, for another order (one order's
+            # requests are serialised by its payment's lock): decided again, it is that refund's repeat.
+            return self._begin_refund(request)
+
+    def _begin_refund(self, request: RefundRequest) -> tuple[Refund, bool]:
+        with self._write() as db:
+            # The order's succeeded payment, locked (PostgreSQL) until the refund is recorded: refunds of one
+            # order are decided one at a time, each seeing what the ones before it took.
+            row = db.execute(
+                f"SELECT {_PAYMENT_COLUMNS} FROM payments"
+                f" WHERE trade_no = ? AND status = 'succeeded'{self._for_update}",
+                (request.trade_no,),
+            ).fetchone()
+            payment = self._payment(db, row) if row is not None else None
+            existing: Refund | None = None
+            counted = 0
+            if payment is not None and payment.order is not None:
+                found = db.execute(
+                    f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE merchant_id = ? AND request_id = ?",
+                    (payment.order.merchant_id, request.request_id),
+                ).fetchone()
+                existing = _refund(found) if found is not None else None
+                (counted,) = db.execute(
+                    "SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE payment_id = ? AND status IN (?, ?, ?)",
+                    (payment.payment_id, *_COUNTED),
+                ).fetchone()
+            refund, created = decide_refund(payment, request, existing, int(counted), self._clock())
+            if created:
+                a = refund.attempt
+                db.execute(
+                    f"INSERT INTO refunds ({_REFUND_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'processing', NULL, NULL, NULL, ?, ?)",
+                    (
+                        refund.refund_id,
+                        refund.trade_no,
+                        refund.payment_id,
+                        a.number,
+                        a.provider,
+                        a.idempotency_key,
+                        refund.amount.currency,
+                        refund.amount.minor_units,
+                        refund.merchant_id,
+                        refund.request_id,
+                        refund.reason,
+                        refund.created_at,
+                        refund.updated_at,
+                    ),
+                )
+            return refund, created
+
+    def _end_refund(
+        self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None, allowed_from: tuple[RefundStatus, ...]
+    ) -> Refund:
+        with self._write() as db:
+            row = db.execute(
+                f"SELECT {_REFUND_COLUMNS} FROM refunds WHERE refund_id = ?{self._for_update}", (refund_id,)
+            ).fetchone()
+            if row is None:
+                raise LedgerConflict(f"no refund {refund_id}")
+            refund = _refund(row)
+            if refund.status not in allowed_from:
+                raise IllegalTransition("a refund", refund.status.value, status.value)
+            check_refund(refund.status, status)
+            answer = answer or refund.answer
+            now = self._clock()
+            changed = db.execute(
+                "UPDATE refunds SET status = ?, outcome = ?, answer_reason = ?, answer_message = ?, updated_at = ?"
+                " WHERE refund_id = ? AND status = ?",
+                (
+                    status.value,
+                    answer.outcome.value if answer else None,
+                    answer.reason if answer else None,
+                    answer.message if answer else None,
+                    now,
+                    refund_id,
+                    refund.status.value,
+                ),
+            ).rowcount
+            if changed != 1:  # another process moved it since we read it (SQLite's lock rules this out)
+                raise IllegalTransition("a refund", refund.status.value, status.value)
+        return replace(refund, status=status, answer=answer, updated_at=now)
+
+    def finish_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        return self._end_refund(refund_id, status, answer, (RefundStatus.PROCESSING,))
+
+    def settle_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
+        return self._end_refund(refund_id, status, answer, (RefundStatus.PROCESSING, RefundStatus.NEEDS_RECONCILIATION))
+
+    def _select_refunds(self, where: str, params: tuple[Any, ...], tail: str = "") -> list[Refund]:
+        with self._read() as db:
+            rows = db.execute(f"SELECT {_REFUND_COLUMNS} FROM refunds {where} {tail}", params).fetchall()
+        return [_refund(row) for row in rows]
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        found = self._select_refunds("WHERE refund_id = ?", (refund_id,))
+        return found[0] if found else None
+
+    def find_refund(self, merchant_id: str, request_id: str) -> Refund | None:
+        found = self._select_refunds("WHERE merchant_id = ? AND request_id = ?", (merchant_id, request_id))
+        return found[0] if found else None
+
+    def refunds(
+        self, *, status: RefundStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Refund]:
+        where, params = _where(status, trade_no)
+        return self._select_refunds(where, (*params, limit), "ORDER BY created_at DESC, refund_id DESC LIMIT ?")
+
+    def unsettled_refunds(self, *, updated_before: float) -> list[Refund]:
+        return self._select_refunds(
+            "WHERE status = 'needs_reconciliation' OR (status = 'processing' AND updated_at < ?)",
+            (updated_before,),
+            "ORDER BY created_at",
+        )
 
 
 class SQLiteLedger(SQLLedger):

@@ -12,17 +12,24 @@ Attempt (what is known about its money)::
     sent, unknown ──> paid | not_paid                    (reconciliation settles it)
     paid, not_paid: terminal
 
-Every ledger calls :func:`check_payment` / :func:`check_attempt` before it writes a state, so an illegal
-transition is an error whatever the storage.
+Refund::
+
+    processing ──> succeeded | failed | needs_reconciliation
+    needs_reconciliation ──> succeeded | failed          (reconciliation only)
+    succeeded, failed: terminal
+
+Every ledger calls :func:`check_payment` / :func:`check_attempt` / :func:`check_refund` before it writes a
+state, so an illegal transition is an error whatever the storage.
 """
 
 from __future__ import annotations
 
 from .._chain.capabilities import ProviderStatus
 from .._spi.errors import TradePayError
+from .._spi.refunds import RefundStatus
 from .records import PaymentStatus
 
-__all__ = ["ATTEMPT_SENT", "IllegalTransition", "check_attempt", "check_payment", "is_terminal"]
+__all__ = ["ATTEMPT_SENT", "IllegalTransition", "check_attempt", "check_payment", "check_refund", "is_terminal"]
 
 #: The state of an attempt that was recorded and sent, with no outcome yet.
 ATTEMPT_SENT = "sent"
@@ -41,6 +48,15 @@ _ATTEMPT: dict[str, frozenset[str]] = {
     ProviderStatus.UNKNOWN: frozenset({ProviderStatus.PAID, ProviderStatus.NOT_PAID}),
     ProviderStatus.PAID: frozenset(),
     ProviderStatus.NOT_PAID: frozenset(),
+}
+
+_REFUND: dict[RefundStatus, frozenset[RefundStatus]] = {
+    RefundStatus.PROCESSING: frozenset(
+        {RefundStatus.SUCCEEDED, RefundStatus.FAILED, RefundStatus.NEEDS_RECONCILIATION}
+    ),
+    RefundStatus.NEEDS_RECONCILIATION: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
+    RefundStatus.SUCCEEDED: frozenset(),
+    RefundStatus.FAILED: frozenset(),
 }
 
 
@@ -69,3 +85,9 @@ def check_attempt(old: str, new: ProviderStatus) -> None:
     :class:`ProviderStatus` value) to ``new``."""
     if new not in _ATTEMPT[str(old)]:
         raise IllegalTransition("an attempt", str(old), new.value)
+
+
+def check_refund(old: RefundStatus, new: RefundStatus) -> None:
+    """Raise :class:`IllegalTransition` unless a refund may go from ``old`` to ``new``."""
+    if new not in _REFUND[old]:
+        raise IllegalTransition("a refund", old.value, new.value)

@@ -42,12 +42,14 @@ from .._service import PaymentService
 from .._spi.errors import ConfigError
 from .._spi.models import PaymentRequest, PaymentResult, PaymentType, ResultCode
 from . import sample_context
+from ._refund_conformance import RefundConformance
 
 __all__ = ["ProviderConformance"]
 
 
-class ProviderConformance:
-    """Conformance tests for one provider. Override ``factory``, ``settings`` and ``payable_order``."""
+class ProviderConformance(RefundConformance):
+    """Conformance tests for one provider. Override ``factory``, ``settings`` and ``payable_order``. The
+    refund checks (:class:`RefundConformance`) run for a provider with a ``refund`` hook."""
 
     factory: ClassVar[Callable[..., object]]
     settings: ClassVar[Mapping[str, Any]] = {}

@@ -23,6 +23,8 @@ from .._kit.attempts import AttemptRow, AttemptStatus, replay_payment
 from .._ledger.orders import Order
 from .._spi.errors import ConfigError
 from .._spi.models import ErrorCode, PaymentResult, ResultCode, ResultError
+from .._spi.refunds import Refund, RefundAnswer, RefundOutcome
+from ._refund_desk import RefundDesk
 
 __all__ = ["AsyncReferenceProvider", "Outcome", "PayOnlyReferenceProvider", "ReferenceProvider", "reference_provider"]
 
@@ -90,6 +92,7 @@ _ANSWERS: dict[Outcome, PaymentResult] = {
 }
 _MOVES_MONEY = frozenset({Outcome.SUCCESS, Outcome.LATE_SUCCESS, Outcome.LATE_SUCCESS_HANG})
 _SETTINGS = frozenset({"script", "inquiry", "cancel", "currencies", "max_amount", "hang_s", "mode", "hooks"})
+_REFUND_SETTINGS = frozenset({"refund_script", "refund_inquiry"})
 
 
 @dataclass
@@ -135,6 +138,10 @@ class ReferenceProvider:
     * ``currencies``, ``max_amount``: its declared capabilities; ``hang_s``: how long a hang lasts (60).
     * ``mode`` (``"sync"`` or ``"async"``) and ``hooks`` (``"full"`` or ``"pay_only"``) pick the class
       :func:`reference_provider` builds.
+    * ``refund_script``: behaviours of successive ``refund`` calls (``truth``, ``decline``, ``late_success``,
+      ``exception``, ``hang``), the last repeating; default ``["truth"]``. ``refund_inquiry``: ``"truth"``
+      (default) or ``"unknown"``. Its refunds follow the core's refund-key rules; :attr:`refund_desk` tells
+      what went back.
     """
 
     def __init__(
@@ -145,7 +152,7 @@ class ReferenceProvider:
         if script is not None:
             raw["script"] = list(script)
         name = config.name if config is not None else "reference"
-        unknown = sorted(set(raw) - _SETTINGS)
+        unknown = sorted(set(raw) - _SETTINGS - _REFUND_SETTINGS)
         if unknown:
             raise ConfigError(
                 f"providers.{name}.{unknown[0]}", f"unknown setting (known: {', '.join(sorted(_SETTINGS))})"
@@ -165,6 +172,16 @@ class ReferenceProvider:
         self.book = _Book()
         self._lock = threading.Lock()
         self._release = threading.Event()
+        try:
+            self.refund_desk = RefundDesk(
+                self._charged_by,
+                script=raw.get("refund_script", ["truth"]),
+                inquiry=_choice(raw, "refund_inquiry", ("truth", "unknown"), name),
+                release=self._release,
+                hang_s=self.hang_s,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"providers.{name}.refund_script", str(exc)) from None
 
     # --- what a test reads ----------------------------------------------------------------------------------
 
@@ -248,6 +265,18 @@ class ReferenceProvider:
     @hookimpl
     def capabilities(self) -> Capabilities:
         return self._capabilities
+
+    def _charged_by(self, key: str) -> int | None:
+        with self._lock:
+            return self.book.charges.get(key)
+
+    @hookimpl
+    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        return self.refund_desk.refund(attempt, refund)
+
+    @hookimpl
+    def inquire_refund(self, attempt: Attempt, refund: Refund) -> RefundOutcome:
+        return self.refund_desk.inquire(attempt, refund)
 
 
 class AsyncReferenceProvider(ReferenceProvider):
