@@ -439,6 +439,12 @@ from . import ledger_commands as _cli_ledger  # noqa: E402  (registers orders, p
 
 _cli_ledger.register(cli)
 
+from . import merchants as _cli_merchants  # noqa: E402  (the server's merchants)
+from . import serve as _cli_serve  # noqa: E402  (the HTTP server)
+
+_cli_merchants.register(cli)
+_cli_serve.register(cli)
+
 
 def main() -> None:
     """The console script ``tradepay``."""

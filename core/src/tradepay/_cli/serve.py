@@ -1,0 +1,80 @@
+"""``tradepay serve``: the HTTP server (uvicorn) of the configured host."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from .main import _State
+
+__all__ = ["register", "shared_ledger_problem"]
+
+
+def shared_ledger_problem(url: str | None, workers: int) -> str | None:
+    """Why ``workers`` processes cannot share the ledger at ``url`` (``None`` when they can): only PostgreSQL
+    is shared by several processes serving at once."""
+    if workers <= 1 or (url or "").startswith("postgresql://"):
+        return None
+    kind = "an in-memory ledger" if url == "memory" else "the SQLite ledger"
+    return (
+        f'--workers {workers} needs a PostgreSQL ledger ([ledger] url = "postgresql://..."): {kind} serves one worker'
+    )
+
+
+def register(cli: click.Group) -> None:
+    """Add ``serve`` to ``cli``."""
+
+    @cli.command()
+    @click.option("--host", "bind", default="127.0.0.1", show_default=True, help="The address to listen on.")
+    @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="The port.")
+    @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256), help="Worker processes.")
+    @click.option(
+        "--clock-skew",
+        "clock_skew_s",
+        default=300.0,
+        show_default=True,
+        type=click.FloatRange(min=0, min_open=True),
+        help="Seconds a signed request's Request-Time may be off the host's clock.",
+    )
+    @click.option(
+        "--max-body-bytes",
+        default=64 * 1024,
+        show_default=True,
+        type=click.IntRange(1, 64 * 1024 * 1024),
+        help="The largest request body read; larger ones get 413.",
+    )
+    @click.pass_obj
+    def serve(state: _State, bind: str, port: int, workers: int, clock_skew_s: float, max_body_bytes: int) -> None:
+        """Serve the merchant API, the client API and the cashier page over HTTP (uvicorn)."""
+        config = state.load_config()
+        problem = shared_ledger_problem(config.ledger.url, workers)
+        if problem is not None:
+            raise click.UsageError(problem)
+        try:
+            import uvicorn
+
+            from ..server.main import SETTINGS_ENV
+        except ImportError:
+            raise click.ClickException("the server needs its extra: pip install 'tradepay[server]'") from None
+        from .._config import CONFIG_ENV
+        from ..server.settings import ServerSettings
+
+        settings = ServerSettings(clock_skew_s=clock_skew_s, max_body_bytes=max_body_bytes)
+        if config.path is not None:
+            os.environ[CONFIG_ENV] = str(config.path.resolve())
+        os.environ[SETTINGS_ENV] = json.dumps(
+            {"clock_skew_s": settings.clock_skew_s, "max_body_bytes": settings.max_body_bytes}
+        )
+        uvicorn.run(
+            "tradepay.server.main:app_from_environment",
+            factory=True,
+            host=bind,
+            port=port,
+            workers=workers,
+            access_log=False,
+            log_config=None,
+        )

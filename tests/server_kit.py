@@ -1,0 +1,94 @@
+"""What the server's tests share: keys made once, a host with a scripted provider, signed requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from httpx import Response
+
+from tradepay import Host, HostSettings, MemoryLedger
+from tradepay._ledger.merchants import merchant_book
+from tradepay.server import ServerSettings, create_app, public_pem, sign_request
+from tradepay.testing import ReferenceProvider
+
+CASHIER = "http://testserver/cashier"
+
+
+class TestClient:
+    """A blocking client of an ASGI app, in process: each request on its own event loop (httpx's
+    ``ASGITransport``)."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Response:
+        async def send() -> Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def post(self, path: str, **kwargs: Any) -> Response:
+        return self.request("POST", path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Response:
+        return self.request("GET", path, **kwargs)
+
+
+@cache
+def rsa_key(name: str) -> rsa.RSAPrivateKey:
+    """A 2048-bit RSA key per ``name``, made once per test run (making one takes a moment)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_host(tmp_path: Path, provider: ReferenceProvider | None = None, ledger: Any = None) -> Host:
+    settings = HostSettings(data_dir=tmp_path / "data", cashier_url=CASHIER)
+    return Host.from_providers(
+        {"reference": provider or ReferenceProvider()},
+        host=settings,
+        ledger=ledger if ledger is not None else MemoryLedger(cashier_url=CASHIER),
+    )
+
+
+def make_client(host: Host, settings: ServerSettings | None = None, **kwargs: Any) -> TestClient:
+    """A test client of the server of ``host``, with merchants ``shop-1`` and ``shop-2`` registered."""
+    book = merchant_book(host.ledger)
+    for merchant in ("shop-1", "shop-2"):
+        if book.get_merchant(merchant) is None:
+            book.add_merchant(merchant, public_pem(rsa_key(merchant)))
+    app = create_app(host, settings, key=kwargs.pop("key", rsa_key("host")), **kwargs)
+    return TestClient(app)
+
+
+def body_of(payload: Any) -> bytes:
+    return payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+
+
+def signed_post(
+    client: TestClient,
+    path: str,
+    payload: Any,
+    merchant: str = "shop-1",
+    *,
+    key: rsa.RSAPrivateKey | None = None,
+    time: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """POST ``payload`` (JSON, or bytes as they are) to ``path``, signed as ``merchant`` (with ``key``)."""
+    body = body_of(payload)
+    signed = sign_request(key or rsa_key(merchant), "POST", path, merchant, body, time=time)
+    return client.post(path, content=body, headers={**signed, **(headers or {})})
+
+
+def order_fields(reference: str = "order-1", value: str = "1250", payer: str = "alice") -> dict[str, Any]:
+    return {"referenceOrderId": reference, "orderAmount": {"currency": "USD", "value": value}, "userId": payer}
