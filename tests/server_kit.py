@@ -92,3 +92,18 @@ def signed_post(
 
 def order_fields(reference: str = "order-1", value: str = "1250", payer: str = "alice") -> dict[str, Any]:
     return {"referenceOrderId": reference, "orderAmount": {"currency": "USD", "value": value}, "userId": payer}
+
+
+def bearer(user: str, ttl_s: float = 3600, *, key: str = "host") -> dict[str, str]:
+    """The ``Authorization`` header of a token the host (``key``) signed for ``user``."""
+    from tradepay.server.tokens import issue_token
+
+    return {"Authorization": f"Bearer {issue_token(rsa_key(key), user, ttl_s)}"}
+
+
+def pay_body(trade_no: str, **context: Any) -> dict[str, Any]:
+    """A ``POST /v1/client/pay`` body paying order ``trade_no``, as the super app's PaymentService sends it."""
+    return {
+        "paymentRequest": {"type": "ORDER_ID", "paymentString": trade_no},
+        "apiContext": {"source": "miniprogram", "miniProgramInfo": {"appId": "2021000000000001"}, **context},
+    }

@@ -441,9 +441,11 @@ _cli_ledger.register(cli)
 
 from . import merchants as _cli_merchants  # noqa: E402  (the server's merchants)
 from . import serve as _cli_serve  # noqa: E402  (the HTTP server)
+from . import tokens as _cli_tokens  # noqa: E402  (the server's bearer tokens)
 
 _cli_merchants.register(cli)
 _cli_serve.register(cli)
+_cli_tokens.register(cli)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from .limits import BodyLimit
 from .settings import ServerSettings
 from .signing import load_host_key
 from .state import ServerState
+from .tokens import TokenAuthenticator
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 _log = get_logger("tradepay.server")
+#: The name the server's own authenticator (host-signed bearer tokens) is registered under.
+TOKENS_PLUGIN = "tradepay.server.tokens"
 
 
 def _answer(request: Request, status: int, payload: dict[str, object]) -> Response:
@@ -99,9 +102,13 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _unparsed)
     app.add_exception_handler(Exception, _failed)
 
-    from . import merchant_routes, ops_routes
+    if host.pm.get_plugin(TOKENS_PLUGIN) is None:
+        host.pm.register(TokenAuthenticator(key.public_key(), clock), name=TOKENS_PLUGIN)
+
+    from . import client_routes, merchant_routes, ops_routes
 
     app.include_router(merchant_routes.router)
+    app.include_router(client_routes.router)
     app.include_router(ops_routes.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -20,6 +20,10 @@ __all__ = [
     "InquiryAnswer",
     "PaymentInquiryRequest",
     "Result",
+    "SdkApiContext",
+    "SdkMiniProgram",
+    "SdkPaymentRequest",
+    "SdkPaymentResult",
     "parse",
     "schema_of",
 ]
@@ -89,11 +93,60 @@ class InquiryAnswer(BaseModel):
     payment_time: str | None = Field(default=None, alias="paymentTime")
 
 
+class SdkPaymentRequest(Body):
+    """The SPI's ``PaymentRequest`` in the SDK's JSON names."""
+
+    type: str = Field(max_length=40, description="ORDER_ID, PAYMENT_ID, CASHIER_URL or ORDER_STRING")
+    payment_string: str = Field(alias="paymentString", max_length=4096)
+    payment_amount: Amount | None = Field(default=None, alias="paymentAmount")
+    extended_info: dict[str, str] | None = Field(default=None, alias="extendedInfo")
+
+
+class SdkMiniProgram(Body):
+    """The SPI's ``MiniProgramMetaData`` in the SDK's JSON names; every field optional."""
+
+    app_id: str | None = Field(default=None, alias="appId")
+    merchant_id: str | None = Field(default=None, alias="merchantId")
+    client_id: str | None = Field(default=None, alias="clientId")
+    acquirer_id: str | None = Field(default=None, alias="acquirerId")
+    name: str | None = None
+    logo: str | None = None
+    app_type: str | None = Field(default=None, alias="appType")
+    deploy_version: str | None = Field(default=None, alias="deployVersion")
+    developer_version: str | None = Field(default=None, alias="developerVersion")
+    desc: str | None = None
+
+
+class SdkApiContext(Body):
+    """The SPI's ``APIContext`` in the SDK's JSON names."""
+
+    source: str = Field(max_length=256)
+    mini_program_info: SdkMiniProgram | None = Field(default=None, alias="miniProgramInfo")
+    extended_info: dict[str, str] | None = Field(default=None, alias="extendedInfo")
+
+
 class ClientPayRequest(Body):
     """``POST /v1/client/pay``: the SPI's ``PaymentRequest`` and ``APIContext`` in the SDK's JSON names."""
 
-    payment_request: dict[str, Any] = Field(alias="paymentRequest")
-    api_context: dict[str, Any] = Field(alias="apiContext")
+    payment_request: SdkPaymentRequest = Field(alias="paymentRequest")
+    api_context: SdkApiContext = Field(alias="apiContext")
+
+
+class SdkResultError(BaseModel):
+    """``PaymentResult.resultError``."""
+
+    error_code: int = Field(alias="errorCode")
+    error_desc: str = Field(alias="errorDesc")
+
+
+class SdkPaymentResult(BaseModel):
+    """The SPI's ``PaymentResult`` in the SDK's JSON names: the answer of ``POST /v1/client/pay``."""
+
+    result_code: str = Field(alias="resultCode")
+    result_message: str = Field(alias="resultMessage")
+    has_error: bool = Field(alias="hasError")
+    result_error: SdkResultError | None = Field(default=None, alias="resultError")
+    extended_info: dict[str, str] | None = Field(default=None, alias="extendedInfo")
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
