@@ -62,12 +62,23 @@ def make_host(tmp_path: Path, provider: ReferenceProvider | None = None, ledger:
 
 def make_client(host: Host, settings: ServerSettings | None = None, **kwargs: Any) -> TestClient:
     """A test client of the server of ``host``, with merchants ``shop-1`` and ``shop-2`` registered."""
+    return TestClient(make_app(host, settings, **kwargs))
+
+
+def make_app(host: Host, settings: ServerSettings | None = None, **kwargs: Any) -> FastAPI:
+    """The server of ``host`` (signing with the test key ``host``), merchants ``shop-1`` and ``shop-2`` registered."""
     book = merchant_book(host.ledger)
     for merchant in ("shop-1", "shop-2"):
         if book.get_merchant(merchant) is None:
             book.add_merchant(merchant, public_pem(rsa_key(merchant)))
-    app = create_app(host, settings, key=kwargs.pop("key", rsa_key("host")), **kwargs)
-    return TestClient(app)
+    return create_app(host, settings, key=kwargs.pop("key", rsa_key("host")), **kwargs)
+
+
+def http_post(base_url: str, path: str, payload: Any, merchant: str = "shop-1") -> Response:
+    """POST ``payload`` signed as ``merchant`` to a server over a real socket."""
+    body = body_of(payload)
+    headers = sign_request(rsa_key(merchant), "POST", path, merchant, body)
+    return httpx.post(base_url + path, content=body, headers=headers, timeout=30)
 
 
 def body_of(payload: Any) -> bytes:
@@ -107,3 +118,41 @@ def pay_body(trade_no: str, **context: Any) -> dict[str, Any]:
         "paymentRequest": {"type": "ORDER_ID", "paymentString": trade_no},
         "apiContext": {"source": "miniprogram", "miniProgramInfo": {"appId": "2021000000000001"}, **context},
     }
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (the servers of the tests listen there only)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LiveServer:
+    """``app`` served by uvicorn on ``127.0.0.1:port`` in a thread, for a real browser or socket."""
+
+    def __init__(self, app: FastAPI, port: int) -> None:
+        import threading
+
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)

@@ -105,10 +105,11 @@ def create_app(
     if host.pm.get_plugin(TOKENS_PLUGIN) is None:
         host.pm.register(TokenAuthenticator(key.public_key(), clock), name=TOKENS_PLUGIN)
 
-    from . import client_routes, merchant_routes, ops_routes
+    from . import cashier, client_routes, merchant_routes, ops_routes
 
     app.include_router(merchant_routes.router)
     app.include_router(client_routes.router)
     app.include_router(ops_routes.router)
+    app.include_router(cashier.router_for(host.settings.cashier_url))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
