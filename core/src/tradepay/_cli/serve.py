@@ -47,9 +47,10 @@ def register(cli: click.Group) -> None:
         type=click.IntRange(1, 64 * 1024 * 1024),
         help="The largest request body read; larger ones get 413.",
     )
-    @click.pass_obj
-    def serve(state: _State, bind: str, port: int, workers: int, clock_skew_s: float, max_body_bytes: int) -> None:
+    @click.pass_context
+    def serve(ctx: click.Context, bind: str, port: int, workers: int, clock_skew_s: float, max_body_bytes: int) -> None:
         """Serve the merchant API, the client API and the cashier page over HTTP (uvicorn)."""
+        state: _State = ctx.obj
         config = state.load_config()
         problem = shared_ledger_problem(config.ledger.url, workers)
         if problem is not None:
@@ -57,7 +58,7 @@ def register(cli: click.Group) -> None:
         try:
             import uvicorn
 
-            from ..server.main import SETTINGS_ENV
+            from ..server.main import LOGGING_ENV, SETTINGS_ENV
         except ImportError:
             raise click.ClickException("the server needs its extra: pip install 'tradepay[server]'") from None
         from .._config import CONFIG_ENV
@@ -69,6 +70,9 @@ def register(cli: click.Group) -> None:
         os.environ[SETTINGS_ENV] = json.dumps(
             {"clock_skew_s": settings.clock_skew_s, "max_body_bytes": settings.max_body_bytes}
         )
+        # Worker processes start afresh: they configure logging as the command line's options say.
+        group = ctx.find_root().params
+        os.environ[LOGGING_ENV] = json.dumps({"fmt": group["log_format"], "level": group["log_level"]})
         uvicorn.run(
             "tradepay.server.main:app_from_environment",
             factory=True,

@@ -26,6 +26,8 @@ from .._spi.errors import InvalidInput
 from .answers import is_merchant_route, signed_answer
 from .errors import ApiError, result
 from .limits import BodyLimit
+from .metrics import Metrics
+from .requestlog import RequestLog
 from .settings import ServerSettings
 from .signing import load_host_key
 from .state import ServerState
@@ -41,6 +43,8 @@ __all__ = ["create_app"]
 _log = get_logger("tradepay.server")
 #: The name the server's own authenticator (host-signed bearer tokens) is registered under.
 TOKENS_PLUGIN = "tradepay.server.tokens"
+#: The name the server's metrics observer is registered under.
+METRICS_PLUGIN = "tradepay.server.metrics"
 
 
 def _answer(request: Request, status: int, payload: dict[str, object]) -> Response:
@@ -104,6 +108,13 @@ def create_app(
 
     if host.pm.get_plugin(TOKENS_PLUGIN) is None:
         host.pm.register(TokenAuthenticator(key.public_key(), clock), name=TOKENS_PLUGIN)
+    metrics = host.pm.get_plugin(METRICS_PLUGIN)
+    if metrics is None:
+        metrics = Metrics()
+        host.pm.register(metrics, name=METRICS_PLUGIN)
+        # The chain reads its observers once, when the host is built: let it read them again, now with these.
+        host.chain._observers = type(host.chain._observers)(host.pm.hook)
+    app.state.metrics = metrics
 
     from . import cashier, client_routes, merchant_routes, ops_routes
 
@@ -112,4 +123,5 @@ def create_app(
     app.include_router(ops_routes.router)
     app.include_router(cashier.router_for(host.settings.cashier_url))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog, metrics=metrics)  # outermost: a refused body is logged and counted too
     return app

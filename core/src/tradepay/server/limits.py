@@ -7,18 +7,11 @@ arrives and refused as soon as it passes the limit, so a huge body is never held
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
+from .asgi import ASGIApp, HttpMiddleware, Message, Receive, Scope, Send
 from .errors import ApiError
 
 __all__ = ["BodyLimit", "BodyTooLarge"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyTooLarge(ApiError):
@@ -28,17 +21,14 @@ class BodyTooLarge(ApiError):
         super().__init__(413, "PARAM_ILLEGAL", f"the request body is larger than {max_bytes} bytes")
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """Refuse request bodies larger than ``max_bytes`` with ``413`` and a ``result`` naming the limit."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.max_bytes):
                 await self._refuse(send)

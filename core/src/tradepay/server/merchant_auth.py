@@ -85,4 +85,5 @@ async def signed_merchant(request: Request) -> tuple[Merchant, bytes]:
             "the signature does not match: sign '<METHOD> <URI>\\n<Client-Id>.<Request-Time>.<Body>' with the "
             "private key of the public key registered for this Client-Id"
         )
+    request.state.merchant = merchant.client_id  # for the request log: only once its signature is checked
     return merchant, body

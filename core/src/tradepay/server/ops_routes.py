@@ -1,12 +1,13 @@
-"""Operations: ``GET /healthz`` (the process answers) and ``GET /readyz`` (the ledger answers, providers are
-loaded)."""
+"""Operations: ``GET /healthz`` (the process answers), ``GET /readyz`` (the ledger answers, providers are
+loaded) and ``GET /metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from .errors import result
 from .state import ServerState, state_of
@@ -41,3 +42,11 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse({"result": result("F", "NOT_READY", problem)}, 503)
     providers = [handle.name for handle in state_of(request).host.chain.handles]
     return JSONResponse({"result": result("S", "SUCCESS", "ready"), "providers": providers})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """The server's metrics in the Prometheus text format."""
+    state = state_of(request)
+    text = await run_in_threadpool(request.app.state.metrics.render, state.host.ledger)
+    return Response(text, media_type=CONTENT_TYPE_LATEST)

@@ -26,6 +26,7 @@ async def signed_in_user(request: Request, authorization: str | None = None) -> 
     if user is None:
         raise ApiError(401, "UNAUTHORIZED", NOT_SIGNED_IN)
     try:
-        return check_trade_no(user, "user")
+        request.state.user = check_trade_no(user, "user")  # for the request log
+        return str(request.state.user)
     except InvalidInput as exc:
         raise ApiError(401, "UNAUTHORIZED", f"the authenticator answered no usable user id: {exc.reason}") from None

@@ -1,0 +1,206 @@
+"""Operations: metrics, the request log and its request id, and ``tradepay serve`` over a real socket."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import structlog
+
+from tradepay import configure_logging
+from tradepay.testing import Outcome, ReferenceProvider
+
+sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode: the kit by its plain name
+if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
+    from tests import server_kit as kit
+else:
+    import server_kit as kit
+
+PAY = "/v1/client/pay"
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Logging configured as an application does (JSON lines), into a buffer; put back afterwards."""
+    saved, was_configured = structlog.get_config(), structlog.is_configured()
+    stream = io.StringIO()
+    configure_logging(fmt="json", level="info", stream=stream, cache=False)
+    yield stream
+    if was_configured:
+        structlog.configure(**saved)
+    else:
+        structlog.reset_defaults()
+
+
+def events(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+
+
+def test_the_request_id_is_returned_and_on_every_event_of_the_payment(tmp_path: Path, log_lines: io.StringIO) -> None:
+    client = kit.make_client(kit.make_host(tmp_path))
+    trade_no = kit.signed_post(client, "/v1/orders/create", kit.order_fields()).json()["tradeNO"]
+    answer = client.post(PAY, json=kit.pay_body(trade_no), headers={**kit.bearer("alice"), "X-Request-Id": "req-42"})
+    assert answer.json()["resultCode"] == "9000"
+    assert answer.headers["X-Request-Id"] == "req-42"
+    mine = [e for e in events(log_lines) if e.get("request_id") == "req-42"]
+    assert {e["event"] for e in mine} >= {"attempt.finished", "payment.finished", "http.request"}
+    [request] = [e for e in mine if e["event"] == "http.request"]
+    assert (request["route"], request["status"], request["user"], request["method"]) == (PAY, 200, "alice", "POST")
+    assert request["duration_ms"] >= 0
+    created = [e for e in events(log_lines) if e["event"] == "http.request" and e["route"] == "/v1/orders/create"]
+    assert created[0]["merchant"] == "shop-1"
+    assert created[0]["request_id"] != "req-42"  # a new id when none (or a malformed one) is sent
+
+
+def test_a_malformed_request_id_is_replaced(tmp_path: Path) -> None:
+    client = kit.make_client(kit.make_host(tmp_path))
+    answer = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
+    assert answer.headers["X-Request-Id"] != "bad id with spaces"
+    assert len(answer.headers["X-Request-Id"]) == 32
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The value of sample ``name{labels}`` in a Prometheus text exposition (0 when absent)."""
+    for line in text.splitlines():
+        sample, _, value = line.rpartition(" ")
+        found, _, rest = sample.partition("{")
+        pairs = dict(pair.split("=", 1) for pair in rest.rstrip("}").split(",") if pair)
+        if found == name and {key: item.strip('"') for key, item in pairs.items()} == labels:
+            return float(value)
+    return 0.0
+
+
+def test_metrics_count_payments_attempts_fallthroughs_and_requests(tmp_path: Path) -> None:
+    declining, paying = ReferenceProvider(script=[Outcome.DECLINE]), ReferenceProvider()
+    from tradepay import Host, HostSettings, MemoryLedger
+
+    host = Host.from_providers(
+        {"wallet": declining, "card": paying},
+        host=HostSettings(data_dir=tmp_path, cashier_url=kit.CASHIER),
+        ledger=MemoryLedger(cashier_url=kit.CASHIER),
+    )
+    client = kit.make_client(host)
+    trade_no = kit.signed_post(client, "/v1/orders/create", kit.order_fields()).json()["tradeNO"]
+    assert client.post(PAY, json=kit.pay_body(trade_no), headers=kit.bearer("alice")).json()["resultCode"] == "9000"
+    client.post(PAY, json=kit.pay_body(trade_no))  # 401
+    page = client.get("/metrics")
+    assert page.headers["content-type"].startswith("text/plain")
+    text = page.text
+    assert metric(text, "tradepay_payments_total", result_code="9000") == 1
+    assert metric(text, "tradepay_attempts_total", provider="wallet", decision="fallthrough") == 1
+    assert metric(text, "tradepay_attempts_total", provider="card", decision="stop") == 1
+    assert metric(text, "tradepay_fallthroughs_total", provider="wallet") == 1
+    assert metric(text, "tradepay_provider_latency_seconds_count", provider="card") == 1
+    assert metric(text, "tradepay_http_requests_total", route=PAY, method="POST", status="200") == 1
+    assert metric(text, "tradepay_http_requests_total", route=PAY, method="POST", status="401") == 1
+    assert metric(text, "tradepay_payments_awaiting_reconciliation") == 0
+
+
+# --- tradepay serve, a real process on a real socket -----------------------------------------------------------
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"tradepay serve exited {process.returncode}: {log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("tradepay serve did not become ready within a minute")
+
+
+def tradepay(config: Path, *args: str) -> str:
+    command = [sys.executable, "-m", "tradepay", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def write_config(tmp_path: Path, port: int, ledger_url: str | None = None) -> Path:
+    config = tmp_path / "tradepay.toml"
+    ledger = f'\n[ledger]\nurl = "{ledger_url}"\n' if ledger_url else ""
+    config.write_text(
+        f'[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
+        f'cashier_url = "http://127.0.0.1:{port}/cashier"\n{ledger}',
+        encoding="utf-8",
+    )
+    key = tmp_path / "shop-1.pub.pem"
+    from tradepay.server import public_pem
+
+    key.write_text(public_pem(kit.rsa_key("shop-1")), encoding="ascii")
+    tradepay(config, "merchants", "add", "shop-1", "--public-key", str(key))
+    return config
+
+
+def serve_and_pay(config: Path, port: int, *extra: str, orders: int = 3) -> None:
+    command = [sys.executable, "-m", "tradepay", "--config", str(config), "--log-level", "info", "--log-format", "json"]
+    command += ["serve", "--port", str(port), *extra]
+    log = config.parent / "serve.log"
+    with log.open("wb") as output, subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT) as process:
+        try:
+            _pay_over_http(config, port, process, log, orders)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so that the exit says why.
+    assert process.returncode in (0, -signal.SIGTERM), log.read_text(errors="replace")
+    lines = log.read_text(errors="replace").splitlines()
+    assert not [line for line in lines if "Traceback" in line]
+    # Every worker logs its requests as JSON lines, each with its request id.
+    requests = [json.loads(line) for line in lines if '"http.request"' in line]
+    paid = [r for r in requests if r["route"] == PAY]
+    assert len(paid) == orders
+    assert all(r["status"] == 200 and r["user"] == "alice" and r["request_id"] for r in paid)
+
+
+def _pay_over_http(config: Path, port: int, process: subprocess.Popen[bytes], log: Path, orders: int) -> None:
+    """As a merchant and the super app do: create orders (signed), pay each as its user, inquire."""
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url, process, log)
+    token = tradepay(config, "tokens", "issue", "alice", "--ttl", "600").strip()
+    for number in range(orders):
+        created = kit.http_post(url, "/v1/orders/create", kit.order_fields(f"order-{number}")).json()
+        assert created["paymentUrl"].startswith(f"{url}/cashier?tradeNO=")
+        paid = httpx.post(
+            f"{url}{PAY}", json=kit.pay_body(created["tradeNO"]), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert paid.json()["resultCode"] == "9000", paid.text
+        inquiry = kit.http_post(url, "/v1/payments/inquiry", {"referenceOrderId": f"order-{number}"}).json()
+        assert inquiry["result"]["resultStatus"] == "S"
+    assert httpx.get(f"{url}/cashier?tradeNO={created['tradeNO']}").text.count("already paid") == 1
+
+
+def test_tradepay_serve_on_sqlite(tmp_path: Path) -> None:
+    port = kit.free_port()
+    serve_and_pay(write_config(tmp_path, port), port)
+
+
+@pytest.mark.postgres
+def test_tradepay_serve_with_two_workers_on_postgresql(tmp_path: Path) -> None:
+    base = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
+    schema = f"serve_{uuid.uuid4().hex[:12]}"
+    url = f"{base}?schema={schema}"
+    port = kit.free_port()
+    try:
+        serve_and_pay(write_config(tmp_path, port, url), port, "--workers", "2", orders=6)
+    finally:
+        from tradepay._ledger.postgres import PostgresDatabase
+
+        database = PostgresDatabase(url)
+        database.drop_schema()
+        database.close()
