@@ -129,11 +129,11 @@ def tradepay(config: Path, *args: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
-def write_config(tmp_path: Path, port: int, ledger_url: str | None = None) -> Path:
+def write_config(tmp_path: Path, port: int, ledger_url: str | None = None, provider: str = "reference") -> Path:
     config = tmp_path / "tradepay.toml"
     ledger = f'\n[ledger]\nurl = "{ledger_url}"\n' if ledger_url else ""
     config.write_text(
-        f'[chain]\nproviders = ["reference"]\n\n[host]\ndata_dir = "state"\n'
+        f'[chain]\nproviders = ["{provider}"]\n\n[host]\ndata_dir = "state"\n'
         f'cashier_url = "http://127.0.0.1:{port}/cashier"\n{ledger}',
         encoding="utf-8",
     )
@@ -198,6 +198,69 @@ def test_tradepay_serve_with_two_workers_on_postgresql(tmp_path: Path) -> None:
     port = kit.free_port()
     try:
         serve_and_pay(write_config(tmp_path, port, url), port, "--workers", "2", orders=6)
+    finally:
+        from tradepay._ledger.postgres import PostgresDatabase
+
+        database = PostgresDatabase(url)
+        database.drop_schema()
+        database.close()
+
+
+@pytest.mark.postgres
+def test_fifty_concurrent_payments_of_one_order_from_five_processes_charge_once(tmp_path: Path) -> None:
+    """Two workers on PostgreSQL, the wallet provider (its balances in one file both workers share): 50
+    payments of one order released together from 5 client processes move the money once."""
+    base = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
+    url = f"{base}?schema=serve_{uuid.uuid4().hex[:12]}"
+    port = kit.free_port()
+    config = write_config(tmp_path, port, url, provider="wallet")
+    tradepay(config, "wallet", "topup", "alice", "USD", "5000")
+    command = [
+        sys.executable,
+        "-m",
+        "tradepay",
+        "--config",
+        str(config),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+    ]
+    log = tmp_path / "serve.log"
+    server = f"http://127.0.0.1:{port}"
+    try:
+        with log.open("wb") as output, subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT) as process:
+            try:
+                wait_until_up(server, process, log)
+                trade_no = kit.http_post(server, "/v1/orders/create", kit.order_fields(value="2500")).json()["tradeNO"]
+                token = tradepay(config, "tokens", "issue", "alice").strip()
+                start = str(time.time() + 5)
+                client = [sys.executable, str(Path(__file__).parent / "server_clients.py"), server, token, trade_no]
+                clients = [
+                    subprocess.Popen([*client, "10", start], stdout=subprocess.PIPE, text=True) for _ in range(5)
+                ]
+                codes = [code for c in clients for code in json.loads(c.communicate(timeout=300)[0])]
+                inquiry = kit.http_post(server, "/v1/payments/inquiry", {"tradeNO": trade_no}).json()
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+        assert len(codes) == 50
+        # One payment succeeded; a request that came while it was in flight is told 8000 (processing).
+        assert set(codes) <= {"9000", "8000"}, codes
+        assert "9000" in codes
+        assert inquiry["result"]["resultStatus"] == "S"
+        balance = json.loads(tradepay(config, "wallet", "balance", "alice", "--json"))["balances"]
+        assert balance == [{"currency": "USD", "value": "2500"}]
+        from tradepay import PostgresLedger
+
+        ledger = PostgresLedger(url)
+        try:
+            assert [p.status.value for p in ledger.payments(trade_no=trade_no)] == ["succeeded"]
+        finally:
+            ledger.close()
     finally:
         from tradepay._ledger.postgres import PostgresDatabase
 
