@@ -32,7 +32,7 @@ class TestClient:
 
     def request(self, method: str, path: str, **kwargs: Any) -> Response:
         async def send() -> Response:
-            transport = httpx.ASGITransport(app=self.app)
+            transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)  # as uvicorn
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
                 return await client.request(method, path, **kwargs)
 

@@ -202,3 +202,23 @@ def test_the_openapi_document_lists_the_merchant_api(client: TestClient) -> None
     assert set(body["required"]) == {"referenceOrderId", "orderAmount", "userId"}
     assert body["additionalProperties"] is False
     assert INQUIRY in document["paths"]
+
+
+def test_a_host_failure_is_500_without_a_traceback_and_still_signed(client: TestClient) -> None:
+    trade_no = signed_post(client, CREATE, order_fields()).json()["tradeNO"]
+
+    def broken(trade_no: str) -> None:
+        raise RuntimeError("the disk is on fire")
+
+    ledger_of(client).get_order = broken
+    answer = signed_post(client, INQUIRY, {"tradeNO": trade_no})
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "result": {
+            "resultStatus": "U",
+            "resultCode": "UNKNOWN_EXCEPTION",
+            "resultMessage": "the host failed: try again later",
+        }
+    }
+    assert "fire" not in answer.text
+    assert answer.headers["Signature"].startswith("algorithm=RSA256")
