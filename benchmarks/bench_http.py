@@ -5,8 +5,8 @@ host with an in-memory ledger and one (async) reference provider that answers at
 as every benchmark sets it up) and the **bare** endpoint (a FastAPI app whose one route parses the same JSON
 body into the same model and returns a fixed ``PaymentResult``). A client process of its own sends the
 requests from 64 concurrent keep-alive connections (plain HTTP/1.1 on asyncio streams), each request paying
-a new order, after a warm-up round; it reports payments per second and the p99 latency. The key is the host's throughput divided
-by the bare endpoint's, in the same run; the host's p99 is reported beside it. The client runs on the same
+a new order, after a warm-up round; it reports payments per second and the p99 latency. The key is the
+host's throughput divided by the bare endpoint's, in the same run; the host's p99 is reported beside it. The client runs on the same
 machine, so its own cost is in both figures alike: the ratio understates the server's own share of the cost.
 """
 
