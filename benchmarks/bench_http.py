@@ -1,13 +1,14 @@
 """http_pay_ratio: ``POST /v1/client/pay`` through the whole server, against the same framework's bare endpoint.
 
 Two server processes in turn, each uvicorn on ``127.0.0.1`` with one worker: the **host** (``create_app`` on a
-host with an in-memory ledger and one (async) reference provider that answers at once, orders made beforehand, logging
-as every benchmark sets it up) and the **bare** endpoint (a FastAPI app whose one route parses the same JSON
-body into the same model and returns a fixed ``PaymentResult``). A client process of its own sends the
-requests from 64 concurrent keep-alive connections (plain HTTP/1.1 on asyncio streams), each request paying
-a new order, after a warm-up round; it reports payments per second and the p99 latency. The key is the
-host's throughput divided by the bare endpoint's, in the same run; the host's p99 is reported beside it. The client runs on the same
-machine, so its own cost is in both figures alike: the ratio understates the server's own share of the cost.
+host with an in-memory ledger and one (async) reference provider that answers at once, orders made beforehand,
+logging as every benchmark sets it up) and the **bare** endpoint (a FastAPI app whose one route parses the
+same JSON body into the same model and returns a fixed ``PaymentResult``). A client process of its own sends
+the requests from 64 concurrent keep-alive connections (plain HTTP/1.1 on asyncio streams), each request
+paying a new order, after a warm-up round; it reports payments per second and the p99 latency. The key is the
+host's throughput divided by the bare endpoint's, in the same run; the p99 of each is reported beside it. The
+client runs on the same machine, so its own cost is in both figures alike: the ratio understates the
+server's own share of the cost.
 """
 
 from __future__ import annotations
