@@ -128,3 +128,14 @@ def test_text_is_escaped(tmp_path: Path) -> None:
     client, _provider, path = cashier(tmp_path=tmp_path)
     page = client.get(path.partition("?")[0] + "?tradeNO=<script>")
     assert "<script>" not in page.text
+
+
+def test_the_typed_token_is_kept_in_a_strict_http_only_cookie(tmp_path: Path) -> None:
+    client, _provider, path = cashier(tmp_path=tmp_path)
+    trade_no, typed = path.partition("tradeNO=")[2], token()
+    answer = client.post(path.partition("?")[0], data={"tradeNO": trade_no, "action": "pay", "token": typed})
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"tradepay_token={typed};")
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Secure" not in cookie  # plain http here; behind TLS it is Secure

@@ -21,7 +21,11 @@ MAX_KEY_FILE = 64 * 1024
 
 
 def _read_key(path: str) -> str:
-    data = Path(path).read_bytes()[: MAX_KEY_FILE + 1]
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise click.BadParameter(f"{path}: {exc.strerror or exc}", param_hint="'--public-key'") from None
     if len(data) > MAX_KEY_FILE:
         raise click.BadParameter(
             f"{path}: larger than {MAX_KEY_FILE} bytes, not a public key", param_hint="'--public-key'"
@@ -61,25 +65,22 @@ def register(cli: click.Group) -> None:
         "--public-key",
         "public_key",
         required=True,
-        type=click.Path(exists=True, dir_okay=False),
+        metavar="FILE",
         help="The merchant's RSA public key (PEM) that verifies its requests.",
     )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
-    def add(state: _State, client_id: str, public_key: str, as_json: bool) -> None:
+    def add(state: _State, client_id: str, public_key: str) -> None:
         """Register merchant ID (its Client-Id, and the merchant id of its orders) with its public key."""
         from .._ledger.merchants import merchant_book
         from .._spi.errors import InvalidInput
 
+        ledger = state.host().ledger  # first: a broken configuration is the first thing to say
         pem = _read_key(public_key)
         try:
-            merchant = merchant_book(state.host().ledger).add_merchant(client_id, pem)
+            merchant = merchant_book(ledger).add_merchant(client_id, pem)
         except InvalidInput as exc:
             raise click.BadParameter(exc.reason, param_hint="'ID'") from None
-        if as_json:
-            echo_json({"clientId": merchant.client_id, "keyFingerprint": fingerprint(pem)})
-        else:
-            echo_text(f"merchant {merchant.client_id} registered (key {fingerprint(pem)})")
+        echo_text(f"merchant {merchant.client_id} registered (key {fingerprint(pem)})")
 
     @merchants.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,12 @@ def shared_ledger_problem(url: str | None, workers: int) -> str | None:
     )
 
 
+def _finite(param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+    return value
+
+
 def register(cli: click.Group) -> None:
     """Add ``serve`` to ``cli``."""
 
@@ -37,8 +44,9 @@ def register(cli: click.Group) -> None:
         "clock_skew_s",
         default=300.0,
         show_default=True,
-        type=click.FloatRange(min=0, min_open=True),
-        help="Seconds a signed request's Request-Time may be off the host's clock.",
+        type=click.FloatRange(min=0, min_open=True, max=86400),
+        callback=lambda _ctx, param, value: _finite(param, value),
+        help="Seconds a signed request's Request-Time may be off the host's clock (at most a day).",
     )
     @click.option(
         "--max-body-bytes",
@@ -55,6 +63,10 @@ def register(cli: click.Group) -> None:
         problem = shared_ledger_problem(config.ledger.url, workers)
         if problem is not None:
             raise click.UsageError(problem)
+        # The host is built once here, and closed, so that a broken configuration, data directory, ledger or
+        # provider is one error line now rather than a failure inside every worker.
+        state.host(reconcile=False)
+        state.close()
         try:
             import uvicorn
 

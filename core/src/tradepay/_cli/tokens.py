@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from .render import echo_json, echo_text
+from .render import echo_text
 
 if TYPE_CHECKING:
     from .main import _State
@@ -35,13 +36,11 @@ def register(cli: click.Group) -> None:
         metavar="SECONDS",
         help="How long the token is valid.",
     )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
-    def issue(state: _State, user: str, ttl_s: int, as_json: bool) -> None:
+    def issue(state: _State, user: str, ttl_s: int) -> None:
         """Print a token for USER, signed by the host's key (server-key.pem in host.data_dir)."""
         import time
 
-        from .._config import ensure_data_dir
         from .._ledger.orders import check_trade_no
         from .._spi.errors import InvalidInput
 
@@ -54,10 +53,6 @@ def register(cli: click.Group) -> None:
             from ..server.tokens import issue_token
         except ImportError:
             raise click.ClickException("tokens need the server extra: pip install 'tradepay[server]'") from None
-        key = load_host_key(ensure_data_dir(state.load_config()))
-        now = time.time()
-        token = issue_token(key, user, ttl_s, now=now)
-        if as_json:
-            echo_json({"user": user, "token": token, "expiresAt": int(now + ttl_s)})
-        else:
-            echo_text(token)
+        host = state.host()  # the host the server runs: a broken configuration, data directory or ledger says so
+        key = load_host_key(Path(host.settings.data_dir))
+        echo_text(issue_token(key, user, ttl_s, now=time.time()))

@@ -143,7 +143,8 @@ async def submit(request: Request) -> Response:
     result = await state.service.pay_async(payment, APIContext("cashier", extended_info={"userId": user}))
     response = _page(**_view(request, order, outcome=outcome_of(result)))
     if isinstance(typed, str) and typed.strip():
-        response.set_cookie(TOKEN_COOKIE, typed.strip(), httponly=True, samesite="strict", path="/")
+        secure = request.url.scheme == "https"  # behind TLS the cookie never travels in clear
+        response.set_cookie(TOKEN_COOKIE, typed.strip(), httponly=True, samesite="strict", secure=secure, path="/")
     return response
 
 

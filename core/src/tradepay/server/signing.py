@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .._spi.errors import InvalidInput
+from .._spi.errors import ConfigError, InvalidInput
 
 __all__ = [
     "ALGORITHM",
@@ -158,6 +158,14 @@ def load_host_key(data_dir: Path) -> rsa.RSAPrivateKey:
     Several processes starting at once create it once: the file is made with ``O_EXCL`` under a temporary name
     and linked into place, so a reader never sees half a key."""
     path = data_dir / HOST_KEY_FILE
+    try:
+        return _load_or_create(path)
+    except OSError as exc:
+        raise ConfigError("host.data_dir", f"{path}: cannot be made or read: {exc.strerror or exc}") from None
+
+
+def _load_or_create(path: Path) -> rsa.RSAPrivateKey:
+    data_dir = path.parent
     if not path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=MIN_KEY_BITS)
         pem = key.private_bytes(
