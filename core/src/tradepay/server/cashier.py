@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from .._ledger.orders import Order, OrderStatus
 from .._spi.models import APIContext, PaymentRequest, PaymentResult, PaymentType, ResultCode
 from .errors import ApiError
+from .schemas import ErrorAnswer
 from .state import ServerState, state_of
 from .users import signed_in_user
 
@@ -152,6 +153,19 @@ def router_for(cashier_url: str) -> APIRouter:
     """The cashier page's routes, at the path of ``cashier_url``."""
     router = APIRouter(tags=["cashier page"])
     path = cashier_path(cashier_url)
-    router.add_api_route(path, show, methods=["GET"], response_class=HTMLResponse, summary="The cashier page")
-    router.add_api_route(path, submit, methods=["POST"], response_class=HTMLResponse, summary="Pay or cancel")
+    pages: dict[int | str, dict[str, Any]] = {
+        200: {"description": "the page", "content": {"text/html": {}}},
+        400: {"description": "the form names no action", "content": {"text/html": {}}},
+        401: {"description": "nobody is signed in: the page asks to sign in", "content": {"text/html": {}}},
+        404: {"description": "no such order", "content": {"text/html": {}}},
+        409: {"description": "the order can no longer be paid", "content": {"text/html": {}}},
+        413: {"description": "the form is larger than the limit", "model": ErrorAnswer},
+    }
+    shown: dict[int | str, dict[str, Any]] = {status: pages[status] for status in (200, 404)}
+    router.add_api_route(
+        path, show, methods=["GET"], response_class=HTMLResponse, summary="The cashier page", responses=shown
+    )
+    router.add_api_route(
+        path, submit, methods=["POST"], response_class=HTMLResponse, summary="Pay or cancel", responses=pages
+    )
     return router

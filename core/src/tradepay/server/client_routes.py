@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from .._spi.errors import InvalidInput
 from .._spi.models import APIContext, MiniProgramMetaData, PaymentAmount, PaymentRequest
 from .errors import ApiError
-from .schemas import ClientPayRequest, SdkPaymentResult, parse, schema_of
+from .schemas import REFUSALS, ClientPayRequest, SdkPaymentResult, answers, parse, schema_of
 from .state import state_of
 from .users import signed_in_user
 
@@ -62,7 +62,9 @@ def spi_models(body: ClientPayRequest, user: str) -> tuple[PaymentRequest, APICo
         raise _refused(exc, "apiContext") from None
 
 
-@router.post("/v1/client/pay", openapi_extra=schema_of(ClientPayRequest), responses={200: {"model": SdkPaymentResult}})
+@router.post(
+    "/v1/client/pay", openapi_extra=schema_of(ClientPayRequest), responses=answers(SdkPaymentResult, *REFUSALS)
+)
 async def client_pay(request: Request) -> JSONResponse:
     """Pay as the signed-in user: the one ``PaymentResult`` (``9000`` paid, ``4000`` declined or refused,
     ``6001`` cancelled, ``8000`` / ``6004`` unresolved)."""

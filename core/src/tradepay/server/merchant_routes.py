@@ -27,7 +27,16 @@ from .._spi.text import check_text
 from .answers import signed_answer
 from .errors import ApiError, invalid, result
 from .merchant_auth import signed_merchant, utc_time
-from .schemas import Body, CreateOrderAnswer, CreateOrderRequest, InquiryAnswer, PaymentInquiryRequest, parse, schema_of
+from .schemas import (
+    Body,
+    CreateOrderAnswer,
+    CreateOrderRequest,
+    InquiryAnswer,
+    PaymentInquiryRequest,
+    answers,
+    parse,
+    schema_of,
+)
 from .signing import SignatureProblem, parse_time
 from .state import ServerState, state_of
 
@@ -119,8 +128,8 @@ def _create(state: ServerState, merchant: Merchant, request: CreateOrderRequest)
 
 
 def _answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` of a route answering ``model``."""
-    return {200: {"model": model}}
+    """The OpenAPI ``responses`` of a merchant route answering ``model``."""
+    return answers(model, 400, 401, 413, 422, 500)
 
 
 async def _signed_call(

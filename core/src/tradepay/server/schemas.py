@@ -17,6 +17,9 @@ __all__ = [
     "ClientPayRequest",
     "CreateOrderAnswer",
     "CreateOrderRequest",
+    "ErrorAnswer",
+    "REFUSALS",
+    "answers",
     "InquiryAnswer",
     "PaymentInquiryRequest",
     "Result",
@@ -70,6 +73,31 @@ class Result(BaseModel):
     result_status: str = Field(alias="resultStatus")
     result_code: str = Field(alias="resultCode")
     result_message: str = Field(alias="resultMessage")
+
+
+class ErrorAnswer(BaseModel):
+    """A refusal: only ``result``, its ``resultStatus`` ``F`` (``U`` for a host failure)."""
+
+    result: Result
+
+
+#: What each refusal status means, for the OpenAPI document.
+REFUSALS = {
+    400: "the body is not valid JSON",
+    401: "unsigned, mis-signed, stale or unknown merchant; or no signed-in user",
+    403: "the body names another user than the signed-in one",
+    413: "the body is larger than the limit",
+    422: "a field missing, unknown, of the wrong type or refused",
+    500: "the host failed (logged); never a traceback",
+}
+
+
+def answers(model: type[BaseModel], *refusals: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route answering ``model``, or one of ``refusals`` as an ``ErrorAnswer``."""
+    documented: dict[int | str, dict[str, Any]] = {200: {"model": model}}
+    for status in refusals:
+        documented[status] = {"model": ErrorAnswer, "description": REFUSALS[status]}
+    return documented
 
 
 class CreateOrderAnswer(BaseModel):
