@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -145,42 +146,72 @@ def write_config(tmp_path: Path, port: int, ledger_url: str | None = None, provi
     return config
 
 
-def serve_and_pay(config: Path, port: int, *extra: str, orders: int = 3) -> None:
+@contextlib.contextmanager
+def serving(config: Path, port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``tradepay --config CONFIG ... serve --port PORT OPTIONS`` running and ready; stopped with SIGTERM after.
+    Its log (JSON lines at ``info``) is ``serve.log`` beside the configuration."""
     command = [sys.executable, "-m", "tradepay", "--config", str(config), "--log-level", "info", "--log-format", "json"]
-    command += ["serve", "--port", str(port), *extra]
+    command += ["serve", "--port", str(port), *options]
     log = config.parent / "serve.log"
     with log.open("wb") as output, subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT) as process:
         try:
-            _pay_over_http(config, port, process, log, orders)
+            wait_until_up(f"http://127.0.0.1:{port}", process, log)
+            yield process
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so that the exit says why.
     assert process.returncode in (0, -signal.SIGTERM), log.read_text(errors="replace")
-    lines = log.read_text(errors="replace").splitlines()
-    assert not [line for line in lines if "Traceback" in line]
-    # Every worker logs its requests as JSON lines, each with its request id.
-    requests = [json.loads(line) for line in lines if '"http.request"' in line]
-    paid = [r for r in requests if r["route"] == PAY]
-    assert len(paid) == orders
-    assert all(r["status"] == 200 and r["user"] == "alice" and r["request_id"] for r in paid)
+    assert "Traceback" not in log.read_text(errors="replace")
 
 
-def _pay_over_http(config: Path, port: int, process: subprocess.Popen[bytes], log: Path, orders: int) -> None:
-    """As a merchant and the super app do: create orders (signed), pay each as its user, inquire."""
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL ledger URL with a schema of its own, dropped afterwards."""
+    base = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
+    url = f"{base}?schema=serve_{uuid.uuid4().hex[:12]}"
+    yield url
+    from tradepay._ledger.postgres import PostgresDatabase
+
+    database = PostgresDatabase(url)
+    database.drop_schema()
+    database.close()
+
+
+def statuses_of(url: str, trade_no: str) -> list[str]:
+    """The statuses of order ``trade_no``'s payments in the ledger at ``url``, newest first."""
+    from tradepay import PostgresLedger
+
+    ledger = PostgresLedger(url)
+    try:
+        return [p.status.value for p in ledger.payments(trade_no=trade_no)]
+    finally:
+        ledger.close()
+
+
+def serve_and_pay(config: Path, port: int, *options: str, orders: int = 3) -> None:
+    """As a merchant and the super app do, against ``tradepay serve``: create orders (signed), pay each as its
+    user, inquire; then every worker's log holds one ``http.request`` line per payment, with its request id."""
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url, process, log)
-    token = tradepay(config, "tokens", "issue", "alice", "--ttl", "600").strip()
-    for number in range(orders):
-        created = kit.http_post(url, "/v1/orders/create", kit.order_fields(f"order-{number}")).json()
-        assert created["paymentUrl"].startswith(f"{url}/cashier?tradeNO=")
-        paid = httpx.post(
-            f"{url}{PAY}", json=kit.pay_body(created["tradeNO"]), headers={"Authorization": f"Bearer {token}"}
-        )
-        assert paid.json()["resultCode"] == "9000", paid.text
-        inquiry = kit.http_post(url, "/v1/payments/inquiry", {"referenceOrderId": f"order-{number}"}).json()
-        assert inquiry["result"]["resultStatus"] == "S"
-    assert httpx.get(f"{url}/cashier?tradeNO={created['tradeNO']}").text.count("already paid") == 1
+    with serving(config, port, *options):
+        token = tradepay(config, "tokens", "issue", "alice", "--ttl", "600").strip()
+        for number in range(orders):
+            created = kit.http_post(url, "/v1/orders/create", kit.order_fields(f"order-{number}")).json()
+            assert created["paymentUrl"].startswith(f"{url}/cashier?tradeNO=")
+            paid = httpx.post(
+                f"{url}{PAY}", json=kit.pay_body(created["tradeNO"]), headers={"Authorization": f"Bearer {token}"}
+            )
+            assert paid.json()["resultCode"] == "9000", paid.text
+            inquiry = kit.http_post(url, "/v1/payments/inquiry", {"referenceOrderId": f"order-{number}"}).json()
+            assert inquiry["result"]["resultStatus"] == "S"
+        assert httpx.get(f"{url}/cashier?tradeNO={created['tradeNO']}").text.count("already paid") == 1
+    lines = (config.parent / "serve.log").read_text(errors="replace").splitlines()
+    requests = [json.loads(line) for line in lines if '"http.request"' in line]
+    paid_lines = [r for r in requests if r["route"] == PAY]
+    assert len(paid_lines) == orders
+    assert all(r["status"] == 200 and r["user"] == "alice" and r["request_id"] for r in paid_lines)
 
 
 def test_tradepay_serve_on_sqlite(tmp_path: Path) -> None:
@@ -189,81 +220,106 @@ def test_tradepay_serve_on_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_tradepay_serve_with_two_workers_on_postgresql(tmp_path: Path) -> None:
-    base = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
-    schema = f"serve_{uuid.uuid4().hex[:12]}"
-    url = f"{base}?schema={schema}"
+def test_tradepay_serve_with_two_workers_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     port = kit.free_port()
-    try:
-        serve_and_pay(write_config(tmp_path, port, url), port, "--workers", "2", orders=6)
-    finally:
-        from tradepay._ledger.postgres import PostgresDatabase
-
-        database = PostgresDatabase(url)
-        database.drop_schema()
-        database.close()
+    serve_and_pay(write_config(tmp_path, port, postgres_url), port, "--workers", "2", orders=6)
 
 
 @pytest.mark.postgres
-def test_fifty_concurrent_payments_of_one_order_from_five_processes_charge_once(tmp_path: Path) -> None:
+def test_fifty_concurrent_payments_of_one_order_from_five_processes_charge_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
     """Two workers on PostgreSQL, the wallet provider (its balances in one file both workers share): 50
     payments of one order released together from 5 client processes move the money once."""
-    base = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("set TRADEPAY_TEST_POSTGRES_URL to run against PostgreSQL")
-    url = f"{base}?schema=serve_{uuid.uuid4().hex[:12]}"
     port = kit.free_port()
-    config = write_config(tmp_path, port, url, provider="wallet")
+    config = write_config(tmp_path, port, postgres_url, provider="wallet")
     tradepay(config, "wallet", "topup", "alice", "USD", "5000")
-    command = [
-        sys.executable,
-        "-m",
-        "tradepay",
-        "--config",
-        str(config),
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
-    log = tmp_path / "serve.log"
     server = f"http://127.0.0.1:{port}"
+    with serving(config, port, "--workers", "2"):
+        trade_no = kit.http_post(server, "/v1/orders/create", kit.order_fields(value="2500")).json()["tradeNO"]
+        token = tradepay(config, "tokens", "issue", "alice").strip()
+        start = str(time.time() + 5)
+        client = [sys.executable, str(Path(__file__).parent / "server_clients.py"), server, token, trade_no]
+        clients = [subprocess.Popen([*client, "10", start], stdout=subprocess.PIPE, text=True) for _ in range(5)]
+        codes = [code for c in clients for code in json.loads(c.communicate(timeout=300)[0])]
+        inquiry = kit.http_post(server, "/v1/payments/inquiry", {"tradeNO": trade_no}).json()
+    assert len(codes) == 50
+    # One payment succeeded; a request that came while it was in flight is told 8000 (processing).
+    assert set(codes) <= {"9000", "8000"}, codes
+    assert "9000" in codes
+    assert inquiry["result"]["resultStatus"] == "S"
+    balance = json.loads(tradepay(config, "wallet", "balance", "alice", "--json"))["balances"]
+    assert balance == [{"currency": "USD", "value": "2500"}]
+    assert statuses_of(postgres_url, trade_no) == ["succeeded"]
+
+
+def worker_pids(serve: int) -> list[int]:
+    """The uvicorn worker processes of the ``tradepay serve`` process ``serve`` (its spawned children)."""
+    children = Path(f"/proc/{serve}/task/{serve}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def wait_for_the_attempt(url: str, trade_no: str) -> None:
+    """Until the ledger at ``url`` holds an attempt of order ``trade_no`` sent to its provider."""
+    from tradepay import PostgresLedger
+
+    ledger = PostgresLedger(url)
     try:
-        with log.open("wb") as output, subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT) as process:
-            try:
-                wait_until_up(server, process, log)
-                trade_no = kit.http_post(server, "/v1/orders/create", kit.order_fields(value="2500")).json()["tradeNO"]
-                token = tradepay(config, "tokens", "issue", "alice").strip()
-                start = str(time.time() + 5)
-                client = [sys.executable, str(Path(__file__).parent / "server_clients.py"), server, token, trade_no]
-                clients = [
-                    subprocess.Popen([*client, "10", start], stdout=subprocess.PIPE, text=True) for _ in range(5)
-                ]
-                codes = [code for c in clients for code in json.loads(c.communicate(timeout=300)[0])]
-                inquiry = kit.http_post(server, "/v1/payments/inquiry", {"tradeNO": trade_no}).json()
-            finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
-        assert len(codes) == 50
-        # One payment succeeded; a request that came while it was in flight is told 8000 (processing).
-        assert set(codes) <= {"9000", "8000"}, codes
-        assert "9000" in codes
-        assert inquiry["result"]["resultStatus"] == "S"
-        balance = json.loads(tradepay(config, "wallet", "balance", "alice", "--json"))["balances"]
-        assert balance == [{"currency": "USD", "value": "2500"}]
-        from tradepay import PostgresLedger
-
-        ledger = PostgresLedger(url)
-        try:
-            assert [p.status.value for p in ledger.payments(trade_no=trade_no)] == ["succeeded"]
-        finally:
-            ledger.close()
+        deadline = time.monotonic() + 30
+        while not any(p.pending is not None for p in ledger.payments(trade_no=trade_no)):
+            assert time.monotonic() < deadline, "the payment never reached the wallet"
+            time.sleep(0.05)
     finally:
-        from tradepay._ledger.postgres import PostgresDatabase
+        ledger.close()
 
-        database = PostgresDatabase(url)
-        database.drop_schema()
-        database.close()
+
+def tradepay_status(config: Path, *args: str) -> str:
+    """``tradepay`` whatever its exit status (``reconcile`` exits 1 while something stays unsettled)."""
+    command = [sys.executable, "-m", "tradepay", "--config", str(config), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False).stdout
+
+
+@pytest.mark.postgres
+def test_a_worker_killed_mid_payment_is_settled_by_reconcile_and_never_charges_twice(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """SIGKILL the workers while the wallet is inside a payment (before it moved money); uvicorn starts new
+    workers, whose reconciliation at start (or ``tradepay reconcile``, in another process) settles the cut-off
+    payment through the wallet's inquiry; paying again charges once."""
+    port = kit.free_port()
+    config = write_config(tmp_path, port, postgres_url, provider="wallet")
+    # A short payment deadline, so that reconciliation may take the cut-off payment a few seconds later.
+    config.write_text(
+        config.read_text().replace('providers = ["wallet"]', 'providers = ["wallet"]\ndeadline_s = 2.0'), "utf-8"
+    )
+    tradepay(config, "wallet", "topup", "alice", "USD", "5000")
+    tradepay(config, "wallet", "fault", "set", "alice", "latency", "--seconds", "3", "--times", "1")
+    server = f"http://127.0.0.1:{port}"
+    with serving(config, port, "--workers", "2") as process:
+        trade_no = kit.http_post(server, "/v1/orders/create", kit.order_fields(value="2500")).json()["tradeNO"]
+        token = tradepay(config, "tokens", "issue", "alice").strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        body = kit.pay_body(trade_no)
+        cut_off = subprocess.Popen(  # the payment the kill cuts off, from a client of its own
+            [sys.executable, "-c", f"import httpx; httpx.post({server + PAY!r}, json={body!r}, "
+             f"headers={headers!r}, timeout=30)"],
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_the_attempt(postgres_url, trade_no)  # the wallet is sleeping inside pay: nothing moved yet
+        killed = worker_pids(process.pid)
+        assert len(killed) == 2
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        cut_off.wait(timeout=60)
+        wait_until_up(server, process, config.parent / "serve.log")  # uvicorn started new workers
+        assert not set(worker_pids(process.pid)) & set(killed)
+        time.sleep(4.5)  # older than reconciliation's lease (twice the payment deadline)
+        settled = json.loads(tradepay_status(config, "reconcile", "--json"))
+        paid = httpx.post(server + PAY, json=body, headers=headers, timeout=30).json()
+    # Settled by a new worker's reconciliation at its start, or by `tradepay reconcile`: nothing is left.
+    assert settled["tooYoung"] == 0
+    assert all(s["after"] in ("succeeded", "failed") for s in settled["settlements"]), settled
+    assert paid["resultCode"] == "9000", paid
+    balance = json.loads(tradepay(config, "wallet", "balance", "alice", "--json"))["balances"]
+    assert balance == [{"currency": "USD", "value": "2500"}]  # charged once
+    assert statuses_of(postgres_url, trade_no) == ["succeeded", "failed"]  # the cut-off one settled not paid
