@@ -88,6 +88,7 @@ TARGETS: Mapping[str, tuple[str, float]] = {
     "lookup_p99_ms": ("<=", 1.0),
     "rss_growth_pct": ("<=", 10.0),
     "redaction_ratio": ("<=", 1.0),
+    "http_pay_ratio": (">=", 0.5),
 }
 
 

@@ -49,6 +49,14 @@ def _worker(args: Sequence[str]) -> int:
         from .bench_startup import discovery_worker
 
         discovery_worker(rest[0])
+    elif name == "http_server":
+        from .bench_http import server_worker
+
+        server_worker(rest[0], int(rest[1]), int(rest[2]))
+    elif name == "http_client":
+        from .bench_http import client_worker
+
+        client_worker(rest[0], rest[1], int(rest[2]))
     elif name == "rss":
         from .bench_memory import rss_worker
 
@@ -64,7 +72,16 @@ def _say(text: str) -> None:
 
 def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, Callable[[], Figure]]:
     """Key -> a function measuring it; in the order they run (new processes first, the big heaps last)."""
-    from . import bench_chain, bench_concurrency, bench_durable, bench_ledger, bench_memory, bench_startup, instructions
+    from . import (
+        bench_chain,
+        bench_concurrency,
+        bench_durable,
+        bench_http,
+        bench_ledger,
+        bench_memory,
+        bench_startup,
+        instructions,
+    )
     from .bench_redaction import measure as measure_redaction
 
     def lookup() -> Figure:
@@ -84,6 +101,7 @@ def _benchmarks(sizes: Sizes, workdir: Path, axes: dict[str, Any]) -> dict[str, 
         "lookup_p99_ms": lookup,
         "rss_growth_pct": lambda: bench_memory.measure(sizes, workdir),
         "redaction_ratio": lambda: measure_redaction(sizes),
+        "http_pay_ratio": lambda: bench_http.measure(sizes),
     }
 
 

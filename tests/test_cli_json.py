@@ -80,6 +80,7 @@ SAMPLES = {
     "tradepay card add": ["card", "add", "bob", "4242424242424242", "--exp", "12/30", "--cvc", "123", "--json"],
     "tradepay card list": ["card", "list", "bob", "--json"],
     "tradepay agreement list": ["agreement", "list", "--json"],
+    "tradepay merchants list": ["merchants", "list", "--json"],
 }  # fmt: skip
 
 

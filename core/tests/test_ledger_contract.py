@@ -449,6 +449,11 @@ def open_ledger(location: str) -> SQLLedger:
     return SQLiteLedger(location, merchant_secrets=SECRETS)
 
 
+#: The migration that gave each payment a snapshot of its order, and what the payments below were made for.
+PAYMENTS_WITH_ORDER = 3
+SNAPSHOTS = {"T1": ("USD", "100", "m1", "alice", 2000000000.0), "T2": ("JPY", "500", "m1", "bob", None)}
+
+
 @pytest.mark.parametrize("start", range(SCHEMA_VERSION))
 def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[Database, str], start: int) -> None:
     database, location = old_database
@@ -463,23 +468,14 @@ def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[
                 ("pay_3", "processing", 4.0),
             ):
                 trade_no = "T2" if pid == "pay_3" else "T1"
-                result = result_to_json(NO if status == "failed" else OK)
-                if start < 3:
+                row = (pid, trade_no, status, result_to_json(NO if status == "failed" else OK), at, at)
+                if start < PAYMENTS_WITH_ORDER:
+                    db.execute("INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?)", row)
+                else:  # from migration 3 on, a payment carries the order it began on (open) and a claim
                     db.execute(
-                        "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?)",
-                        (pid, trade_no, status, result, at, at),
+                        "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?, ?, ?, ?, ?, 'open', ?, NULL)",
+                        (*row, *SNAPSHOTS[trade_no]),
                     )
-                    continue
-                # From version 3 on, a payment carries its order's snapshot (the one version 3 gave it).
-                order = (
-                    ("USD", "100", "m1", "alice", 2000000000.0)
-                    if trade_no == "T1"
-                    else ("JPY", "500", "m1", "bob", None)
-                )
-                db.execute(
-                    "INSERT INTO payments VALUES (?, ?, ?, ?, 'app', ?, ?, ?, ?, ?, ?, 'open', ?, NULL)",
-                    (pid, trade_no, status, result, at, at, *order),
-                )
             for pid, state in (("pay_1", "not_paid"), ("pay_2", "paid")):
                 db.execute(
                     "INSERT INTO attempts VALUES (?, 1, 'wallet', ?, ?, 'answer', ?, 'rule', 'stop', 'stop', '', 1.0,"

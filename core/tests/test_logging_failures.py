@@ -63,6 +63,8 @@ OTHER_EVENTS = (
     "trade_pay.failed",
     "payment.reconciled",
     "provider.close_failed",
+    "http.request",
+    "server.failed",
 )
 FORMS = ("callback", "async", "blocking")
 
@@ -581,3 +583,38 @@ def test_the_error_code_of_a_refusal_survives_failing_logs(bench_factory: Any, b
     result = bench.pay()
     assert result.result_error is not None
     assert result.result_error.error_code is ErrorCode.SYSTEM_ERROR
+
+
+def _server_answers(host: Any, *paths: str) -> list[int]:
+    """The statuses the server of ``host`` answers ``GET`` of each of ``paths`` with, in process."""
+    fastapi = pytest.importorskip("fastapi")  # the server extra
+    httpx = pytest.importorskip("httpx")
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tradepay.server import create_app
+
+    app = create_app(host, key=rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(fastapi.routing.APIRoute("/boom", boom))
+
+    async def get_all() -> list[int]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # as uvicorn: the answer is sent
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return [(await client.get(path)).status_code for path in paths]
+
+    return asyncio.run(get_all())
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_the_server_answers_whatever_the_logs_do(bench_factory: Any, break_logging: Any, how: str) -> None:
+    bench = bench_factory(a=ReferenceProvider())
+    requests = break_logging("http.request", how)
+    assert _server_answers(bench.service.host, "/healthz", "/readyz") == [200, 200]
+    assert requests.failures == 2
+    bench = bench_factory(a=ReferenceProvider())
+    failures = break_logging("server.failed", how)
+    assert _server_answers(bench.service.host, "/boom", "/healthz") == [500, 200]
+    assert failures.failures == 1

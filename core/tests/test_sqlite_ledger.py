@@ -42,18 +42,22 @@ def test_migrating_an_empty_file_gives_the_latest_schema(tmp_path: Path) -> None
     assert migrate(database) == SCHEMA_VERSION  # idempotent
 
 
+#: The migration that gave each payment a snapshot of its order (the columns of a payments row changed there).
+PAYMENTS_WITH_ORDER = 3
+
+
 @pytest.mark.parametrize("start", range(1, SCHEMA_VERSION))
 def test_migrating_from_each_earlier_version_keeps_the_data(tmp_path: Path, start: int) -> None:
     database = SQLiteDatabase(tmp_path / "old.sqlite3")
     migrate(database, target=start)
     old = database.connection()
     old.execute("INSERT INTO orders VALUES ('T1', 'USD', '100', 'm1', 'alice', 'paid', NULL, 1.0)")
-    if start < 3:
+    if start < PAYMENTS_WITH_ORDER:
         old.execute("INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0)")
-    else:  # from version 3 on, a payment carries its order's snapshot
+    else:  # the payment carries its order from migration 3 on
         old.execute(
-            "INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0, 'USD', '100', 'm1',"
-            " 'alice', 'open', NULL, NULL)"
+            "INSERT INTO payments VALUES ('pay_1', 'T1', 'succeeded', NULL, NULL, 1.0, 2.0,"
+            " 'USD', '100', 'm1', 'alice', 'paid', NULL, NULL)"
         )
     old.close()
     ledger = SQLiteLedger(tmp_path / "old.sqlite3")

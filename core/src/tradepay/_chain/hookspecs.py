@@ -6,15 +6,15 @@ Two kinds of hook live here:
   called by the chain on *one* provider at a time, in the configured order: the host knows which provider
   answered. A provider must
   implement ``pay``; the rest are optional. Each may be ``def`` or ``async def``.
-* **Broadcast hooks** (``resolve_order``, the observer events, ``add_cli_commands``) are called on every
-  registered plugin, pluggy's usual way.
+* **Broadcast hooks** (``resolve_order``, ``authenticate``, the observer events, ``add_cli_commands``) are
+  called on every registered plugin, pluggy's usual way.
 
 An implementation may take any subset of a hook's arguments, by name (pluggy's rule).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -118,6 +118,19 @@ def resolve_order(payment_request: PaymentRequest, api_context: APIContext) -> O
     Stops at the first non-``None`` result. Plugins registered later are asked first, so a plugin can
     override the host's built-in order book. An unknown order is answered with ``4000`` and no provider is
     called.
+    """
+
+
+@hookspec(firstresult=True)
+def authenticate(authorization: str | None, headers: Mapping[str, str]) -> str | None:
+    """Return the id of the super app user that a client request's credentials name, or ``None`` if this
+    plugin does not recognise them.
+
+    Called by the server (``tradepay serve``) on each request of the client API and the cashier page, before
+    anything is stored. ``authorization`` is the ``Authorization`` header (or ``None``), ``headers`` every
+    header, names in lower case. Stops at the first non-``None`` answer; the server's own authenticator (the
+    host-signed bearer tokens of ``tradepay tokens issue``) is asked last. With no answer the request is
+    refused ``401``. The user answered pays only orders whose payer it is.
     """
 
 

@@ -213,6 +213,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX refunds_by_status ON refunds (status, updated_at);
     CREATE INDEX refunds_by_order ON refunds (trade_no, created_at);
     """,
+    # 5: the server's merchants (each with the RSA public key that verifies its requests) and the merchant
+    # order ids it has used: the idempotency key of create-order, with the fields it was first asked with.
+    """
+    CREATE TABLE merchants (
+        client_id  TEXT PRIMARY KEY,
+        public_key TEXT NOT NULL,
+        created_at {double} NOT NULL
+    );
+    CREATE TABLE merchant_orders (
+        merchant_id       TEXT NOT NULL,
+        merchant_order_id TEXT NOT NULL,
+        trade_no          TEXT NOT NULL UNIQUE,
+        fields            TEXT NOT NULL,
+        created_at        {double} NOT NULL,
+        PRIMARY KEY (merchant_id, merchant_order_id)
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -1,0 +1,80 @@
+"""The server's Prometheus metrics (``prometheus-client``), in a registry of the app's own.
+
+Payments by result code, attempts by provider and final decision, provider latency, fall-throughs (from the
+``payment_finished`` and ``attempt_finished`` observer hooks), HTTP requests by route, method and status (from
+the request log), and the payments awaiting reconciliation (read from the ledger at each scrape). Each worker
+process counts its own requests and payments.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from .._chain.hookspecs import hookimpl
+from .._ledger.records import AttemptRecord, Decision, Payment, PaymentStatus
+
+__all__ = ["MAX_COUNTED", "Metrics"]
+
+#: The most payments awaiting reconciliation counted at one scrape (the gauge says "at least" past it).
+MAX_COUNTED = 10_000
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The metrics of one app; registered in the host's plugin manager as an observer."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.http_requests = Counter(
+            "tradepay_http_requests",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.payments = Counter(
+            "tradepay_payments", "Finished payments by result code", ["result_code"], registry=registry
+        )
+        self.attempts = Counter(
+            "tradepay_attempts",
+            "Provider attempts by provider and final decision",
+            ["provider", "decision"],
+            registry=registry,
+        )
+        self.provider_latency = Histogram(
+            "tradepay_provider_latency_seconds",
+            "How long each provider call took",
+            ["provider"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.fallthroughs = Counter(
+            "tradepay_fallthroughs",
+            "Attempts after which the chain tried the next provider",
+            ["provider"],
+            registry=registry,
+        )
+        self.awaiting_reconciliation = Gauge(
+            "tradepay_payments_awaiting_reconciliation",
+            "Payments left for reconciliation (read at each scrape)",
+            registry=registry,
+        )
+
+    @hookimpl
+    def attempt_finished(self, record: AttemptRecord) -> None:
+        provider = record.attempt.provider
+        self.attempts.labels(provider, record.final.value).inc()
+        self.provider_latency.labels(provider).observe(record.duration_ms / 1000)
+        if record.final is Decision.FALLTHROUGH:
+            self.fallthroughs.labels(provider).inc()
+
+    @hookimpl
+    def payment_finished(self, payment: Payment) -> None:
+        code = payment.result.result_code.value if payment.result is not None else "none"
+        self.payments.labels(code).inc()
+
+    def render(self, ledger: object) -> bytes:
+        """The text exposition format, the reconciliation gauge read from ``ledger`` first."""
+        waiting = ledger.payments(status=PaymentStatus.NEEDS_RECONCILIATION, limit=MAX_COUNTED)  # type: ignore[attr-defined]
+        self.awaiting_reconciliation.set(len(waiting))
+        return generate_latest(self.registry)
