@@ -510,6 +510,7 @@ def test_pay_json_pays_through_the_reference_provider(reference_config: Path) ->
         "stop",
     )
     assert attempt["idempotencyKey"] == f"{payment['paymentId']}-1"
+    assert attempt["status"] == "paid"  # the attempt's status under the name it has in Python
     assert report["stored"] is False
 
 

@@ -109,7 +109,7 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
                 "final": r.final.value,
                 "detail": r.detail,
                 "durationMs": r.duration_ms,
-                "money": r.status.value,
+                "status": r.status.value,
             }
             for r in payment.attempts
         ],
@@ -137,7 +137,7 @@ def render_story(payment: Payment, order: Order | None, refunds: Sequence[Refund
     for record in payment.attempts:
         lines.append(f"  #{record.attempt.number} {record.attempt.provider:<10} key {record.attempt.idempotency_key}")
         lines.append(
-            f"      answer {_answer(record)}; rule {record.rule} -> {_decision(record)}; money {record.status.value}; "
+            f"      answer {_answer(record)}; rule {record.rule} -> {_decision(record)}; status {record.status.value}; "
             f"{record.duration_ms:.1f} ms"
         )
         if record.detail:
