@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -171,3 +172,117 @@ def test_an_unconfigured_logger_follows_the_standard_librarys_level() -> None:
         assert log.is_enabled_for(logging.ERROR)
     finally:
         structlog.configure(**saved)
+
+
+def _recording_config(stream: io.StringIO, seen: list[str], level: int = logging.INFO) -> dict[str, Any]:
+    """A structlog configuration of an application's own: its processors, one recording each method name."""
+
+    def record(_logger: object, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        seen.append(method)
+        return event_dict
+
+    return {
+        "processors": [
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            record,
+            redact_card_data,
+            structlog.processors.JSONRenderer(),
+        ],
+        "wrapper_class": structlog.make_filtering_bound_logger(level),
+        "logger_factory": structlog.WriteLoggerFactory(stream),
+        "cache_logger_on_first_use": False,
+    }
+
+
+_FIELD_NAMES = st.from_regex(r"[a-z_]{1,8}", fullmatch=True).filter(lambda name: name != "event")
+_FLAT_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
+_METHODS = ("debug", "info", "warning", "error", "critical")
+
+
+@given(
+    bound=st.dictionaries(_FIELD_NAMES, _FLAT_VALUES, max_size=4),
+    fields=st.dictionaries(_FIELD_NAMES, _FLAT_VALUES, max_size=8),
+    method=st.sampled_from(_METHODS),
+)
+@example(bound={"payment_id": "pay_1"}, fields={"card": "4111 1111 1111 1111"}, method="info")
+def test_a_bound_logger_writes_what_structlogs_own_method_writes(
+    bound: dict[str, Any], fields: dict[str, Any], method: str
+) -> None:
+    saved = structlog.get_config()
+    ours, theirs = io.StringIO(), io.StringIO()
+    seen: list[str] = []
+    try:
+        structlog.configure(**_recording_config(ours, seen))
+        log = get_logger("tradepay").bind(**bound)
+        assert log._floor == logging.INFO  # the direct path, not the logger's methods
+        getattr(log, method)("probe", **fields)
+        ours_seen = list(seen)
+        structlog.configure(**_recording_config(theirs, seen))
+        seen.clear()
+        getattr(structlog.get_logger("tradepay").bind(**bound), method)("probe", **fields)
+    finally:
+        structlog.configure(**saved)
+    assert ours.getvalue() == theirs.getvalue()
+    assert ours_seen == seen  # the application's processors ran, with the same method name
+    assert (ours.getvalue() == "") == (method == "debug")
+
+
+def test_a_bound_loggers_events_carry_context_variables_and_its_exceptions_exc_info() -> None:
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    seen: list[str] = []
+    structlog.configure(**_recording_config(stream, seen))
+    try:
+        log = get_logger("tradepay").bind(payment_id="pay_1")
+        with structlog.contextvars.bound_contextvars(request_id="r-1"):
+            log.info("with.context")
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("with.exception")
+    finally:
+        structlog.configure(**saved)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first == {"request_id": "r-1", "payment_id": "pay_1", "event": "with.context", "level": "info"}
+    assert (second["event"], second["level"]) == ("with.exception", "error")
+    assert second["exc_info"] is True  # structlog's exception(): the formatter of the application's choice
+    assert seen == ["info", "error"]
+
+
+def test_an_event_a_processor_drops_is_not_written_nor_counted_lost() -> None:
+    from tradepay import log_failures
+
+    def drop(_logger: object, _method: str, _event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        raise structlog.DropEvent
+
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    structlog.configure(
+        processors=[drop, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.WriteLoggerFactory(stream),
+    )
+    lost = log_failures()
+    try:
+        get_logger("tradepay").bind(payment_id="pay_1").info("dropped")
+    finally:
+        structlog.configure(**saved)
+    assert stream.getvalue() == ""
+    assert log_failures() == lost
+
+
+def test_an_applications_own_wrapper_class_is_called_as_it_is() -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    class Recording(structlog.make_filtering_bound_logger(logging.INFO)):  # type: ignore[misc]
+        def info(self, event: str, *args: Any, **kw: Any) -> Any:
+            calls.append((event, kw))
+
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=Recording, cache_logger_on_first_use=False)
+    try:
+        get_logger("tradepay").bind(payment_id="pay_1").info("mine", value=1)
+    finally:
+        structlog.configure(**saved)
+    assert calls == [("mine", {"value": 1})]

@@ -134,6 +134,16 @@ def _stdlib_logger(name: str) -> Any:
     return found
 
 
+#: structlog's level-filtering bound loggers (``make_filtering_bound_logger``, what ``configure_logging`` makes),
+#: each with the lowest level it keeps. Their level methods do nothing but hand the event to
+#: ``_process_event`` (the processors) and the result to the wrapped logger; for one of them a bound
+#: :class:`EventLogger` does that itself (below), everything else goes through the logger's own methods.
+_FILTERING_FLOORS: dict[type, int] = {
+    structlog.make_filtering_bound_logger(level): level for level in (0, 10, 20, 30, 40, 50)
+}
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+
 def _structlog_logger(name: str) -> Any:
     found = _structlog_loggers.get(name)
     if found is None:
@@ -148,11 +158,13 @@ class EventLogger:
     Unbound, it follows the configuration of the moment of each call (structlog's if one was made, the
     standard library's otherwise); a bound logger keeps the one it was bound under."""
 
-    __slots__ = ("_bound", "_name")
+    __slots__ = ("_bound", "_floor", "_name")
 
     def __init__(self, name: str, bound: Any = None) -> None:
         self._name = name
         self._bound = bound
+        # The lowest level ``bound`` keeps when it is one of structlog's filtering loggers, else None.
+        self._floor: int | None = _FILTERING_FLOORS.get(type(bound)) if bound is not None else None
 
     def _target(self) -> Any:
         if self._bound is not None:
@@ -161,9 +173,25 @@ class EventLogger:
 
     def _log(self, method: str, event: str, fields: dict[str, Any]) -> None:
         try:
-            getattr(self._target(), method)(event, **fields)
+            floor = self._floor
+            if floor is None or method == "exception":
+                getattr(self._target(), method)(event, **fields)
+            elif _LEVELS[method] >= floor:
+                self._direct(method, event, fields)
         except Exception as exc:  # logging never decides a payment: the event is lost, counted and reported
             _LOSSES.record(exc)
+
+    def _direct(self, method: str, event: str, fields: dict[str, Any]) -> None:
+        """What the filtering logger's ``method`` does with an event it keeps (its ``_proxy_to_logger``): the
+        processors through ``_process_event``, structlog's hook for wrapper classes, then the wrapped logger;
+        without handing the fields on as keywords three times over. Measured per ``attempt.finished`` event:
+        20,000 instructions fewer of 120,000 (docs/performance.md)."""
+        bound = self._bound
+        try:
+            args, kw = bound._process_event(method, event, fields)
+            getattr(bound._logger, method)(*args, **kw)
+        except structlog.DropEvent:
+            pass
 
     def is_enabled_for(self, level: int) -> bool:
         """False when an event at ``level`` (``logging.INFO``) would surely be dropped by the level filter of

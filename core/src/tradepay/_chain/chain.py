@@ -267,13 +267,16 @@ class Chain:
         records: list[AttemptRecord] = []
         answer: PaymentResult | None = None
         status = PaymentStatus.FAILED
-        skipped: list[str] = []
+        # A tuple, grown only when a provider is skipped, and the plan shared when every order gets the same
+        # one: two objects fewer for the collector to walk per payment in flight (33 to 31, docs/performance.md).
+        skipped: tuple[str, ...] = ()
         answered_by: str | None = None
         by_name = self._by_name
         # Asked once per payment: at warning, the info events' fields are not even built (measured: 67,000
         # instructions of a 3-attempt payment's 567,000; docs/performance.md).
         informed = log.is_enabled_for(logging.INFO)
-        for step in self.plan(order, request):
+        every_step = self._every_step
+        for step in every_step if every_step is not None else self.plan(order, request):
             reason, probe = step.skip_reason, 0
             breaker = self.breakers.get(step.provider)
             if reason is None:
@@ -287,7 +290,7 @@ class Chain:
                 if breaker is not None:
                     reason, probe = breaker.admit()
             if reason is not None:
-                skipped.append(f"{step.provider}: {reason}")
+                skipped += (f"{step.provider}: {reason}",)
                 log.info("provider.skipped", provider=step.provider, reason=reason)
                 continue
             try:
@@ -491,7 +494,7 @@ class Chain:
         return _in_progress(payment)
 
     @staticmethod
-    def _all_fell_through(records: list[AttemptRecord], skipped: list[str]) -> PaymentResult:
+    def _all_fell_through(records: list[AttemptRecord], skipped: tuple[str, ...]) -> PaymentResult:
         if not records:
             return refusal("no provider can pay this order: " + ("; ".join(skipped) or "the chain is empty"))
         parts = []
