@@ -17,8 +17,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any
 
-from ._chain.answers import cut_off_answer
-from ._chain.chain import refusal, unresolved_result
+from ._chain.answers import cut_off_answer, refusal, unresolved_result
 from ._host import Host
 from ._logging import get_logger
 from ._spi.errors import ConfigError

@@ -23,21 +23,16 @@ from .._spi.echo import echo_value, safe_text
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_instance
 from .._spi.models import APIContext, ErrorCode, PaymentRequest, PaymentResult, ResultCode, ResultError, with_info
-from .answers import final_answer, publish_cut_off
+from .answers import final_answer, in_progress, not_charged, publish_cut_off, refusal, unresolved_result
 from .breaker import CircuitBreaker
 from .capabilities import Attempt, ProviderStatus
 from .providers import ProviderHandle
 from .rules import Rule, RuleTable, is_ambiguous_code, is_user_cancel
 from .threads import DaemonPool
 
-__all__ = ["Chain", "PlanStep", "refusal", "unresolved_result"]
+__all__ = ["Chain", "PlanStep"]
 
 _log = get_logger("tradepay")
-
-
-def refusal(message: str, code: ErrorCode = ErrorCode.APP_SERVICE_ERROR) -> PaymentResult:
-    """A ``4000`` answer for a payment that was refused before any provider was called."""
-    return PaymentResult(ResultCode.FAILED, message, ResultError(code, message))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,13 +204,13 @@ class Chain:
             payment, created = self.ledger.begin_payment(order, context.app_id)
         except Exception as exc:  # nothing recorded, no provider called: a failure, not an unknown outcome
             _log.exception("payment.failed_uncharged", app_id=context.app_id, trade_no=order.trade_no)
-            return _not_charged(exc, "the payment could not be recorded")
+            return not_charged(exc, "the payment could not be recorded")
         if not created:
             if self.settings.in_flight_repeat == "wait" and payment.status is PaymentStatus.PROCESSING:
                 try:
                     payment = await self._wait_for(payment, started + self.settings.deadline_s)
                 except BaseException:  # cut off while it waits: still in progress, as far as this caller knows
-                    publish_cut_off(_in_progress(payment))
+                    publish_cut_off(in_progress(payment))
                     raise
             return self._repeat_answer(payment, context.app_id)
         log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
@@ -248,7 +243,7 @@ class Chain:
             or any(r.status is not ProviderStatus.NOT_PAID for r in current.attempts)
         ):
             return None
-        answer = with_info(_not_charged(exc, "the payment broke off"), {"paymentId": payment.payment_id}, trusted=True)
+        answer = with_info(not_charged(exc, "the payment broke off"), {"paymentId": payment.payment_id}, trusted=True)
         # Should this write fail too, the payment stays processing and reconciliation fails it (no attempt moved).
         with contextlib.suppress(Exception):
             self.ledger.finish_payment(payment.payment_id, PaymentStatus.FAILED, answer)
@@ -491,7 +486,7 @@ class Chain:
         )
         if payment.result is not None:  # finished: the stored answer, whatever it was
             return payment.result
-        return _in_progress(payment)
+        return in_progress(payment)
 
     @staticmethod
     def _all_fell_through(records: list[AttemptRecord], skipped: tuple[str, ...]) -> PaymentResult:
@@ -532,11 +527,6 @@ def _log_attempt(log: EventLogger, record: AttemptRecord) -> None:
     )
 
 
-def _in_progress(payment: Payment) -> PaymentResult:
-    message = "a payment of this order is in progress"
-    return PaymentResult(ResultCode.PROCESSING, message, extended_info={"paymentId": payment.payment_id})
-
-
 def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
     result = outcome.result
     if outcome.kind is not OutcomeKind.ANSWER or result is None or is_ambiguous_code(result.result_code):
@@ -555,19 +545,6 @@ def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentS
             PaymentStatus.CANCELLED,
         )
     return result, PaymentStatus.FAILED
-
-
-def _not_charged(exc: Exception, what: str) -> PaymentResult:
-    """The ``4000`` answer of a payment the host failed before any money could move."""
-    if isinstance(exc, InvalidInput):
-        return refusal(str(exc))
-    return refusal(f"{what} ({safe_text(type(exc).__name__, 80)}); nothing was charged", ErrorCode.SYSTEM_ERROR)
-
-
-def unresolved_result(error: ErrorCode = ErrorCode.UNKNOWN_ERROR) -> PaymentResult:
-    """The ``6004`` answer of a payment whose outcome is unknown and left for reconciliation."""
-    message = "the result is unknown and may be a success; the payment awaits reconciliation"
-    return PaymentResult(ResultCode.UNKNOWN, message, ResultError(error, message))
 
 
 def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:

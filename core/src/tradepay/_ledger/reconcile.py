@@ -29,9 +29,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._chain.answers import final_answer
+from .._chain.answers import final_answer, unresolved_result
 from .._chain.capabilities import Attempt, ProviderStatus
-from .._chain.chain import unresolved_result
 from .._logging import get_logger
 from .._spi.models import ErrorCode, PaymentResult, ResultCode, ResultError
 from .records import Decision, Payment, PaymentStatus
