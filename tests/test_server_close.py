@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tradepay import SQLiteLedger
 from tradepay.server import verify_response
 from tradepay.testing import ReferenceProvider
 
@@ -23,15 +22,16 @@ TestClient = kit.TestClient
 CLOSE = "/v1/orders/close"
 
 
-@pytest.fixture
-def provider() -> ReferenceProvider:
-    return ReferenceProvider()
-
-
 @pytest.fixture(params=["memory", "sqlite"])
-def client(request: pytest.FixtureRequest, tmp_path: Path, provider: ReferenceProvider) -> TestClient:
-    ledger = SQLiteLedger(tmp_path / "ledger.sqlite3", cashier_url=kit.CASHIER) if request.param == "sqlite" else None
-    return kit.make_client(kit.make_host(tmp_path, provider, ledger=ledger))
+def client(request: pytest.FixtureRequest, tmp_path: Path) -> TestClient:
+    return kit.client_on(request.param, tmp_path, ReferenceProvider())
+
+
+def charged(client: TestClient) -> int:
+    """What the client's provider has charged, in minor units."""
+    provider = client.app.state.tradepay.host.provider("reference")
+    assert isinstance(provider, ReferenceProvider)
+    return provider.charged
 
 
 def new_order(client: TestClient, reference: str = "order-1", merchant: str = "shop-1") -> str:
@@ -49,7 +49,15 @@ def pay(client: TestClient, trade_no: str) -> dict[str, Any]:
     return data
 
 
-def test_a_closed_order_can_no_longer_be_paid(client: TestClient, provider: ReferenceProvider) -> None:
+def close_is_refused(client: TestClient, trade_no: str, code: str, status: str) -> None:
+    """Closing ``trade_no`` is answered ``F`` / ``code``, and the order stays ``status``."""
+    data = kit.signed_post(client, CLOSE, {"tradeNO": trade_no}).json()
+    assert (data["result"]["resultStatus"], data["result"]["resultCode"]) == ("F", code)
+    assert data["orderStatus"] == status.upper()
+    assert status_of(client, trade_no) == status
+
+
+def test_a_closed_order_can_no_longer_be_paid(client: TestClient) -> None:
     trade_no = new_order(client)
     answer = kit.signed_post(client, CLOSE, {"tradeNO": trade_no})
     assert answer.status_code == 200, answer.text
@@ -61,7 +69,7 @@ def test_a_closed_order_can_no_longer_be_paid(client: TestClient, provider: Refe
     paid = pay(client, trade_no)
     assert paid["resultCode"] == "4000"
     assert "closed" in paid["resultMessage"]
-    assert provider.charged == 0
+    assert charged(client) == 0
     inquiry = kit.signed_post(client, "/v1/payments/inquiry", {"tradeNO": trade_no}).json()
     assert inquiry["result"]["resultCode"] == "ORDER_IS_CLOSED"
 
@@ -74,15 +82,11 @@ def test_closing_again_answers_closed(client: TestClient) -> None:
     assert again["orderStatus"] == "CLOSED"
 
 
-def test_a_paid_order_is_not_closed(client: TestClient, provider: ReferenceProvider) -> None:
+def test_a_paid_order_is_not_closed(client: TestClient) -> None:
     trade_no = new_order(client)
     assert pay(client, trade_no)["resultCode"] == "9000"
-    data = kit.signed_post(client, CLOSE, {"tradeNO": trade_no}).json()
-    assert data["result"]["resultStatus"] == "F"
-    assert data["result"]["resultCode"] == "ORDER_IS_PAID"
-    assert data["orderStatus"] == "PAID"
-    assert status_of(client, trade_no) == "paid"
-    assert provider.charged == 1250
+    close_is_refused(client, trade_no, "ORDER_IS_PAID", "paid")
+    assert charged(client) == 1250
 
 
 def test_a_merchant_closes_only_its_own_orders(client: TestClient) -> None:
@@ -139,8 +143,4 @@ def test_an_order_whose_payment_stays_unknown_is_not_closed(tmp_path: Path) -> N
     client = kit.make_client(kit.make_host(tmp_path, provider))
     trade_no = new_order(client)
     assert pay(client, trade_no)["resultCode"] == "6004"
-    data = kit.signed_post(client, CLOSE, {"tradeNO": trade_no}).json()
-    assert data["result"]["resultStatus"] == "F"
-    assert data["result"]["resultCode"] == "PAYMENT_IN_PROCESS"
-    assert data["orderStatus"] == "OPEN"
-    assert status_of(client, trade_no) == "open"
+    close_is_refused(client, trade_no, "PAYMENT_IN_PROCESS", "open")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from tradepay import SQLiteLedger
 from tradepay.server import sign_request, verify_response
 from tradepay.server.signing import load_host_key
 from tradepay.testing import ReferenceProvider
@@ -37,8 +36,7 @@ def provider() -> ReferenceProvider:
 
 @pytest.fixture(params=["memory", "sqlite"])
 def client(request: pytest.FixtureRequest, tmp_path: Path, provider: ReferenceProvider) -> TestClient:
-    ledger = SQLiteLedger(tmp_path / "ledger.sqlite3", cashier_url=kit.CASHIER) if request.param == "sqlite" else None
-    return kit.make_client(kit.make_host(tmp_path, provider, ledger=ledger))
+    return kit.client_on(request.param, tmp_path, provider)
 
 
 def paid_order(client: TestClient, reference: str = "order-1", value: str = "1250", merchant: str = "shop-1") -> str:
