@@ -65,6 +65,14 @@ def make_client(host: Host, settings: ServerSettings | None = None, **kwargs: An
     return TestClient(make_app(host, settings, **kwargs))
 
 
+def client_on(ledger: str, tmp_path: Path, provider: ReferenceProvider) -> TestClient:
+    """A test client of a host paying through ``provider`` on a ``"memory"`` or ``"sqlite"`` ledger."""
+    from tradepay import SQLiteLedger
+
+    book = SQLiteLedger(tmp_path / "ledger.sqlite3", cashier_url=CASHIER) if ledger == "sqlite" else None
+    return make_client(make_host(tmp_path, provider, ledger=book))
+
+
 def make_app(host: Host, settings: ServerSettings | None = None, **kwargs: Any) -> FastAPI:
     """The server of ``host`` (signing with the test key ``host``), merchants ``shop-1`` and ``shop-2`` registered."""
     book = merchant_book(host.ledger)

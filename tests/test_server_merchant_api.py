@@ -222,3 +222,14 @@ def test_a_host_failure_is_500_without_a_traceback_and_still_signed(client: Test
     }
     assert "fire" not in answer.text
     assert answer.headers["Signature"].startswith("algorithm=RSA256")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"), [({"tradeNO": "T 1"}, "tradeNO"), ({"referenceOrderId": "订单"}, "referenceOrderId")]
+)
+def test_an_order_id_that_is_no_identifier_is_a_422_naming_it(
+    client: TestClient, body: dict[str, str], field: str
+) -> None:
+    answer = signed_post(client, INQUIRY, body)
+    assert answer.status_code == 422
+    assert answer.json()["result"]["resultMessage"].startswith(f"{field}: ")

@@ -21,6 +21,7 @@ else:
 FIELDS = [
     "referenceOrderId", "orderAmount", "currency", "value", "userId", "orderDescription", "paymentExpiryTime",
     "tradeNO", "paymentRequest", "apiContext", "type", "paymentString", "paymentAmount", "extendedInfo", "source",
+    "refundRequestId", "refundAmount", "refundReason",
 ]  # fmt: skip
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=70)
 VALUES = st.recursive(
@@ -37,9 +38,10 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return kit.make_client(kit.make_host(tmp_path_factory.mktemp("server")))
 
 
-def stored(client: Any) -> tuple[int, int]:
+def stored(client: Any) -> tuple[int, int, int, list[str]]:
     ledger = client.app.state.tradepay.host.ledger
-    return len(ledger._orders), len(ledger.payments(limit=10_000))
+    statuses = sorted(order.status.value for order in ledger._orders.values())
+    return len(ledger._orders), len(ledger.payments(limit=10_000)), len(ledger.refunds(limit=10_000)), statuses
 
 
 def check(answer: Any) -> None:
@@ -65,7 +67,14 @@ def posts(client: Any) -> list[str]:
 
 
 def test_the_document_lists_the_endpoints_exercised_here(client: Any) -> None:
-    assert set(posts(client)) >= {"/v1/orders/create", "/v1/payments/inquiry", "/v1/client/pay"}
+    assert set(posts(client)) >= {
+        "/v1/orders/create",
+        "/v1/payments/inquiry",
+        "/v1/orders/close",
+        "/v1/refunds/create",
+        "/v1/refunds/inquiry",
+        "/v1/client/pay",
+    }
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -67,6 +67,9 @@ def test_every_operation_conforms_to_the_document(api_schema: Any) -> None:
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
         "POST /v1/orders/create",
         "POST /v1/payments/inquiry",
+        "POST /v1/orders/close",
+        "POST /v1/refunds/create",
+        "POST /v1/refunds/inquiry",
         "POST /v1/client/pay",
         "GET /healthz",
     }

@@ -251,3 +251,60 @@ def test_a_plugin_pluggy_refuses_is_a_configuration_error_naming_it() -> None:
         build({"acme": Paying()}, {"nosy": Nosy()})
     assert info.value.key == "plugins.nosy"
     assert info.value.reason.startswith("cannot be registered: Plugin 'nosy' for hook 'payment_finished'")
+
+
+# --- plugins added after the host was built ---------------------------------------------------------------------
+
+
+class Finishes:
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    @hookimpl
+    def payment_finished(self, payment: Any) -> None:
+        self.heard.append(payment.trade_no)
+
+
+def test_a_plugin_added_after_the_host_was_built_hears_the_next_payments(hosts: list[Host]) -> None:
+    from tradepay import PaymentService
+
+    host = Host.from_providers({"reference": ReferenceProvider()})
+    hosts.append(host)
+    finishes = Finishes()
+    host.add_plugin("finishes", finishes)
+    order = host.ledger.create_order(PaymentAmount("USD", "100"), merchant_id="shop-1", payer_id="alice")
+    with PaymentService(host) as service:
+        paid = service.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), sample_context("alice"))
+    assert paid.result_code is ResultCode.SUCCESS
+    assert finishes.heard == [order.trade_no]
+    assert host.pm.get_plugin("finishes") is finishes
+
+
+@pytest.mark.parametrize(
+    ("plugin", "says"),
+    [
+        (MisspeltObserver(), "`attempt_finshed` is marked @tradepay.hookimpl but is not a tradepay hook"),
+        (Paying(), "implements the provider hook `pay`, which the chain calls only on the providers"),
+    ],
+)
+def test_a_plugin_added_later_is_checked_and_left_out_when_refused(
+    hosts: list[Host], plugin: object, says: str
+) -> None:
+    host = Host.from_providers({"reference": ReferenceProvider()})
+    hosts.append(host)
+    with pytest.raises(ConfigError) as info:
+        host.add_plugin("late", plugin)
+    assert info.value.key == "plugins.late"
+    assert says in info.value.reason
+    assert host.pm.get_plugin("late") is None
+    host.add_plugin("late", Finishes())  # the name is free again
+
+
+def test_a_name_taken_is_refused_when_added_later(hosts: list[Host]) -> None:
+    host = Host.from_providers({"reference": ReferenceProvider()})
+    hosts.append(host)
+    host.add_plugin("finishes", Finishes())
+    with pytest.raises(ConfigError) as info:
+        host.add_plugin("finishes", Finishes())
+    assert info.value.key == "plugins.finishes"
+    assert info.value.reason.startswith("cannot be registered")

@@ -157,6 +157,22 @@ class Host:
             host.reconcile_refunds()
         return host
 
+    def add_plugin(self, name: str, plugin: object) -> None:
+        """Register ``plugin`` (an observer, an authenticator, an order book) under ``name`` after the host was
+        built, checked as ``Host(..., plugins=...)`` checks it (``ConfigError`` naming ``plugins.NAME``, nothing
+        registered); the chain hears its observer hooks from the next payment on. A ``RefundService`` reads its
+        observers when it is made: make it after this call."""
+        try:
+            self.pm.register(plugin, name=name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            raise ConfigError(f"plugins.{name}", f"cannot be registered: {exc}") from None
+        try:
+            check_hooks(self.pm, self.chain.settings.providers, order_book=ORDER_BOOK_PLUGIN)
+        except Exception:
+            self.pm.unregister(plugin)
+            raise
+        self.chain.refresh_observers()
+
     def reconcile(self, **kwargs: Any) -> list[Settlement]:
         """Settle the ledger's unsettled payments now (see :func:`tradepay._ledger.reconcile.reconcile`)."""
         from ._ledger.reconcile import reconcile

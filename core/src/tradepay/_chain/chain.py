@@ -125,6 +125,10 @@ class Chain:
             h.name: CircuitBreaker(settings.breaker_threshold, settings.breaker_cooldown_s) for h in self.handles
         }
 
+    def refresh_observers(self) -> None:
+        """Read the observer hooks' implementations again: a plugin registered after the chain was built."""
+        self._observers = _Observers(self._hook)
+
     # --- before any provider --------------------------------------------------------------------------------
 
     def resolve(self, request: PaymentRequest, context: APIContext) -> Order | PaymentResult:

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from .. import __version__
 from .._ledger.merchants import merchant_book
 from .._logging import get_logger
+from .._refunding import RefundService
 from .._service import PaymentService
 from .._spi.errors import InvalidInput
 from .answers import is_merchant_route, signed_answer
@@ -99,7 +100,6 @@ def create_app(
         version=__version__,
         description="The payment host's merchant API, client API and cashier page.",
     )
-    app.state.tradepay = ServerState(host, PaymentService(host), settings, key, merchant_book(host.ledger), clock)
     app.add_exception_handler(ApiError, _refused)
     app.add_exception_handler(InvalidInput, _invalid)
     app.add_exception_handler(HTTPException, _http)
@@ -107,18 +107,23 @@ def create_app(
     app.add_exception_handler(Exception, _failed)
 
     if host.pm.get_plugin(TOKENS_PLUGIN) is None:
-        host.pm.register(TokenAuthenticator(key.public_key(), clock), name=TOKENS_PLUGIN)
+        host.add_plugin(TOKENS_PLUGIN, TokenAuthenticator(key.public_key(), clock))
     metrics = host.pm.get_plugin(METRICS_PLUGIN)
     if metrics is None:
         metrics = Metrics()
-        host.pm.register(metrics, name=METRICS_PLUGIN)
-        # The chain reads its observers once, when the host is built: let it read them again, now with these.
-        host.chain._observers = type(host.chain._observers)(host.pm.hook)
+        host.add_plugin(METRICS_PLUGIN, metrics)
     app.state.metrics = metrics
+    # Made after the metrics are registered: a RefundService reads its observers when it is made.
+    refunds = RefundService(host)
+    app.state.tradepay = ServerState(
+        host, PaymentService(host), settings, key, merchant_book(host.ledger), clock, refunds=refunds
+    )
 
-    from . import cashier, client_routes, merchant_routes, ops_routes
+    from . import cashier, client_routes, close_routes, merchant_routes, ops_routes, refund_routes
 
     app.include_router(merchant_routes.router)
+    app.include_router(close_routes.router)
+    app.include_router(refund_routes.router)
     app.include_router(client_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(cashier.router_for(host.settings.cashier_url))

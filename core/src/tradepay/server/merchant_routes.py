@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,21 +21,14 @@ from .._ledger.records import Payment, PaymentStatus
 from .._spi.errors import InvalidInput
 from .._spi.models import PaymentAmount
 from .._spi.text import check_text
-from .answers import signed_answer
 from .errors import ApiError, invalid, result
-from .merchant_auth import signed_merchant, utc_time
-from .schemas import (
-    Body,
-    CreateOrderAnswer,
-    CreateOrderRequest,
-    InquiryAnswer,
-    PaymentInquiryRequest,
-    answers,
-    parse,
-    schema_of,
-)
+from .merchant_auth import utc_time
+from .merchant_calls import merchant_answers as _answer
+from .merchant_calls import own_order
+from .merchant_calls import signed_call as _signed_call
+from .schemas import CreateOrderAnswer, CreateOrderRequest, InquiryAnswer, PaymentInquiryRequest, schema_of
 from .signing import SignatureProblem, parse_time
-from .state import ServerState, state_of
+from .state import ServerState
 
 __all__ = ["router"]
 
@@ -127,30 +117,11 @@ def _create(state: ServerState, merchant: Merchant, request: CreateOrderRequest)
     return _order_answer(state, record.trade_no, merchant_id)
 
 
-def _answer(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` of a merchant route answering ``model``."""
-    return answers(model, 400, 401, 413, 422, 500)
-
-
-async def _signed_call(
-    request: Request, model: type[Body], work: Callable[[ServerState, Merchant, Any], dict[str, Any]]
-) -> Response:
-    """Check the signature, then parse the body as ``model``, then do ``work`` off the event loop (the ledger
-    blocks) and sign its answer."""
-    merchant, body = await signed_merchant(request)
-    parsed = parse(model, body)
-    return signed_answer(request, await run_in_threadpool(work, state_of(request), merchant, parsed))
-
-
 @router.post("/v1/orders/create", openapi_extra=schema_of(CreateOrderRequest), responses=_answer(CreateOrderAnswer))
 async def create_order(request: Request) -> Response:
     """Create an order for the signed-in merchant; answers ``tradeNO``, ``paymentUrl`` and (when the merchant
     has an order-string secret) ``orderStr``."""
     return await _signed_call(request, CreateOrderRequest, _create)
-
-
-def _not_found(what: str) -> dict[str, Any]:
-    return {"result": result("F", "ORDER_NOT_EXIST", f"no order {what} of this merchant")}
 
 
 def _payment_status(order: Order, payment: Payment | None, now: float) -> tuple[str, str, str, str]:
@@ -170,18 +141,10 @@ def _payment_status(order: Order, payment: Payment | None, now: float) -> tuple[
 
 
 def _inquire(state: ServerState, merchant: Merchant, request: PaymentInquiryRequest) -> dict[str, Any]:
-    if (request.trade_no is None) == (request.reference_order_id is None):
-        raise ApiError(422, "PARAM_ILLEGAL", "tradeNO: give exactly one of tradeNO and referenceOrderId")
-    trade_no = request.trade_no
-    if request.reference_order_id is not None:
-        record = state.merchants.find_merchant_order(merchant.client_id, request.reference_order_id)
-        if record is None:
-            return _not_found(f"with referenceOrderId {request.reference_order_id!r}")
-        trade_no = record.trade_no
-    assert trade_no is not None
-    order = state.host.ledger.get_order(trade_no)
-    if order is None or order.merchant_id != merchant.client_id:
-        return _not_found(f"{trade_no!r}")
+    order = own_order(state, merchant, request.trade_no, request.reference_order_id)
+    if not isinstance(order, Order):
+        return order
+    trade_no = order.trade_no
     latest = state.host.ledger.payments(trade_no=trade_no, limit=1)
     payment = latest[0] if latest else None
     status, code, payment_status, message = _payment_status(order, payment, state.clock())

@@ -1,9 +1,9 @@
 """The server's Prometheus metrics (``prometheus-client``), in a registry of the app's own.
 
 Payments by result code, attempts by provider and final decision, provider latency, fall-throughs (from the
-``payment_finished`` and ``attempt_finished`` observer hooks), HTTP requests by route, method and status (from
-the request log), and the payments awaiting reconciliation (read from the ledger at each scrape). Each worker
-process counts its own requests and payments.
+``payment_finished`` and ``attempt_finished`` observer hooks), refunds by status (``refund_finished``), HTTP
+requests by route, method and status (from the request log), and the payments awaiting reconciliation (read
+from the ledger at each scrape). Each worker process counts its own requests, payments and refunds.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from .._chain.hookspecs import hookimpl
 from .._ledger.records import AttemptRecord, Decision, Payment, PaymentStatus
+from .._spi.refunds import Refund
 
 __all__ = ["MAX_COUNTED", "Metrics"]
 
@@ -54,6 +55,9 @@ class Metrics:
             ["provider"],
             registry=registry,
         )
+        self.refunds = Counter(
+            "tradepay_refunds", "Refunds by the status they were finished in", ["status"], registry=registry
+        )
         self.awaiting_reconciliation = Gauge(
             "tradepay_payments_awaiting_reconciliation",
             "Payments left for reconciliation (read at each scrape)",
@@ -72,6 +76,10 @@ class Metrics:
     def payment_finished(self, payment: Payment) -> None:
         code = payment.result.result_code.value if payment.result is not None else "none"
         self.payments.labels(code).inc()
+
+    @hookimpl
+    def refund_finished(self, refund: Refund) -> None:
+        self.refunds.labels(refund.status.value).inc()
 
     def render(self, ledger: object) -> bytes:
         """The text exposition format, the reconciliation gauge read from ``ledger`` first."""

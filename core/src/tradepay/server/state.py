@@ -1,4 +1,5 @@
-"""What every route of one app shares: the host, its payment service, the settings and the host's key."""
+"""What every route of one app shares: the host, its payment and refund services, the settings and the host's
+key."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
 
     from .._host import Host
     from .._ledger.merchants import MerchantBook
+    from .._refunding import RefundService
     from .._service import PaymentService
     from .settings import ServerSettings
 
@@ -31,6 +33,7 @@ class ServerState:
     merchants: MerchantBook
     clock: Callable[[], float] = time.time
     public_keys: dict[tuple[str, str], rsa.RSAPublicKey] = field(default_factory=dict)
+    refunds: RefundService | None = None
 
 
 def state_of(request: Request) -> ServerState:
