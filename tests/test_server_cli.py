@@ -95,3 +95,33 @@ def test_serve_refuses_several_workers_on_sqlite(config: Path) -> None:
     assert refused.exit_code == 2
     assert "--workers 2 needs a PostgreSQL ledger" in refused.output
     assert "SQLite" in refused.output
+
+
+def test_cli_add_set_and_list_the_url(config: Path, tmp_path: Path) -> None:
+    key = str(key_file(tmp_path, "shop-1"))
+    added = invoke(config, "merchants", "add", "shop-1", "--public-key", key, "--notify-url", "http://127.0.0.1:9/n")
+    assert added.exit_code == 0, added.output
+    assert "notified at http://127.0.0.1:9/n" in added.output
+    [merchant] = json.loads(invoke(config, "merchants", "list", "--json").output)["merchants"]
+    assert merchant["notifyUrl"] == "http://127.0.0.1:9/n"
+    changed = invoke(config, "merchants", "set", "shop-1", "--notify-url", "https://shop.example/n")
+    assert changed.exit_code == 0, changed.output
+    [merchant] = json.loads(invoke(config, "merchants", "list", "--json").output)["merchants"]
+    assert merchant["notifyUrl"] == "https://shop.example/n"
+    cleared = invoke(config, "merchants", "set", "shop-1", "--no-notify-url")
+    assert cleared.exit_code == 0
+    assert "not notified" in cleared.output
+    [merchant] = json.loads(invoke(config, "merchants", "list", "--json").output)["merchants"]
+    assert merchant["notifyUrl"] is None
+
+
+def test_cli_refuses_a_plain_http_url_and_stores_nothing(config: Path, tmp_path: Path) -> None:
+    key = str(key_file(tmp_path, "shop-1"))
+    refused = invoke(config, "merchants", "add", "shop-1", "--public-key", key, "--notify-url", "http://shop.example/")
+    assert refused.exit_code == 2
+    assert "--notify-url" in refused.output
+    assert "must be https" in refused.output
+    assert json.loads(invoke(config, "merchants", "list", "--json").output)["merchants"] == []
+    neither = invoke(config, "merchants", "set", "shop-1")
+    assert neither.exit_code == 2
+    assert "exactly one of" in neither.output

@@ -1,9 +1,11 @@
-"""``tradepay merchants add ID --public-key FILE`` and ``tradepay merchants list``: the merchants the server
-accepts signed requests from, kept in the ledger's database."""
+"""``tradepay merchants add ID --public-key FILE [--notify-url URL]``, ``tradepay merchants set ID`` and
+``tradepay merchants list``: the merchants the server accepts signed requests from (and notifies), kept in the
+ledger's database."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,15 @@ def _read_key(path: str) -> str:
     return pem
 
 
+def _checked_url(check: Callable[[object], str], url: str) -> None:
+    from .._spi.errors import InvalidInput
+
+    try:
+        check(url)
+    except InvalidInput as exc:
+        raise click.BadParameter(exc.reason, param_hint="'--notify-url'") from None
+
+
 def fingerprint(pem: str) -> str:
     """A short name of a public key: the first 16 hex digits of the SHA-256 of its PEM text."""
     return hashlib.sha256(pem.strip().encode()).hexdigest()[:16]
@@ -68,19 +79,51 @@ def register(cli: click.Group) -> None:
         metavar="FILE",
         help="The merchant's RSA public key (PEM) that verifies its requests.",
     )
+    @click.option(
+        "--notify-url",
+        "notify_url",
+        default=None,
+        metavar="URL",
+        help="Where its notifications are posted (https; http only to 127.0.0.1 or localhost).",
+    )
     @click.pass_obj
-    def add(state: _State, client_id: str, public_key: str) -> None:
+    def add(state: _State, client_id: str, public_key: str, notify_url: str | None) -> None:
         """Register merchant ID (its Client-Id, and the merchant id of its orders) with its public key."""
-        from .._ledger.merchants import merchant_book
+        from .._ledger.merchants import check_notify_url, merchant_book
         from .._spi.errors import InvalidInput
 
         ledger = state.host().ledger  # first: a broken configuration is the first thing to say
         pem = _read_key(public_key)
+        if notify_url is not None:
+            _checked_url(check_notify_url, notify_url)
         try:
-            merchant = merchant_book(ledger).add_merchant(client_id, pem)
+            merchant = merchant_book(ledger).add_merchant(client_id, pem, notify_url)
         except InvalidInput as exc:
             raise click.BadParameter(exc.reason, param_hint="'ID'") from None
-        echo_text(f"merchant {merchant.client_id} registered (key {fingerprint(pem)})")
+        notified = f", notified at {merchant.notify_url}" if merchant.notify_url else ""
+        echo_text(f"merchant {merchant.client_id} registered (key {fingerprint(pem)}){notified}")
+
+    @merchants.command("set")
+    @click.argument("client_id", metavar="ID")
+    @click.option("--notify-url", "notify_url", default=None, metavar="URL", help="The new notification URL.")
+    @click.option("--no-notify-url", "clear", is_flag=True, help="Stop notifying the merchant.")
+    @click.pass_obj
+    def set_merchant(state: _State, client_id: str, notify_url: str | None, clear: bool) -> None:
+        """Change registered merchant ID: its notification URL."""
+        from .._ledger.merchants import check_notify_url, merchant_book
+        from .._spi.errors import InvalidInput
+
+        ledger = state.host().ledger
+        if (notify_url is None) == (not clear):
+            raise click.UsageError("give exactly one of --notify-url URL and --no-notify-url")
+        if notify_url is not None:
+            _checked_url(check_notify_url, notify_url)
+        try:
+            merchant = merchant_book(ledger).set_notify_url(client_id, notify_url)
+        except InvalidInput as exc:
+            raise click.BadParameter(exc.reason, param_hint="'ID'") from None
+        where = f"notified at {merchant.notify_url}" if merchant.notify_url else "not notified"
+        echo_text(f"merchant {merchant.client_id}: {where}")
 
     @merchants.command("list")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -98,6 +141,7 @@ def register(cli: click.Group) -> None:
                             "clientId": m.client_id,
                             "keyFingerprint": fingerprint(m.public_key),
                             "createdAt": m.created_at,
+                            "notifyUrl": m.notify_url,
                         }
                         for m in found
                     ]
@@ -107,5 +151,5 @@ def register(cli: click.Group) -> None:
         if not found:
             echo_text("no merchants: add one with `tradepay merchants add ID --public-key FILE`")
             return
-        rows = [[m.client_id, fingerprint(m.public_key), format_time(m.created_at)] for m in found]
-        echo_text(format_table(["client id", "key", "added"], rows))
+        rows = [[m.client_id, fingerprint(m.public_key), format_time(m.created_at), m.notify_url or "-"] for m in found]
+        echo_text(format_table(["client id", "key", "added", "notify url"], rows))

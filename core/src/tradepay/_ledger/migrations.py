@@ -230,6 +230,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (merchant_id, merchant_order_id)
     );
     """,
+    # 6: the URL a merchant is notified at of its orders' final states (NULL: not notified).
+    """
+    ALTER TABLE merchants ADD COLUMN notify_url TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
