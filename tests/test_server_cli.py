@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +60,7 @@ def test_merchants_add_then_list(config: Path, tmp_path: Path) -> None:
     [merchant] = json.loads(listed.output)["merchants"]
     assert merchant["clientId"] == "shop-1"
     assert merchant["keyFingerprint"] in added.output
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", merchant["createdAt"])  # ISO 8601, as documented
     assert registered(config) == ["shop-1"]
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .render import echo_json, echo_text, format_table, format_time
+from .render import echo_json, echo_text, format_table, format_time, json_time
 
 if TYPE_CHECKING:
     from .main import _State
@@ -140,7 +140,7 @@ def register(cli: click.Group) -> None:
                         {
                             "clientId": m.client_id,
                             "keyFingerprint": fingerprint(m.public_key),
-                            "createdAt": m.created_at,
+                            "createdAt": json_time(m.created_at),
                             "notifyUrl": m.notify_url,
                         }
                         for m in found
