@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,13 @@ def test_cli_refuses_a_plain_http_url_and_stores_nothing(config: Path, tmp_path:
     neither = invoke(config, "merchants", "set", "shop-1")
     assert neither.exit_code == 2
     assert "exactly one of" in neither.output
+
+
+def test_serve_on_an_address_in_use_is_one_error_line(config: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        refused = invoke(config, "serve", "--port", str(port))
+    assert refused.exit_code == 1, refused.output
+    assert refused.output.strip().splitlines() == [f"Error: cannot listen on 127.0.0.1:{port}: address already in use"]

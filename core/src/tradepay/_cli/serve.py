@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 from typing import TYPE_CHECKING
 
 import click
@@ -24,6 +25,20 @@ def shared_ledger_problem(url: str | None, workers: int) -> str | None:
     return (
         f'--workers {workers} needs a PostgreSQL ledger ([ledger] url = "postgresql://..."): {kind} serves one worker'
     )
+
+
+def check_listening(host: str, port: int) -> None:
+    """Refuse, as one ``Error:`` line (exit 1), an address the server cannot listen on (taken, not this
+    machine's, not allowed), before uvicorn starts: uvicorn would log its own line and exit 3."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason.lower()}") from None
 
 
 def _finite(param: click.Parameter, value: float) -> float:
@@ -67,6 +82,7 @@ def register(cli: click.Group) -> None:
         # provider is one error line now rather than a failure inside every worker.
         state.host(reconcile=False)
         state.close()
+        check_listening(bind, port)
         try:
             import uvicorn
 
