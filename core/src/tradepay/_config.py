@@ -34,6 +34,7 @@ __all__ = [
     "Config",
     "HostSettings",
     "LedgerSettings",
+    "NotificationSettings",
     "ProviderSettings",
     "ensure_data_dir",
     "check_cashier_url",
@@ -255,6 +256,63 @@ class ProviderSettings:
             object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
 
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """``[notifications]``: delivering merchants' notifications, their retry schedule and their timeouts.
+
+    ``enabled``: whether ``tradepay serve`` runs a delivery worker in each server process. The schedule:
+    attempt 1 at once, then waits of ``first_retry_s`` doubling up to ``max_retry_s`` (each jittered by up to
+    20 %), and the event is dead after ``attempts`` failed deliveries. Each delivery's connect, write, read and
+    pool timeouts bound it, and so does their sum as a whole; a worker leases ``concurrency`` events at a time
+    for ``lease_s``, which must be at least twice that sum (a lease outlives the slowest batch). Every field is
+    checked on construction; a :class:`ConfigError` names ``notifications.FIELD``."""
+
+    enabled: bool = True
+    first_retry_s: float = 60.0
+    max_retry_s: float = 86_400.0
+    attempts: int = 13
+    connect_timeout_s: float = 3.0
+    write_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    pool_timeout_s: float = 3.0
+    lease_s: float = 60.0
+    concurrency: int = 4
+    idle_s: float = 1.0
+    max_response_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        enabled: object = self.enabled
+        if not isinstance(enabled, bool):
+            raise ConfigError("notifications.enabled", f"must be true or false, got {type(enabled).__name__}")
+        for name in (
+            "first_retry_s",
+            "max_retry_s",
+            "connect_timeout_s",
+            "write_timeout_s",
+            "read_timeout_s",
+            "pool_timeout_s",
+            "lease_s",
+            "idle_s",
+        ):
+            object.__setattr__(self, name, _seconds(getattr(self, name), f"notifications.{name}"))
+        _count(self.attempts, "notifications.attempts", 1, 100)
+        _count(self.concurrency, "notifications.concurrency", 1, 64)
+        _count(self.max_response_bytes, "notifications.max_response_bytes", 1024, 16 * 1024 * 1024)
+        if self.max_retry_s < self.first_retry_s:
+            raise ConfigError("notifications.max_retry_s", f"must be at least first_retry_s ({self.first_retry_s:g})")
+        if self.lease_s < 2 * self.delivery_deadline_s:
+            raise ConfigError(
+                "notifications.lease_s",
+                f"must be at least twice the sum of the four timeouts ({2 * self.delivery_deadline_s:g} s),"
+                f" got {self.lease_s:g}: a lease must outlive the slowest delivery",
+            )
+
+    @property
+    def delivery_deadline_s(self) -> float:
+        """The longest one delivery may take, end to end: the sum of its four timeouts."""
+        return self.connect_timeout_s + self.write_timeout_s + self.read_timeout_s + self.pool_timeout_s
+
+
 def _instance(value: object, kind: type, key: str, *, optional: bool = False) -> None:
     if not isinstance(value, kind) and not (optional and value is None):
         raise ConfigError(key, f"must be a {kind.__name__}, got {type(value).__name__}")
@@ -277,11 +335,13 @@ class Config:
     ledger: LedgerSettings = LedgerSettings()
     merchants: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Merchant id -> the secret that signs its order strings (``[merchants.ID] secret``)."""
+    notifications: NotificationSettings = NotificationSettings()
 
     def __post_init__(self) -> None:
         _instance(self.chain, ChainSettings, "chain")
         _instance(self.host, HostSettings, "host")
         _instance(self.ledger, LedgerSettings, "ledger")
+        _instance(self.notifications, NotificationSettings, "notifications")
         if self.path is not None:
             object.__setattr__(self, "path", _path(self.path, "path"))
         providers = self.providers
@@ -314,14 +374,15 @@ class Config:
         if not isinstance(raw, Mapping):
             raise ConfigError("", f"must be a table (a parsed TOML document), got {type(raw).__name__}")
         base = Path.cwd() if base_dir is None else _path(base_dir, "base_dir")
-        _only(raw, {"host", "chain", "providers", "rules", "ledger", "merchants"}, "")
+        _only(raw, {"host", "chain", "providers", "rules", "ledger", "merchants", "notifications"}, "")
         chain = _chain(_table(raw, "chain", required=True))
         host = _host(_table(raw, "host"), base)
         providers = _providers(_table(raw, "providers"), chain)
         rules = parse_rules(raw.get("rules", []), providers=chain.providers)
         ledger = _ledger(_table(raw, "ledger"), base)
         merchants = _merchants(_table(raw, "merchants"))
-        return cls(chain, host, providers, rules, path, ledger, merchants)
+        notifications = _notifications(_table(raw, "notifications"))
+        return cls(chain, host, providers, rules, path, ledger, merchants, notifications)
 
 
 def _protocol_methods(protocol: type) -> list[str]:
@@ -418,6 +479,11 @@ def _ledger(table: Mapping[str, Any], base: Path) -> LedgerSettings:
     if ledger.url is not None and ledger.url.startswith("sqlite:///"):
         return replace(ledger, url="sqlite:///" + str((base / ledger.url.removeprefix("sqlite:///")).resolve()))
     return ledger
+
+
+def _notifications(table: Mapping[str, Any]) -> NotificationSettings:
+    _only(table, {f.name for f in fields(NotificationSettings)}, "notifications")
+    return NotificationSettings(**table)
 
 
 def _merchants(table: Mapping[str, Any]) -> dict[str, Any]:

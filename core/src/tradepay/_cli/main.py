@@ -444,10 +444,12 @@ from . import refund_commands as _cli_refunds  # noqa: E402  (registers refund a
 _cli_refunds.register(cli)
 
 from . import merchants as _cli_merchants  # noqa: E402  (the server's merchants)
+from . import notify_commands as _cli_notify  # noqa: E402  (merchants' notifications)
 from . import serve as _cli_serve  # noqa: E402  (the HTTP server)
 from . import tokens as _cli_tokens  # noqa: E402  (the server's bearer tokens)
 
 _cli_merchants.register(cli)
+_cli_notify.register(cli)
 _cli_serve.register(cli)
 _cli_tokens.register(cli)
 

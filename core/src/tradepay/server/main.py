@@ -3,10 +3,15 @@
 The command passes what it was given through the environment, so that every worker process builds the same
 app: ``TRADEPAY_CONFIG``, ``TRADEPAY_SERVER_SETTINGS`` (JSON of :class:`ServerSettings`) and
 ``TRADEPAY_SERVER_LOGGING`` (the logging options).
+
+Each worker process also runs one notification delivery worker on its event loop while it serves, unless
+``[notifications] enabled = false``: it starts with the app's lifespan and stops (its batch in flight
+finished) before the host is closed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -18,6 +23,7 @@ from .._config import CONFIG_ENV, load_config
 from .._host import Host
 from .._logging import configure_logging
 from .app import create_app
+from .notify_worker import NotifyWorker
 from .settings import ServerSettings
 
 __all__ = ["LOGGING_ENV", "SETTINGS_ENV", "app_from_environment"]
@@ -35,14 +41,26 @@ def app_from_environment() -> FastAPI:
     if logging:
         configure_logging(**json.loads(logging))
     settings = ServerSettings(**json.loads(os.environ.get(SETTINGS_ENV) or "{}"))
-    host = Host.from_config(load_config(os.environ.get(CONFIG_ENV)))
+    config = load_config(os.environ.get(CONFIG_ENV))
+    host = Host.from_config(config)
     app = create_app(host, settings)
     serve = app.router.lifespan_context
+    notify = config.notifications
 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with serve(application):
-            yield
+        stop = asyncio.Event()
+        worker = None
+        if notify.enabled:
+            deliverer = NotifyWorker(host.ledger, app.state.tradepay.key, notify, observer=app.state.metrics)
+            worker = asyncio.create_task(deliverer.run(stop), name="tradepay-notify")
+        try:
+            async with serve(application):
+                yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
         app.state.tradepay.service.close()
         host.close()
 

@@ -4,6 +4,10 @@ Payments by result code, attempts by provider and final decision, provider laten
 ``payment_finished`` and ``attempt_finished`` observer hooks), refunds by status (``refund_finished``), HTTP
 requests by route, method and status (from the request log), and the payments awaiting reconciliation (read
 from the ledger at each scrape). Each worker process counts its own requests, payments and refunds.
+
+Notifications: the events in each state (pending, delivered, dead; read from the ledger at each scrape), the
+deliveries this process's worker recorded by outcome and by failure, and the latency from an event's creation
+to its acknowledgement (from :class:`~tradepay.server.notify_worker.NotifyWorker`, as its observer).
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from .._chain.hookspecs import hookimpl
 from .._ledger.records import AttemptRecord, Decision, Payment, PaymentStatus
 from .._spi.refunds import Refund
+from .notify_delivery import Failure
 
 __all__ = ["MAX_COUNTED", "Metrics"]
 
 #: The most payments awaiting reconciliation counted at one scrape (the gauge says "at least" past it).
 MAX_COUNTED = 10_000
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+#: From an event's creation to its acknowledgement: a second when the merchant answers at once, days when it
+#: was down.
+_NOTIFY_BUCKETS = (0.1, 0.5, 1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 6 * 3600.0, 86_400.0, 3 * 86_400.0)
 
 
 class Metrics:
@@ -63,6 +71,38 @@ class Metrics:
             "Payments left for reconciliation (read at each scrape)",
             registry=registry,
         )
+        self.notifications = Gauge(
+            "tradepay_notifications",
+            "Notification events by state (read at each scrape)",
+            ["status"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "tradepay_notification_deliveries",
+            "Notification deliveries recorded, by outcome (delivered, retry, dead, superseded)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.delivery_failures = Counter(
+            "tradepay_notification_delivery_failures",
+            "Failed notification deliveries by why they failed",
+            ["failure"],
+            registry=registry,
+        )
+        self.notification_latency = Histogram(
+            "tradepay_notification_latency_seconds",
+            "From a notification event's creation to the merchant's acknowledgement",
+            buckets=_NOTIFY_BUCKETS,
+            registry=registry,
+        )
+
+    def delivery_recorded(self, outcome: str, failure: Failure | None, latency_s: float | None) -> None:
+        """Count one recorded delivery (the delivery worker's observer)."""
+        self.deliveries.labels(outcome).inc()
+        if failure is not None:
+            self.delivery_failures.labels(failure.value).inc()
+        if latency_s is not None:
+            self.notification_latency.observe(latency_s)
 
     @hookimpl
     def attempt_finished(self, record: AttemptRecord) -> None:
@@ -85,4 +125,8 @@ class Metrics:
         """The text exposition format, the reconciliation gauge read from ``ledger`` first."""
         waiting = ledger.payments(status=PaymentStatus.NEEDS_RECONCILIATION, limit=MAX_COUNTED)  # type: ignore[attr-defined]
         self.awaiting_reconciliation.set(len(waiting))
+        counts = getattr(ledger, "notification_counts", None)
+        if counts is not None:  # a ledger without an outbox has no notifications to count
+            for status, count in counts().items():
+                self.notifications.labels(status.value).set(count)
         return generate_latest(self.registry)
