@@ -44,7 +44,7 @@ from tradepay import Config, Host
 from tradepay._chain import hookspecs as _hookspecs
 from tradepay._chain.rules import _RULE_KEYS
 from tradepay._cli.main import cli
-from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings, LedgerSettings
+from tradepay._config import HOST_PROVIDER_KEYS, ChainSettings, HostSettings, LedgerSettings, NotificationSettings
 from tradepay._discovery import installed_providers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +192,7 @@ def code_config_keys() -> set[str]:
     keys = {f"chain.{f.name}" for f in dataclasses.fields(ChainSettings)}
     keys |= {f"host.{f.name}" for f in dataclasses.fields(HostSettings)}
     keys |= {f"ledger.{f.name}" for f in dataclasses.fields(LedgerSettings)}
+    keys |= {f"notifications.{f.name}" for f in dataclasses.fields(NotificationSettings)}
     keys |= {f"providers.NAME.{key}" for key in HOST_PROVIDER_KEYS}
     keys |= {f"rules[].{key}" for key in _RULE_KEYS}
     keys.add("merchants.ID.secret")
@@ -228,9 +229,11 @@ def toml_value(text: str) -> Any:
     return tomllib.loads(f"value = {text}")["value"]
 
 
-@pytest.mark.parametrize("settings", [ChainSettings, HostSettings])
-def test_documented_defaults_are_the_code_defaults(settings: type[ChainSettings | HostSettings]) -> None:
-    table = "chain" if settings is ChainSettings else "host"
+@pytest.mark.parametrize("settings", [ChainSettings, HostSettings, NotificationSettings])
+def test_documented_defaults_are_the_code_defaults(
+    settings: type[ChainSettings | HostSettings | NotificationSettings],
+) -> None:
+    table = {ChainSettings: "chain", HostSettings: "host", NotificationSettings: "notifications"}[settings]
     keys = documented_keys()
     for field in dataclasses.fields(settings):
         cell = keys[f"{table}.{field.name}"]["default"]
@@ -245,7 +248,15 @@ def test_documented_defaults_are_the_code_defaults(settings: type[ChainSettings 
 
 def test_documented_examples_are_accepted() -> None:
     """Build one configuration from every key's example and load it: each key exists and takes its example."""
-    raw: dict[str, Any] = {"chain": {}, "host": {}, "ledger": {}, "merchants": {}, "providers": {}, "rules": [{}]}
+    raw: dict[str, Any] = {
+        "chain": {},
+        "host": {},
+        "ledger": {},
+        "merchants": {},
+        "providers": {},
+        "rules": [{}],
+        "notifications": {},
+    }
     examples: dict[str, Any] = {}
     for key, row in documented_keys().items():
         snippet = code_span(row["example"])
@@ -275,6 +286,8 @@ def test_documented_examples_are_accepted() -> None:
     assert config.rules[0].name == examples["rules[].name"]
     assert config.merchants == {"m-1": examples["merchants.ID.secret"]}
     assert config.ledger.reconcile_on_start == examples["ledger.reconcile_on_start"]
+    for field in dataclasses.fields(NotificationSettings):
+        assert getattr(config.notifications, field.name) == examples[f"notifications.{field.name}"]
 
 
 # --- 3. the command line ---------------------------------------------------------------------------------------

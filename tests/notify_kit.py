@@ -1,0 +1,228 @@
+"""What the notification tests share: the merchants' sample verifier from the docs, a merchant's receiver
+served by uvicorn on 127.0.0.1, and a small outbox in memory that keeps the ledger's contract."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+import types
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tradepay._ledger.notifications import Notification, NotificationKind, NotificationStatus
+from tradepay._ledger.states import IllegalTransition
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+_BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def docs_sample() -> types.ModuleType:
+    """The merchants' verifier of ``docs/notifications.md`` (the Python block defining ``NotificationInbox``),
+    run as a module of its own: the tests use the very code the docs show."""
+    text = (DOCS / "notifications.md").read_text(encoding="utf-8")
+    (code,) = [block for block in _BLOCK.findall(text) if "class NotificationInbox" in block]
+    module = types.ModuleType("notification_sample")
+    exec(compile(code, "docs/notifications.md", "exec"), module.__dict__)  # noqa: S102 - the docs' own sample
+    return module
+
+
+class Receiver:
+    """A merchant's notification endpoint at ``/notify`` that verifies with the docs' sample.
+
+    ``script`` says how the first requests are answered, one word each (``fail`` a 500, ``slow`` sleeping
+    ``slow_s`` before answering, ``garbage`` a body that is not JSON, ``redirect`` a 302, ``huge`` a body
+    larger than the cap, ``nack`` a JSON refusal); once spent, every verified request is acknowledged.
+    ``inflight_overlaps`` counts requests for a notification id that arrived while another for the same id
+    was being answered."""
+
+    def __init__(self, inbox: Any, script: list[str] | None = None, *, slow_s: float = 1.0) -> None:
+        self.inbox = inbox
+        self.script = list(script or [])
+        self.slow_s = slow_s
+        self.outcomes: Counter[str] = Counter()
+        self.deliveries: Counter[str] = Counter()  # notification id -> verified requests
+        self.inflight: Counter[str] = Counter()
+        self.inflight_overlaps = 0
+        self.lock = threading.Lock()
+        self.app = Starlette(routes=[Route("/notify", self.notify, methods=["POST"])])
+
+    async def notify(self, request: Request) -> Response:
+        body = await request.body()
+        with self.lock:
+            step = self.script.pop(0) if self.script else "ok"
+        self.outcomes[step] += 1
+        event_id = _event_id(body)
+        self.inflight[event_id] += 1
+        if self.inflight[event_id] > 1:
+            self.inflight_overlaps += 1
+        try:
+            return await self._answer(step, request, body, event_id)
+        finally:
+            self.inflight[event_id] -= 1
+
+    async def _answer(self, step: str, request: Request, body: bytes, event_id: str) -> Response:
+        if step == "fail":
+            return Response("boom", 500)
+        if step == "slow":
+            await asyncio.sleep(self.slow_s)
+        if step == "garbage":
+            return Response(b"\x1b]0;owned\x07 not json", 200)
+        if step == "redirect":
+            return Response(status_code=302, headers={"Location": "https://elsewhere.example/notify"})
+        if step == "huge":
+            return Response(b"x" * (200 * 1024), 200)
+        if step == "nack":
+            return JSONResponse({"result": {"resultStatus": "F", "resultCode": "BUSY\nnext line"}})
+        status, answer, what = self.inbox.receive(request.headers, body)
+        self.outcomes[what] += 1
+        if what != "refused":
+            self.deliveries[event_id] += 1
+        return JSONResponse(answer, status)
+
+
+def _event_id(body: bytes) -> str:
+    import json
+
+    try:
+        return str(json.loads(body).get("notificationId", "?"))
+    except ValueError:
+        return "?"
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "the condition") -> None:
+    """Poll ``condition`` until it holds (a test's bound, not a timed assertion)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout_s} s")
+        time.sleep(0.01)
+
+
+class MemoryOutbox:
+    """The outbox contract in memory (thread-safe), for the worker's unit tests: events are added by hand."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.events: dict[str, Notification] = {}
+        self.lock = threading.Lock()
+        self.sequences: Counter[str] = Counter()
+
+    def add(self, merchant_id: str = "shop-1", trade_no: str = "T1", payload: str | None = None) -> Notification:
+        with self.lock:
+            self.sequences[trade_no] += 1
+            event_id = f"evt_{uuid.uuid4().hex[:24]}"
+            body = payload or (
+                f'{{"notifyType":"notifyPayment","notificationId":"{event_id}","sequence":'
+                f'{self.sequences[trade_no]},"tradeNo":"{trade_no}","merchantId":"{merchant_id}",'
+                f'"paymentId":"pay_{event_id[4:]}","status":"succeeded"}}'
+            )
+            now = self.clock()
+            event = Notification(
+                event_id,
+                NotificationKind.PAYMENT,
+                merchant_id,
+                trade_no,
+                f"pay_{event_id[4:]}",
+                self.sequences[trade_no],
+                body,
+                NotificationStatus.PENDING,
+                0,
+                now,
+                now,
+                now,
+            )
+            self.events[event_id] = event
+        return event
+
+    def lease_notifications(self, worker: str, *, limit: int, lease_s: float) -> list[Notification]:
+        with self.lock:
+            now = self.clock()
+            due = [
+                e
+                for e in sorted(self.events.values(), key=lambda e: (e.next_attempt_at, e.created_at))
+                if e.status is NotificationStatus.PENDING
+                and e.next_attempt_at <= now
+                and (e.lease_until is None or e.lease_until <= now)
+            ][:limit]
+            leased = []
+            for event in due:
+                taken = replace(event, lease_until=now + lease_s, leased_by=worker, updated_at=now)
+                self.events[event.event_id] = taken
+                leased.append(taken)
+            return leased
+
+    def notification_delivered(self, event_id: str, lease_until: float) -> Notification:
+        with self.lock:
+            event = self.events[event_id]
+            if event.status is not NotificationStatus.DELIVERED:
+                now = self.clock()
+                event = replace(
+                    event,
+                    status=NotificationStatus.DELIVERED,
+                    attempts=event.attempts + 1,
+                    delivered_at=now,
+                    updated_at=now,
+                    lease_until=None,
+                    leased_by=None,
+                )
+                self.events[event_id] = event
+            return event
+
+    def notification_failed(
+        self, event_id: str, lease_until: float, *, error: str, next_attempt_at: float | None
+    ) -> Notification | None:
+        with self.lock:
+            event = self.events[event_id]
+            if event.status is not NotificationStatus.PENDING or event.lease_until != lease_until:
+                return None
+            event = replace(
+                event,
+                status=NotificationStatus.DEAD if next_attempt_at is None else NotificationStatus.PENDING,
+                attempts=event.attempts + 1,
+                last_error=error,
+                next_attempt_at=event.next_attempt_at if next_attempt_at is None else next_attempt_at,
+                lease_until=None,
+                leased_by=None,
+                updated_at=self.clock(),
+            )
+            self.events[event_id] = event
+            return event
+
+    def retry_notification(self, event_id: str) -> Notification:
+        with self.lock:
+            event = self.events[event_id]
+            if event.status is NotificationStatus.DELIVERED:
+                raise IllegalTransition(f"notification {event_id}", "delivered", "pending")
+            event = replace(event, status=NotificationStatus.PENDING, next_attempt_at=self.clock())
+            self.events[event_id] = event
+            return event
+
+    def get_notification(self, event_id: str) -> Notification | None:
+        return self.events.get(event_id)
+
+    def notifications(
+        self, *, status: NotificationStatus | None = None, trade_no: str | None = None, limit: int = 100
+    ) -> list[Notification]:
+        with self.lock:
+            found = [
+                e
+                for e in sorted(self.events.values(), key=lambda e: e.created_at, reverse=True)
+                if (status is None or e.status is status) and (trade_no is None or e.trade_no == trade_no)
+            ]
+        return found[:limit]
+
+    def notification_counts(self) -> dict[NotificationStatus, int]:
+        with self.lock:
+            counts = Counter(e.status for e in self.events.values())
+        return {status: counts[status] for status in NotificationStatus}
