@@ -54,6 +54,8 @@ class Receiver:
         self.deliveries: Counter[str] = Counter()  # notification id -> verified requests
         self.inflight: Counter[str] = Counter()
         self.inflight_overlaps = 0
+        self.bodies: dict[str, set[bytes]] = {}  # notification id -> the distinct bodies it came with
+        self.delay_s = 0.0  # every request waits this long first: overlapping deliveries get the time to overlap
         self.lock = threading.Lock()
         self.app = Starlette(routes=[Route("/notify", self.notify, methods=["POST"])])
 
@@ -67,6 +69,8 @@ class Receiver:
         if self.inflight[event_id] > 1:
             self.inflight_overlaps += 1
         try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             return await self._answer(step, request, body, event_id)
         finally:
             self.inflight[event_id] -= 1
@@ -88,6 +92,7 @@ class Receiver:
         self.outcomes[what] += 1
         if what != "refused":
             self.deliveries[event_id] += 1
+            self.bodies.setdefault(event_id, set()).add(body)
         return JSONResponse(answer, status)
 
 

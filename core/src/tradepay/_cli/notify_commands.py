@@ -85,7 +85,7 @@ def _deliver(state: _State, follow: bool) -> None:
     worker = NotifyWorker(host.ledger, key, config.notifications)
     if not follow:
         made = asyncio.run(worker.run_once())
-        echo_text(f"{made} deliveries made")
+        echo_text(f"deliveries made: {made}")
         return
 
     async def follow_until_stopped() -> None:
