@@ -4,29 +4,58 @@ served by uvicorn on 127.0.0.1, and a small outbox in memory that keeps the ledg
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import sys
 import threading
 import time
 import types
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tradepay._config import NotificationSettings
 from tradepay._ledger.notifications import Notification, NotificationKind, NotificationStatus
 from tradepay._ledger.states import IllegalTransition
+
+sys.path.insert(0, str(Path(__file__).parent))
+if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
+    from tests.server_kit import LiveServer, free_port
+else:
+    from server_kit import LiveServer, free_port
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 _BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
+#: A schedule of milliseconds and timeouts well under a second: a test's whole schedule runs at once.
+_FAST: dict[str, Any] = {
+    "first_retry_s": 0.001,
+    "max_retry_s": 0.004,
+    "connect_timeout_s": 0.5,
+    "write_timeout_s": 0.5,
+    "read_timeout_s": 0.3,
+    "pool_timeout_s": 0.5,
+    "lease_s": 5.0,
+    "idle_s": 0.01,
+}
+
+
+def fast_settings(**changes: Any) -> NotificationSettings:
+    """Notification settings for tests: the schedule in milliseconds, timeouts under a second."""
+    return NotificationSettings(**{**_FAST, **changes})
+
+
+@functools.cache
 def docs_sample() -> types.ModuleType:
     """The merchants' verifier of ``docs/notifications.md`` (the Python block defining ``NotificationInbox``),
     run as a module of its own: the tests use the very code the docs show."""
@@ -94,6 +123,16 @@ class Receiver:
             self.deliveries[event_id] += 1
             self.bodies.setdefault(event_id, set()).add(body)
         return JSONResponse(answer, status)
+
+
+@contextmanager
+def serving_merchant(host_public_pem: str) -> Iterator[tuple[Receiver, str]]:
+    """A :class:`Receiver` of merchant ``shop-1`` that trusts the host key ``host_public_pem``, served by
+    uvicorn on 127.0.0.1, and its notification URL."""
+    inbox = docs_sample().NotificationInbox(host_public_pem.encode(), "shop-1", "/notify")
+    receiver = Receiver(inbox)
+    with LiveServer(receiver.app, free_port()) as server:  # type: ignore[arg-type]
+        yield receiver, f"{server.url}/notify"
 
 
 def _event_id(body: bytes) -> str:

@@ -26,41 +26,29 @@ from tradepay.server.notify_worker import NotifyWorker, worker_name
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode: the kits by their plain names
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
-    from tests.notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample
-    from tests.server_kit import LiveServer, free_port, rsa_key
+    from tests.notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample, fast_settings, serving_merchant
+    from tests.server_kit import free_port, rsa_key
 else:
-    from notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample
-    from server_kit import LiveServer, free_port, rsa_key
+    from notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample, fast_settings, serving_merchant
+    from server_kit import free_port, rsa_key
 
-FAST = NotificationSettings(
-    first_retry_s=0.001,
-    max_retry_s=0.004,
-    attempts=6,
-    connect_timeout_s=0.5,
-    write_timeout_s=0.5,
-    read_timeout_s=0.3,
-    pool_timeout_s=0.5,
-    lease_s=5.0,
-    idle_s=0.01,
-)
+FAST = fast_settings(attempts=6)
 SAMPLE = docs_sample()
 
 
 class Endpoint:
     """A receiver served on 127.0.0.1, its URL and a merchant registered at it."""
 
-    def __init__(self, receiver: Receiver, server: LiveServer) -> None:
+    def __init__(self, receiver: Receiver, url: str) -> None:
         self.receiver = receiver
-        self.url = f"{server.url}/notify"
+        self.url = url
         self.merchant = Merchant("shop-1", public_pem(rsa_key("shop-1")), 0.0, self.url)
 
 
 @pytest.fixture
 def endpoint() -> Iterator[Endpoint]:
-    inbox = SAMPLE.NotificationInbox(public_pem(rsa_key("host")).encode(), "shop-1", "/notify")
-    receiver = Receiver(inbox, slow_s=1.0)
-    with LiveServer(receiver.app, free_port()) as server:  # type: ignore[arg-type]
-        yield Endpoint(receiver, server)
+    with serving_merchant(public_pem(rsa_key("host"))) as (receiver, url):
+        yield Endpoint(receiver, url)
 
 
 def deliver_one(merchant: Merchant | None, settings: NotificationSettings = FAST) -> tuple[DeliveryOutcome, Any]:
