@@ -9,6 +9,7 @@ import random
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -270,20 +271,20 @@ def test_an_event_is_dead_after_the_last_attempt_and_an_operator_retry_gives_it_
     assert delivered.status is NotificationStatus.DELIVERED
 
 
+async def follow_until_delivered(deliverer: NotifyWorker, outbox: MemoryOutbox) -> None:
+    """Run ``deliverer`` as ``tradepay notify --follow`` does until nothing is pending, then stop it."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(deliverer.run(stop))
+    while outbox.notifications(status=NotificationStatus.PENDING):
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+
+
 def test_the_worker_stops_when_told(endpoint: Endpoint) -> None:
     outbox = MemoryOutbox()
-    deliverer = worker(outbox, endpoint)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(deliverer.run(stop))
-        outbox.add()
-        while outbox.notifications(status=NotificationStatus.PENDING):
-            await asyncio.sleep(0.01)
-        stop.set()
-        await asyncio.wait_for(task, 10)
-
-    asyncio.run(run())
+    outbox.add()
+    asyncio.run(follow_until_delivered(worker(outbox, endpoint), outbox))
     assert endpoint.receiver.outcomes["new"] == 1
 
 
@@ -323,3 +324,72 @@ def test_the_settings_are_read_from_the_notifications_table() -> None:
     assert (config.notifications.attempts, config.notifications.enabled) == (3, False)
     with pytest.raises(ConfigError, match=r"notifications\.retries: unknown key"):
         Config.from_mapping({"chain": {"providers": ["card"]}, "notifications": {"retries": 3}})
+
+
+# --- logging -----------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def broken_logging() -> Iterator[list[str]]:
+    """Logging that raises at every event (a full disk), and the events it was asked to log."""
+    import structlog
+
+    logged: list[str] = []
+
+    def broken(logger: Any, method: str, event: Any) -> Any:
+        logged.append(event["event"])
+        raise OSError(28, "No space left on device")
+
+    saved = structlog.get_config()
+    structlog.configure(processors=[broken], cache_logger_on_first_use=False)
+    try:
+        yield logged
+    finally:
+        structlog.configure(**saved)
+
+
+def test_a_log_that_breaks_at_every_event_changes_no_delivery(endpoint: Endpoint) -> None:
+    outbox = MemoryOutbox()
+    events = [outbox.add() for _ in range(3)]
+    endpoint.receiver.script = ["fail", "nack"]
+    with broken_logging() as logged:
+        asyncio.run(follow_until_delivered(worker(outbox, endpoint), outbox))
+    assert {"notify.worker_started", "notify.failed", "notify.delivered", "notify.worker_stopped"} <= set(logged)
+    assert endpoint.receiver.inbox.seen == {e.event_id for e in events}
+    assert sum(e.attempts for e in outbox.events.values()) == 3 + 2
+
+
+class BlinkingOutbox(MemoryOutbox):
+    """An outbox whose first lease and first acknowledgement fail, as a database that blinks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = {"lease": 1, "delivered": 1}
+
+    def _blink(self, what: str) -> None:
+        if self.failures[what]:
+            self.failures[what] -= 1
+            raise OSError(5, "Input/output error")
+
+    def lease_notifications(self, worker: str, *, limit: int, lease_s: float) -> list[Any]:
+        self._blink("lease")
+        return super().lease_notifications(worker, limit=limit, lease_s=lease_s)
+
+    def notification_delivered(self, event_id: str, lease_until: float) -> Any:
+        self._blink("delivered")
+        return super().notification_delivered(event_id, lease_until)
+
+
+def test_a_ledger_that_fails_is_logged_and_the_event_delivered_again_once_its_lease_runs_out(
+    endpoint: Endpoint,
+) -> None:
+    outbox = BlinkingOutbox()
+    event = outbox.add()
+    quick = fast_settings(
+        connect_timeout_s=0.2, write_timeout_s=0.2, read_timeout_s=0.2, pool_timeout_s=0.2, lease_s=1.6
+    )
+    with broken_logging() as logged:
+        asyncio.run(follow_until_delivered(worker(outbox, endpoint, quick), outbox))
+    assert {"notify.worker_failed", "notify.record_failed"} <= set(logged)
+    assert endpoint.receiver.deliveries[event.event_id] == 2  # the unrecorded acknowledgement: posted again
+    assert endpoint.receiver.outcomes["duplicate"] == 1
