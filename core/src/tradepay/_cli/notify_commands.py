@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .._ledger.notifications import NotificationStatus
 from .render import echo_json, echo_text, format_table, format_time, json_time
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def _show(event: Notification) -> str:
     ]
     if event.delivered_at is not None:
         lines.append(f"  delivered {format_time(event.delivered_at)}")
-    elif event.status.value == "pending":
+    elif event.status is NotificationStatus.PENDING:
         lines.append(f"  next attempt {format_time(event.next_attempt_at)}")
     if event.last_error:
         lines.append(f"  last error: {event.last_error}")
@@ -118,7 +119,7 @@ def register(cli: click.Group) -> None:
         _deliver(ctx.obj, follow)
 
     @notify.command("list")
-    @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), help="Only this status.")
+    @click.option("--status", type=click.Choice([s.value for s in NotificationStatus]), help="Only this status.")
     @click.option("--dead", is_flag=True, help="Only the dead ones (--status dead).")
     @click.option("--trade-no", "trade_no", help="Only the notifications of this order.")
     @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
@@ -128,8 +129,6 @@ def register(cli: click.Group) -> None:
         state: _State, status: str | None, dead: bool, trade_no: str | None, limit: int, as_json: bool
     ) -> None:
         """List notifications, newest first (times in UTC)."""
-        from .._ledger.notifications import NotificationStatus
-
         if dead and status not in (None, "dead"):
             raise click.UsageError(f"--dead and --status {status} contradict each other")
         wanted = NotificationStatus.DEAD if dead else (NotificationStatus(status) if status else None)
