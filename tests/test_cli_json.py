@@ -25,11 +25,13 @@ import pytest
 import stevedore._cache
 import structlog
 from click.testing import CliRunner
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 import tradepay._logging
 from tradepay import Config, Host
 from tradepay._cli.main import cli
 from tradepay._discovery import installed_providers
+from tradepay.server import public_pem
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*")
@@ -58,6 +60,7 @@ SETUP = [
     ["wallet", "topup", "alice", "USD", "5000"],
     ["wallet", "fault", "set", "carol", "latency", "--seconds", "0.01"],
     ["agreement", "sign", "dave", "m-coffee", "--currency", "USD", "--per-payment-limit", "500", "--expires-in", "60"],
+    ["merchants", "add", "m-coffee", "--public-key", "m-coffee.pub.pem", "--notify-url", "https://shop.example/n"],
 ]
 #: A sample run of every command with --json, in the order they run.
 SAMPLES = {
@@ -81,6 +84,9 @@ SAMPLES = {
     "tradepay card list": ["card", "list", "bob", "--json"],
     "tradepay agreement list": ["agreement", "list", "--json"],
     "tradepay merchants list": ["merchants", "list", "--json"],
+    "tradepay notify list": ["notify", "list", "--json"],
+    "tradepay notify show": ["notify", "show", "T-json", "--json"],
+    "tradepay notify retry": ["notify", "retry", "T-json", "--json"],
 }  # fmt: skip
 
 
@@ -165,6 +171,8 @@ def workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TRADEPAY_CONFIG", raising=False)
     (tmp_path / "tradepay.toml").write_text(CONFIG, encoding="utf-8")
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "m-coffee.pub.pem").write_text(public_pem(key), encoding="ascii")  # the merchant, notified
     yield tmp_path
     structlog.configure(**saved)
 

@@ -65,9 +65,13 @@ def _outbox(state: _State) -> Any:
 
 
 def _found(ledger: Any, event_id: str) -> Notification:
+    """The notification ``event_id``, or the latest of the order whose trade number it is."""
     event: Notification | None = ledger.get_notification(event_id)
     if event is None:
-        raise click.BadParameter(f"no notification {event_id!r}", param_hint="'ID'")
+        latest: list[Notification] = ledger.notifications(trade_no=event_id, limit=1)
+        if not latest:
+            raise click.BadParameter(f"no notification, nor order with a notification, {event_id!r}", param_hint="'ID'")
+        event = latest[0]
     return event
 
 
@@ -160,7 +164,8 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def show_notification(state: _State, event_id: str, as_json: bool) -> None:
-        """Show notification ID: its order, state, attempts, last error and payload."""
+        """Show notification ID: its order, state, attempts, last error and payload. ID is a notification id,
+        or a trade number (its order's latest notification)."""
         event = _found(_outbox(state), event_id)
         if as_json:
             echo_json(notification_to_dict(event))
@@ -172,15 +177,18 @@ def register(cli: click.Group) -> None:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def retry_notification(state: _State, event_id: str, as_json: bool) -> None:
-        """Make notification ID (dead, or pending) due now: the next delivery worker delivers it."""
+        """Make notification ID (dead, or pending) due now: the next delivery worker delivers it. ID is a
+        notification id, or a trade number (its order's latest notification)."""
         from .._ledger.states import IllegalTransition
 
         ledger = _outbox(state)
-        _found(ledger, event_id)
+        found = _found(ledger, event_id)
         try:
-            event: Notification = ledger.retry_notification(event_id)
+            event: Notification = ledger.retry_notification(found.event_id)
         except IllegalTransition:
-            raise click.ClickException(f"notification {event_id} was delivered already: nothing to retry") from None
+            raise click.ClickException(
+                f"notification {found.event_id} was delivered already: nothing to retry"
+            ) from None
         if as_json:
             echo_json(notification_to_dict(event))
             return
