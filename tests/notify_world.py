@@ -4,6 +4,8 @@ provider, merchant ``shop-1`` notified at a real receiver, and what the ledger s
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,19 +39,24 @@ def paying_host(tmp_path: Path, ledger: Any, notify_url: str) -> Host:
     return host
 
 
-def make_traffic(host: Host, count: int, *, tag: str = "o") -> None:
-    """``count`` orders of ``shop-1``: each paid (again after a decline), every other one partly refunded."""
+def make_traffic(host: Host, count: int, *, until: threading.Event | None = None, pause_s: float = 0.0) -> int:
+    """Orders of ``shop-1``, ``count`` of them or (``until``) as many as come before the event is set, one
+    every ``pause_s``: each paid (again after a decline), every other one partly refunded twice. How many."""
+    made = 0
     with PaymentService(host) as payments:
         refunds = RefundService(host)
-        for i in range(count):
+        while made < count if until is None else not until.is_set():
             order = host.ledger.create_order(PaymentAmount("USD", "1000"), merchant_id="shop-1", payer_id="alice")
             request = PaymentRequest(PaymentType.ORDER_ID, order.trade_no)
             result = payments.pay_blocking(request, sample_context("alice"))
             if result.result_code is not ResultCode.SUCCESS:
                 result = payments.pay_blocking(request, sample_context("alice"))
-            if result.result_code is ResultCode.SUCCESS and i % 2 == 0:
-                refunds.refund(order.trade_no, "300", f"{tag}-{i}-a")
-                refunds.refund(order.trade_no, "200", f"{tag}-{i}-b")
+            if result.result_code is ResultCode.SUCCESS and made % 2 == 0:
+                refunds.refund(order.trade_no, "300", f"{order.trade_no}-a")
+                refunds.refund(order.trade_no, "200", f"{order.trade_no}-b")
+            made += 1
+            time.sleep(pause_s)
+    return made
 
 
 def final_states(ledger: Any) -> dict[str, str]:
