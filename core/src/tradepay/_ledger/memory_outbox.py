@@ -57,9 +57,9 @@ class MemoryOutbox:
         if merchant is None or merchant.notify_url is None:
             return None
         event_id, sequence, now = new_event_id(), self._sequences.get(trade_no, 0) + 1, self._clock()
-        payload = build(event_id, sequence)
+        payload, pending = build(event_id, sequence), NotificationStatus.PENDING
         return Notification(
-            event_id, kind, merchant_id, trade_no, subject_id, sequence, payload, NotificationStatus.PENDING, 0, now, now, now
+            event_id, kind, merchant_id, trade_no, subject_id, sequence, payload, pending, 0, now, now, now
         )
 
     def _store_event(self, event: Notification | None) -> None:

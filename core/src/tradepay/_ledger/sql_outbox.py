@@ -2,11 +2,12 @@
 the transaction that ends its payment or refund, and the :class:`~tradepay._ledger.notifications.Outbox`
 methods delivery workers use.
 
-A lease is one statement on PostgreSQL: ``UPDATE ... WHERE event_id IN (SELECT ... FOR UPDATE SKIP LOCKED)``,
-so concurrent workers take different events without waiting for each other; on SQLite the same statement
+A lease is one statement on PostgreSQL: ``WITH due AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED) UPDATE
+... WHERE event_id IN (SELECT event_id FROM due)``, so concurrent workers take different events without waiting
+for each other; on SQLite the same statement
 runs in one ``BEGIN IMMEDIATE`` transaction, which holds the whole file. Every other change reads the event's
-row (locked on PostgreSQL) in its transaction, checks the transition (:func:`~tradepay._ledger.states.check_notification`)
-and updates the row only in the state it read.
+row (locked on PostgreSQL) in its transaction, checks the transition
+(:func:`~tradepay._ledger.states.check_notification`) and updates the row only in the state it read.
 """
 
 from __future__ import annotations
@@ -69,10 +70,11 @@ class SQLOutbox:
         build: Callable[[str, int], str],
     ) -> None:
         event_id, sequence, now = new_event_id(), self._next_sequence(db, trade_no), self._clock()
+        payload = build(event_id, sequence)
         db.execute(
             f"INSERT INTO notifications ({NOTIFICATION_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, NULL, NULL, NULL)",
-            (event_id, kind.value, merchant_id, trade_no, subject_id, sequence, build(event_id, sequence), now, now, now),
+            (event_id, kind.value, merchant_id, trade_no, subject_id, sequence, payload, now, now, now),
         )
 
     def _payment_event(self, db: Connection, payment: Payment) -> None:
@@ -116,12 +118,15 @@ class SQLOutbox:
         skip_locked = " FOR UPDATE SKIP LOCKED" if self.database.kind == "postgresql" else ""
         with self.database.write() as db:
             now = self._clock()
+            # The chosen events are materialised once: as a plain ``IN (subquery)``, PostgreSQL may run the
+            # subquery again for each row, skip the rows this very statement just updated, and lease more than
+            # ``limit`` (seen: 3 of limit 2).
             rows = db.execute(
-                "UPDATE notifications SET lease_until = ?, leased_by = ?, updated_at = ?"
-                f" WHERE {_DUE} AND event_id IN (SELECT event_id FROM notifications WHERE {_DUE}"
+                f"WITH due AS MATERIALIZED (SELECT event_id FROM notifications WHERE {_DUE}"
                 f" ORDER BY created_at, sequence, event_id LIMIT ?{skip_locked})"
-                f" RETURNING {NOTIFICATION_COLUMNS}",
-                (now + lease_s, worker, now, now, now, now, now, limit),
+                " UPDATE notifications SET lease_until = ?, leased_by = ?, updated_at = ?"
+                f" WHERE event_id IN (SELECT event_id FROM due) RETURNING {NOTIFICATION_COLUMNS}",
+                (now, now, limit, now + lease_s, worker, now),
             ).fetchall()
         # RETURNING gives the rows in no promised order: oldest first, as the query chose them.
         return sorted(map(notification_from_row, rows), key=lambda n: (n.created_at, n.sequence, n.event_id))
@@ -197,7 +202,9 @@ class SQLOutbox:
     def get_notification(self, event_id: str) -> Notification | None:
         check_event_id(event_id)
         with self.database.read() as db:
-            row = db.execute(f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE event_id = ?", (event_id,)).fetchone()
+            row = db.execute(
+                f"SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE event_id = ?", (event_id,)
+            ).fetchone()
         return None if row is None else notification_from_row(row)
 
     def notifications(
