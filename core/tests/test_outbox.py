@@ -32,7 +32,7 @@ from tradepay import (
     RefundStatus,
     ResultCode,
 )
-from tradepay._ledger import memory_outbox
+from tradepay._ledger import notifications
 from tradepay._ledger.merchants import merchant_book
 from tradepay._ledger.notifications import MAX_ERROR, error_line, iso_utc
 from tradepay._ledger.sql import PostgresLedger, SQLiteLedger, SQLLedger
@@ -338,8 +338,8 @@ def test_the_memory_ledger_changes_nothing_when_the_event_cannot_be_made(monkeyp
     def broken(*args: object) -> str:
         raise RuntimeError("no payload")
 
-    monkeypatch.setattr(memory_outbox, "payment_payload", broken)
-    monkeypatch.setattr(memory_outbox, "refund_payload", broken)
+    monkeypatch.setattr(notifications, "payment_payload", broken)
+    monkeypatch.setattr(notifications, "refund_payload", broken)
     with pytest.raises(RuntimeError):
         ledger.finish_payment(payment.payment_id, PaymentStatus.SUCCEEDED, OK)
     with pytest.raises(RuntimeError):
@@ -401,11 +401,18 @@ def test_an_expired_lease_is_taken_over_and_the_stale_failure_changes_nothing(le
     assert again.event_id == held.event_id
 
 
-def test_an_acknowledgement_always_counts(ledger: Ledger, clock: Clock) -> None:
+def taken_over(ledger: Ledger, clock: Clock) -> tuple[Notification, Notification]:
+    """The oldest event as leased by ``w1``, and as ``w2`` took it over when that lease ran out."""
     three_events(ledger, clock)
     (held,) = ledger.lease_notifications("w1", limit=1, lease_s=30)
-    clock.now += 31
+    clock.now += 30
     (taken,) = ledger.lease_notifications("w2", limit=1, lease_s=30)
+    assert taken.event_id == held.event_id
+    return held, taken
+
+
+def test_an_acknowledgement_always_counts(ledger: Ledger, clock: Clock) -> None:
+    held, taken = taken_over(ledger, clock)
     assert held.lease_until is not None
     assert taken.lease_until is not None
     delivered = ledger.notification_delivered(held.event_id, held.lease_until)  # its lease ran out: still counts
@@ -464,10 +471,7 @@ def test_a_retry_of_a_held_pending_event_keeps_its_lease(ledger: Ledger, clock: 
 
 
 def test_a_late_acknowledgement_of_a_dead_event_counts(ledger: Ledger, clock: Clock) -> None:
-    three_events(ledger, clock)
-    (held,) = ledger.lease_notifications("w1", limit=1, lease_s=30)
-    clock.now += 30
-    (taken,) = ledger.lease_notifications("w2", limit=1, lease_s=30)
+    held, taken = taken_over(ledger, clock)
     assert held.lease_until is not None
     assert taken.lease_until is not None
     ledger.notification_failed(taken.event_id, taken.lease_until, error="no", next_attempt_at=None)

@@ -16,16 +16,16 @@ from .._spi.errors import InvalidInput
 from .._spi.refunds import Refund
 from .merchants import MerchantBook, merchant_book
 from .notifications import (
+    EventDraft,
     Notification,
-    NotificationKind,
     NotificationStatus,
     check_event_id,
     check_lease_request,
     check_listing_limit,
     check_next_attempt,
     new_event_id,
-    payment_payload,
-    refund_payload,
+    payment_draft,
+    refund_draft,
 )
 from .records import Payment
 from .states import check_notification
@@ -46,20 +46,32 @@ class MemoryOutbox:
 
     # --- writing events, under the ledger's lock ------------------------------------------------------------
 
-    def _event(
-        self, kind: NotificationKind, merchant_id: str, trade_no: str, subject_id: str, build: Callable[[str, int], str]
-    ) -> Notification | None:
-        """The event to store with a state change (caller holds the lock), or ``None`` when the merchant is not
-        notified. Nothing is stored here: the caller stores it with the change (:meth:`_store_event`)."""
+    def _event(self, draft: EventDraft | None) -> Notification | None:
+        """The event of ``draft`` to store with a state change (caller holds the lock), or ``None`` when the
+        merchant is not notified. Nothing is stored here: the caller stores it with the change
+        (:meth:`_store_event`), once nothing can fail any more."""
+        if draft is None:
+            return None
         if self._book is None:  # the book lives as long as the ledger: found once
             self._book = merchant_book(self)
-        merchant = self._book.get_merchant(merchant_id)
+        merchant = self._book.get_merchant(draft.merchant_id)
         if merchant is None or merchant.notify_url is None:
             return None
-        event_id, sequence, now = new_event_id(), self._sequences.get(trade_no, 0) + 1, self._clock()
-        payload, pending = build(event_id, sequence), NotificationStatus.PENDING
+        event_id, sequence, now = new_event_id(), self._sequences.get(draft.trade_no, 0) + 1, self._clock()
+        payload, pending = draft.payload(event_id, sequence), NotificationStatus.PENDING
         return Notification(
-            event_id, kind, merchant_id, trade_no, subject_id, sequence, payload, pending, 0, now, now, now
+            event_id,
+            draft.kind,
+            draft.merchant_id,
+            draft.trade_no,
+            draft.subject_id,
+            sequence,
+            payload,
+            pending,
+            0,
+            now,
+            now,
+            now,
         )
 
     def _store_event(self, event: Notification | None) -> None:
@@ -68,24 +80,10 @@ class MemoryOutbox:
             self._sequences[event.trade_no] = event.sequence
 
     def _payment_event(self, payment: Payment) -> Notification | None:
-        if payment.order is None:
-            return None
-        return self._event(
-            NotificationKind.PAYMENT,
-            payment.order.merchant_id,
-            payment.trade_no,
-            payment.payment_id,
-            lambda event_id, sequence: payment_payload(event_id, sequence, payment),
-        )
+        return self._event(payment_draft(payment))
 
     def _refund_event(self, refund: Refund) -> Notification | None:
-        return self._event(
-            NotificationKind.REFUND,
-            refund.merchant_id,
-            refund.trade_no,
-            refund.refund_id,
-            lambda event_id, sequence: refund_payload(event_id, sequence, refund),
-        )
+        return self._event(refund_draft(refund))
 
     # --- the Outbox -----------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import enum
 import json
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,6 +42,7 @@ from .records import Payment, PaymentStatus
 
 __all__ = [
     "FINAL_REFUND",
+    "EventDraft",
     "MAX_ERROR",
     "MAX_LEASE_LIMIT",
     "NOTIFICATION_COLUMNS",
@@ -56,7 +58,9 @@ __all__ = [
     "iso_utc",
     "new_event_id",
     "notification_from_row",
+    "payment_draft",
     "payment_payload",
+    "refund_draft",
     "refund_payload",
     "refund_result_fields",
 ]
@@ -249,6 +253,43 @@ def refund_payload(event_id: str, sequence: int, refund: Refund) -> str:
 
 
 _FINAL_PAYMENT = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED})
+
+
+@dataclass(frozen=True, slots=True)
+class EventDraft:
+    """An event about to be written by a ledger: all but what the ledger gives it (its id and sequence, from
+    which ``payload`` builds the body)."""
+
+    kind: NotificationKind
+    merchant_id: str
+    trade_no: str
+    subject_id: str
+    payload: Callable[[str, int], str]
+
+
+def payment_draft(payment: Payment) -> EventDraft | None:
+    """The ``notifyPayment`` draft of a payment that just ended (``None`` for one with no order snapshot: it
+    names no merchant)."""
+    if payment.order is None:
+        return None
+    return EventDraft(
+        NotificationKind.PAYMENT,
+        payment.order.merchant_id,
+        payment.trade_no,
+        payment.payment_id,
+        lambda event_id, sequence: payment_payload(event_id, sequence, payment),
+    )
+
+
+def refund_draft(refund: Refund) -> EventDraft:
+    """The ``notifyRefund`` draft of a refund that just succeeded or failed."""
+    return EventDraft(
+        NotificationKind.REFUND,
+        refund.merchant_id,
+        refund.trade_no,
+        refund.refund_id,
+        lambda event_id, sequence: refund_payload(event_id, sequence, refund),
+    )
 
 
 def notification_from_row(row: tuple[Any, ...]) -> Notification:

@@ -20,8 +20,8 @@ from .._spi.refunds import Refund
 from .databases import Connection, Database, listing_where
 from .notifications import (
     NOTIFICATION_COLUMNS,
+    EventDraft,
     Notification,
-    NotificationKind,
     NotificationStatus,
     check_event_id,
     check_lease_request,
@@ -29,8 +29,8 @@ from .notifications import (
     check_next_attempt,
     new_event_id,
     notification_from_row,
-    payment_payload,
-    refund_payload,
+    payment_draft,
+    refund_draft,
 )
 from .records import Payment
 from .states import IllegalTransition, check_notification
@@ -60,21 +60,19 @@ class SQLOutbox:
         ).fetchone()
         return int(last) + 1
 
-    def _insert_event(
-        self,
-        db: Connection,
-        kind: NotificationKind,
-        merchant_id: str,
-        trade_no: str,
-        subject_id: str,
-        build: Callable[[str, int], str],
-    ) -> None:
-        event_id, sequence, now = new_event_id(), self._next_sequence(db, trade_no), self._clock()
-        payload = build(event_id, sequence)
+    def _insert_event(self, db: Connection, draft: EventDraft | None, *, lock_payment: str | None = None) -> None:
+        """Write ``draft``'s event in the transaction ``db`` when its merchant is notified, after locking the
+        payment row ``lock_payment`` (PostgreSQL) if one is named."""
+        if draft is None or self._notify_url(db, draft.merchant_id) is None:
+            return
+        if lock_payment is not None:
+            db.execute(f"SELECT payment_id FROM payments WHERE payment_id = ?{self._for_update}", (lock_payment,))
+        event_id, sequence, now = new_event_id(), self._next_sequence(db, draft.trade_no), self._clock()
+        names = (event_id, draft.kind.value, draft.merchant_id, draft.trade_no, draft.subject_id)
         db.execute(
             f"INSERT INTO notifications ({NOTIFICATION_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, NULL, NULL, NULL)",
-            (event_id, kind.value, merchant_id, trade_no, subject_id, sequence, payload, now, now, now),
+            (*names, sequence, draft.payload(event_id, sequence), now, now, now),
         )
 
     def _payment_event(self, db: Connection, payment: Payment) -> None:
@@ -82,34 +80,15 @@ class SQLOutbox:
 
         The caller's transaction holds the payment's row (locked first on PostgreSQL): of one order's events,
         the payment's are written one at a time, so ``MAX(sequence) + 1`` is the next."""
-        if payment.order is None or self._notify_url(db, payment.order.merchant_id) is None:
-            return
-        self._insert_event(
-            db,
-            NotificationKind.PAYMENT,
-            payment.order.merchant_id,
-            payment.trade_no,
-            payment.payment_id,
-            lambda event_id, sequence: payment_payload(event_id, sequence, payment),
-        )
+        self._insert_event(db, payment_draft(payment))
 
     def _refund_event(self, db: Connection, refund: Refund) -> None:
         """Write the ``notifyRefund`` event of ``refund``, just ended, when its merchant is notified."""
-        if self._notify_url(db, refund.merchant_id) is None:
-            return
         # Two refunds of one order may end at once on PostgreSQL, each holding only its own refund's row: both
         # would read the same MAX(sequence) and the second insert would break UNIQUE (trade_no, sequence),
         # failing a refund whose money moved. Locking the order's payment row first makes them take turns,
         # and each reads the sequence after the other's commit (READ COMMITTED reads anew per statement).
-        db.execute(f"SELECT payment_id FROM payments WHERE payment_id = ?{self._for_update}", (refund.payment_id,))
-        self._insert_event(
-            db,
-            NotificationKind.REFUND,
-            refund.merchant_id,
-            refund.trade_no,
-            refund.refund_id,
-            lambda event_id, sequence: refund_payload(event_id, sequence, refund),
-        )
+        self._insert_event(db, refund_draft(refund), lock_payment=refund.payment_id)
 
     # --- the Outbox ----------------------------------------------------------------------------------------
 
