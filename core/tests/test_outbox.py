@@ -504,6 +504,7 @@ BAD_LEASES = [
     ({"worker": "w1", "limit": 1, "lease_s": float("nan")}, "lease_s"),
     ({"worker": "w1", "limit": 1, "lease_s": float("inf")}, "lease_s"),
     ({"worker": "w1", "limit": 1, "lease_s": "30"}, "lease_s"),
+    ({"worker": "w1", "limit": 1, "lease_s": 86_401}, "lease_s"),
 ]
 
 

@@ -46,16 +46,17 @@ class MemoryOutbox:
 
     # --- writing events, under the ledger's lock ------------------------------------------------------------
 
+    def _notified(self, merchant_id: str) -> bool:
+        if self._book is None:  # the book lives as long as the ledger: found once
+            self._book = merchant_book(self)
+        merchant = self._book.get_merchant(merchant_id)
+        return merchant is not None and merchant.notify_url is not None
+
     def _event(self, draft: EventDraft | None) -> Notification | None:
         """The event of ``draft`` to store with a state change (caller holds the lock), or ``None`` when the
         merchant is not notified. Nothing is stored here: the caller stores it with the change
         (:meth:`_store_event`), once nothing can fail any more."""
-        if draft is None:
-            return None
-        if self._book is None:  # the book lives as long as the ledger: found once
-            self._book = merchant_book(self)
-        merchant = self._book.get_merchant(draft.merchant_id)
-        if merchant is None or merchant.notify_url is None:
+        if draft is None or not self._notified(draft.merchant_id):
             return None
         event_id, sequence, now = new_event_id(), self._sequences.get(draft.trade_no, 0) + 1, self._clock()
         payload, pending = draft.payload(event_id, sequence), NotificationStatus.PENDING
@@ -80,6 +81,8 @@ class MemoryOutbox:
             self._sequences[event.trade_no] = event.sequence
 
     def _payment_event(self, payment: Payment) -> Notification | None:
+        if payment.order is None or not self._notified(payment.order.merchant_id):
+            return None  # the common case, decided before any draft is made: a payment's path stays short
         return self._event(payment_draft(payment))
 
     def _refund_event(self, refund: Refund) -> Notification | None:

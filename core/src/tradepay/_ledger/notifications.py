@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
+from .._spi.fields import check_count, check_instance, check_member, check_moment
 from .._spi.refunds import Refund, RefundStatus
 from .._spi.text import check_identifier
 from .records import Payment, PaymentStatus
@@ -45,6 +46,7 @@ __all__ = [
     "EventDraft",
     "MAX_ERROR",
     "MAX_LEASE_LIMIT",
+    "MAX_LEASE_S",
     "NOTIFICATION_COLUMNS",
     "Notification",
     "NotificationKind",
@@ -69,12 +71,15 @@ __all__ = [
 MAX_ERROR = 500
 #: The most events one lease takes.
 MAX_LEASE_LIMIT = 1000
+#: The longest lease, in seconds: a delivery holds its event for seconds or minutes, never for days.
+MAX_LEASE_S = 86_400.0
 #: The columns of the ``notifications`` table in the order of :class:`Notification`'s fields.
 NOTIFICATION_COLUMNS = (
     "event_id, kind, merchant_id, trade_no, subject_id, sequence, payload, status, attempts, next_attempt_at,"
     " created_at, updated_at, lease_until, leased_by, last_error, delivered_at"
 )
 _EVENT_ID_HEX = 24
+_REQUIRED_TIMES = frozenset({"next_attempt_at", "created_at", "updated_at"})
 #: The refund states a ``notifyRefund`` tells of (a refund needing reconciliation is not final yet).
 FINAL_REFUND = frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED})
 
@@ -126,6 +131,23 @@ class Notification:
     leased_by: str | None = None
     last_error: str | None = None
     delivered_at: float | None = None
+
+    def __post_init__(self) -> None:
+        check_event_id(self.event_id)
+        object.__setattr__(self, "kind", check_member(self.kind, NotificationKind, "kind"))
+        for name in ("merchant_id", "trade_no", "subject_id"):
+            check_identifier(getattr(self, name), name)
+        check_count(self.sequence, "sequence")
+        check_instance(self.payload, str, "payload")
+        object.__setattr__(self, "status", check_member(self.status, NotificationStatus, "status"))
+        check_count(self.attempts, "attempts", low=0)
+        for name in ("next_attempt_at", "created_at", "updated_at", "lease_until", "delivered_at"):
+            value = getattr(self, name)
+            if value is not None or name in _REQUIRED_TIMES:
+                object.__setattr__(self, name, check_moment(value, name))
+        if self.leased_by is not None:
+            check_identifier(self.leased_by, "leased_by")
+        check_instance(self.last_error, str, "last_error", optional=True)
 
 
 class Outbox(Protocol):
@@ -331,21 +353,17 @@ def check_event_id(event_id: object) -> str:
     return event_id
 
 
-def _finite(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(field, f"must be a finite number of seconds, got {type(value).__name__}")
-    return float(value)
-
-
 def check_lease_request(worker: object, limit: object, lease_s: object) -> tuple[str, int, float]:
     """``(worker, limit, lease_s)`` of a lease if they are usable: ``worker`` an identifier, ``limit`` an
-    integer from 1 to :data:`MAX_LEASE_LIMIT`, ``lease_s`` a finite number of seconds above 0."""
+    integer from 1 to :data:`MAX_LEASE_LIMIT`, ``lease_s`` a finite number of seconds above 0, at most
+    :data:`MAX_LEASE_S`."""
     name = check_identifier(worker, "worker")
     count = check_listing_limit(limit)
-    seconds = _finite(lease_s, "lease_s")
-    if seconds <= 0:
-        raise InvalidInput("lease_s", "must be more than 0 seconds")
-    return name, count, seconds
+    if isinstance(lease_s, bool) or not isinstance(lease_s, int | float) or not math.isfinite(lease_s):
+        raise InvalidInput("lease_s", f"must be a finite number of seconds, got {type(lease_s).__name__}")
+    if not 0 < lease_s <= MAX_LEASE_S:
+        raise InvalidInput("lease_s", f"must be more than 0 and at most {MAX_LEASE_S:.0f} seconds")
+    return name, count, float(lease_s)
 
 
 def check_listing_limit(limit: object) -> int:
@@ -357,11 +375,12 @@ def check_listing_limit(limit: object) -> int:
 
 def check_next_attempt(lease_until: object, error: object, next_attempt_at: object) -> tuple[float, str, float | None]:
     """The arguments of a failed delivery, checked: ``lease_until`` and ``next_attempt_at`` (or ``None``)
-    finite times, ``error`` a string (stored as :func:`error_line` makes it)."""
-    lease = _finite(lease_until, "lease_until")
+    moments (seconds since the epoch, 1970 to 9999), ``error`` a string (stored as :func:`error_line` makes
+    it)."""
+    lease = check_moment(lease_until, "lease_until")
     if not isinstance(error, str):
         raise InvalidInput("error", f"must be a string, got {type(error).__name__}")
-    due = None if next_attempt_at is None else _finite(next_attempt_at, "next_attempt_at")
+    due = None if next_attempt_at is None else check_moment(next_attempt_at, "next_attempt_at")
     return lease, error_line(error), due
 
 
