@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .._spi.errors import InvalidInput
+from .._spi.fields import check_moment
 from .._spi.refunds import Refund
 from .merchants import MerchantBook, merchant_book
 from .notifications import (
@@ -119,7 +120,7 @@ class MemoryOutbox:
             return leased
 
     def notification_delivered(self, event_id: str, lease_until: float) -> Notification:
-        check_next_attempt(lease_until, "", None)
+        check_moment(lease_until, "lease_until")
         with self._lock:
             event = self._found(event_id)
             if event.status is NotificationStatus.DELIVERED:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._spi.errors import InvalidInput
+from .._spi.fields import check_moment
 from .._spi.refunds import Refund
 from .databases import Connection, Database, listing_where
 from .notifications import (
@@ -135,7 +136,7 @@ class SQLOutbox:
 
     def notification_delivered(self, event_id: str, lease_until: float) -> Notification:
         check_event_id(event_id)
-        check_next_attempt(lease_until, "", None)
+        check_moment(lease_until, "lease_until")
         with self.database.write() as db:
             event = self._locked_event(db, event_id)
             if event.status is NotificationStatus.DELIVERED:
