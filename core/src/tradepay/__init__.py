@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
     from ._ledger.migrations import migrate
+    from ._ledger.notifications import Notification, NotificationKind, NotificationStatus
     from ._ledger.refunds import OrderRefundState, order_refund_state
     from ._ledger.sql import PostgresLedger, SQLiteLedger
     from ._logging import configure_logging, get_logger, log_failures, redact_card_data
@@ -145,6 +146,9 @@ _LAZY = {
     "RefundService": "_refunding",
     "OrderRefundState": "_ledger.refunds",
     "order_refund_state": "_ledger.refunds",
+    "Notification": "_ledger.notifications",
+    "NotificationKind": "_ledger.notifications",
+    "NotificationStatus": "_ledger.notifications",
 }
 
 __all__ = [
@@ -187,6 +191,10 @@ __all__ = [
     "RefundResult",
     "RefundStatus",
     "ResultStatus",
+    # notifications to merchants
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
     # a provider's refund keys
     "RefundReason",
     "RefundState",
