@@ -26,13 +26,12 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
-    RefundReason,
     ResultCode,
+    answer_refund,
+    answer_refund_inquiry,
     beyond_capabilities,
     hookimpl,
     refund_fields,
-    refund_key_problem,
-    refund_refused,
     replay_payment,
 )
 
@@ -196,18 +195,9 @@ class CardProvider:
         Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
         sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
         """
-        log = _log.bind(**refund_fields(order, attempt, refund))
-        if problem := refund_key_problem(attempt, refund):
-            log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return refund_refused(RefundReason.INVALID_REQUEST, problem)
-        card = self.store.charged_card(attempt.idempotency_key)
-        if card is not None and card.scenario is Scenario.REFUND_HANGS:
-            log.info("card.refund_hangs", token=card.token)
-            self._sleep(HANG_SECONDS)
-            raise RuntimeError("card network: the refund was never answered; nothing was refunded")
-        answer = self.store.refund(attempt, refund)
-        log.info("card.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
-        return answer
+        return answer_refund(
+            order, attempt, refund, lambda: self._refund(order, attempt, refund), log=_log, provider="card"
+        )
 
     @hookimpl
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
@@ -216,11 +206,7 @@ class CardProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        outcome = self.store.inquire_refund(attempt, refund)
-        _log.info(
-            "card.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
-        )
-        return outcome
+        return answer_refund_inquiry(order, attempt, refund, self.store, log=_log, provider="card")
 
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
@@ -228,6 +214,17 @@ class CardProvider:
         from ._cli import card_group  # the CLI is only built when a command line asks for it
 
         cli.add_command(card_group(self))
+
+    # --- the refund -------------------------------------------------------------------------------------------
+
+    def _refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """The refund of a key that can be recorded; a charge on a ``refund_hangs`` card never answers."""
+        card = self.store.charged_card(attempt.idempotency_key)
+        if card is not None and card.scenario is Scenario.REFUND_HANGS:
+            _log.info("card.refund_hangs", token=card.token, **refund_fields(order, attempt, refund))
+            self._sleep(HANG_SECONDS)
+            raise RuntimeError("card network: the refund was never answered; nothing was refunded")
+        return self.store.refund(attempt, refund)
 
     # --- the charge -------------------------------------------------------------------------------------------
 
