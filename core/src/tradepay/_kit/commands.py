@@ -7,7 +7,7 @@ typed ``PAYER`` and ``--per-payment-limit``. Imports click: loaded only when a c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import click
 
@@ -18,10 +18,10 @@ __all__ = ["usage_errors"]
 
 
 @contextlib.contextmanager
-def usage_errors(hints: Mapping[str, str | tuple[str, ...]]) -> Iterator[None]:
+def usage_errors(hints: Mapping[str, str | Sequence[str]]) -> Iterator[None]:
     """Within the block, the API's :class:`tradepay.InvalidInput` becomes click's one-line usage error (exit
     status 2, ``Invalid value for 'PAYER': ...``, the reason made printable) naming what ``hints`` gives for its
-    field: an argument as its usage line shows it (``PAYER``), an option (``--times``), or a tuple of them; the
+    field: an argument as its usage line shows it (``PAYER``), an option (``--times``), or a sequence of them; the
     field itself when ``hints`` has none. Nothing else is caught."""
     if not isinstance(hints, Mapping):
         raise InvalidInput("hints", f"must be a mapping of field to parameter, got {type(hints).__name__}")
