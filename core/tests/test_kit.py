@@ -50,7 +50,7 @@ from tradepay import (
     usage_errors,
 )
 from tradepay._ledger.databases import split_script, to_pyformat
-from tradepay.testing import postgres_schema, postgres_skip_reason
+from tradepay.testing import closing_all, postgres_schema, postgres_skip_reason, sample_refund
 
 ORDER = Order("T1", PaymentAmount("USD", "500"), "shop-1", "alice")
 ATTEMPT = Attempt("pay-1", 1, "kit", "pay-1-1")
@@ -291,6 +291,25 @@ def test_a_store_it_cannot_use_is_a_config_error_naming_the_key(tmp_path: Path) 
         AttemptTable(payer="payer; DROP TABLE attempts")
 
 
+def test_a_store_without_its_own_transactions_writes_in_plain_ones(tmp_path: Path) -> None:
+    plain = ProviderStore(
+        tmp_path / "plain.sqlite3", schema="tradepay_kit", migrations=(ATTEMPTS_TABLE,), where="providers.kit.database"
+    )
+    try:
+        assert plain.write(lambda tx: type(tx)) is StoreTransaction
+        with pytest.raises(InvalidInput) as refused:
+            ProviderStore(
+                tmp_path / "bad.sqlite3",
+                schema="tradepay_kit",
+                migrations=(ATTEMPTS_TABLE,),
+                where="providers.kit.database",
+                transaction="StoreTransaction",
+            )  # type: ignore[call-overload]
+        assert refused.value.field == "transaction"
+    finally:
+        plain.close()
+
+
 def test_a_closed_store_opens_again(store: ProviderStore[StoreTransaction]) -> None:
     store.close()
     store.close()
@@ -473,3 +492,43 @@ def test_usage_errors_lets_every_other_exception_through() -> None:
     with pytest.raises(InvalidInput) as refused, usage_errors(["PAYER"]):  # type: ignore[arg-type]
         pass
     assert refused.value.field == "hints"
+
+
+# --- the testing kit's helpers for a provider's tests ----------------------------------------------------
+
+
+class Closable:
+    def __init__(self, name: str, closed: list[str]) -> None:
+        self.name, self._closed = name, closed
+
+    def close(self) -> None:
+        self._closed.append(self.name)
+
+
+def test_closing_all_closes_everything_made_even_when_the_block_fails() -> None:
+    closed: list[str] = []
+
+    def fail_after_making_two() -> None:
+        with closing_all(Closable) as make:
+            assert [make(name, closed).name for name in ("a", "b")] == ["a", "b"]
+            assert closed == []  # nothing is closed while the block runs
+            raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError, match="the test failed"):
+        fail_after_making_two()
+    assert closed == ["a", "b"]
+    with pytest.raises(InvalidInput) as refused, closing_all("Closable"):  # type: ignore[arg-type]
+        pass
+    assert refused.value.field == "make"
+
+
+def test_a_sample_refund_is_what_the_host_hands_a_provider() -> None:
+    refund = sample_refund(ATTEMPT, PaymentAmount("USD", "100"), key="r-1", trade_no="T1", merchant_id="shop-1")
+    assert (refund.idempotency_key, refund.request_id, refund.trade_no, refund.merchant_id) == (
+        "r-1",
+        "r-1",
+        "T1",
+        "shop-1",
+    )
+    assert (refund.attempt, refund.payment_id, refund.status) == (ATTEMPT, "pay-1", RefundStatus.PROCESSING)
+    assert sample_refund(ATTEMPT, PaymentAmount("USD", "1"), request_id="req-9").request_id == "req-9"

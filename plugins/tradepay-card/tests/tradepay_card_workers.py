@@ -18,7 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund
+from tradepay.testing import sample_refund
 from tradepay_card import CardProvider
 
 #: The tests' "today": cards expiring before June 2026 have expired.
@@ -112,17 +113,7 @@ def make_attempt(key: str = "pay-1-1") -> Attempt:
 
 def make_refund(attempt: Attempt, amount: str = "300", key: str = "ref-1", currency: str = "USD") -> Refund:
     """A refund of ``amount`` minor units of ``attempt``'s payment (of trade T-1), under refund key ``key``."""
-    return Refund(
-        refund_id=key,
-        trade_no="T-1",
-        payment_id=attempt.payment_id,
-        attempt=attempt,
-        amount=PaymentAmount(currency, amount),
-        request_id=f"req-{key}",
-        merchant_id="m-1",
-        reason=None,
-        status=RefundStatus.PROCESSING,
-    )
+    return sample_refund(attempt, PaymentAmount(currency, amount), key=key, merchant_id="m-1", request_id=f"req-{key}")
 
 
 def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], barrier: Any, results: Any) -> None:

@@ -216,14 +216,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         where: str = "providers.agreement.database",
     ) -> None:
         super().__init__(
-            location,
-            schema=schema,
-            migrations=MIGRATIONS,
-            where=where,
-            transaction=StoreTransaction,
-            attempts=_TABLE,
-            clock=clock,
-            base=base,
+            location, schema=schema, migrations=MIGRATIONS, where=where, attempts=_TABLE, clock=clock, base=base
         )
 
     @property
