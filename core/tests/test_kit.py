@@ -465,16 +465,20 @@ def test_the_refund_hooks_refuse_a_logger_or_provider_name_they_cannot_log_with(
 @pytest.mark.parametrize(
     ("field", "named"),
     [
-        ("payer_id", "Invalid value for 'PAYER'"),
-        ("error", "Invalid value for '--result-code' / '--error-code'"),
-        ("token", "Invalid value for 'token'"),
+        ("payer_id", "Invalid value for 'PAYER'"),  # hinted
+        ("error", "Invalid value for '--result-code' / '--error-code'"),  # hinted, two options
+        ("payer", "Invalid value for 'PAYER'"),  # the command's argument of that name, brackets or not
+        ("times", "Invalid value for '--times'"),  # the command's option of that name
+        ("token", "Invalid value for 'token'"),  # neither: the field as it is
     ],
 )
 def test_bad_input_on_a_command_line_names_the_parameter_as_typed(field: str, named: str) -> None:
     hints = {"payer_id": "PAYER", "error": ("--result-code", "--error-code")}
 
     @click.command()
-    def refused() -> None:
+    @click.argument("payer", required=False)
+    @click.option("--times", type=int)
+    def refused(payer: str | None, times: int | None) -> None:
         with usage_errors(hints):
             raise InvalidInput(field, "is not right\x1b[2J")
 
@@ -487,8 +491,11 @@ def test_bad_input_on_a_command_line_names_the_parameter_as_typed(field: str, na
 
 
 def test_usage_errors_lets_every_other_exception_through() -> None:
-    with pytest.raises(ValueError, match="not input"), usage_errors({}):
+    with pytest.raises(ValueError, match="not input"), usage_errors():
         raise ValueError("not input")
+    with pytest.raises(click.BadParameter, match="is not right") as outside, usage_errors():  # no command runs
+        raise InvalidInput("payer", "is not right")
+    assert outside.value.param_hint == ["payer"]
     with pytest.raises(InvalidInput) as refused, usage_errors(["PAYER"]):  # type: ignore[arg-type]
         pass
     assert refused.value.field == "hints"

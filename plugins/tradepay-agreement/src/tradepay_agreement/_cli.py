@@ -25,16 +25,8 @@ from ._store import Agreement, AgreementError, AgreementNotFound, AgreementStore
 
 __all__ = ["agreement_group"]
 
-# The store names its arguments; the user knows them by their command-line spelling.
-_PARAM_HINTS: Final = {
-    "payer_id": "PAYER",
-    "merchant_id": "MERCHANT",
-    "currency": "--currency",
-    "per_payment_limit": "--per-payment-limit",
-    "cumulative_limit": "--cumulative-limit",
-    "count_limit": "--count-limit",
-    "expires_in": "--expires-in",
-}
+# The store's fields that no parameter is named after (the others name theirs: usage_errors).
+_PARAM_HINTS: Final = {"payer_id": "PAYER", "merchant_id": "MERCHANT"}
 _HEADER = (
     "AGREEMENT",
     "PAYER",

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["card_group"]
 
-# Which command-line parameter each field of an InvalidInput stands for.
-_PARAM_HINTS: Final = {"payer": "PAYER", "card number": "NUMBER", "expiry": "--exp", "cvc": "--cvc", "token": "TOKEN"}
+# The fields of the Python API that no parameter is named after (the others name theirs: usage_errors).
+_PARAM_HINTS: Final = {"card number": "NUMBER"}
 
 
 # Both parameters are UNPROCESSED: click's STRING type would call str() on an already wrapped value, and click

@@ -34,19 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["wallet_group"]
 
-# InvalidInput names a field of the Python API; the command line names its own arguments and options instead.
+# The fields of the Python API that no parameter is named after (the others name theirs: usage_errors).
 _PARAM_HINTS: Final = {
-    "payer": "PAYER",
-    "currency": "CURRENCY",
-    "amount": "AMOUNT",
-    "kind": "KIND",
-    "seconds": "--seconds",
-    "result_code": "--result-code",
-    "error_code": "--error-code",
     "result_error.error_code": "--error-code",
-    "reason": "--reason",
     "error": ("--result-code", "--error-code"),
-    "times": "--times",
 }
 
 
