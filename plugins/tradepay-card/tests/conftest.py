@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 # The multi-process tests start "spawn" children, which import their target by module name: put this folder on
-# sys.path so that the children (which inherit sys.path) can import tradepay_card_workers.
+# sys.path so that the children (which inherit sys.path) can import card_support.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tradepay_card_workers import TODAY, Backend, OpenCard, open_provider, postgres_unavailable
+from card_support import TODAY, Backend, OpenCard, open_provider, postgres_unavailable
 
 from tradepay import CardNumber, CardSecret
 from tradepay.testing import closing_all

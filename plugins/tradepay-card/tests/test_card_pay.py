@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from tradepay_card_workers import OpenCard, make_attempt, make_order, query
+from card_support import OpenCard, make_attempt, make_order, query
 
 from tradepay import (
     CardNumber,
