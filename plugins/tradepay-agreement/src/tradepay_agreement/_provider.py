@@ -23,8 +23,8 @@ from tradepay import (
     hookimpl,
 )
 
-from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings
-from ._store import AgreementStore
+from ._settings import AgreementSettings, parse_settings
+from ._store import DEFAULT_SCHEMA, AgreementStore
 
 if TYPE_CHECKING:
     import click
@@ -43,9 +43,10 @@ class AgreementProvider:
     """
 
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
-        self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
-        key = f"providers.{config.name}.database"
-        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
+        table = f"providers.{config.name}"
+        self._settings = parse_settings(config.settings, config.data_dir, table=table)
+        where = f"{table}.database"
+        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=where)
 
     @property
     def settings(self) -> AgreementSettings:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from pathlib import Path
 from typing import TYPE_CHECKING, Final, cast
 
 import tradepay
@@ -62,7 +61,7 @@ class WalletProvider:
         """Raises :class:`tradepay.ConfigError` for a bad setting or a state file it cannot use."""
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: WalletSettings = parse_settings(config.settings, Path(config.data_dir), table)
+        self.settings: WalletSettings = parse_settings(config.settings, config.data_dir, table=table)
         self._store = WalletStore(self.settings.database, where=f"{table}.database")
 
     def close(self) -> None:
