@@ -6,7 +6,6 @@ gives conftest a name no child can import.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import sqlite3
@@ -27,18 +26,6 @@ TODAY = date(2026, 6, 15)
 
 #: The PostgreSQL server the ``postgresql`` variants run against (each test in a schema of its own).
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL", "")
-
-
-def postgres_unavailable() -> str | None:
-    """Why the PostgreSQL variants cannot run here (the skip reason), or ``None`` if they can."""
-    if not POSTGRES_URL:
-        return (
-            "PostgreSQL variants skipped: set TRADEPAY_TEST_POSTGRES_URL (for example"
-            " postgresql://postgres@127.0.0.1:5432/test) to run them"
-        )
-    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
-        return "PostgreSQL variants skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
-    return None
 
 
 @dataclass(frozen=True)

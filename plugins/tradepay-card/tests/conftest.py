@@ -16,13 +16,13 @@ import pytest
 # sys.path so that the children (which inherit sys.path) can import card_support.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from card_support import TODAY, Backend, OpenCard, open_provider, postgres_unavailable
+from card_support import TODAY, Backend, OpenCard, open_provider
 
 from tradepay import CardNumber, CardSecret
-from tradepay.testing import closing_all
+from tradepay.testing import closing_all, postgres_skip_reason
 from tradepay_card import Card, CardProvider
 
-_UNAVAILABLE = postgres_unavailable()
+_UNAVAILABLE = postgres_skip_reason()
 BACKENDS = [
     "sqlite",
     pytest.param(

@@ -9,7 +9,6 @@ they are skipped, saying so. A test about one kind only overrides the parameter:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 from collections.abc import Callable, Iterator, MutableMapping
@@ -20,20 +19,11 @@ import pytest
 import structlog
 
 from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, Refund, open_database
-from tradepay.testing import closing_all, sample_refund
+from tradepay.testing import closing_all, postgres_skip_reason, sample_refund
 from tradepay_wallet import WalletProvider
 
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def postgres_skip_reason() -> str | None:
-    """Why the PostgreSQL runs cannot run here, or ``None`` when they can."""
-    if not POSTGRES_URL:
-        return "PostgreSQL tests skipped: set TRADEPAY_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB to run them"
-    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
-        return "PostgreSQL tests skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
-    return None
 
 
 def schema_url(schema: str) -> str:
