@@ -31,6 +31,7 @@ from tradepay import (
     answer_refund_inquiry,
     beyond_capabilities,
     hookimpl,
+    payment_key_problem,
     refund_fields,
     replay_payment,
 )
@@ -127,6 +128,9 @@ class CardProvider:
         key answers the first answer; see the README for every answer.
         """
         key = attempt.idempotency_key
+        if problem := payment_key_problem(key):
+            _log.warning("card.refused", trade_no=order.trade_no, reason="INVALID_REQUEST")
+            return declined("INVALID_REQUEST", problem)
 
         def decide(tx: CardTransaction) -> tuple[AttemptRow | None, PaymentResult]:
             previous = tx.attempt(key)
@@ -153,6 +157,8 @@ class CardProvider:
         An unseen key is first recorded as a voided tombstone, so that a pay() arriving later cannot charge.
         """
         key = attempt.idempotency_key
+        if payment_key_problem(key):
+            return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never charged
 
         row = self.store.write(lambda tx: tx.void(attempt, order))
         paid = row is not None and row.status is AttemptStatus.PAID
@@ -169,6 +175,8 @@ class CardProvider:
         Always True: a declined, reversed or voided key moved nothing already.
         """
         key = attempt.idempotency_key
+        if payment_key_problem(key):
+            return True  # pay refuses such a key, so there is nothing to give back
 
         def undo(tx: CardTransaction) -> AttemptRow | None:
             row = tx.void(attempt, order)  # locked: a second cancel at once waits, then finds the key reversed
