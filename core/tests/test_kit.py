@@ -228,7 +228,7 @@ def store(tmp_path: Path) -> Any:
     made = ProviderStore(
         tmp_path / "kit.sqlite3",
         schema="tradepay_kit",
-        migrations=(ATTEMPTS_TABLE,),
+        migrations=(ATTEMPTS_TABLE, REFUNDS_TABLE),
         where="providers.kit.database",
         transaction=StoreTransaction,
     )
@@ -390,19 +390,6 @@ def refund_of(key: str, attempt: Attempt = ATTEMPT) -> Refund:
                   None, RefundStatus.PROCESSING)  # fmt: skip
 
 
-@pytest.fixture
-def refunding_store(tmp_path: Path) -> Any:
-    made = ProviderStore(
-        tmp_path / "refunds.sqlite3",
-        schema="tradepay_kit",
-        migrations=(ATTEMPTS_TABLE, REFUNDS_TABLE),
-        where="providers.kit.database",
-        transaction=StoreTransaction,
-    )
-    yield made
-    made.close()
-
-
 def test_a_refund_key_that_cannot_be_recorded_is_refused_before_the_provider_decides() -> None:
     decided: list[str] = []
 
@@ -434,15 +421,13 @@ def test_a_refund_key_that_cannot_be_recorded_is_refused_before_the_provider_dec
     assert logs[1]["idempotency_key"] == "pay-1-1"
 
 
-def test_an_inquiry_of_a_refund_key_never_seen_voids_it_and_is_logged(
-    refunding_store: ProviderStore[StoreTransaction],
-) -> None:
+def test_an_inquiry_of_a_refund_key_never_seen_voids_it_and_is_logged(store: ProviderStore[StoreTransaction]) -> None:
     log = get_logger("tradepay_kit_tests")
     with capture_logs() as logs:
-        outcome = answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-9"), refunding_store, log=log, provider="kit")
+        outcome = answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-9"), store, log=log, provider="kit")
 
     assert outcome is RefundOutcome.FAILED
-    assert [row.state for row in refunding_store.refunds(ATTEMPT.idempotency_key)] == [RefundState.VOIDED]
+    assert [row.state for row in store.refunds(ATTEMPT.idempotency_key)] == [RefundState.VOIDED]
     assert [(e["event"], e["trade_no"], e["refund_key"], e["outcome"]) for e in logs] == [
         ("kit.refund_inquired", "T1", "r-9", "failed")
     ]
@@ -450,13 +435,13 @@ def test_an_inquiry_of_a_refund_key_never_seen_voids_it_and_is_logged(
 
 @pytest.mark.parametrize(("log", "provider", "field"), [("log", "kit", "log"), (None, "kit.x", "provider")])
 def test_the_refund_hooks_refuse_a_logger_or_provider_name_they_cannot_log_with(
-    refunding_store: ProviderStore[StoreTransaction], log: Any, provider: str, field: str
+    store: ProviderStore[StoreTransaction], log: Any, provider: str, field: str
 ) -> None:
     logger = get_logger("tradepay_kit_tests") if log is None else log
     with pytest.raises(InvalidInput) as refused:
-        answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-1"), refunding_store, log=logger, provider=provider)
+        answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-1"), store, log=logger, provider=provider)
     assert refused.value.field == field
-    assert refunding_store.refunds() == []  # nothing was asked, nothing recorded
+    assert store.refunds() == []  # nothing was asked, nothing recorded
 
 
 # --- the providers' commands -----------------------------------------------------------------------------
