@@ -84,9 +84,12 @@ if TYPE_CHECKING:
         AttemptStatus,
         AttemptTable,
         PaymentReason,
+        attempts_table,
         payment_key_problem,
         replay_payment,
     )
+    from ._kit.commands import usage_errors
+    from ._kit.hooks import answer_refund, answer_refund_inquiry
     from ._kit.store import ProviderStore, StoreTransaction
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
@@ -108,6 +111,10 @@ _LAZY = {
     "beyond_capabilities": "_kit.answers",
     "refund_fields": "_kit.answers",
     "ATTEMPTS_TABLE": "_kit.attempts",
+    "attempts_table": "_kit.attempts",
+    "answer_refund": "_kit.hooks",
+    "answer_refund_inquiry": "_kit.hooks",
+    "usage_errors": "_kit.commands",
     "result_columns": "_kit.answers",
     "result_from_columns": "_kit.answers",
     "AttemptKeys": "_kit.attempts",
@@ -206,8 +213,9 @@ __all__ = [
     "replay_refund",
     "judge_refund",
     "REFUNDS_TABLE",
-    # the provider kit: payment keys, the store, settings, answers
+    # the provider kit: payment keys, the store, settings, answers, refund hooks, commands
     "ATTEMPTS_TABLE",
+    "attempts_table",
     "AttemptKeys",
     "AttemptRow",
     "AttemptStatus",
@@ -231,6 +239,9 @@ __all__ = [
     "refund_fields",
     "result_columns",
     "result_from_columns",
+    "answer_refund",
+    "answer_refund_inquiry",
+    "usage_errors",
     "shown_location",
     "database_errors",
     # the host
