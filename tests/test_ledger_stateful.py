@@ -15,16 +15,22 @@ refunds of a payment never exceed it, each goes to the payment's paid attempt, t
 never exceed what it took, every refund a bank made is one the ledger recorded first (no refund moves money
 twice: one bank row per refund key), a ledger refund that succeeded or failed agrees with its bank, and a
 reconciliation with the banks answering leaves every refund final.
+
+And the notification outbox: the ledger's own orders' merchant is notified, the order book's is not; the
+events in the file are exactly one per final state of the notified merchant's payments and refunds, crashes
+included, and each order's events are numbered 1, 2, 3, ...
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +51,7 @@ from tradepay import (
     ResultCode,
     ResultStatus,
 )
+from tradepay._ledger.merchants import merchant_book
 from tradepay._ledger.reconcile import Settlement
 from tradepay.testing import sample_context
 
@@ -64,6 +71,7 @@ BANKS = ("bank_a", "bank_b")
 CONTEXT = sample_context()
 DUPLICATES = 4
 AMOUNTS = st.integers(1, 10_000)
+NOTIFY_URL = "https://shop-1.example/notify"
 Out = ledger_bank.BankOutcome
 PAYING = st.sampled_from(
     [
@@ -256,6 +264,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def create_orders(self, amounts: list[int]) -> None:
         """A few orders from the start, so that every run pays (rules are switched off at random per run); the
         last of them from the super app's own order book."""
+        merchant_book(self.ledger).add_merchant("shop-1", "-----BEGIN PUBLIC KEY-----", NOTIFY_URL)
+        merchant_book(self.ledger).add_merchant("shop-2", "-----BEGIN PUBLIC KEY-----")  # not notified
         for n, amount in enumerate(amounts):
             self._create_order(amount, elsewhere=n == len(amounts) - 1)
 
@@ -534,6 +544,27 @@ class LedgerMachine(RuleBasedStateMachine):
                 seen = self.final_refunds.setdefault(refund.refund_id, refund.status)
                 assert seen == refund.status, f"final refund {refund.refund_id} changed"
         assert self.final_refunds.keys() <= ledger.keys(), "a final refund disappeared"
+
+    @invariant()
+    def events_are_the_notified_final_states(self) -> None:
+        with closing(sqlite3.connect(self.ledger_path, timeout=30)) as db:
+            ended = set(
+                db.execute(
+                    "SELECT 'notifyPayment', payment_id FROM payments"
+                    " WHERE merchant_id = 'shop-1' AND status IN ('succeeded', 'failed', 'cancelled')"
+                    " UNION ALL SELECT 'notifyRefund', refund_id FROM refunds"
+                    " WHERE merchant_id = 'shop-1' AND status IN ('succeeded', 'failed')"
+                ).fetchall()
+            )
+            rows = db.execute("SELECT kind, subject_id, trade_no, sequence FROM notifications").fetchall()
+        events = [(kind, subject) for kind, subject, _, _ in rows]
+        assert len(events) == len(set(events)), f"a state change has two events: {sorted(events)}"
+        assert set(events) == ended, f"events {sorted(events)} are not the final states {sorted(ended)}"
+        by_order: dict[str, list[int]] = {}
+        for _, _, trade_no, sequence in rows:
+            by_order.setdefault(trade_no, []).append(sequence)
+        for trade_no, sequences in by_order.items():
+            assert sorted(sequences) == list(range(1, len(sequences) + 1)), (trade_no, sequences)
 
 
 LedgerMachine.TestCase.settings = settings(

@@ -7,10 +7,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
+from click.testing import CliRunner
+from structlog.testing import capture_logs
 
 from tradepay import (
     ATTEMPTS_TABLE,
+    REFUNDS_TABLE,
     Attempt,
     AttemptStatus,
     AttemptTable,
@@ -23,20 +27,30 @@ from tradepay import (
     PaymentAmount,
     PaymentResult,
     ProviderStore,
+    Refund,
+    RefundAnswer,
+    RefundOutcome,
+    RefundState,
+    RefundStatus,
     ResultCode,
     ResultError,
     StoreSettings,
     StoreTransaction,
+    answer_refund,
+    answer_refund_inquiry,
+    attempts_table,
     beyond_capabilities,
     decline,
+    get_logger,
     migrate,
     open_database,
     parse_store_settings,
     replay_payment,
     shown_location,
+    usage_errors,
 )
 from tradepay._ledger.databases import split_script, to_pyformat
-from tradepay.testing import postgres_schema, postgres_skip_reason
+from tradepay.testing import closing_all, postgres_schema, postgres_skip_reason, sample_refund
 
 ORDER = Order("T1", PaymentAmount("USD", "500"), "shop-1", "alice")
 ATTEMPT = Attempt("pay-1", 1, "kit", "pay-1-1")
@@ -214,7 +228,7 @@ def store(tmp_path: Path) -> Any:
     made = ProviderStore(
         tmp_path / "kit.sqlite3",
         schema="tradepay_kit",
-        migrations=(ATTEMPTS_TABLE,),
+        migrations=(ATTEMPTS_TABLE, REFUNDS_TABLE),
         where="providers.kit.database",
         transaction=StoreTransaction,
     )
@@ -277,8 +291,236 @@ def test_a_store_it_cannot_use_is_a_config_error_naming_the_key(tmp_path: Path) 
         AttemptTable(payer="payer; DROP TABLE attempts")
 
 
+def test_a_store_without_its_own_transactions_writes_in_plain_ones(tmp_path: Path) -> None:
+    plain = ProviderStore(
+        tmp_path / "plain.sqlite3", schema="tradepay_kit", migrations=(ATTEMPTS_TABLE,), where="providers.kit.database"
+    )
+    try:
+        assert plain.write(lambda tx: type(tx)) is StoreTransaction
+        with pytest.raises(InvalidInput) as refused:
+            ProviderStore(
+                tmp_path / "bad.sqlite3",
+                schema="tradepay_kit",
+                migrations=(ATTEMPTS_TABLE,),
+                where="providers.kit.database",
+                transaction="StoreTransaction",
+            )  # type: ignore[call-overload]
+        assert refused.value.field == "transaction"
+    finally:
+        plain.close()
+
+
 def test_a_closed_store_opens_again(store: ProviderStore[StoreTransaction]) -> None:
     store.close()
     store.close()
     assert store.write(lambda tx: tx.attempts.find("nothing")) is None
     assert os.fspath(store.location).endswith("kit.sqlite3")
+
+
+# --- the attempts table's DDL ----------------------------------------------------------------------------
+
+#: ATTEMPTS_TABLE as it was first written by hand: the text a new database has always been given.
+PLAIN_ATTEMPTS_TABLE = """CREATE TABLE attempts (
+    idempotency_key TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
+    payer_id TEXT NOT NULL,
+    trade_no TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount {int64} NOT NULL CHECK (amount > 0),
+    result_code TEXT,
+    result_message TEXT,
+    error_code INTEGER,
+    error_desc TEXT,
+    extended_info TEXT,
+    created_at {double} NOT NULL,
+    updated_at {double} NOT NULL
+)"""
+
+
+def test_the_attempts_table_keeps_its_text_and_takes_the_providers_columns(tmp_path: Path) -> None:
+    assert ATTEMPTS_TABLE == PLAIN_ATTEMPTS_TABLE
+    own = attempts_table(
+        "idempotency_key TEXT PRIMARY KEY",
+        "payer TEXT NOT NULL",
+        "status TEXT NOT NULL",
+        "trade_no TEXT NOT NULL",
+        "currency TEXT NOT NULL",
+        "amount {int64} NOT NULL",
+        "card_token TEXT",
+        if_not_exists=True,
+        indent=4,
+    )
+    assert own.startswith("CREATE TABLE IF NOT EXISTS attempts (\n        idempotency_key TEXT PRIMARY KEY,\n")
+    assert own.endswith("\n        updated_at {double} NOT NULL\n    )")
+    made = ProviderStore(
+        tmp_path / "own.sqlite3",
+        schema="tradepay_kit",
+        migrations=(own,),
+        where="providers.kit.database",
+        transaction=StoreTransaction,
+        attempts=AttemptTable(payer="payer", extra=("card_token",)),
+    )
+    try:
+        made.write(lambda tx: tx.attempts.record(ATTEMPT, ORDER, AttemptStatus.PAID, card_token="card_1"))
+        row = made.write(lambda tx: tx.attempts.find(ATTEMPT.idempotency_key))
+        assert row is not None
+        assert (row.payer_id, row.amount, row.extra) == ("alice", 500, {"card_token": "card_1"})
+    finally:
+        made.close()
+
+
+@pytest.mark.parametrize(
+    ("columns", "indent", "field"),
+    [((), 0, "asked"), (("idempotency_key TEXT PRIMARY KEY", " "), 0, "asked"), (("a TEXT",), -1, "indent")],
+)
+def test_an_attempts_table_without_columns_or_with_a_bad_indent_is_refused(
+    columns: tuple[str, ...], indent: int, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        attempts_table(*columns, indent=indent)
+    assert refused.value.field == field
+
+
+# --- the refund hooks ------------------------------------------------------------------------------------
+
+
+def refund_of(key: str, attempt: Attempt = ATTEMPT) -> Refund:
+    """A refund of USD 1.00 under the refund key ``key`` (its id) of ``attempt``'s payment."""
+    return Refund(key, ORDER.trade_no, attempt.payment_id, attempt, PaymentAmount("USD", "100"), "req-1", "shop-1",
+                  None, RefundStatus.PROCESSING)  # fmt: skip
+
+
+def test_a_refund_key_that_cannot_be_recorded_is_refused_before_the_provider_decides() -> None:
+    decided: list[str] = []
+
+    def decide() -> RefundAnswer:
+        decided.append("asked")
+        return RefundAnswer(RefundOutcome.SUCCEEDED, None, "given back")
+
+    log = get_logger("tradepay_kit_tests")
+    with capture_logs() as logs:
+        # The host's keys are always recordable (Attempt refuses the rest); a caller of the provider may pass any.
+        unrecordable = object.__new__(Attempt)
+        for name in Attempt.__slots__:
+            object.__setattr__(unrecordable, name, getattr(ATTEMPT, name))
+        object.__setattr__(unrecordable, "idempotency_key", "k" * 300)
+        refused = answer_refund(ORDER, unrecordable, refund_of("r-0", unrecordable), decide, log=log, provider="kit")
+        answered = answer_refund(ORDER, ATTEMPT, refund_of("r-1"), decide, log=log, provider="kit")
+
+    assert (refused.outcome, refused.reason) == (RefundOutcome.FAILED, "INVALID_REQUEST")
+    assert answered == RefundAnswer(RefundOutcome.SUCCEEDED, None, "given back")
+    assert decided == ["asked"]  # once: the refused key never reached the provider
+    assert [(e["event"], e["log_level"], e["reason"]) for e in logs] == [
+        ("kit.refund_refused", "warning", "INVALID_REQUEST"),
+        ("kit.refund_answered", "info", None),
+    ]
+    assert [(e["trade_no"], e["refund_key"], e["amount"], e["currency"]) for e in logs] == [
+        ("T1", "r-0", 100, "USD"),
+        ("T1", "r-1", 100, "USD"),
+    ]
+    assert logs[1]["idempotency_key"] == "pay-1-1"
+
+
+def test_an_inquiry_of_a_refund_key_never_seen_voids_it_and_is_logged(store: ProviderStore[StoreTransaction]) -> None:
+    log = get_logger("tradepay_kit_tests")
+    with capture_logs() as logs:
+        outcome = answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-9"), store, log=log, provider="kit")
+
+    assert outcome is RefundOutcome.FAILED
+    assert [row.state for row in store.refunds(ATTEMPT.idempotency_key)] == [RefundState.VOIDED]
+    assert [(e["event"], e["trade_no"], e["refund_key"], e["outcome"]) for e in logs] == [
+        ("kit.refund_inquired", "T1", "r-9", "failed")
+    ]
+
+
+@pytest.mark.parametrize(("log", "provider", "field"), [("log", "kit", "log"), (None, "kit.x", "provider")])
+def test_the_refund_hooks_refuse_a_logger_or_provider_name_they_cannot_log_with(
+    store: ProviderStore[StoreTransaction], log: Any, provider: str, field: str
+) -> None:
+    logger = get_logger("tradepay_kit_tests") if log is None else log
+    with pytest.raises(InvalidInput) as refused:
+        answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-1"), store, log=logger, provider=provider)
+    assert refused.value.field == field
+    assert store.refunds() == []  # nothing was asked, nothing recorded
+
+
+# --- the providers' commands -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "named"),
+    [
+        ("payer_id", "Invalid value for 'PAYER'"),  # hinted
+        ("error", "Invalid value for '--result-code' / '--error-code'"),  # hinted, two options
+        ("payer", "Invalid value for 'PAYER'"),  # the command's argument of that name, brackets or not
+        ("times", "Invalid value for '--times'"),  # the command's option of that name
+        ("token", "Invalid value for 'token'"),  # neither: the field as it is
+    ],
+)
+def test_bad_input_on_a_command_line_names_the_parameter_as_typed(field: str, named: str) -> None:
+    hints = {"payer_id": "PAYER", "error": ("--result-code", "--error-code")}
+
+    @click.command()
+    @click.argument("payer", required=False)
+    @click.option("--times", type=int)
+    def refused(payer: str | None, times: int | None) -> None:
+        with usage_errors(hints):
+            raise InvalidInput(field, "is not right\x1b[2J")
+
+    result = CliRunner().invoke(refused, [])
+
+    assert result.exit_code == 2
+    assert f"{named}: is not right" in result.output
+    assert "\x1b" not in result.output  # the reason is made printable
+    assert "Traceback" not in result.output
+
+
+def test_usage_errors_lets_every_other_exception_through() -> None:
+    with pytest.raises(ValueError, match="not input"), usage_errors():
+        raise ValueError("not input")
+    with pytest.raises(click.BadParameter, match="is not right") as outside, usage_errors():  # no command runs
+        raise InvalidInput("payer", "is not right")
+    assert outside.value.param_hint == ["payer"]
+    with pytest.raises(InvalidInput) as refused, usage_errors(["PAYER"]):  # type: ignore[arg-type]
+        pass
+    assert refused.value.field == "hints"
+
+
+# --- the testing kit's helpers for a provider's tests ----------------------------------------------------
+
+
+class Closable:
+    def __init__(self, name: str, closed: list[str]) -> None:
+        self.name, self._closed = name, closed
+
+    def close(self) -> None:
+        self._closed.append(self.name)
+
+
+def test_closing_all_closes_everything_made_even_when_the_block_fails() -> None:
+    closed: list[str] = []
+
+    def fail_after_making_two() -> None:
+        with closing_all(Closable) as make:
+            assert [make(name, closed).name for name in ("a", "b")] == ["a", "b"]
+            assert closed == []  # nothing is closed while the block runs
+            raise RuntimeError("the test failed")
+
+    with pytest.raises(RuntimeError, match="the test failed"):
+        fail_after_making_two()
+    assert closed == ["a", "b"]
+    with pytest.raises(InvalidInput) as refused, closing_all("Closable"):  # type: ignore[arg-type]
+        pass
+    assert refused.value.field == "make"
+
+
+def test_a_sample_refund_is_what_the_host_hands_a_provider() -> None:
+    refund = sample_refund(ATTEMPT, PaymentAmount("USD", "100"), key="r-1", trade_no="T1", merchant_id="shop-1")
+    assert (refund.idempotency_key, refund.request_id, refund.trade_no, refund.merchant_id) == (
+        "r-1",
+        "r-1",
+        "T1",
+        "shop-1",
+    )
+    assert (refund.attempt, refund.payment_id, refund.status) == (ATTEMPT, "pay-1", RefundStatus.PROCESSING)
+    assert sample_refund(ATTEMPT, PaymentAmount("USD", "1"), request_id="req-9").request_id == "req-9"

@@ -29,6 +29,7 @@ from tradepay import (
 )
 from tradepay._ledger.databases import Database, SQLiteDatabase
 from tradepay._ledger.memory import LedgerConflict
+from tradepay._ledger.merchants import merchant_book
 from tradepay._ledger.migrations import SCHEMA_VERSION, migrate
 from tradepay._ledger.postgres import PostgresDatabase
 from tradepay._ledger.records import AttemptRecord, Decision
@@ -511,5 +512,11 @@ def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[
         payment, created = ledger.begin_payment(elsewhere, None)
         assert created
         assert ledger.get_payment(payment.payment_id).order == elsewhere  # type: ignore[union-attr]
+        # The merchants (5, 6) and the outbox (7): a notified merchant's payment that ends writes its event.
+        merchant_book(ledger).add_merchant("shop", "-----BEGIN PUBLIC KEY-----", "https://shop.example/notify")
+        ledger.finish_payment(payment.payment_id, PaymentStatus.FAILED, NO)
+        assert [(n.trade_no, n.subject_id, n.sequence) for n in ledger.notifications()] == [
+            ("SHOP-9", payment.payment_id, 1)
+        ]
     finally:
         ledger.close()

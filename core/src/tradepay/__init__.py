@@ -84,13 +84,17 @@ if TYPE_CHECKING:
         AttemptStatus,
         AttemptTable,
         PaymentReason,
+        attempts_table,
         payment_key_problem,
         replay_payment,
     )
+    from ._kit.commands import usage_errors
+    from ._kit.hooks import answer_refund, answer_refund_inquiry
     from ._kit.store import ProviderStore, StoreTransaction
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
     from ._ledger.migrations import migrate
+    from ._ledger.notifications import Notification, NotificationKind, NotificationStatus
     from ._ledger.refunds import OrderRefundState, order_refund_state
     from ._ledger.sql import PostgresLedger, SQLiteLedger
     from ._logging import configure_logging, get_logger, log_failures, redact_card_data
@@ -107,6 +111,10 @@ _LAZY = {
     "beyond_capabilities": "_kit.answers",
     "refund_fields": "_kit.answers",
     "ATTEMPTS_TABLE": "_kit.attempts",
+    "attempts_table": "_kit.attempts",
+    "answer_refund": "_kit.hooks",
+    "answer_refund_inquiry": "_kit.hooks",
+    "usage_errors": "_kit.commands",
     "result_columns": "_kit.answers",
     "result_from_columns": "_kit.answers",
     "AttemptKeys": "_kit.attempts",
@@ -145,6 +153,9 @@ _LAZY = {
     "RefundService": "_refunding",
     "OrderRefundState": "_ledger.refunds",
     "order_refund_state": "_ledger.refunds",
+    "Notification": "_ledger.notifications",
+    "NotificationKind": "_ledger.notifications",
+    "NotificationStatus": "_ledger.notifications",
 }
 
 __all__ = [
@@ -187,6 +198,10 @@ __all__ = [
     "RefundResult",
     "RefundStatus",
     "ResultStatus",
+    # notifications to merchants
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
     # a provider's refund keys
     "RefundReason",
     "RefundState",
@@ -198,8 +213,9 @@ __all__ = [
     "replay_refund",
     "judge_refund",
     "REFUNDS_TABLE",
-    # the provider kit: payment keys, the store, settings, answers
+    # the provider kit: payment keys, the store, settings, answers, refund hooks, commands
     "ATTEMPTS_TABLE",
+    "attempts_table",
     "AttemptKeys",
     "AttemptRow",
     "AttemptStatus",
@@ -223,6 +239,9 @@ __all__ = [
     "refund_fields",
     "result_columns",
     "result_from_columns",
+    "answer_refund",
+    "answer_refund_inquiry",
+    "usage_errors",
     "shown_location",
     "database_errors",
     # the host

@@ -19,8 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 import structlog
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
-from tradepay.testing import postgres_skip_reason
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund
+from tradepay.testing import postgres_skip_reason, sample_refund
 from tradepay_agreement import AgreementError, AgreementProvider, AgreementStore
 
 #: (idempotency key or action, result code or outcome, reason or None), as a worker reports each step.
@@ -98,8 +98,7 @@ def refund_of(attempt: Attempt, value: str, refund_key: str) -> Refund:
     """A refund of USD ``value`` of ``attempt``'s payment (its trade number is its payment id), under
     ``refund_key``."""
     amount = PaymentAmount("USD", value)
-    return Refund(refund_key, attempt.payment_id, attempt.payment_id, attempt, amount, refund_key, "shop", None,
-                  RefundStatus.PROCESSING)  # fmt: skip
+    return sample_refund(attempt, amount, key=refund_key, trade_no=attempt.payment_id, merchant_id="shop")
 
 
 class FakeClock:

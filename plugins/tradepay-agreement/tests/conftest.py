@@ -18,6 +18,7 @@ import structlog
 from structlog.typing import EventDict
 
 from tradepay import Attempt, Order, PaymentAmount, ProviderConfig
+from tradepay.testing import closing_all
 from tradepay_agreement import Agreement, AgreementProvider, AgreementStore
 
 # pytest imports tests in importlib mode, which adds no folder to sys.path; the helpers must be importable by
@@ -56,17 +57,13 @@ def clock() -> FakeClock:
 @pytest.fixture
 def make_provider(tmp_path: Path, database: str) -> Iterator[Callable[..., AgreementProvider]]:
     """``make_provider(clock=None, **settings)``: a provider on the test's database (closed after the test)."""
-    made: list[AgreementProvider] = []
 
     def make(clock: Callable[[], float] | None = None, **settings: Any) -> AgreementProvider:
         config = ProviderConfig(name="agreement", settings={"database": database, **settings}, data_dir=tmp_path)
-        provider = AgreementProvider(config) if clock is None else AgreementProvider(config, clock=clock)
-        made.append(provider)
-        return provider
+        return AgreementProvider(config) if clock is None else AgreementProvider(config, clock=clock)
 
-    yield make
-    for provider in made:
-        provider.close()
+    with closing_all(make) as made:
+        yield made
 
 
 @pytest.fixture

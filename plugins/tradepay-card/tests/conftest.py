@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 
 # The multi-process tests start "spawn" children, which import their target by module name: put this folder on
-# sys.path so that the children (which inherit sys.path) can import tradepay_card_workers.
+# sys.path so that the children (which inherit sys.path) can import card_support.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tradepay_card_workers import TODAY, Backend, OpenCard, open_provider, postgres_unavailable
+from card_support import TODAY, Backend, OpenCard, open_provider
 
 from tradepay import CardNumber, CardSecret
+from tradepay.testing import closing_all, postgres_skip_reason
 from tradepay_card import Card, CardProvider
 
-_UNAVAILABLE = postgres_unavailable()
+_UNAVAILABLE = postgres_skip_reason()
 BACKENDS = [
     "sqlite",
     pytest.param(
@@ -50,16 +51,12 @@ def postgres_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
 @pytest.fixture
 def open_card(tmp_path: Path, backend: Backend) -> Iterator[OpenCard]:
     """Open card providers on the test's database (data_dir ``tmp_path``); every one is closed afterwards."""
-    opened: list[CardProvider] = []
 
     def open_card(today: date = TODAY, **settings: Any) -> CardProvider:
-        card_provider = open_provider(tmp_path, today=today, **{**backend.settings, **settings})
-        opened.append(card_provider)
-        return card_provider
+        return open_provider(tmp_path, today=today, **{**backend.settings, **settings})
 
-    yield open_card
-    for card_provider in opened:
-        card_provider.close()
+    with closing_all(open_card) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tradepay_card_workers import Backend, make_attempt, make_order, open_provider, race
+from card_support import Backend, make_attempt, make_order, open_provider, race
 
 from tradepay import CardNumber, CardSecret, PaymentResult, ProviderStatus, RefundOutcome, ResultCode
 from tradepay_card import CardProvider, Movement, RefundRow, RefundState

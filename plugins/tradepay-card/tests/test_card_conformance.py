@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tradepay_card_workers import OpenCard, make_order
+from card_support import OpenCard, make_order
 
 from tradepay import CardNumber, CardSecret, Order
 from tradepay.testing import ProviderConformance

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tradepay_card_workers import TODAY, query
+from card_support import TODAY, query
 
 from tradepay import CardNumber, CardSecret, InvalidInput
 from tradepay_card import Brand, CardProvider, Expiry, Scenario, check_card, parse_expiry

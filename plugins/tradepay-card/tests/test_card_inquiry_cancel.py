@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tradepay_card_workers import make_attempt, make_order, query
+from card_support import make_attempt, make_order, query
 
 from tradepay import CardNumber, CardSecret, ErrorCode, ProviderStatus, ResultCode
 from tradepay_card import Card, CardProvider, Movement

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
-from tradepay_card_workers import OpenCard, make_attempt, make_order, query
+from card_support import OpenCard, make_attempt, make_order, query
 
 from tradepay import (
+    Attempt,
     CardNumber,
     CardSecret,
     ErrorCode,
     Order,
+    ProviderStatus,
     ResultCode,
 )
 from tradepay_card import Card, CardProvider, Movement
@@ -174,3 +177,19 @@ def test_the_answer_survives_a_restart(open_card: OpenCard) -> None:
     assert reopened.pay(order=make_order(), attempt=make_attempt()) == first
     assert first.result_error is not None
     assert first.result_error.error_code is ErrorCode.SYSTEM_ERROR
+
+
+@pytest.mark.parametrize("key", ["", "   ", "k" * 257, "pay\x00-1", 42])
+def test_an_unusable_key_is_refused_and_nothing_is_stored(provider: CardProvider, key: Any) -> None:
+    _enrol(provider, "4242424242424242")
+    # The host's Attempt refuses such a key itself; the card provider must refuse it too, from any caller.
+    bad = object.__new__(Attempt)
+    for name, value in {"payment_id": "pay", "number": 1, "provider": "card", "idempotency_key": key}.items():
+        object.__setattr__(bad, name, value)
+
+    result = provider.pay(order=make_order(), attempt=bad)
+    assert (result.result_code, result.reason) == (ResultCode.FAILED, "INVALID_REQUEST")
+    assert provider.inquire(order=make_order(), attempt=bad) is ProviderStatus.NOT_PAID
+    assert provider.cancel(order=make_order(), attempt=bad) is True
+    assert _attempt_rows(provider) == []
+    assert provider.store.movements() == []

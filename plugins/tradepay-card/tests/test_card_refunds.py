@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import pytest
 import structlog
-from tradepay_card_workers import OpenCard, make_attempt, make_order, make_refund, query
+from card_support import OpenCard, make_attempt, make_order, make_refund, query
 
 from tradepay import Attempt, CardNumber, CardSecret, Order, Refund, RefundAnswer, RefundOutcome, ResultCode
 from tradepay_card import HANG_SECONDS, Card, CardProvider, Movement, RefundReason, RefundState

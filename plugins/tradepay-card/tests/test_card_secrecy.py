@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 import structlog
+from card_support import Backend, OpenCard, make_attempt, make_order, make_refund, query
 from click.testing import CliRunner
-from tradepay_card_workers import Backend, OpenCard, make_attempt, make_order, make_refund, query
 
 from tradepay import CardNumber, CardSecret, InvalidInput, Order, Refund, redact_card_numbers
 from tradepay_card import CardProvider

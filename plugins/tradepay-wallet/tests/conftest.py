@@ -9,7 +9,6 @@ they are skipped, saying so. A test about one kind only overrides the parameter:
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 from collections.abc import Callable, Iterator, MutableMapping
@@ -19,20 +18,12 @@ from typing import Any
 import pytest
 import structlog
 
-from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus, open_database
+from tradepay import Attempt, Database, Order, PaymentAmount, ProviderConfig, Refund, open_database
+from tradepay.testing import closing_all, postgres_skip_reason, sample_refund
 from tradepay_wallet import WalletProvider
 
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def postgres_skip_reason() -> str | None:
-    """Why the PostgreSQL runs cannot run here, or ``None`` when they can."""
-    if not POSTGRES_URL:
-        return "PostgreSQL tests skipped: set TRADEPAY_TEST_POSTGRES_URL=postgresql://USER@HOST:PORT/DB to run them"
-    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
-        return "PostgreSQL tests skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
-    return None
 
 
 def schema_url(schema: str) -> str:
@@ -86,18 +77,14 @@ def database(backend: str, request: pytest.FixtureRequest) -> Iterator[str | Non
 @pytest.fixture
 def make_provider(tmp_path: Path, database: str | None) -> Iterator[Callable[..., WalletProvider]]:
     """Build providers on the test's database (all sharing it unless ``database`` says otherwise)."""
-    made: list[WalletProvider] = []
 
     def make(**settings: Any) -> WalletProvider:
         if database is not None:
             settings.setdefault("database", database)
-        provider = WalletProvider(ProviderConfig(name="wallet", settings=settings, data_dir=tmp_path))
-        made.append(provider)
-        return provider
+        return WalletProvider(ProviderConfig(name="wallet", settings=settings, data_dir=tmp_path))
 
-    yield make
-    for provider in made:
-        provider.close()
+    with closing_all(make) as made:
+        yield made
 
 
 @pytest.fixture
@@ -135,17 +122,7 @@ def attempt() -> Callable[[str], Attempt]:
 
 def make_refund(attempt: Attempt, amount: str = "100", key: str = "ref-1", currency: str = "USD") -> Refund:
     """A refund of ``amount`` minor units of ``attempt``'s payment, under refund key ``key``, for trade T-1."""
-    return Refund(
-        refund_id=key,
-        trade_no="T-1",
-        payment_id=attempt.payment_id,
-        attempt=attempt,
-        amount=PaymentAmount(currency, amount),
-        request_id=f"req-{key}",
-        merchant_id="shop-1",
-        reason=None,
-        status=RefundStatus.PROCESSING,
-    )
+    return sample_refund(attempt, PaymentAmount(currency, amount), key=key, request_id=f"req-{key}")
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ def crew() -> Iterator[RunCalls]:
     with pytest.MonkeyPatch.context() as patch:
         # Importable by name here, and in the spawned processes through the sys.path they inherit.
         patch.syspath_prepend(str(Path(__file__).parent))
-        worker = importlib.import_module("wallet_mp_worker")
+        worker = importlib.import_module("wallet_support")
         ctx = multiprocessing.get_context("spawn")
         barrier = ctx.Barrier(PROCESSES)
         results = ctx.Queue()

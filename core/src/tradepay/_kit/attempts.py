@@ -46,6 +46,7 @@ __all__ = [
     "AttemptStatus",
     "AttemptTable",
     "PaymentReason",
+    "attempts_table",
     "payment_key_problem",
     "replay_payment",
 ]
@@ -54,22 +55,44 @@ __all__ = [
 MAX_PAYMENT_KEY_LENGTH: Final = 256
 
 
+#: The columns every ``attempts`` table ends with, in this order: the answer first given, and the row's times.
+_ANSWER_COLUMNS: Final = (
+    "result_code TEXT",
+    "result_message TEXT",
+    "error_code INTEGER",
+    "error_desc TEXT",
+    "extended_info TEXT",
+    "created_at {double} NOT NULL",
+    "updated_at {double} NOT NULL",
+)
+
+
+def attempts_table(*asked: str, if_not_exists: bool = False, indent: int = 0) -> str:
+    """The ``CREATE TABLE attempts`` statement of a migration (for :func:`tradepay.migrate`, placeholders such as
+    ``{double}`` left in): the column definitions ``asked`` (``idempotency_key``'s, ``status``'s, what the
+    payment asked and the provider's own, in the provider's order), then the answer and times columns that
+    :class:`AttemptKeys` writes. One column a line, ``indent + 4`` spaces in, the closing parenthesis ``indent``
+    spaces in; ``if_not_exists`` says ``CREATE TABLE IF NOT EXISTS``. A migration that spelt its table by hand
+    keeps its text byte for byte by naming its columns and layout here."""
+    if not asked or not all(isinstance(column, str) and column.strip() for column in asked):
+        raise InvalidInput("asked", "must be one or more column definitions, each a non-empty string")
+    if type(indent) is not int or not 0 <= indent <= 16:
+        raise InvalidInput("indent", "must be a whole number of spaces from 0 to 16")
+    pad = " " * indent
+    columns = f",\n{pad}    ".join((*asked, *_ANSWER_COLUMNS))
+    create = "CREATE TABLE IF NOT EXISTS" if if_not_exists else "CREATE TABLE"
+    return f"{create} attempts (\n{pad}    {columns}\n{pad})"
+
+
 #: The ``attempts`` table that a plain :class:`AttemptTable` describes, as a migration for :func:`tradepay.migrate`.
-ATTEMPTS_TABLE: Final = """CREATE TABLE attempts (
-    idempotency_key TEXT PRIMARY KEY,
-    status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
-    payer_id TEXT NOT NULL,
-    trade_no TEXT NOT NULL,
-    currency TEXT NOT NULL,
-    amount {int64} NOT NULL CHECK (amount > 0),
-    result_code TEXT,
-    result_message TEXT,
-    error_code INTEGER,
-    error_desc TEXT,
-    extended_info TEXT,
-    created_at {double} NOT NULL,
-    updated_at {double} NOT NULL
-)"""
+ATTEMPTS_TABLE: Final = attempts_table(
+    "idempotency_key TEXT PRIMARY KEY",
+    "status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided'))",
+    "payer_id TEXT NOT NULL",
+    "trade_no TEXT NOT NULL",
+    "currency TEXT NOT NULL",
+    "amount {int64} NOT NULL CHECK (amount > 0)",
+)
 
 
 class AttemptStatus(enum.StrEnum, metaclass=CheckedEnumType):

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from .._chain.capabilities import Attempt
 from .._ledger.databases import Connection, Database, open_database
@@ -110,9 +110,25 @@ class ProviderStore(Generic[Tx]):
     with ``migrations``; a relative path is relative to ``base`` (default: the working directory; the kit's
     settings resolve it against the host's ``data_dir`` already). ``where`` is the configuration key that every
     :class:`ConfigError` names. Write
-    transactions are ``transaction`` objects (a :class:`StoreTransaction` or a subclass) over an ``attempts``
-    table spelt as ``attempts`` says, at ``clock``'s time. Safe to share between threads and processes."""
+    transactions are ``transaction`` objects (a subclass of :class:`StoreTransaction`; a plain one when left
+    out) over an ``attempts`` table spelt as ``attempts`` says, at ``clock``'s time. Safe to share between
+    threads and processes."""
 
+    @overload
+    def __init__(
+        self: ProviderStore[StoreTransaction],
+        location: str | os.PathLike[str],
+        *,
+        schema: str,
+        migrations: Sequence[Migration],
+        where: str,
+        transaction: None = None,
+        attempts: AttemptTable | None = None,
+        clock: Callable[[], float] = time.time,
+        base: Path | None = None,
+    ) -> None: ...
+
+    @overload
     def __init__(
         self,
         location: str | os.PathLike[str],
@@ -124,11 +140,26 @@ class ProviderStore(Generic[Tx]):
         attempts: AttemptTable | None = None,
         clock: Callable[[], float] = time.time,
         base: Path | None = None,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        location: str | os.PathLike[str],
+        *,
+        schema: str,
+        migrations: Sequence[Migration],
+        where: str,
+        transaction: Callable[[Connection, float, str, AttemptTable], Tx] | None = None,
+        attempts: AttemptTable | None = None,
+        clock: Callable[[], float] = time.time,
+        base: Path | None = None,
     ) -> None:
         _check_store(location, schema, migrations, where, transaction, attempts, clock, base)
         self.location, self.where, self.clock, self._base = location, where, clock, base
         self._schema, self._migrations = schema, tuple(migrations)
-        self._transaction, self._attempts = transaction, attempts or AttemptTable()
+        # A store whose transactions add nothing (no ``transaction``) writes in plain StoreTransactions.
+        self._transaction: Callable[[Connection, float, str, AttemptTable], Any] = transaction or StoreTransaction
+        self._attempts = attempts or AttemptTable()
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._db: Database | None = None
@@ -242,6 +273,6 @@ def _check_store(
             isinstance(script, Mapping) and not all(isinstance(v, str) for v in script.values())
         ):
             raise InvalidInput("migrations", "each must be a SQL script, or a mapping of database kind to one")
-    for name, value in (("transaction", transaction), ("clock", clock)):
+    for name, value in (("transaction", transaction or StoreTransaction), ("clock", clock)):
         if not callable(value):
             raise InvalidInput(name, f"must be callable, got {type(value).__name__}")

@@ -10,6 +10,7 @@ Never a process-local lock alone.
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import os
 import re
@@ -23,7 +24,15 @@ from typing import Any, Protocol
 
 from .sqlite import immediate_transaction, note_database_file, open_sqlite
 
-__all__ = ["Connection", "Database", "SQLiteDatabase", "open_database", "split_script", "to_pyformat"]
+__all__ = [
+    "Connection",
+    "Database",
+    "SQLiteDatabase",
+    "listing_where",
+    "open_database",
+    "split_script",
+    "to_pyformat",
+]
 
 # The parts of SQL text that are not code: quoted strings ('it''s'), quoted names ("a;b"), and comments.
 _QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/", re.DOTALL)
@@ -73,6 +82,18 @@ def to_pyformat(sql: str) -> str:
         piece = piece.replace("%", "%%")
         out.append(piece if quoted else piece.replace("?", "%s"))
     return "".join(out)
+
+
+def listing_where(status: enum.Enum | None, trade_no: str | None) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (or ``""``) and its parameters of a listing by ``status`` and order."""
+    clauses, params = [], []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status.value)
+    if trade_no is not None:
+        clauses.append("trade_no = ?")
+        params.append(trade_no)
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
 class Cursor(Protocol):

@@ -14,6 +14,10 @@ The chain talks only to the :class:`Ledger` protocol; :class:`MemoryLedger` (her
 * ``begin_refund`` decides a refund request (:func:`tradepay._ledger.refunds.decide_refund`) atomically per
   order: the sum of an order's succeeded and in-flight refunds never exceeds what its payment took, whatever
   the number of concurrent requests and processes; a merchant's request id names one refund.
+* The state change that ends a payment (succeeded, failed, cancelled) or a refund (succeeded, failed) writes
+  its notification event in the same transaction, when the order's merchant is registered with a
+  notification URL at that moment: an event exists if and only if its state change does
+  (:mod:`tradepay._ledger.notifications`).
 * Reconciliation settles a payment under a claim (``claim_settlement``): of any number of reconciliations at
   once, in any number of processes, one holds the payment; settling an attempt again the way it was settled
   changes nothing.
@@ -35,11 +39,13 @@ from .._config import check_cashier_url, check_merchant_secrets
 from .._spi.errors import InvalidInput
 from .._spi.models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
 from .._spi.refunds import Refund, RefundAnswer, RefundStatus
+from .memory_outbox import MemoryOutbox
+from .notifications import FINAL_REFUND, Outbox
 from .orders import Order, OrderStatus, check_trade_no, order_with_status
 from .orderstring import sign_order_string, verify_order_string
 from .records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from .refunds import COUNTED, RefundRequest, decide_refund
-from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund
+from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund, is_terminal
 
 __all__ = [
     "DEFAULT_CASHIER_URL",
@@ -76,8 +82,9 @@ def new_payment_id() -> str:
     return f"pay_{secrets.token_hex(8)}"
 
 
-class Ledger(Protocol):
-    """Where orders, payments and attempts are recorded (see the module docstring for the contract)."""
+class Ledger(Outbox, Protocol):
+    """Where orders, payments and attempts are recorded (see the module docstring for the contract), with the
+    notification outbox (:class:`~tradepay._ledger.notifications.Outbox`)."""
 
     # --- orders: the super app's create-order API ---
 
@@ -289,7 +296,7 @@ class _Live:
         self.updated_at = updated_at
 
 
-class MemoryLedger(OrderNames):
+class MemoryLedger(MemoryOutbox, OrderNames):
     """The in-memory ledger and order book: thread-safe, gone with the process.
 
     It is also a plugin: its ``resolve_order`` hook answers for the orders it holds.
@@ -313,6 +320,7 @@ class MemoryLedger(OrderNames):
         self._refunds: dict[str, Refund] = {}
         self._refund_ids: dict[tuple[str, str], str] = {}  # (merchant_id, request_id) -> refund_id
         self._clock = clock
+        self._init_outbox()
 
     def _view(self, payment: Payment) -> Payment:
         """``payment`` as it is now (caller holds the lock)."""
@@ -458,7 +466,7 @@ class MemoryLedger(OrderNames):
         check_payment(payment.status, status)
         p = payment
         # Read in place, with no intermediate view: one Payment fewer (measured: 39,000 instructions per payment).
-        live = self._live.pop(p.payment_id, None)
+        live = self._live.get(p.payment_id)
         payment = Payment(
             p.payment_id,
             p.trade_no,
@@ -471,7 +479,11 @@ class MemoryLedger(OrderNames):
             live.pending if live is not None else p.pending,
             p.order,
         )
+        # Made before anything is stored: should it fail, the payment stays as it was, with no event.
+        event = self._payment_event(payment) if is_terminal(status) else None
+        self._live.pop(p.payment_id, None)
         self._payments[payment.payment_id] = payment
+        self._store_event(event)
         if status is PaymentStatus.SUCCEEDED:
             order = self._orders.get(payment.trade_no)
             if order is not None:
@@ -568,7 +580,9 @@ class MemoryLedger(OrderNames):
                 raise IllegalTransition("a refund", refund.status.value, status.value)
             check_refund(refund.status, status)
             ended = replace(refund, status=status, answer=answer or refund.answer, updated_at=self._clock())
+            event = self._refund_event(ended) if status in FINAL_REFUND else None
             self._refunds[refund_id] = ended
+            self._store_event(event)
             return ended
 
     def finish_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:

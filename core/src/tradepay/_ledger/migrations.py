@@ -234,6 +234,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE merchants ADD COLUMN notify_url TEXT;
     """,
+    # 7: the notification outbox. One row per event, written in the transaction that moves a payment or a
+    # refund to its final state; ``sequence`` counts the order's events from 1 (unique per order). Workers
+    # lease due pending events (``notifications_due``) and record each delivery's outcome against the lease.
+    """
+    CREATE TABLE notifications (
+        event_id        TEXT PRIMARY KEY,
+        kind            TEXT NOT NULL CHECK (kind IN ('notifyPayment', 'notifyRefund')),
+        merchant_id     TEXT NOT NULL,
+        trade_no        TEXT NOT NULL,
+        subject_id      TEXT NOT NULL,
+        sequence        INTEGER NOT NULL CHECK (sequence >= 1),
+        payload         TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts        INTEGER NOT NULL CHECK (attempts >= 0),
+        next_attempt_at {double} NOT NULL,
+        lease_until     {double},
+        leased_by       TEXT,
+        last_error      TEXT,
+        created_at      {double} NOT NULL,
+        updated_at      {double} NOT NULL,
+        delivered_at    {double},
+        UNIQUE (trade_no, sequence)
+    );
+    CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -35,7 +35,7 @@ from .._spi.models import (
     recorded_amount,
 )
 from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundStatus
-from .databases import Connection, Database, SQLiteDatabase
+from .databases import Connection, Database, SQLiteDatabase, listing_where
 from .memory import (
     DEFAULT_CASHIER_URL,
     LedgerConflict,
@@ -47,10 +47,12 @@ from .memory import (
     signed_by,
 )
 from .migrations import migrate
+from .notifications import FINAL_REFUND
 from .orders import Order, OrderStatus
 from .records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
 from .refunds import COUNTED, RefundRequest, decide_refund
-from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund
+from .sql_outbox import SQLOutbox
+from .states import ATTEMPT_SENT, IllegalTransition, check_attempt, check_payment, check_refund, is_terminal
 
 __all__ = ["PostgresLedger", "SQLLedger", "SQLiteLedger", "result_from_json", "result_to_json"]
 
@@ -90,18 +92,6 @@ def _refund(row: tuple[Any, ...]) -> Refund:
     )
 
 
-def _where(status: PaymentStatus | RefundStatus | None, trade_no: str | None) -> tuple[str, list[str]]:
-    """The ``WHERE`` clause (or ``""``) and its parameters of a listing by ``status`` and order."""
-    clauses, params = [], []
-    if status is not None:
-        clauses.append("status = ?")
-        params.append(status.value)
-    if trade_no is not None:
-        clauses.append("trade_no = ?")
-        params.append(trade_no)
-    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
-
-
 def result_to_json(result: PaymentResult | None) -> str | None:
     """A result as stored: the SDK's JSON spelling."""
     return None if result is None else json.dumps(result.to_dict(), sort_keys=True)
@@ -121,7 +111,7 @@ def result_from_json(text: str | None) -> PaymentResult | None:
     )
 
 
-class SQLLedger(OrderNames):
+class SQLLedger(SQLOutbox, OrderNames):
     """The ledger on a SQL :class:`~tradepay._ledger.databases.Database`, migrated to the latest schema on open.
     Thread-safe and safe across processes (the database serialises what must be serialised)."""
 
@@ -260,7 +250,7 @@ class SQLLedger(OrderNames):
     def payments(
         self, *, status: PaymentStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Payment]:
-        where, params = _where(status, trade_no)
+        where, params = listing_where(status, trade_no)
         with self._read() as db:
             rows = db.execute(
                 f"SELECT {_PAYMENT_COLUMNS} FROM payments {where} ORDER BY created_at DESC, payment_id DESC LIMIT ?",
@@ -392,10 +382,13 @@ class SQLLedger(OrderNames):
         ).rowcount
         if changed != 1:  # another process moved it since we read it
             raise IllegalTransition("a payment", old.value, status.value)
+        # The row as just written (this transaction holds it): no second read of the payment.
+        payment = self._payment(db, (*row[:2], status.value, stored, *row[4:6], now, *row[7:]))
+        if is_terminal(status):  # in this transaction: the event exists if and only if the state change does
+            self._payment_event(db, payment)
         if status is PaymentStatus.SUCCEEDED:
             db.execute("UPDATE orders SET status = 'paid' WHERE trade_no = ?", (row[1],))
-        # The row as just written (this transaction holds it): no second read of the payment.
-        return self._payment(db, (*row[:2], status.value, stored, *row[4:6], now, *row[7:]))
+        return payment
 
     def finish_payment(self, payment_id: str, status: PaymentStatus, result: PaymentResult) -> Payment:
         with self._write() as db:
@@ -539,7 +532,10 @@ class SQLLedger(OrderNames):
             ).rowcount
             if changed != 1:  # another process moved it since we read it (SQLite's lock rules this out)
                 raise IllegalTransition("a refund", refund.status.value, status.value)
-        return replace(refund, status=status, answer=answer, updated_at=now)
+            ended = replace(refund, status=status, answer=answer, updated_at=now)
+            if status in FINAL_REFUND:  # in this transaction: the event exists if and only if the change does
+                self._refund_event(db, ended)
+        return ended
 
     def finish_refund(self, refund_id: str, status: RefundStatus, answer: RefundAnswer | None) -> Refund:
         return self._end_refund(refund_id, status, answer, (RefundStatus.PROCESSING,))
@@ -563,7 +559,7 @@ class SQLLedger(OrderNames):
     def refunds(
         self, *, status: RefundStatus | None = None, trade_no: str | None = None, limit: int = 100
     ) -> list[Refund]:
-        where, params = _where(status, trade_no)
+        where, params = listing_where(status, trade_no)
         return self._select_refunds(where, (*params, limit), "ORDER BY created_at DESC, refund_id DESC LIMIT ?")
 
     def unsettled_refunds(self, *, updated_before: float) -> list[Refund]:

@@ -18,8 +18,16 @@ Refund::
     needs_reconciliation ──> succeeded | failed          (reconciliation only)
     succeeded, failed: terminal
 
-Every ledger calls :func:`check_payment` / :func:`check_attempt` / :func:`check_refund` before it writes a
-state, so an illegal transition is an error whatever the storage.
+Notification (an event of the outbox)::
+
+    pending ──> pending | delivered | dead               (a delivery failed and is retried, succeeded, gave up)
+    dead ──> pending                                     (an operator's retry)
+    dead ──> delivered                                   (a late acknowledgement: the merchant has it)
+    delivered: terminal
+
+Every ledger calls :func:`check_payment` / :func:`check_attempt` / :func:`check_refund` /
+:func:`check_notification` before it writes a state, so an illegal transition is an error whatever the
+storage.
 """
 
 from __future__ import annotations
@@ -27,9 +35,18 @@ from __future__ import annotations
 from .._chain.capabilities import ProviderStatus
 from .._spi.errors import TradePayError
 from .._spi.refunds import RefundStatus
+from .notifications import NotificationStatus
 from .records import PaymentStatus
 
-__all__ = ["ATTEMPT_SENT", "IllegalTransition", "check_attempt", "check_payment", "check_refund", "is_terminal"]
+__all__ = [
+    "ATTEMPT_SENT",
+    "IllegalTransition",
+    "check_attempt",
+    "check_notification",
+    "check_payment",
+    "check_refund",
+    "is_terminal",
+]
 
 #: The state of an attempt that was recorded and sent, with no outcome yet.
 ATTEMPT_SENT = "sent"
@@ -57,6 +74,14 @@ _REFUND: dict[RefundStatus, frozenset[RefundStatus]] = {
     RefundStatus.NEEDS_RECONCILIATION: frozenset({RefundStatus.SUCCEEDED, RefundStatus.FAILED}),
     RefundStatus.SUCCEEDED: frozenset(),
     RefundStatus.FAILED: frozenset(),
+}
+
+_NOTIFICATION: dict[NotificationStatus, frozenset[NotificationStatus]] = {
+    NotificationStatus.PENDING: frozenset(
+        {NotificationStatus.PENDING, NotificationStatus.DELIVERED, NotificationStatus.DEAD}
+    ),
+    NotificationStatus.DEAD: frozenset({NotificationStatus.PENDING, NotificationStatus.DELIVERED}),
+    NotificationStatus.DELIVERED: frozenset(),
 }
 
 
@@ -91,3 +116,9 @@ def check_refund(old: RefundStatus, new: RefundStatus) -> None:
     """Raise :class:`IllegalTransition` unless a refund may go from ``old`` to ``new``."""
     if new not in _REFUND[old]:
         raise IllegalTransition("a refund", old.value, new.value)
+
+
+def check_notification(old: NotificationStatus, new: NotificationStatus) -> None:
+    """Raise :class:`IllegalTransition` unless an event may go from ``old`` to ``new``."""
+    if new not in _NOTIFICATION[old]:
+        raise IllegalTransition("a notification", old.value, new.value)

@@ -24,8 +24,8 @@ from .._ledger.orders import Order
 from .._refunding import RefundService
 from .._service import PaymentService
 from .._spi.models import PaymentAmount, PaymentRequest, PaymentResult, PaymentType, ResultCode
-from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, RefundStatus, ResultStatus
-from . import sample_context
+from .._spi.refunds import Refund, RefundAnswer, RefundOutcome, ResultStatus
+from . import sample_context, sample_refund
 
 __all__ = ["RefundConformance"]
 
@@ -97,17 +97,7 @@ class RefundConformance:
     @staticmethod
     def _refund(order: Order, attempt: Attempt, key: str, minor_units: int) -> Refund:
         amount = PaymentAmount(order.amount.currency, str(minor_units))
-        return Refund(
-            key,
-            order.trade_no,
-            attempt.payment_id,
-            attempt,
-            amount,
-            key,
-            order.merchant_id,
-            None,
-            RefundStatus.PROCESSING,
-        )
+        return sample_refund(attempt, amount, key=key, trade_no=order.trade_no, merchant_id=order.merchant_id)
 
     def _ask(self, call: HookCall, order: Order, refund: Refund) -> Any:
         return self._run(call, {"order": order, "attempt": refund.attempt, "refund": refund})

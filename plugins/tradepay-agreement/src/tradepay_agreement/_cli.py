@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 import click
 
 from tradepay import (
-    InvalidInput,
     echo_json,
     echo_text,
     format_amount,
@@ -17,6 +17,7 @@ from tradepay import (
     json_amount,
     json_time,
     printable,
+    usage_errors,
 )
 
 from ._settings import AgreementSettings
@@ -24,16 +25,8 @@ from ._store import Agreement, AgreementError, AgreementNotFound, AgreementStore
 
 __all__ = ["agreement_group"]
 
-# The store names its arguments; the user knows them by their command-line spelling.
-_PARAM_HINTS = {
-    "payer_id": "'PAYER'",
-    "merchant_id": "'MERCHANT'",
-    "currency": "'--currency'",
-    "per_payment_limit": "'--per-payment-limit'",
-    "cumulative_limit": "'--cumulative-limit'",
-    "count_limit": "'--count-limit'",
-    "expires_in": "'--expires-in'",
-}
+# The store's fields that no parameter is named after (the others name theirs: usage_errors).
+_PARAM_HINTS: Final = {"payer_id": "PAYER", "merchant_id": "MERCHANT"}
 _HEADER = (
     "AGREEMENT",
     "PAYER",
@@ -59,12 +52,11 @@ class _Refused(click.ClickException):
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
-    """Turn the store's refusals into one-line click errors (no traceback), all with exit status 2."""
+    """Turn the store's refusals into one-line click errors (no traceback), all with exit status 2: bad input
+    names the argument as typed (:func:`tradepay.usage_errors`)."""
     try:
-        yield
-    except InvalidInput as exc:
-        hint = _PARAM_HINTS.get(exc.field, exc.field)
-        raise click.BadParameter(printable(exc.reason), param_hint=hint) from None
+        with usage_errors(_PARAM_HINTS):
+            yield
     except AgreementNotFound as exc:
         raise click.BadParameter(f"no agreement {exc.agreement_id!r}", param_hint="'AGREEMENT_ID'") from None
     except AgreementError as exc:

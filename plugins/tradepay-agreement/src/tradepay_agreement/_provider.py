@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
-
-import click
+from typing import TYPE_CHECKING
 
 import tradepay
 from tradepay import (
@@ -18,16 +18,16 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
-    RefundReason,
+    answer_refund,
+    answer_refund_inquiry,
     hookimpl,
-    refund_fields,
-    refund_key_problem,
-    refund_refused,
 )
 
-from ._cli import agreement_group
-from ._settings import DEFAULT_SCHEMA, AgreementSettings, parse_settings
-from ._store import AgreementStore
+from ._settings import AgreementSettings, parse_settings
+from ._store import DEFAULT_SCHEMA, AgreementStore
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["AgreementProvider"]
 
@@ -43,9 +43,10 @@ class AgreementProvider:
     """
 
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
-        self._settings = parse_settings(config.settings, config.data_dir, name=config.name)
-        key = f"providers.{config.name}.database"
-        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=key)
+        table = f"providers.{config.name}"
+        self._settings = parse_settings(config.settings, config.data_dir, table=table)
+        where = f"{table}.database"
+        self._store = AgreementStore(self._settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=where)
 
     @property
     def settings(self) -> AgreementSettings:
@@ -80,26 +81,14 @@ class AgreementProvider:
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
         """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
         refund key, restoring the agreement's usage (see the README's answers). Never more than the key took."""
-        log = _log.bind(**refund_fields(order, attempt, refund))
-        if problem := refund_key_problem(attempt, refund):
-            log.warning("agreement.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return refund_refused(RefundReason.INVALID_REQUEST, problem)
-        answer = self._store.refund(attempt, refund)
-        log.info("agreement.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
-        return answer
+        decide = functools.partial(self._store.refund, attempt, refund)
+        return answer_refund(order, attempt, refund, decide, log=_log, provider="agreement")
 
     @hookimpl
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
         """``SUCCEEDED`` if the refund key's money went back, else ``FAILED``; an unseen refund key is voided
         first, so that a late ``refund`` with it moves nothing."""
-        outcome = self._store.inquire_refund(attempt, refund)
-        _log.info(
-            "agreement.refund_inquired",
-            trade_no=order.trade_no,
-            refund_key=refund.idempotency_key,
-            outcome=outcome.value,
-        )
-        return outcome
+        return answer_refund_inquiry(order, attempt, refund, self._store, log=_log, provider="agreement")
 
     @hookimpl
     def capabilities(self) -> Capabilities:
@@ -109,4 +98,6 @@ class AgreementProvider:
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
         """Add ``tradepay agreement sign|activate|revoke|list``."""
+        from ._cli import agreement_group  # the CLI is only built when a command line asks for it
+
         cli.add_command(agreement_group(self._store, self._settings))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tradepay import REFUNDS_TABLE
+from tradepay import REFUNDS_TABLE, attempts_table
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -40,23 +40,20 @@ MIGRATIONS: Final = (
         expires_at {double}
     );
     CREATE INDEX IF NOT EXISTS agreements_by_pair ON agreements (payer_id, merchant_id, seq);
-    CREATE TABLE IF NOT EXISTS attempts (
-        idempotency_key TEXT PRIMARY KEY,
-        status TEXT NOT NULL CHECK (status IN ('debited', 'declined', 'reversed', 'voided')),
-        payer_id TEXT NOT NULL,
-        merchant_id TEXT NOT NULL,
-        trade_no TEXT NOT NULL,
-        amount {int64} NOT NULL CHECK (amount > 0),
-        currency TEXT NOT NULL,
-        agreement_id TEXT REFERENCES agreements (agreement_id),
-        result_code TEXT,
-        result_message TEXT,
-        error_code INTEGER,
-        error_desc TEXT,
-        extended_info TEXT,
-        created_at {double} NOT NULL,
-        updated_at {double} NOT NULL
-    );
+    """
+    + attempts_table(
+        "idempotency_key TEXT PRIMARY KEY",
+        "status TEXT NOT NULL CHECK (status IN ('debited', 'declined', 'reversed', 'voided'))",
+        "payer_id TEXT NOT NULL",
+        "merchant_id TEXT NOT NULL",
+        "trade_no TEXT NOT NULL",
+        "amount {int64} NOT NULL CHECK (amount > 0)",
+        "currency TEXT NOT NULL",
+        "agreement_id TEXT REFERENCES agreements (agreement_id)",
+        if_not_exists=True,
+        indent=4,
+    )
+    + """;
     CREATE INDEX IF NOT EXISTS attempts_by_agreement ON attempts (agreement_id, status, amount)
     """,
     # 2: usage counters on the agreement row, and the per-pair number whose uniqueness makes two concurrent

@@ -8,21 +8,21 @@ from typing import Any, Final
 
 from tradepay import MAX_AMOUNT, StoreSettings, parse_store_settings
 
-__all__ = ["DEFAULT_DATABASE", "DEFAULT_SCHEMA", "MAX_LIMIT", "AgreementSettings", "parse_settings"]
+__all__ = ["DEFAULT_DATABASE", "MAX_LIMIT", "AgreementSettings", "parse_settings"]
 
 #: The state file's name inside the host's data directory when ``database`` is not set.
 DEFAULT_DATABASE: Final = "agreement.sqlite3"
-#: The PostgreSQL schema of the agreement tables when the ``database`` URL names none (``?schema=NAME``).
-DEFAULT_SCHEMA: Final = "tradepay_agreement"
 #: The largest amount or count a setting or limit may hold: 18 digits, the core's longest amount.
 MAX_LIMIT: Final = MAX_AMOUNT
 #: ``database`` (a SQLite file's absolute path or a ``postgresql://`` URL), ``currencies``, ``max_amount``.
 AgreementSettings = StoreSettings
 
 
-def parse_settings(settings: Mapping[str, Any], data_dir: Path, *, name: str = "agreement") -> AgreementSettings:
+def parse_settings(
+    settings: Mapping[str, Any], data_dir: Path, *, table: str = "providers.agreement"
+) -> AgreementSettings:
     """Validate ``settings`` (the provider's table, host keys removed) and resolve paths against ``data_dir``.
 
-    Raises :class:`tradepay.ConfigError` keyed ``providers.<name>.<key>`` for an unknown key or a bad value.
+    Raises :class:`tradepay.ConfigError` keyed ``<table>.<key>`` for an unknown key or a bad value.
     """
-    return parse_store_settings(settings, data_dir, table=f"providers.{name}", default=DEFAULT_DATABASE)
+    return parse_store_settings(settings, data_dir, table=table, default=DEFAULT_DATABASE)

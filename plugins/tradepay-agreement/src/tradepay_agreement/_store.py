@@ -69,9 +69,10 @@ from tradepay import (
 
 from ._answers import NOT_CHARGED, Reason, decline, paid, refunded
 from ._schema import MIGRATIONS, SCHEMA_VERSION
-from ._settings import DEFAULT_SCHEMA, MAX_LIMIT
+from ._settings import MAX_LIMIT
 
 __all__ = [
+    "DEFAULT_SCHEMA",
     "MAX_EXPIRES_IN",
     "SCHEMA_VERSION",
     "SCOPE",
@@ -82,6 +83,8 @@ __all__ = [
     "AgreementStore",
 ]
 
+#: The PostgreSQL schema of the agreement tables when the ``database`` URL names none (``?schema=NAME``).
+DEFAULT_SCHEMA: Final = "tradepay_agreement"
 SCOPE: Final = "AGREEMENT_PAY"
 #: The longest an agreement may run before it expires: 100 years, in seconds.
 MAX_EXPIRES_IN: Final = 100 * 365 * 24 * 3600
@@ -216,14 +219,7 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         where: str = "providers.agreement.database",
     ) -> None:
         super().__init__(
-            location,
-            schema=schema,
-            migrations=MIGRATIONS,
-            where=where,
-            transaction=StoreTransaction,
-            attempts=_TABLE,
-            clock=clock,
-            base=base,
+            location, schema=schema, migrations=MIGRATIONS, where=where, attempts=_TABLE, clock=clock, base=base
         )
 
     @property

@@ -6,13 +6,11 @@ parameter callbacks, during argument parsing, so that every later message and tr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
 import click
 
-from tradepay import CardNumber, CardSecret, InvalidInput, echo_json, echo_text, holds_card_number, printable
+from tradepay import CardNumber, CardSecret, echo_json, echo_text, holds_card_number, usage_errors
 
 if TYPE_CHECKING:
     from ._provider import CardProvider
@@ -20,8 +18,8 @@ if TYPE_CHECKING:
 
 __all__ = ["card_group"]
 
-# Which command-line parameter each field of an InvalidInput stands for.
-_PARAM_HINTS: Final = {"payer": "PAYER", "card number": "NUMBER", "expiry": "--exp", "cvc": "--cvc", "token": "TOKEN"}
+# The fields of the Python API that no parameter is named after (the others name theirs: usage_errors).
+_PARAM_HINTS: Final = {"card number": "NUMBER"}
 
 
 # Both parameters are UNPROCESSED: click's STRING type would call str() on an already wrapped value, and click
@@ -66,7 +64,7 @@ def card_group(provider: CardProvider) -> click.Group:
                 "looks like a card number, which is never stored as a payer: give the payer first, then NUMBER",
                 param_hint=["PAYER"],
             )
-        with _usage_errors():
+        with usage_errors(_PARAM_HINTS):
             added = provider.add_card(payer, number, expiry, cvc)
         if as_json:
             echo_json({**added.to_dict(), "default": True})
@@ -78,7 +76,7 @@ def card_group(provider: CardProvider) -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
     def list_(payer: str, as_json: bool) -> None:
         """List PAYER's cards on file, the default card (the most recently added) first."""
-        with _usage_errors():
+        with usage_errors(_PARAM_HINTS):
             cards = provider.cards(payer)
         if as_json:
             listed = [{**c.to_dict(), "default": i == 0} for i, c in enumerate(cards)]
@@ -95,7 +93,7 @@ def card_group(provider: CardProvider) -> click.Group:
     @click.argument("token")
     def remove(payer: str, token: str) -> None:
         """Remove PAYER's card TOKEN; the next most recently added card becomes the default."""
-        with _usage_errors():
+        with usage_errors(_PARAM_HINTS):
             provider.remove_card(payer, token)
         echo_text(f"removed {token} for {payer}")
 
@@ -104,12 +102,3 @@ def card_group(provider: CardProvider) -> click.Group:
 
 def _describe(card: Card) -> str:
     return f"{card.brand.value} **** {card.last4} exp {card.expiry}"
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """Turn :class:`tradepay.InvalidInput` into a one-line ``click.BadParameter`` naming the argument."""
-    try:
-        yield
-    except InvalidInput as exc:
-        raise click.BadParameter(printable(exc.reason), param_hint=[_PARAM_HINTS.get(exc.field, exc.field)]) from None

@@ -26,13 +26,13 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
-    RefundReason,
     ResultCode,
+    answer_refund,
+    answer_refund_inquiry,
     beyond_capabilities,
     hookimpl,
+    payment_key_problem,
     refund_fields,
-    refund_key_problem,
-    refund_refused,
     replay_payment,
 )
 
@@ -128,6 +128,9 @@ class CardProvider:
         key answers the first answer; see the README for every answer.
         """
         key = attempt.idempotency_key
+        if problem := payment_key_problem(key):
+            _log.warning("card.refused", trade_no=order.trade_no, reason="INVALID_REQUEST")
+            return declined("INVALID_REQUEST", problem)
 
         def decide(tx: CardTransaction) -> tuple[AttemptRow | None, PaymentResult]:
             previous = tx.attempt(key)
@@ -154,6 +157,8 @@ class CardProvider:
         An unseen key is first recorded as a voided tombstone, so that a pay() arriving later cannot charge.
         """
         key = attempt.idempotency_key
+        if payment_key_problem(key):
+            return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never charged
 
         row = self.store.write(lambda tx: tx.void(attempt, order))
         paid = row is not None and row.status is AttemptStatus.PAID
@@ -170,6 +175,8 @@ class CardProvider:
         Always True: a declined, reversed or voided key moved nothing already.
         """
         key = attempt.idempotency_key
+        if payment_key_problem(key):
+            return True  # pay refuses such a key, so there is nothing to give back
 
         def undo(tx: CardTransaction) -> AttemptRow | None:
             row = tx.void(attempt, order)  # locked: a second cancel at once waits, then finds the key reversed
@@ -196,18 +203,9 @@ class CardProvider:
         Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
         sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
         """
-        log = _log.bind(**refund_fields(order, attempt, refund))
-        if problem := refund_key_problem(attempt, refund):
-            log.warning("card.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return refund_refused(RefundReason.INVALID_REQUEST, problem)
-        card = self.store.charged_card(attempt.idempotency_key)
-        if card is not None and card.scenario is Scenario.REFUND_HANGS:
-            log.info("card.refund_hangs", token=card.token)
-            self._sleep(HANG_SECONDS)
-            raise RuntimeError("card network: the refund was never answered; nothing was refunded")
-        answer = self.store.refund(attempt, refund)
-        log.info("card.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
-        return answer
+        return answer_refund(
+            order, attempt, refund, lambda: self._refund(order, attempt, refund), log=_log, provider="card"
+        )
 
     @hookimpl
     def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
@@ -216,11 +214,7 @@ class CardProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        outcome = self.store.inquire_refund(attempt, refund)
-        _log.info(
-            "card.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
-        )
-        return outcome
+        return answer_refund_inquiry(order, attempt, refund, self.store, log=_log, provider="card")
 
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
@@ -228,6 +222,17 @@ class CardProvider:
         from ._cli import card_group  # the CLI is only built when a command line asks for it
 
         cli.add_command(card_group(self))
+
+    # --- the refund -------------------------------------------------------------------------------------------
+
+    def _refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """The refund of a key that can be recorded; a charge on a ``refund_hangs`` card never answers."""
+        card = self.store.charged_card(attempt.idempotency_key)
+        if card is not None and card.scenario is Scenario.REFUND_HANGS:
+            _log.info("card.refund_hangs", token=card.token, **refund_fields(order, attempt, refund))
+            self._sleep(HANG_SECONDS)
+            raise RuntimeError("card network: the refund was never answered; nothing was refunded")
+        return self.store.refund(attempt, refund)
 
     # --- the charge -------------------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from tradepay import REFUNDS_TABLE
+from tradepay import REFUNDS_TABLE, attempts_table
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -25,23 +25,18 @@ _V1: Final = (
         removed_at {double}
     )""",
     "CREATE INDEX IF NOT EXISTS cards_by_payer ON cards (payer_id, active, id)",
-    """CREATE TABLE IF NOT EXISTS attempts (
-        idempotency_key TEXT PRIMARY KEY,
-        payment_id TEXT NOT NULL,
-        trade_no TEXT NOT NULL,
-        payer_id TEXT NOT NULL,
-        currency TEXT NOT NULL,
-        amount {int64} NOT NULL CHECK (amount > 0),
-        status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided')),
-        card_token TEXT REFERENCES cards (token),
-        result_code TEXT,
-        result_message TEXT,
-        error_code INTEGER,
-        error_desc TEXT,
-        extended_info TEXT,
-        created_at {double} NOT NULL,
-        updated_at {double} NOT NULL
-    )""",
+    attempts_table(
+        "idempotency_key TEXT PRIMARY KEY",
+        "payment_id TEXT NOT NULL",
+        "trade_no TEXT NOT NULL",
+        "payer_id TEXT NOT NULL",
+        "currency TEXT NOT NULL",
+        "amount {int64} NOT NULL CHECK (amount > 0)",
+        "status TEXT NOT NULL CHECK (status IN ('paid', 'declined', 'reversed', 'voided'))",
+        "card_token TEXT REFERENCES cards (token)",
+        if_not_exists=True,
+        indent=4,
+    ),
     """CREATE TABLE IF NOT EXISTS movements (
         id {rowid},
         idempotency_key TEXT NOT NULL REFERENCES attempts (idempotency_key),

@@ -8,9 +8,7 @@ so it follows the command line's one convention.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import click
 
@@ -24,7 +22,7 @@ from tradepay import (
     format_time,
     json_amount,
     json_time,
-    printable,
+    usage_errors,
 )
 
 from ._checks import check_currency
@@ -36,30 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["wallet_group"]
 
-# InvalidInput names a field of the Python API; the command line names its own arguments and options instead.
-_PARAM_HINTS: dict[str, tuple[str, ...]] = {
-    "payer": ("PAYER",),
-    "currency": ("CURRENCY",),
-    "amount": ("AMOUNT",),
-    "kind": ("KIND",),
-    "seconds": ("--seconds",),
-    "result_code": ("--result-code",),
-    "error_code": ("--error-code",),
-    "result_error.error_code": ("--error-code",),
-    "reason": ("--reason",),
+# The fields of the Python API that no parameter is named after (the others name theirs: usage_errors).
+_PARAM_HINTS: Final = {
+    "result_error.error_code": "--error-code",
     "error": ("--result-code", "--error-code"),
-    "times": ("--times",),
 }
-
-
-@contextmanager
-def _bad_input() -> Iterator[None]:
-    """Turn the API's :class:`InvalidInput` into click's one-line usage error for the named argument."""
-    try:
-        yield
-    except InvalidInput as exc:
-        hint = _PARAM_HINTS.get(exc.field, (exc.field,))
-        raise click.BadParameter(printable(exc.reason), param_hint=hint) from None
 
 
 def _minor_units(currency: str, text: str) -> int:
@@ -111,7 +90,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
 
         AMOUNT is in the currency's minor unit: USD 1000 is USD 10.00, JPY 1000 is JPY 1000.
         """
-        with _bad_input():
+        with usage_errors(_PARAM_HINTS):
             value = _minor_units(currency, amount)
             balance = provider.topup(payer, currency, value)
         echo_text(f"Credited {format_amount(currency, value)} to {payer}; balance {format_amount(currency, balance)}.")
@@ -121,7 +100,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
     @click.option("--json", "as_json", is_flag=True, help="Print JSON: one amount per currency, in minor units.")
     def balance(payer: str, as_json: bool) -> None:
         """Show PAYER's balance in every currency."""
-        with _bad_input():
+        with usage_errors(_PARAM_HINTS):
             balances = provider.balances(payer)
         if as_json:
             echo_json({"payer": payer, "balances": [json_amount(c, units) for c, units in balances.items()]})
@@ -139,7 +118,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
 
         Oldest first, each with its idempotency key and trade number (top-ups have neither).
         """
-        with _bad_input():
+        with usage_errors(_PARAM_HINTS):
             entries = provider.history(payer)
         if as_json:
             rows = [
@@ -204,7 +183,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         (--result-code, --error-code, optional --reason), user_cancel, late_success. Only late_success and
         latency move money. The profile replaces the payer's previous one.
         """
-        with _bad_input():
+        with usage_errors(_PARAM_HINTS):
             profile = provider.set_fault(
                 payer,
                 kind,
@@ -226,7 +205,7 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         if payer is None:
             echo_text(f"Removed {provider.clear_faults()} fault profile(s).")
             return
-        with _bad_input():
+        with usage_errors(_PARAM_HINTS):
             removed = provider.clear_fault(payer)
         echo_text(f"Removed the fault profile of {payer}." if removed else f"{payer} had no fault profile.")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import functools
 from typing import TYPE_CHECKING, Final, cast
 
 import tradepay
@@ -20,15 +20,13 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundOutcome,
-    RefundReason,
     RefundRow,
     ResultCode,
+    answer_refund,
+    answer_refund_inquiry,
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
-    refund_fields,
-    refund_key_problem,
-    refund_refused,
 )
 
 from ._answers import DECLINED, Reason, declined, late_success
@@ -63,7 +61,7 @@ class WalletProvider:
         """Raises :class:`tradepay.ConfigError` for a bad setting or a state file it cannot use."""
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: WalletSettings = parse_settings(config.settings, Path(config.data_dir), table)
+        self.settings: WalletSettings = parse_settings(config.settings, config.data_dir, table=table)
         self._store = WalletStore(self.settings.database, where=f"{table}.database")
 
     def close(self) -> None:
@@ -155,13 +153,8 @@ class WalletProvider:
         :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key. Never more
         than the key took, in all. Fault profiles never touch refunds.
         """
-        log = _log.bind(**refund_fields(order, attempt, refund))
-        if problem := refund_key_problem(attempt, refund):
-            log.warning("wallet.refund_refused", reason=RefundReason.INVALID_REQUEST.value)
-            return refund_refused(RefundReason.INVALID_REQUEST, problem)
-        answer = await asyncio.to_thread(self._store.refund, attempt, refund)
-        log.info("wallet.refund_answered", outcome=answer.outcome.value, reason=answer.reason)
-        return answer
+        decide = functools.partial(self._store.refund, attempt, refund)
+        return await asyncio.to_thread(answer_refund, order, attempt, refund, decide, log=_log, provider="wallet")
 
     @hookimpl
     async def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
@@ -170,11 +163,10 @@ class WalletProvider:
         A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
         nothing.
         """
-        outcome = await asyncio.to_thread(self._store.inquire_refund, attempt, refund)
-        _log.info(
-            "wallet.refund_inquired", trade_no=order.trade_no, refund_key=refund.idempotency_key, outcome=outcome.value
+        store = self._store
+        return await asyncio.to_thread(
+            answer_refund_inquiry, order, attempt, refund, store, log=_log, provider="wallet"
         )
-        return outcome
 
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:

@@ -16,6 +16,6 @@ DEFAULT_DATABASE = "wallet.sqlite3"
 WalletSettings = StoreSettings
 
 
-def parse_settings(settings: Mapping[str, Any], data_dir: Path, table: str = "providers.wallet") -> WalletSettings:
+def parse_settings(settings: Mapping[str, Any], data_dir: Path, *, table: str = "providers.wallet") -> WalletSettings:
     """Parse the provider's settings table; raise :class:`tradepay.ConfigError` naming ``table.key`` if invalid."""
     return parse_store_settings(settings, data_dir, table=table, default=DEFAULT_DATABASE)

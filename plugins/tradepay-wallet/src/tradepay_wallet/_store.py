@@ -80,14 +80,7 @@ class WalletStore(ProviderStore[StoreTransaction]):
     key that a database it cannot use, or one written by a newer wallet, is reported under."""
 
     def __init__(self, location: str | Path, *, where: str = "providers.wallet.database") -> None:
-        super().__init__(
-            location,
-            schema=DEFAULT_SCHEMA,
-            migrations=MIGRATIONS,
-            where=where,
-            transaction=StoreTransaction,
-            attempts=_TABLE,
-        )
+        super().__init__(location, schema=DEFAULT_SCHEMA, migrations=MIGRATIONS, where=where, attempts=_TABLE)
 
     # --- payments ------------------------------------------------------------------------------------------
 

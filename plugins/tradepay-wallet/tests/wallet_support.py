@@ -11,7 +11,8 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-from tradepay import Attempt, InvalidInput, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
+from tradepay import Attempt, InvalidInput, Order, PaymentAmount, ProviderConfig
+from tradepay.testing import sample_refund
 from tradepay_wallet import WalletProvider
 
 #: (operation, payer, idempotency key, amount in USD minor units, trade number); for ``refund`` and
@@ -47,9 +48,7 @@ def _call(database: str, barrier: Barrier, call: Call) -> Outcome:
     try:
         barrier.wait(timeout=30)
         if op in ("refund", "inquire_refund"):
-            refund = Refund(
-                refund_key, trade_no, key, attempt, order.amount, refund_key, "shop-1", None, RefundStatus.PROCESSING
-            )
+            refund = sample_refund(attempt, order.amount, key=refund_key, trade_no=trade_no)
             if op == "inquire_refund":
                 return (op, asyncio.run(provider.inquire_refund(order, attempt, refund)).value, None)
             answer = asyncio.run(provider.refund(order, attempt, refund))

@@ -6,7 +6,6 @@ gives conftest a name no child can import.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import sqlite3
@@ -18,7 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund, RefundStatus
+from tradepay import Attempt, Order, PaymentAmount, ProviderConfig, Refund
+from tradepay.testing import sample_refund
 from tradepay_card import CardProvider
 
 #: The tests' "today": cards expiring before June 2026 have expired.
@@ -26,18 +26,6 @@ TODAY = date(2026, 6, 15)
 
 #: The PostgreSQL server the ``postgresql`` variants run against (each test in a schema of its own).
 POSTGRES_URL = os.environ.get("TRADEPAY_TEST_POSTGRES_URL", "")
-
-
-def postgres_unavailable() -> str | None:
-    """Why the PostgreSQL variants cannot run here (the skip reason), or ``None`` if they can."""
-    if not POSTGRES_URL:
-        return (
-            "PostgreSQL variants skipped: set TRADEPAY_TEST_POSTGRES_URL (for example"
-            " postgresql://postgres@127.0.0.1:5432/test) to run them"
-        )
-    if importlib.util.find_spec("psycopg") is None or importlib.util.find_spec("psycopg_pool") is None:
-        return "PostgreSQL variants skipped: psycopg is not installed (pip install 'tradepay[postgres]')"
-    return None
 
 
 @dataclass(frozen=True)
@@ -112,17 +100,7 @@ def make_attempt(key: str = "pay-1-1") -> Attempt:
 
 def make_refund(attempt: Attempt, amount: str = "300", key: str = "ref-1", currency: str = "USD") -> Refund:
     """A refund of ``amount`` minor units of ``attempt``'s payment (of trade T-1), under refund key ``key``."""
-    return Refund(
-        refund_id=key,
-        trade_no="T-1",
-        payment_id=attempt.payment_id,
-        attempt=attempt,
-        amount=PaymentAmount(currency, amount),
-        request_id=f"req-{key}",
-        merchant_id="m-1",
-        reason=None,
-        status=RefundStatus.PROCESSING,
-    )
+    return sample_refund(attempt, PaymentAmount(currency, amount), key=key, merchant_id="m-1", request_id=f"req-{key}")
 
 
 def race(data_dir: str, settings: dict[str, Any], action: str, keys: list[str], barrier: Any, results: Any) -> None:
