@@ -24,7 +24,7 @@ else:
     from server_kit import make_host, rsa_key
 
 #: Final states that are notified.
-NOTIFIED_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED)
+NOTIFIED_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED)
 NOTIFIED_REFUNDS = (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
 
 

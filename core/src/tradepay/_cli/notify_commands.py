@@ -3,7 +3,6 @@ on the outbox (``notify list``, ``notify show ID``, ``notify retry ID``)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,8 +18,8 @@ __all__ = ["notification_to_dict", "register"]
 
 
 def notification_to_dict(event: Notification) -> dict[str, Any]:
-    """The event as JSON-ready data (see ``docs/cli.md`` for the conventions); ``payload`` as the JSON object
-    the merchant is sent."""
+    """The event as JSON-ready data (see ``docs/cli.md`` for the conventions); ``payload`` the body posted to
+    the merchant, as the string of JSON it is (the merchant's wire format, not the command line's)."""
     return {
         "notificationId": event.event_id,
         "kind": event.kind.value,
@@ -37,7 +36,7 @@ def notification_to_dict(event: Notification) -> dict[str, Any]:
         "createdAt": json_time(event.created_at),
         "updatedAt": json_time(event.updated_at),
         "deliveredAt": json_time(event.delivered_at),
-        "payload": json.loads(event.payload),
+        "payload": event.payload,
     }
 
 
@@ -66,7 +65,12 @@ def _outbox(state: _State) -> Any:
 
 def _found(ledger: Any, event_id: str) -> Notification:
     """The notification ``event_id``, or the latest of the order whose trade number it is."""
-    event: Notification | None = ledger.get_notification(event_id)
+    from .._spi.errors import InvalidInput
+
+    try:
+        event: Notification | None = ledger.get_notification(event_id)
+    except InvalidInput:  # not the shape of a notification id: perhaps a trade number
+        event = None
     if event is None:
         latest: list[Notification] = ledger.notifications(trade_no=event_id, limit=1)
         if not latest:
@@ -126,7 +130,7 @@ def register(cli: click.Group) -> None:
     @click.option("--status", type=click.Choice([s.value for s in NotificationStatus]), help="Only this status.")
     @click.option("--dead", is_flag=True, help="Only the dead ones (--status dead).")
     @click.option("--trade-no", "trade_no", help="Only the notifications of this order.")
-    @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+    @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_obj
     def list_notifications(
