@@ -1,5 +1,5 @@
 """What the notification tests share: the merchants' sample verifier from the docs, a merchant's receiver
-served by uvicorn on 127.0.0.1, and a small outbox in memory that keeps the ledger's contract."""
+served by uvicorn on 127.0.0.1, fast settings, and a patient wait."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import sys
 import threading
 import time
 import types
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +22,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tradepay._config import NotificationSettings
-from tradepay._ledger.notifications import Notification, NotificationKind, NotificationStatus
-from tradepay._ledger.states import IllegalTransition
 
 sys.path.insert(0, str(Path(__file__).parent))
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
@@ -151,122 +147,3 @@ def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout_s} s")
         time.sleep(0.01)
-
-
-class MemoryOutbox:
-    """The outbox contract in memory (thread-safe), for the worker's unit tests: events are added by hand."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self.events: dict[str, Notification] = {}
-        self.lock = threading.Lock()
-        self.sequences: Counter[str] = Counter()
-
-    def add(self, merchant_id: str = "shop-1", trade_no: str = "T1", payload: str | None = None) -> Notification:
-        with self.lock:
-            self.sequences[trade_no] += 1
-            event_id = f"evt_{uuid.uuid4().hex[:24]}"
-            body = payload or (
-                f'{{"notifyType":"notifyPayment","notificationId":"{event_id}","sequence":'
-                f'{self.sequences[trade_no]},"tradeNo":"{trade_no}","merchantId":"{merchant_id}",'
-                f'"paymentId":"pay_{event_id[4:]}","status":"succeeded"}}'
-            )
-            now = self.clock()
-            event = Notification(
-                event_id,
-                NotificationKind.PAYMENT,
-                merchant_id,
-                trade_no,
-                f"pay_{event_id[4:]}",
-                self.sequences[trade_no],
-                body,
-                NotificationStatus.PENDING,
-                0,
-                now,
-                now,
-                now,
-            )
-            self.events[event_id] = event
-        return event
-
-    def lease_notifications(self, worker: str, *, limit: int, lease_s: float) -> list[Notification]:
-        with self.lock:
-            now = self.clock()
-            due = [
-                e
-                for e in sorted(self.events.values(), key=lambda e: (e.next_attempt_at, e.created_at))
-                if e.status is NotificationStatus.PENDING
-                and e.next_attempt_at <= now
-                and (e.lease_until is None or e.lease_until <= now)
-            ][:limit]
-            leased = []
-            for event in due:
-                taken = replace(event, lease_until=now + lease_s, leased_by=worker, updated_at=now)
-                self.events[event.event_id] = taken
-                leased.append(taken)
-            return leased
-
-    def notification_delivered(self, event_id: str, lease_until: float) -> Notification:
-        with self.lock:
-            event = self.events[event_id]
-            if event.status is not NotificationStatus.DELIVERED:
-                now = self.clock()
-                event = replace(
-                    event,
-                    status=NotificationStatus.DELIVERED,
-                    attempts=event.attempts + 1,
-                    delivered_at=now,
-                    updated_at=now,
-                    lease_until=None,
-                    leased_by=None,
-                )
-                self.events[event_id] = event
-            return event
-
-    def notification_failed(
-        self, event_id: str, lease_until: float, *, error: str, next_attempt_at: float | None
-    ) -> Notification | None:
-        with self.lock:
-            event = self.events[event_id]
-            if event.status is not NotificationStatus.PENDING or event.lease_until != lease_until:
-                return None
-            event = replace(
-                event,
-                status=NotificationStatus.DEAD if next_attempt_at is None else NotificationStatus.PENDING,
-                attempts=event.attempts + 1,
-                last_error=error,
-                next_attempt_at=event.next_attempt_at if next_attempt_at is None else next_attempt_at,
-                lease_until=None,
-                leased_by=None,
-                updated_at=self.clock(),
-            )
-            self.events[event_id] = event
-            return event
-
-    def retry_notification(self, event_id: str) -> Notification:
-        with self.lock:
-            event = self.events[event_id]
-            if event.status is NotificationStatus.DELIVERED:
-                raise IllegalTransition(f"notification {event_id}", "delivered", "pending")
-            event = replace(event, status=NotificationStatus.PENDING, next_attempt_at=self.clock())
-            self.events[event_id] = event
-            return event
-
-    def get_notification(self, event_id: str) -> Notification | None:
-        return self.events.get(event_id)
-
-    def notifications(
-        self, *, status: NotificationStatus | None = None, trade_no: str | None = None, limit: int = 100
-    ) -> list[Notification]:
-        with self.lock:
-            found = [
-                e
-                for e in sorted(self.events.values(), key=lambda e: e.created_at, reverse=True)
-                if (status is None or e.status is status) and (trade_no is None or e.trade_no == trade_no)
-            ]
-        return found[:limit]
-
-    def notification_counts(self) -> dict[NotificationStatus, int]:
-        with self.lock:
-            counts = Counter(e.status for e in self.events.values())
-        return {status: counts[status] for status in NotificationStatus}

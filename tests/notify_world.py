@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradepay import Host, PaymentAmount, PaymentRequest, PaymentService, PaymentType, ResultCode
 from tradepay._ledger.merchants import merchant_book
+from tradepay._ledger.notifications import Notification
 from tradepay._ledger.records import PaymentStatus
 from tradepay._refunding import RefundService
 from tradepay._spi.refunds import RefundStatus
@@ -28,10 +29,12 @@ NOTIFIED_PAYMENTS = (PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatu
 NOTIFIED_REFUNDS = (RefundStatus.SUCCEEDED, RefundStatus.FAILED)
 
 
-def paying_host(tmp_path: Path, ledger: Any, notify_url: str) -> Host:
-    """A host on ``ledger`` whose reference provider declines one payment in three and one refund in two,
-    and merchant ``shop-1`` registered with ``notify_url``."""
-    provider = ReferenceProvider(script=["success", "decline", "success"], refund_script=["truth", "decline"])
+def paying_host(tmp_path: Path, ledger: Any, notify_url: str, provider: ReferenceProvider | None = None) -> Host:
+    """A host on ``ledger`` whose reference provider (by default) declines one payment in three and one refund
+    in two, and merchant ``shop-1`` registered with ``notify_url``."""
+    provider = provider or ReferenceProvider(
+        script=["success", "decline", "success"], refund_script=["truth", "decline"]
+    )
     host = make_host(tmp_path, provider, ledger=ledger)
     book = merchant_book(ledger)
     if book.get_merchant("shop-1") is None:
@@ -64,3 +67,15 @@ def final_states(ledger: Any) -> dict[str, str]:
     states = {p.payment_id: p.status.value for p in ledger.payments(limit=100_000) if p.status in NOTIFIED_PAYMENTS}
     states |= {r.refund_id: r.status.value for r in ledger.refunds(limit=100_000) if r.status in NOTIFIED_REFUNDS}
     return states
+
+
+def paid_orders(tmp_path: Path, ledger: Any, notify_url: str, count: int) -> list[Notification]:
+    """``count`` orders of ``shop-1`` (notified at ``notify_url``) paid on ``ledger`` at once: one
+    ``notifyPayment`` event each, oldest first."""
+    host = paying_host(tmp_path, ledger, notify_url, ReferenceProvider())
+    with PaymentService(host) as payments:
+        for _ in range(count):
+            order = ledger.create_order(PaymentAmount("USD", "1000"), merchant_id="shop-1", payer_id="alice")
+            payments.pay_blocking(PaymentRequest(PaymentType.ORDER_ID, order.trade_no), sample_context("alice"))
+    events: list[Notification] = ledger.notifications(limit=1000)
+    return events[::-1]

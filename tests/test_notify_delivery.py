@@ -1,5 +1,5 @@
 """Delivering notifications, in parts: the schedule, one delivery against a real merchant receiver (uvicorn on
-127.0.0.1), the worker over an outbox in memory, the merchants' sample verifier of the docs, the settings."""
+127.0.0.1), the worker over the ledger in memory, the merchants' sample verifier of the docs, the settings."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tradepay import ConfigError
+from tradepay import ConfigError, MemoryLedger
 from tradepay._config import NotificationSettings
-from tradepay._ledger.merchants import Merchant, merchant_book
-from tradepay._ledger.notifications import NotificationStatus
+from tradepay._ledger.merchants import Merchant
+from tradepay._ledger.notifications import Notification, NotificationKind, NotificationStatus
 from tradepay.server import public_pem, sign_request
 from tradepay.server.metrics import Metrics
 from tradepay.server.notify_delivery import DeliveryOutcome, Failure, deliver, make_client
@@ -27,11 +27,13 @@ from tradepay.server.notify_worker import NotifyWorker, worker_name
 
 sys.path.insert(0, str(Path(__file__).parent))  # pytest's importlib mode: the kits by their plain names
 if TYPE_CHECKING:  # mypy knows this folder as the package `tests`
-    from tests.notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample, fast_settings, serving_merchant
-    from tests.server_kit import free_port, rsa_key
+    from tests.notify_kit import DOCS, Receiver, docs_sample, fast_settings, serving_merchant
+    from tests.notify_world import paid_orders
+    from tests.server_kit import CASHIER, free_port, rsa_key
 else:
-    from notify_kit import DOCS, MemoryOutbox, Receiver, docs_sample, fast_settings, serving_merchant
-    from server_kit import free_port, rsa_key
+    from notify_kit import DOCS, Receiver, docs_sample, fast_settings, serving_merchant
+    from notify_world import paid_orders
+    from server_kit import CASHIER, free_port, rsa_key
 
 FAST = fast_settings(attempts=6)
 SAMPLE = docs_sample()
@@ -52,9 +54,26 @@ def endpoint() -> Iterator[Endpoint]:
         yield Endpoint(receiver, url)
 
 
+#: One event, as a ledger wrote it (what delivery is handed; the outbox's own part is tested below).
+EVENT = Notification(
+    "evt_0123456789abcdef01234567",
+    NotificationKind.PAYMENT,
+    "shop-1",
+    "T1",
+    "pay_1",
+    1,
+    '{"merchantId":"shop-1","notificationId":"evt_0123456789abcdef01234567","notifyType":"notifyPayment",'
+    '"paymentId":"pay_1","sequence":1,"status":"succeeded","tradeNo":"T1"}',
+    NotificationStatus.PENDING,
+    0,
+    1.8e9,
+    1.8e9,
+    1.8e9,
+)
+
+
 def deliver_one(merchant: Merchant | None, settings: NotificationSettings = FAST) -> tuple[DeliveryOutcome, Any]:
-    outbox = MemoryOutbox()
-    event = outbox.add()
+    event = EVENT
 
     async def run() -> DeliveryOutcome:
         async with make_client(settings) as client:
@@ -220,71 +239,73 @@ def test_the_sample_ignores_an_older_event_of_the_order_that_arrives_late() -> N
 # --- the worker --------------------------------------------------------------------------------------------------
 
 
-def worker(outbox: MemoryOutbox, endpoint: Endpoint, settings: NotificationSettings = FAST, **kw: Any) -> NotifyWorker:
-    book = merchant_book(outbox)
-    if book.get_merchant("shop-1") is None:
-        book.add_merchant("shop-1", endpoint.merchant.public_key, endpoint.url)
-    return NotifyWorker(outbox, rsa_key("host"), settings, rng=random.Random(1), **kw)
+def worker(ledger: Any, settings: NotificationSettings = FAST, **kw: Any) -> NotifyWorker:
+    return NotifyWorker(ledger, rsa_key("host"), settings, rng=random.Random(1), **kw)
 
 
-def run_until_settled(deliverer: NotifyWorker, outbox: MemoryOutbox) -> None:
+def run_until_settled(deliverer: NotifyWorker, ledger: Any) -> None:
     for _ in range(500):
         asyncio.run(deliverer.run_once())
-        if not outbox.notifications(status=NotificationStatus.PENDING):
+        if not ledger.notifications(status=NotificationStatus.PENDING):
             return
     raise AssertionError("events still pending")
 
 
-def test_the_worker_delivers_every_event_through_failures_and_records_each_attempt(endpoint: Endpoint) -> None:
-    outbox = MemoryOutbox()
-    events = [outbox.add(trade_no=f"T{i % 3}") for i in range(10)]
+def notified(tmp_path: Path, endpoint: Endpoint, count: int, ledger: Any = None) -> tuple[Any, list[Notification]]:
+    """A ledger in memory (or ``ledger``) with ``count`` events for ``endpoint``'s merchant."""
+    book = ledger if ledger is not None else MemoryLedger(cashier_url=CASHIER)
+    return book, paid_orders(tmp_path, book, endpoint.url, count)
+
+
+def test_the_worker_delivers_every_event_through_failures_and_records_each_attempt(
+    tmp_path: Path, endpoint: Endpoint
+) -> None:
+    ledger, events = notified(tmp_path, endpoint, 10)
     endpoint.receiver.script = ["fail", "garbage", "redirect", "nack", "huge", "slow", "fail", "fail"]
     metrics = Metrics()
-    run_until_settled(worker(outbox, endpoint, observer=metrics), outbox)
-    assert {e.event_id for e in outbox.notifications(status=NotificationStatus.DELIVERED)} == {
+    run_until_settled(worker(ledger, observer=metrics), ledger)
+    assert {e.event_id for e in ledger.notifications(status=NotificationStatus.DELIVERED)} == {
         e.event_id for e in events
     }
     assert endpoint.receiver.inbox.seen == {e.event_id for e in events}
-    attempts = sum(e.attempts for e in outbox.events.values())
-    assert attempts == 10 + 8  # every failure was one more attempt, and none was lost
-    failed = [e for e in outbox.events.values() if e.attempts > 1]
-    assert all(e.last_error for e in failed)
-    text = metrics.registry.get_sample_value("tradepay_notification_deliveries_total", {"outcome": "delivered"})
-    assert text == 10
+    recorded = ledger.notifications()
+    assert sum(e.attempts for e in recorded) == 10 + 8  # every failure was one more attempt, and none was lost
+    assert all(e.last_error for e in recorded if e.attempts > 1)
+    assert metrics.registry.get_sample_value("tradepay_notification_deliveries_total", {"outcome": "delivered"}) == 10
     assert metrics.registry.get_sample_value("tradepay_notification_deliveries_total", {"outcome": "retry"}) == 8
     assert metrics.registry.get_sample_value("tradepay_notification_latency_seconds_count") == 10
 
 
-def test_an_event_is_dead_after_the_last_attempt_and_an_operator_retry_gives_it_one_more(endpoint: Endpoint) -> None:
-    outbox = MemoryOutbox()
-    event = outbox.add()
+def test_an_event_is_dead_after_the_last_attempt_and_an_operator_retry_gives_it_one_more(
+    tmp_path: Path, endpoint: Endpoint
+) -> None:
+    ledger, (event,) = notified(tmp_path, endpoint, 1)
     endpoint.receiver.script = ["fail"] * FAST.attempts
-    run_until_settled(worker(outbox, endpoint), outbox)
-    dead = outbox.get_notification(event.event_id)
+    run_until_settled(worker(ledger), ledger)
+    dead = ledger.get_notification(event.event_id)
     assert dead is not None
     assert dead.status is NotificationStatus.DEAD
     assert (dead.attempts, dead.last_error) == (FAST.attempts, "HTTP 500")
-    outbox.retry_notification(event.event_id)
-    run_until_settled(worker(outbox, endpoint), outbox)
-    delivered = outbox.get_notification(event.event_id)
+    ledger.retry_notification(event.event_id)
+    run_until_settled(worker(ledger), ledger)
+    delivered = ledger.get_notification(event.event_id)
     assert delivered is not None
     assert delivered.status is NotificationStatus.DELIVERED
 
 
-async def follow_until_delivered(deliverer: NotifyWorker, outbox: MemoryOutbox) -> None:
+async def follow_until_delivered(deliverer: NotifyWorker, ledger: Any) -> None:
     """Run ``deliverer`` as ``tradepay notify --follow`` does until nothing is pending, then stop it."""
     stop = asyncio.Event()
     task = asyncio.create_task(deliverer.run(stop))
-    while outbox.notifications(status=NotificationStatus.PENDING):
+    while ledger.notifications(status=NotificationStatus.PENDING):
         await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 10)
 
 
-def test_the_worker_stops_when_told(endpoint: Endpoint) -> None:
-    outbox = MemoryOutbox()
-    outbox.add()
-    asyncio.run(follow_until_delivered(worker(outbox, endpoint), outbox))
+def test_the_worker_stops_when_told(tmp_path: Path, endpoint: Endpoint) -> None:
+    ledger, _ = notified(tmp_path, endpoint, 1)
+    asyncio.run(follow_until_delivered(worker(ledger), ledger))
     assert endpoint.receiver.outcomes["new"] == 1
 
 
@@ -348,48 +369,47 @@ def broken_logging() -> Iterator[list[str]]:
         structlog.configure(**saved)
 
 
-def test_a_log_that_breaks_at_every_event_changes_no_delivery(endpoint: Endpoint) -> None:
-    outbox = MemoryOutbox()
-    events = [outbox.add() for _ in range(3)]
+def test_a_log_that_breaks_at_every_event_changes_no_delivery(tmp_path: Path, endpoint: Endpoint) -> None:
+    ledger, events = notified(tmp_path, endpoint, 3)
     endpoint.receiver.script = ["fail", "nack"]
     with broken_logging() as logged:
-        asyncio.run(follow_until_delivered(worker(outbox, endpoint), outbox))
+        asyncio.run(follow_until_delivered(worker(ledger), ledger))
     assert {"notify.worker_started", "notify.failed", "notify.delivered", "notify.worker_stopped"} <= set(logged)
     assert endpoint.receiver.inbox.seen == {e.event_id for e in events}
-    assert sum(e.attempts for e in outbox.events.values()) == 3 + 2
+    assert sum(e.attempts for e in ledger.notifications()) == 3 + 2
 
 
-class BlinkingOutbox(MemoryOutbox):
-    """An outbox whose first lease and first acknowledgement fail, as a database that blinks."""
+class BlinkingLedger(MemoryLedger):
+    """A ledger whose first lease and first acknowledgement fail, as a database that blinks."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.failures = {"lease": 1, "delivered": 1}
+        super().__init__(cashier_url=CASHIER)
+        self.failures = {"lease": 0, "delivered": 0}
 
     def _blink(self, what: str) -> None:
         if self.failures[what]:
             self.failures[what] -= 1
             raise OSError(5, "Input/output error")
 
-    def lease_notifications(self, worker: str, *, limit: int, lease_s: float) -> list[Any]:
+    def lease_notifications(self, worker: str, *, limit: int, lease_s: float) -> list[Notification]:
         self._blink("lease")
         return super().lease_notifications(worker, limit=limit, lease_s=lease_s)
 
-    def notification_delivered(self, event_id: str, lease_until: float) -> Any:
+    def notification_delivered(self, event_id: str, lease_until: float) -> Notification:
         self._blink("delivered")
         return super().notification_delivered(event_id, lease_until)
 
 
 def test_a_ledger_that_fails_is_logged_and_the_event_delivered_again_once_its_lease_runs_out(
-    endpoint: Endpoint,
+    tmp_path: Path, endpoint: Endpoint
 ) -> None:
-    outbox = BlinkingOutbox()
-    event = outbox.add()
+    ledger, (event,) = notified(tmp_path, endpoint, 1, BlinkingLedger())
+    ledger.failures = {"lease": 1, "delivered": 1}
     quick = fast_settings(
         connect_timeout_s=0.2, write_timeout_s=0.2, read_timeout_s=0.2, pool_timeout_s=0.2, lease_s=1.6
     )
     with broken_logging() as logged:
-        asyncio.run(follow_until_delivered(worker(outbox, endpoint, quick), outbox))
+        asyncio.run(follow_until_delivered(worker(ledger, quick), ledger))
     assert {"notify.worker_failed", "notify.record_failed"} <= set(logged)
     assert endpoint.receiver.deliveries[event.event_id] == 2  # the unrecorded acknowledgement: posted again
     assert endpoint.receiver.outcomes["duplicate"] == 1
