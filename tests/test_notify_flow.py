@@ -46,6 +46,21 @@ class Merchant:
         self.url = url
 
 
+@pytest.fixture(autouse=True)
+def logging_given_back(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The command line configures logging as an application does: here uncached, and given back afterwards,
+    so that no logger stays bound to a configuration of this module's tests."""
+    import structlog
+
+    import tradepay._logging
+
+    configure = tradepay._logging.configure_logging
+    saved = structlog.get_config()
+    monkeypatch.setattr(tradepay._logging, "configure_logging", lambda **kw: configure(**{**kw, "cache": False}))
+    yield
+    structlog.configure(**saved)
+
+
 @pytest.fixture
 def merchant() -> Iterator[Merchant]:
     with serving_merchant(public_pem(rsa_key("host"))) as (receiver, url):
