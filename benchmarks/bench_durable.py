@@ -112,7 +112,7 @@ def _floor_round(path: Path, orders: _Orders, payments: int) -> float:
                 last = number == CHAIN
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(
-                    "INSERT INTO attempts (payment_id, number, provider, idempotency_key, state, sent_at)"
+                    "INSERT INTO attempts (payment_id, number, provider, idempotency_key, status, sent_at)"
                     " VALUES (?, ?, ?, ?, 'sent', ?)",
                     (payment_id, number, f"p{number}", f"{payment_id}-{number}", time.time()),
                 )
@@ -120,7 +120,7 @@ def _floor_round(path: Path, orders: _Orders, payments: int) -> float:
                 db.execute("COMMIT")
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(
-                    "UPDATE attempts SET state = ?, kind = 'answer', result = ?, rule = ?, decision = ?, final = ?,"
+                    "UPDATE attempts SET status = ?, kind = 'answer', result = ?, rule = ?, decision = ?, final = ?,"
                     " detail = '', duration_ms = 0.01, finished_at = ? WHERE payment_id = ? AND number = ?",
                     (
                         "paid" if last else "not_paid",

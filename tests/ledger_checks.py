@@ -116,7 +116,7 @@ def read_ledger(path: Path) -> LedgerFile:
         orders = {r[0]: (int(r[1]), str(r[2])) for r in db.execute("SELECT trade_no, amount, status FROM orders")}
         attempts: dict[str, list[AttemptRow]] = defaultdict(list)
         for pid, number, provider, key, state, result in db.execute(
-            "SELECT payment_id, number, provider, idempotency_key, state, result FROM attempts"
+            "SELECT payment_id, number, provider, idempotency_key, status, result FROM attempts"
             " ORDER BY payment_id, number"
         ):
             attempts[pid].append(AttemptRow(pid, number, provider, key, state, json.loads(result) if result else None))

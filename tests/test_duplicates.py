@@ -189,11 +189,11 @@ class Witness:
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         with closing(sqlite3.connect(self.ledger)) as db:
             mine = db.execute(
-                "SELECT state, idempotency_key, provider FROM attempts WHERE payment_id = ? AND number = ?",
+                "SELECT status, idempotency_key, provider FROM attempts WHERE payment_id = ? AND number = ?",
                 (attempt.payment_id, attempt.number),
             ).fetchone()
             states = db.execute(
-                "SELECT state FROM attempts WHERE payment_id = ? ORDER BY number", (attempt.payment_id,)
+                "SELECT status FROM attempts WHERE payment_id = ? ORDER BY number", (attempt.payment_id,)
             ).fetchall()
             payment = db.execute("SELECT status FROM payments WHERE payment_id = ?", (attempt.payment_id,)).fetchone()
         self.seen.append((attempt.idempotency_key, mine, [s for (s,) in states], payment))

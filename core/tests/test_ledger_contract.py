@@ -503,6 +503,9 @@ def test_a_ledger_migrates_from_each_earlier_schema_version(old_database: tuple[
             (stale,) = ledger.unsettled(updated_before=4e9)
             assert stale.pending is not None
             assert stale.pending.idempotency_key == "pay_3-1"
+            with ledger.database.read() as db:  # 8: the column is ``status``, as the field is everywhere else
+                rows = db.execute("SELECT payment_id, status FROM attempts ORDER BY payment_id").fetchall()
+            assert [tuple(r) for r in rows] == [("pay_1", "not_paid"), ("pay_2", "paid"), ("pay_3", "sent")]
             assert ledger.get_order("T1").status is OrderStatus.PAID  # type: ignore[union-attr]
             # The migrated tables keep their rules: one live payment per order, one unsettled attempt.
             assert ledger.begin_payment(t2, None)[1] is False

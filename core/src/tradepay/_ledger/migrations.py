@@ -259,6 +259,12 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX notifications_due ON notifications (status, next_attempt_at);
     """,
+    # 8: an attempt's money status is ``status`` in SQL, as it is in Python and in JSON (it was ``state``).
+    # Both databases rename the column in its CHECK constraint and in the partial index
+    # ``attempts_one_unsettled`` too (SQLite from 3.25).
+    """
+    ALTER TABLE attempts RENAME COLUMN state TO status;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

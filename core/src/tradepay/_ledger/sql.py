@@ -62,7 +62,7 @@ _PAYMENT_COLUMNS = (
     " order_currency, order_amount, merchant_id, payer_id, order_status, order_expires_at"
 )
 _ATTEMPT_COLUMNS = (
-    "payment_id, number, provider, idempotency_key, state, kind, result, rule, decision, final, detail, duration_ms"
+    "payment_id, number, provider, idempotency_key, status, kind, result, rule, decision, final, detail, duration_ms"
 )
 
 _REFUND_COLUMNS = (
@@ -315,7 +315,7 @@ class SQLLedger(SQLOutbox, OrderNames):
             now = self._clock()
             try:
                 db.execute(
-                    "INSERT INTO attempts (payment_id, number, provider, idempotency_key, state, sent_at)"
+                    "INSERT INTO attempts (payment_id, number, provider, idempotency_key, status, sent_at)"
                     " VALUES (?, ?, ?, ?, 'sent', ?)",
                     (payment_id, number, provider, attempt.idempotency_key, now),
                 )
@@ -327,8 +327,8 @@ class SQLLedger(SQLOutbox, OrderNames):
     def _write_record(self, db: Connection, record: AttemptRecord, expected: str) -> None:
         a = record.attempt
         updated = db.execute(
-            "UPDATE attempts SET state = ?, kind = ?, result = ?, rule = ?, decision = ?, final = ?, detail = ?,"
-            " duration_ms = ?, finished_at = ? WHERE payment_id = ? AND number = ? AND state = ?",
+            "UPDATE attempts SET status = ?, kind = ?, result = ?, rule = ?, decision = ?, final = ?, detail = ?,"
+            " duration_ms = ?, finished_at = ? WHERE payment_id = ? AND number = ? AND status = ?",
             (
                 record.status.value,
                 record.kind.value,
