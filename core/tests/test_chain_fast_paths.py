@@ -3,12 +3,20 @@ each one buys): a shortcut that goes wrong fails here."""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import inspect
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
 from tradepay._chain import breaker, chain
+from tradepay._chain.capabilities import Attempt, ProviderStatus
+from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, _RecordDraft, attempt_record
 
 _WITH_MEMBERS = (chain, breaker)
 
@@ -48,3 +56,106 @@ def test_the_chain_reads_the_members_of_the_enums_it_compares() -> None:
     assert found == expected
     assert (type(breaker._ANSWER).__name__, type(breaker._SUCCESS).__name__) == ("OutcomeKind", "ResultCode")
     assert (breaker._SCOPE_KEY, breaker._PROVIDER_SCOPE) == (breaker.FailureScope.KEY, "provider")
+
+
+_ATTEMPTS = st.one_of(
+    st.builds(
+        Attempt,
+        st.just("pay_0123456789abcdef"),
+        st.integers(1, 9),
+        st.sampled_from(["wallet", "card", "a-provider-with-a-long-name"]),
+        st.just("pay_0123456789abcdef-1"),
+    ),
+    st.just("not an attempt"),
+)
+_RESULTS = st.one_of(
+    st.none(),
+    st.just(PaymentResult(ResultCode.SUCCESS, "paid")),
+    st.just(PaymentResult(ResultCode.FAILED, "declined", ResultError(ErrorCode.APP_SERVICE_ERROR, "CARD_DECLINED"))),
+    st.just({"resultCode": "9000"}),
+)
+_TEXTS = st.one_of(st.text(max_size=20), st.sampled_from(["success", "decline", "4111 1111 1111 1111", " ", ""]))
+
+
+def _members_or_values(kind: type[enum.Enum]) -> st.SearchStrategy[object]:
+    return st.one_of(st.sampled_from(list(kind)), st.sampled_from([m.value for m in kind]), st.just("nonsense"))
+
+
+def _made(make: Callable[..., AttemptRecord], fields: tuple[object, ...]) -> AttemptRecord | tuple[type, str]:
+    try:
+        return make(*fields)
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def _check_the_same(fields: tuple[object, ...]) -> None:
+    made, expected = _made(attempt_record, fields), _made(AttemptRecord, fields)
+    if not isinstance(expected, AttemptRecord):
+        assert made == expected  # the same error, with the same words
+        return
+    assert type(made) is AttemptRecord
+    assert made == expected
+    for field in dataclasses.fields(AttemptRecord):  # a slot left unset would raise AttributeError here
+        ours, theirs = getattr(made, field.name), getattr(expected, field.name)
+        assert (type(ours), ours) == (type(theirs), theirs), field.name
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.rule = "changed"  # type: ignore[misc]
+    assert dataclasses.replace(made, detail="x") == dataclasses.replace(expected, detail="x")
+
+
+@given(
+    attempt=_ATTEMPTS,
+    kind=_members_or_values(OutcomeKind),
+    result=_RESULTS,
+    rule=_TEXTS,
+    decision=_members_or_values(Decision),
+    final=_members_or_values(Decision),
+    detail=_TEXTS,
+    duration_ms=st.one_of(st.floats(), st.integers(-5, 10**9), st.just("1.5")),
+    status=_members_or_values(ProviderStatus),
+)
+def test_attempt_record_gives_what_the_constructor_gives(
+    attempt: object,
+    kind: object,
+    result: object,
+    rule: object,
+    decision: object,
+    final: object,
+    detail: object,
+    duration_ms: object,
+    status: object,
+) -> None:
+    _check_the_same((attempt, kind, result, rule, decision, final, detail, duration_ms, status))
+
+
+@given(
+    attempt=_ATTEMPTS.filter(lambda attempt: isinstance(attempt, Attempt)),
+    kind=st.sampled_from(list(OutcomeKind)),
+    result=_RESULTS.filter(lambda result: not isinstance(result, dict)),
+    rule=st.from_regex(r"[a-z_-]{1,20}", fullmatch=True),
+    decision=st.sampled_from(list(Decision)),
+    final=st.sampled_from(list(Decision)),
+    duration_ms=st.floats(0.0, 10.0**6),
+    status=st.sampled_from(list(ProviderStatus)),
+)
+def test_attempt_record_of_the_chains_own_fields_is_the_constructors(
+    attempt: Attempt,
+    kind: OutcomeKind,
+    result: PaymentResult | None,
+    rule: str,
+    decision: Decision,
+    final: Decision,
+    duration_ms: float,
+    status: ProviderStatus,
+) -> None:
+    # The fields of the shortcut's own case (every one of its exact type, no detail): each lands in its own slot.
+    _check_the_same((attempt, kind, result, rule, decision, final, "", duration_ms, status))
+
+
+def test_the_draft_of_a_record_sets_every_field_of_the_record() -> None:
+    # A field added to AttemptRecord must be added to its draft's __init__ too (a slot left unset would be an
+    # AttributeError on reading the record; the property above also catches it for the chain's own records).
+    names = [field.name for field in dataclasses.fields(AttemptRecord)]
+    assert list(inspect.signature(_RecordDraft.__init__).parameters)[1:] == names
+    assert list(inspect.signature(attempt_record).parameters) == names
+    assert _RecordDraft.__slots__ == AttemptRecord.__slots__

@@ -17,7 +17,7 @@ from typing import Any
 from .._config import ChainSettings
 from .._ledger.memory import Ledger
 from .._ledger.orders import Order, OrderStatus
-from .._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
+from .._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus, attempt_record
 from .._logging import EventLogger, get_logger
 from .._spi.echo import echo_value, safe_text
 from .._spi.errors import InvalidInput
@@ -391,7 +391,7 @@ class Chain:
         breaker = self.breakers.get(handle.name)
         if breaker is not None:
             breaker.record(outcome.kind, outcome.result)
-        record = AttemptRecord(
+        record = attempt_record(
             attempt,
             outcome.kind,
             outcome.result,
