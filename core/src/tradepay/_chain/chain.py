@@ -18,7 +18,7 @@ from .._config import ChainSettings
 from .._ledger.memory import Ledger
 from .._ledger.orders import Order, OrderStatus
 from .._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus, attempt_record
-from .._logging import EventLogger, get_logger
+from .._logging import EventLogger, bind_on_use, get_logger
 from .._spi.echo import echo_value, safe_text
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_instance
@@ -231,7 +231,7 @@ class Chain:
                     publish_cut_off(in_progress(payment))
                     raise
             return self._repeat_answer(payment, context.app_id)
-        log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
+        log = bind_on_use(_log, payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
             return await self._walk(request, context, order, payment, started, log)
         except BaseException as exc:
