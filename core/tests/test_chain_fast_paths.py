@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import inspect
 from collections.abc import Callable
 from types import ModuleType
 
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
-from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, _RecordDraft, attempt_record
+from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
 
 _WITH_MEMBERS = (chain, breaker)
 
@@ -150,12 +149,3 @@ def test_attempt_record_of_the_chains_own_fields_is_the_constructors(
 ) -> None:
     # The fields of the shortcut's own case (every one of its exact type, no detail): each lands in its own slot.
     _check_the_same((attempt, kind, result, rule, decision, final, "", duration_ms, status))
-
-
-def test_the_draft_of_a_record_sets_every_field_of_the_record() -> None:
-    # A field added to AttemptRecord must be added to its draft's __init__ too (a slot left unset would be an
-    # AttributeError on reading the record; the property above also catches it for the chain's own records).
-    names = [field.name for field in dataclasses.fields(AttemptRecord)]
-    assert list(inspect.signature(_RecordDraft.__init__).parameters)[1:] == names
-    assert list(inspect.signature(attempt_record).parameters) == names
-    assert _RecordDraft.__slots__ == AttemptRecord.__slots__
