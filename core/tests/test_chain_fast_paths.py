@@ -3,6 +3,7 @@ each one buys): a shortcut that goes wrong fails here."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
+from tradepay._chain.providers import HookCall
+from tradepay._chain.threads import DaemonPool
 from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
 
 _WITH_MEMBERS = (chain, breaker)
@@ -149,3 +152,28 @@ def test_attempt_record_of_the_chains_own_fields_is_the_constructors(
 ) -> None:
     # The fields of the shortcut's own case (every one of its exact type, no detail): each lands in its own slot.
     _check_the_same((attempt, kind, result, rule, decision, final, "", duration_ms, status))
+
+
+_AVAILABLE = {"payment_request": "the request", "api_context": "the context", "order": "the order", "attempt": "a"}
+
+
+@given(names=st.lists(st.sampled_from(sorted(_AVAILABLE)), unique=True), is_async=st.booleans())
+def test_a_hook_call_passes_each_argument_its_implementation_names(names: list[str], is_async: bool) -> None:
+    # The arguments are picked positionally, in the order of the implementation's names, as pluggy calls it.
+    received: list[dict[str, object]] = []
+
+    def record(*args: object) -> PaymentResult:
+        received.append(dict(zip(names, args, strict=True)))
+        return PaymentResult(ResultCode.SUCCESS, "paid")
+
+    async def record_async(*args: object) -> PaymentResult:
+        return record(*args)
+
+    call = HookCall(record_async if is_async else record, tuple(names), is_async)
+    pool = DaemonPool(1, "test-hook-call")
+    try:
+        answer = asyncio.run(call(_AVAILABLE, 5.0, pool))
+    finally:
+        pool.shutdown()
+    assert answer.result_code is ResultCode.SUCCESS
+    assert received == [{name: _AVAILABLE[name] for name in names}]
