@@ -153,8 +153,9 @@ def attempt_record(
     (:func:`tradepay._spi.frozen.unchecked`) when its checks would pass and change nothing (the record the chain
     makes of every attempt), which also skips ``__post_init__``'s call and its second look at ``status``.
     Measured: 1,900 instructions of the constructor's 10,000 per record (set at once), 5,700 per 3-attempt
-    payment; 10,700 of 18,800 against the dataclass's own ``__init__`` (docs/performance.md). core/tests/test_chain_fast_paths.py checks, over
-    generated fields, that it gives what the constructor gives, and that it sets every field."""
+    payment; 10,700 of 18,800 against the dataclass's own ``__init__`` (docs/performance.md).
+    core/tests/test_chain_fast_paths.py checks, over generated fields, that it gives what the constructor
+    gives, and that it sets every field."""
     if _plainly_valid(attempt, kind, result, rule, decision, final, detail, duration_ms) and (
         type(status) is ProviderStatus
     ):

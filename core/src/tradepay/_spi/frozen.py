@@ -29,20 +29,46 @@ _TWINS: dict[type, type] = {}
 _GENERATED: dict[type, Callable[..., None]] = {}
 
 
+def _plain_fields(cls: type) -> tuple[str, ...]:
+    """The names of the fields of the frozen, slotted dataclass ``cls``, each its own slot in that order."""
+    names = tuple(field.name for field in dataclasses.fields(cls))
+    if (
+        not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        or getattr(cls, "__slots__", None) != names
+        or cls.__bases__ != (object,)
+    ):
+        raise TypeError(f"{cls.__name__}: set_at_once needs a frozen, slotted dataclass of plain fields")
+    return names
+
+
+def _twin(cls: type) -> type:
+    """The plain class with ``cls``'s slots whose ``__init__`` takes every field, in order, sets each, and turns
+    the object into ``cls``: made once per class."""
+    found = _TWINS.get(cls)
+    if found is not None:
+        return found
+    names = _plain_fields(cls)
+    stores = "".join(f"    self.{name} = {name}\n" for name in names)
+    namespace: dict[str, Any] = {"_cls": cls}
+    source = f"def __init__(self, {', '.join(names)}):\n{stores}    self.__class__ = _cls\n"
+    exec(source, namespace)  # noqa: S102 - the source is made here, of the class's own field names
+    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": names, "__module__": cls.__module__})
+    namespace["__init__"].__qualname__ = f"{twin.__qualname__}.__init__"
+    twin.__init__ = namespace["__init__"]  # type: ignore[misc]
+    _TWINS[cls] = twin
+    return twin
+
+
 def set_at_once(cls: type[_T]) -> type[_T]:
     """Give the frozen, slotted dataclass ``cls`` (applied above ``@dataclass``) the ``__init__`` described in
     the module's documentation. Refuses, at import, a class whose generated ``__init__`` does more than set its
     fields and call ``__post_init__`` (a default factory, a field left out of ``__init__``, keyword-only or
     init-only fields): those keep the generated one's work, which this one does not repeat."""
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    names = tuple(field.name for field in fields)
+    names = _plain_fields(cls)
     params = inspect.signature(cls.__init__).parameters
-    if (
-        not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
-        or getattr(cls, "__slots__", None) != names
-        or cls.__bases__ != (object,)
-        or tuple(params)[1:] != names
-        or any(not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if tuple(params)[1:] != names or any(
+        not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields
     ):
         raise TypeError(f"{cls.__name__}: set_at_once needs a frozen, slotted dataclass of plain fields")
     empty = inspect.Parameter.empty
@@ -58,31 +84,25 @@ def set_at_once(cls: type[_T]) -> type[_T]:
         f"{stores}"
         "    self.__class__ = _cls\n"
         f"{post_init}"
-        f"def _draft(self, {signature}):\n"
-        f"{stores}"
-        "    self.__class__ = _cls\n"
     )
-    twin = type(f"_{cls.__name__}Twin", (), {"__slots__": names, "__module__": cls.__module__})
-    namespace: dict[str, Any] = {"_cls": cls, "_twin": twin, "_set": object.__setattr__, **defaults}
+    namespace: dict[str, Any] = {"_cls": cls, "_twin": _twin(cls), "_set": object.__setattr__, **defaults}
     namespace["_generated"] = generated = cls.__init__
     exec(source, namespace)  # noqa: S102 - the source is made here, of the class's own field names
-    init, draft = namespace["__init__"], namespace["_draft"]
+    init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__doc__ = generated.__doc__
     init.__annotations__ = dict(generated.__annotations__)
-    draft.__qualname__ = f"{twin.__qualname__}.__init__"
-    twin.__init__ = draft  # type: ignore[misc]
     cls.__init__ = init  # type: ignore[method-assign]
-    _TWINS[cls] = twin
     _GENERATED[cls] = generated
     return cls
 
 
 def unchecked(cls: type[_T]) -> Callable[..., _T]:
-    """The twin of ``cls`` (made with :func:`set_at_once`): called with ``cls``'s arguments, it makes the record
-    with those fields and no check at all. Only for fields that passed the record's checks unchanged."""
-    twin: Callable[..., _T] = _TWINS[cls]
+    """The twin of the frozen, slotted dataclass ``cls``: called with every field of ``cls``, in order (no
+    defaults), it makes the record with those fields and no check at all, nor ``__post_init__``. Only for
+    fields that passed the record's checks unchanged (a copy of a record with one field changed by the host)."""
+    twin: Callable[..., _T] = _twin(cls)
     return twin
 
 
