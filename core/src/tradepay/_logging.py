@@ -264,7 +264,7 @@ def bind_on_use(log: EventLogger, **fields: Any) -> EventLogger:
     ``info``, where the first event binds them. ``core/tests/test_log_fast_paths.py`` checks that its events are
     ``bind``'s."""
     try:
-        return EventLogger(log._name, log._target().bind(), dict(fields))
+        return EventLogger(log._name, log._target().bind(), fields)  # ``fields``: this call's own dict
     except Exception as exc:
         _LOSSES.record(exc)
         return log

@@ -308,7 +308,7 @@ class Chain:
                 continue
             try:
                 record, answer, status = await self._attempt(
-                    by_name[step.provider], request, context, order, payment, deadline, log, informed
+                    by_name[step.provider], breaker, request, context, order, payment, deadline, log, informed
                 )
             except BaseException:
                 if breaker is not None:  # no outcome was recorded: a probe passes to the next payment
@@ -338,6 +338,7 @@ class Chain:
     async def _attempt(
         self,
         handle: ProviderHandle,
+        breaker: CircuitBreaker | None,
         request: PaymentRequest,
         context: APIContext,
         order: Order,
@@ -388,7 +389,6 @@ class Chain:
             money = _UNKNOWN
         else:  # fell through, declined or cancelled: the provider moved nothing
             money = _NOT_PAID
-        breaker = self.breakers.get(handle.name)
         if breaker is not None:
             breaker.record(outcome.kind, outcome.result)
         record = attempt_record(

@@ -199,7 +199,7 @@ class Payment:
             and 0.0 <= self.updated_at <= MAX_TIMESTAMP
             and (self.pending is None or type(self.pending) is Attempt)
             and (self.order is None or type(self.order) is Order)
-            and all(type(record) is AttemptRecord for record in self.attempts)
+            and (not self.attempts or all(type(record) is AttemptRecord for record in self.attempts))
             and plain_texts((self.payment_id, self.trade_no, self.app_id or "-"), MAX_IDENTIFIER)
         ):
             # The payment a ledger makes on every change, each field already of its exact type: the checks
