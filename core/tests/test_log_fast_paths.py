@@ -19,7 +19,8 @@ import structlog
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tradepay import configure_logging, get_logger, redact_card_data
+from tradepay import configure_logging, get_logger, log_failures, redact_card_data
+from tradepay._logging import bind_on_use
 from tradepay._logrender import JSONLines, UTCTimeStamper
 from tradepay._redaction import _CLEAN, _CLEAN_CAP
 from tradepay._spi.cards import _RUN, _masked_runs, _no_run_in_ascii, luhn_valid
@@ -286,3 +287,76 @@ def test_an_applications_own_wrapper_class_is_called_as_it_is() -> None:
     finally:
         structlog.configure(**saved)
     assert calls == [("mine", {"value": 1})]
+
+
+@given(
+    bound=st.dictionaries(_FIELD_NAMES, _FLAT_VALUES, max_size=4),
+    fields=st.dictionaries(_FIELD_NAMES, _FLAT_VALUES, max_size=8),
+    method=st.sampled_from((*_METHODS, "exception")),
+    level=st.sampled_from((logging.DEBUG, logging.INFO, logging.WARNING)),
+)
+def test_a_logger_bound_on_use_writes_what_a_bound_logger_writes(
+    bound: dict[str, Any], fields: dict[str, Any], method: str, level: int
+) -> None:
+    saved = structlog.get_config()
+    ours, theirs = io.StringIO(), io.StringIO()
+    seen: list[str] = []
+    try:
+        structlog.configure(**_recording_config(ours, seen, level))
+        log = bind_on_use(get_logger("tradepay"), **bound)
+        ours_enabled = [log.is_enabled_for(n) for n in (logging.DEBUG, logging.INFO, logging.ERROR)]
+        getattr(log, method)("probe", **fields)
+        ours_seen = list(seen)
+        structlog.configure(**_recording_config(theirs, seen, level))
+        seen.clear()
+        log = get_logger("tradepay").bind(**bound)
+        theirs_enabled = [log.is_enabled_for(n) for n in (logging.DEBUG, logging.INFO, logging.ERROR)]
+        getattr(log, method)("probe", **fields)
+    finally:
+        structlog.configure(**saved)
+    assert ours.getvalue() == theirs.getvalue()
+    assert ours_seen == seen
+    assert ours_enabled == theirs_enabled
+
+
+@pytest.mark.parametrize("bind", [bind_on_use, lambda log, **fields: log.bind(**fields)], ids=["on_use", "bind"])
+def test_a_logger_bound_on_use_keeps_the_configuration_it_was_bound_under(bind: Any) -> None:
+    saved = structlog.get_config()
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        structlog.configure(**_recording_config(first, []))
+        log = bind(get_logger("tradepay"), payment_id="pay_1")
+        structlog.configure(**_recording_config(second, []))
+        log.info("after")
+        log.bind(attempt=2).warning("rebound")
+    finally:
+        structlog.configure(**saved)
+    events = [json.loads(line) for line in first.getvalue().splitlines()]
+    assert events == [
+        {"payment_id": "pay_1", "event": "after", "level": "info"},
+        {"payment_id": "pay_1", "attempt": 2, "event": "rebound", "level": "warning"},
+    ]
+    assert second.getvalue() == ""
+
+
+def test_a_logger_whose_fields_cannot_be_bound_on_use_logs_unbound_and_counts_the_loss() -> None:
+    class Refusing(dict[str, Any]):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if kwargs:
+                raise ValueError("no fields here")
+            super().__init__(*args)
+
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    structlog.configure(**{**_recording_config(stream, []), "context_class": Refusing})
+    lost = log_failures()
+    try:
+        log = bind_on_use(get_logger("tradepay"), payment_id="pay_1")
+        eager = get_logger("tradepay").bind(payment_id="pay_1")  # bind's own failure, for comparison
+        log.warning("first")
+        eager.warning("second")
+    finally:
+        structlog.configure(**saved)
+    assert [json.loads(line)["event"] for line in stream.getvalue().splitlines()] == ["first", "second"]
+    assert "payment_id" not in stream.getvalue()
+    assert log_failures() == lost + 2

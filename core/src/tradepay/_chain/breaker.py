@@ -54,14 +54,19 @@ class FailureScope(enum.StrEnum, metaclass=CheckedEnumType):
             return None
 
 
+# Read once, as the chain's own (chain.py says why): four enum reads of every attempt, about 3,600 instructions.
+_ANSWER, _SUCCESS = OutcomeKind.ANSWER, ResultCode.SUCCESS
+_SCOPE_KEY, _PROVIDER_SCOPE = str(FailureScope.KEY), FailureScope.PROVIDER.value
+
+
 def is_technical_failure(kind: OutcomeKind, result: PaymentResult | None) -> bool:
     """True for outcomes that say the provider is unwell: no valid answer at all, or a failed answer in which the
     provider says the failure is its own. Never for an answer about one payment (see :class:`FailureScope`)."""
-    if kind is not OutcomeKind.ANSWER or result is None:
+    if kind is not _ANSWER or result is None:
         return True
-    if result.result_code is ResultCode.SUCCESS:
+    if result.result_code is _SUCCESS:
         return False
-    return result.extended_info.get(FailureScope.KEY) == FailureScope.PROVIDER.value
+    return result.extended_info.get(_SCOPE_KEY) == _PROVIDER_SCOPE
 
 
 class CircuitBreaker:

@@ -11,6 +11,7 @@ from typing import Any
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
 from .._spi.fields import NAME_RE, check_count, check_instance, check_member
+from .._spi.frozen import set_at_once
 from .._spi.models import PaymentType
 from .._spi.money import MAX_AMOUNT_DIGITS, minor_unit_exponent
 from .._spi.numbers import shown_value
@@ -19,6 +20,7 @@ from .._spi.text import MAX_IDENTIFIER, check_text, plain_texts
 __all__ = ["Attempt", "Capabilities", "ProviderConfig", "ProviderStatus"]
 
 
+@set_at_once
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One provider's try at one payment.

@@ -17,8 +17,8 @@ from typing import Any
 from .._config import ChainSettings
 from .._ledger.memory import Ledger
 from .._ledger.orders import Order, OrderStatus
-from .._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus
-from .._logging import EventLogger, get_logger
+from .._ledger.records import AttemptRecord, Decision, OutcomeKind, Payment, PaymentStatus, attempt_record
+from .._logging import EventLogger, bind_on_use, get_logger
 from .._spi.echo import echo_value, safe_text
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_instance
@@ -33,6 +33,20 @@ from .threads import DaemonPool
 __all__ = ["Chain", "PlanStep"]
 
 _log = get_logger("tradepay")
+
+# The enum members a payment compares against, read once here: a member read through its class (``Decision.STOP``)
+# costs about 900 instructions on CPython 3.11, as the enums' metaclass defines ``__getattr__`` in Python, which
+# takes every attribute read of the class off the interpreter's fast path; a module constant costs 40. A 3-attempt
+# payment read 39 of them in the chain and its breaker. Measured: 40,700 instructions of the payment's 442,700
+# (docs/performance.md); core/tests/test_chain_fast_paths.py checks that each constant is the member it names.
+_STOP, _INQUIRE = Decision.STOP, Decision.INQUIRE
+_ANSWER, _EXCEPTION, _INVALID = OutcomeKind.ANSWER, OutcomeKind.EXCEPTION, OutcomeKind.INVALID
+_TIMEOUT = OutcomeKind.TIMEOUT
+_SUCCEEDED, _FAILED, _CANCELLED = PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELLED
+_NEEDS_RECONCILIATION = PaymentStatus.NEEDS_RECONCILIATION
+_PAID, _NOT_PAID, _UNKNOWN = ProviderStatus.PAID, ProviderStatus.NOT_PAID, ProviderStatus.UNKNOWN
+_ORDER_OPEN, _ORDER_PAID, _ORDER_CLOSED = OrderStatus.OPEN, OrderStatus.PAID, OrderStatus.CLOSED
+_SUCCESS = ResultCode.SUCCESS
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +156,12 @@ class Chain:
             return refusal(f"the order could not be resolved: {type(exc).__name__}", ErrorCode.SYSTEM_ERROR)
         if order is None:
             return refusal(f"order not found: {request.type.value} {echo_value(request.payment_string, limit=80)}")
-        if order.status is OrderStatus.CLOSED:
+        if order.status is _ORDER_CLOSED:
             return refusal(f"order {order.trade_no} is closed")
-        if order.status is OrderStatus.PAID and not self._paid_here(order.trade_no):
+        if order.status is _ORDER_PAID and not self._paid_here(order.trade_no):
             # Paid by another order book's account, not by a payment of this ledger: paying it would charge twice.
             return refusal(f"order {order.trade_no} is already paid")
-        if order.status is OrderStatus.OPEN and order.expires_at is not None and order.expires_at <= self._clock():
+        if order.status is _ORDER_OPEN and order.expires_at is not None and order.expires_at <= self._clock():
             return refusal(f"order {order.trade_no} has expired")
         if request.payment_amount is not None and request.payment_amount != order.amount:
             return refusal(
@@ -217,7 +231,7 @@ class Chain:
                     publish_cut_off(in_progress(payment))
                     raise
             return self._repeat_answer(payment, context.app_id)
-        log = _log.bind(payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
+        log = bind_on_use(_log, payment_id=payment.payment_id, app_id=context.app_id, trade_no=order.trade_no)
         try:
             return await self._walk(request, context, order, payment, started, log)
         except BaseException as exc:
@@ -263,11 +277,12 @@ class Chain:
         log: EventLogger,
     ) -> PaymentResult:
         deadline = started + self.settings.deadline_s
-        records: list[AttemptRecord] = []
+        records: tuple[AttemptRecord, ...] = ()
         answer: PaymentResult | None = None
-        status = PaymentStatus.FAILED
-        # A tuple, grown only when a provider is skipped, and the plan shared when every order gets the same
-        # one: two objects fewer for the collector to walk per payment in flight (33 to 31, docs/performance.md).
+        status = _FAILED
+        # Tuples, grown only when a provider is skipped or has answered, and the plan shared when every order gets
+        # the same one: objects fewer for the collector to walk per payment in flight (33 to 31 for the skipped
+        # providers and the plan, 29 to 28 for the records while the first provider is called; docs/performance.md).
         skipped: tuple[str, ...] = ()
         answered_by: str | None = None
         by_name = self._by_name
@@ -294,14 +309,14 @@ class Chain:
                 continue
             try:
                 record, answer, status = await self._attempt(
-                    by_name[step.provider], request, context, order, payment, deadline, log, informed
+                    by_name[step.provider], breaker, request, context, order, payment, deadline, log, informed
                 )
             except BaseException:
                 if breaker is not None:  # no outcome was recorded: a probe passes to the next payment
                     breaker.release(probe)
                 raise
-            records.append(record)
-            if record.final is Decision.STOP:
+            records += (record,)
+            if record.final is _STOP:
                 answered_by = step.provider
                 break
         if answer is None:
@@ -324,6 +339,7 @@ class Chain:
     async def _attempt(
         self,
         handle: ProviderHandle,
+        breaker: CircuitBreaker | None,
         request: PaymentRequest,
         context: APIContext,
         order: Order,
@@ -336,48 +352,52 @@ class Chain:
         if self._observers.attempt_started:
             self._observers.notify("attempt_started", attempt=attempt, order=order)
         t0 = time.monotonic()
-        available = {"payment_request": request, "api_context": context, "order": order, "attempt": attempt}
         timeout = min(handle.deadline_s, deadline - t0)
         try:
-            answered, value = handle.pay.start(available, max(timeout, 0.0), self._pool)
+            # The arguments' dict is the call's alone, not a local of this frame, which lives as long as the
+            # provider takes: one object fewer for the collector per payment in flight (docs/performance.md).
+            answered, value = handle.pay.start(
+                {"payment_request": request, "api_context": context, "order": order, "attempt": attempt},
+                max(timeout, 0.0),
+                self._pool,
+            )
             if not answered:
                 value = await value
         except TimeoutError:
-            outcome = _Outcome(OutcomeKind.TIMEOUT, None, f"no answer within {timeout:.3f}s")
+            outcome = _Outcome(_TIMEOUT, None, f"no answer within {timeout:.3f}s")
         except Exception as exc:  # a provider's bug must not crash the host: it is an ambiguous outcome
-            outcome = _Outcome(OutcomeKind.EXCEPTION, None, safe_text(type(exc).__name__, 80))
+            outcome = _Outcome(_EXCEPTION, None, safe_text(type(exc).__name__, 80))
         else:
             if isinstance(value, PaymentResult):
-                outcome = _Outcome(OutcomeKind.ANSWER, value, "")
+                outcome = _Outcome(_ANSWER, value, "")
             else:
                 shown = safe_text(type(value).__name__, 80)  # a provider's own type: its name is not trusted text
-                outcome = _Outcome(OutcomeKind.INVALID, None, f"returned {shown}, not a PaymentResult")
+                outcome = _Outcome(_INVALID, None, f"returned {shown}, not a PaymentResult")
         rule, decision = self.rules.decide(handle.name, outcome.kind, outcome.result, outcome.match_text)
         detail = outcome.detail
         answer: PaymentResult | None = None
-        status = PaymentStatus.FAILED
-        if decision is Decision.INQUIRE:
+        status = _FAILED
+        if decision is _INQUIRE:
             final, paid, note = await self.inquire_then_cancel(handle, order, attempt, deadline)
             detail = f"{detail}; {note}" if detail else note
             if paid:
                 answer = PaymentResult(ResultCode.SUCCESS, "paid (confirmed by inquiry)")
-                status = PaymentStatus.SUCCEEDED
-            elif final is Decision.STOP:
+                status = _SUCCEEDED
+            elif final is _STOP:
                 answer, status = _unresolved(outcome)
         else:
             final = decision
-            if final is Decision.STOP:
+            if final is _STOP:
                 answer, status = _stop_answer(rule, outcome)
-        if status is PaymentStatus.SUCCEEDED:
-            money = ProviderStatus.PAID
-        elif status is PaymentStatus.NEEDS_RECONCILIATION:
-            money = ProviderStatus.UNKNOWN
+        if status is _SUCCEEDED:
+            money = _PAID
+        elif status is _NEEDS_RECONCILIATION:
+            money = _UNKNOWN
         else:  # fell through, declined or cancelled: the provider moved nothing
-            money = ProviderStatus.NOT_PAID
-        breaker = self.breakers.get(handle.name)
+            money = _NOT_PAID
         if breaker is not None:
             breaker.record(outcome.kind, outcome.result)
-        record = AttemptRecord(
+        record = attempt_record(
             attempt,
             outcome.kind,
             outcome.result,
@@ -493,7 +513,7 @@ class Chain:
         return in_progress(payment)
 
     @staticmethod
-    def _all_fell_through(records: list[AttemptRecord], skipped: tuple[str, ...]) -> PaymentResult:
+    def _all_fell_through(records: tuple[AttemptRecord, ...], skipped: tuple[str, ...]) -> PaymentResult:
         if not records:
             return refusal("no provider can pay this order: " + ("; ".join(skipped) or "the chain is empty"))
         parts = []
@@ -533,10 +553,10 @@ def _log_attempt(log: EventLogger, record: AttemptRecord) -> None:
 
 def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
     result = outcome.result
-    if outcome.kind is not OutcomeKind.ANSWER or result is None or is_ambiguous_code(result.result_code):
+    if outcome.kind is not _ANSWER or result is None or is_ambiguous_code(result.result_code):
         return _unresolved(outcome)
-    if result.result_code is ResultCode.SUCCESS:
-        return result, PaymentStatus.SUCCEEDED
+    if result.result_code is _SUCCESS:
+        return result, _SUCCEEDED
     error = result.result_error
     if is_user_cancel(result) or rule.answer_code is ResultCode.USER_CANCEL:
         return (
@@ -546,11 +566,11 @@ def _stop_answer(rule: Rule, outcome: _Outcome) -> tuple[PaymentResult, PaymentS
                 ResultError(ErrorCode.USER_CANCEL, error.error_desc if error else "the user cancelled"),
                 result.extended_info,
             ),
-            PaymentStatus.CANCELLED,
+            _CANCELLED,
         )
-    return result, PaymentStatus.FAILED
+    return result, _FAILED
 
 
 def _unresolved(outcome: _Outcome) -> tuple[PaymentResult, PaymentStatus]:
-    error = ErrorCode.TIMEOUT if outcome.kind is OutcomeKind.TIMEOUT else ErrorCode.UNKNOWN_ERROR
-    return unresolved_result(error), PaymentStatus.NEEDS_RECONCILIATION
+    error = ErrorCode.TIMEOUT if outcome.kind is _TIMEOUT else ErrorCode.UNKNOWN_ERROR
+    return unresolved_result(error), _NEEDS_RECONCILIATION

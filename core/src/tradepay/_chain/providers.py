@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
 import time
 import types
 from collections.abc import Callable, Coroutine, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -34,6 +35,17 @@ class HookCall:
     function: Callable[..., Any]
     argnames: tuple[str, ...]
     is_async: bool
+    #: The arguments it takes, picked from what the chain has, in its order: pluggy calls an implementation so,
+    #: positionally. Measured: 3,300 instructions per call fewer than a dict of keywords (docs/performance.md).
+    _pick: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = self.argnames
+        if len(names) == 1:  # itemgetter of one name gives the value itself, not a tuple of it
+            name = names[0]
+            object.__setattr__(self, "_pick", lambda available: (available[name],))
+        else:
+            object.__setattr__(self, "_pick", operator.itemgetter(*names) if names else lambda _available: ())
 
     def start(self, available: Mapping[str, Any], timeout: float, pool: DaemonPool) -> tuple[bool, Any]:
         """Begin the call: ``(True, answer)`` when it answered at once, else ``(False, awaitable)`` whose
@@ -45,11 +57,11 @@ class HookCall:
         (docs/performance.md); one that suspends goes on through :func:`_resume`, which the first step needs.
         A sync implementation always runs on ``pool``, so that a hang costs a thread, not the event loop.
         """
-        kwargs = {name: available[name] for name in self.argnames}
+        args = self._pick(available)
         if not self.is_async:
-            return False, self._on_thread(kwargs, timeout, pool)
+            return False, self._on_thread(args, timeout, pool)
         started = time.monotonic()
-        coro = self.function(**kwargs)
+        coro = self.function(*args)
         if not isinstance(coro, types.CoroutineType):  # another kind of awaitable: awaited the ordinary way
             return False, self._awaited(coro, _deadline(started, timeout))
         try:
@@ -67,9 +79,9 @@ class HookCall:
         done, value = self.start(available, timeout, pool)
         return value if done else await value
 
-    async def _on_thread(self, kwargs: dict[str, Any], timeout: float, pool: DaemonPool) -> Any:
+    async def _on_thread(self, args: tuple[Any, ...], timeout: float, pool: DaemonPool) -> Any:
         async with asyncio.timeout(timeout):
-            value = await asyncio.wrap_future(pool.submit(lambda: self.function(**kwargs)))
+            value = await asyncio.wrap_future(pool.submit(lambda: self.function(*args)))
             if inspect.isawaitable(value):
                 value = await value
         return value

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
+from .._spi.frozen import unchecked
 from .._spi.models import PaymentAmount
 from .._spi.numbers import timestamp_refusal
 from .._spi.text import MAX_IDENTIFIER, check_identifier
@@ -65,10 +66,10 @@ class Order:
 def order_with_status(order: Order, status: OrderStatus) -> Order:
     """``order`` with ``status``: a copy that skips validating the other fields again (they were, when the
     order was made; ``dataclasses.replace`` would check them all once more)."""
-    # Measured: 30,000 instructions per paid payment fewer than dataclasses.replace (docs/performance.md).
-    # Every field must be copied here: core/tests/test_record_copies.py fails when one is added and not copied.
-    copy = object.__new__(Order)
-    for name in ("trade_no", "amount", "merchant_id", "payer_id", "expires_at"):
-        object.__setattr__(copy, name, getattr(order, name))
-    object.__setattr__(copy, "status", status)
-    return copy
+    # Measured: 30,000 instructions per paid payment fewer than dataclasses.replace, and 8,600 more by the twin
+    # (plain attributes) rather than object.__setattr__ per field (docs/performance.md). Every field must be
+    # copied here: core/tests/test_record_copies.py fails when one is added and not copied.
+    return _unchecked_order(order.trade_no, order.amount, order.merchant_id, order.payer_id, status, order.expires_at)
+
+
+_unchecked_order = unchecked(Order)
