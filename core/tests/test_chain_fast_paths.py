@@ -18,9 +18,10 @@ from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
 from tradepay._chain.threads import DaemonPool
+from tradepay._ledger import memory
 from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
 
-_WITH_MEMBERS = (chain, breaker)
+_WITH_MEMBERS = (chain, breaker, memory)
 
 
 @pytest.mark.parametrize("module", _WITH_MEMBERS, ids=lambda module: module.__name__)
@@ -58,6 +59,13 @@ def test_the_chain_reads_the_members_of_the_enums_it_compares() -> None:
     assert found == expected
     assert (type(breaker._ANSWER).__name__, type(breaker._SUCCESS).__name__) == ("OutcomeKind", "ResultCode")
     assert (breaker._SCOPE_KEY, breaker._PROVIDER_SCOPE) == (breaker.FailureScope.KEY, "provider")
+    found = {name: type(value).__name__ for name, value in vars(memory).items() if isinstance(value, enum.Enum)}
+    assert found == {
+        "_PROCESSING": "PaymentStatus",
+        "_SUCCEEDED": "PaymentStatus",
+        "_UNKNOWN": "ProviderStatus",
+        "_ORDER_PAID": "OrderStatus",
+    }
 
 
 _ATTEMPTS = st.one_of(
