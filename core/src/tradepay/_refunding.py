@@ -15,6 +15,7 @@ import time
 
 from ._chain.refunds import RefundHandle, RefundObservers, ask_refund, settle_by_inquiry
 from ._host import Host
+from ._ledger.notifications import FINAL_REFUND, refund_result_fields
 from ._ledger.orders import Order
 from ._ledger.reconcile import reconcile_payment, run_sync
 from ._ledger.records import Payment, PaymentStatus
@@ -41,13 +42,9 @@ def _unrecorded(exc: Exception) -> RefundResult:
 
 def refund_result(refund: Refund) -> RefundResult:
     """The answer a recorded refund gives (to its request and every repeat of it)."""
-    answer = refund.answer
-    if refund.status is RefundStatus.SUCCEEDED:
-        return RefundResult(ResultStatus.SUCCESS, "SUCCESS", f"refunded {refund.amount}", refund)
-    if refund.status is RefundStatus.FAILED:
-        reason = answer.reason if answer is not None and answer.reason else "REFUND_FAILED"
-        message = answer.message if answer is not None and answer.message else "the provider refunded nothing"
-        return RefundResult(ResultStatus.FAILED, reason, f"{message}; nothing was refunded", refund)
+    if refund.status in FINAL_REFUND:  # the words its notification carries too: one place decides them
+        status, code, message = refund_result_fields(refund)
+        return RefundResult(ResultStatus(status), code, message, refund)
     return RefundResult(
         ResultStatus.UNKNOWN,
         "REFUND_IN_PROCESS",
