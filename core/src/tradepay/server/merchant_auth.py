@@ -7,13 +7,12 @@ clock-skew window, a client id no merchant is registered with, a signature that 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .._ledger.merchants import Merchant
+from .._ledger.notifications import iso_utc as utc_time
 from .._spi.echo import echo_value
 from .._spi.errors import InvalidInput
 from .errors import ApiError
@@ -31,11 +30,6 @@ def request_uri(request: Request) -> str:
     """The ``<URI>`` a signature covers: the path, and the query when there is one."""
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
-
-
-def utc_time(moment: float) -> str:
-    """``moment`` (seconds since the epoch) as the signatures spell times: ``2026-12-02T03:30:00Z``."""
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _header(request: Request, name: str) -> str:
