@@ -53,7 +53,7 @@ from tradepay._cli.explain import SAMPLE_OUTCOMES
 from tradepay._cli.guard import describe
 from tradepay._cli.main import cli
 from tradepay._cli.waiting import WaitingLine
-from tradepay._config import HOST_PROVIDER_KEYS, MAX_CONFIG_BYTES, LedgerSettings
+from tradepay._config import HOST_PROVIDER_KEYS, MAX_CONFIG_BYTES, LedgerSettings, NotificationSettings
 from tradepay._discovery import InstalledCommand, installed_commands, installed_providers
 from tradepay._ledger.databases import SQLiteDatabase
 
@@ -389,12 +389,14 @@ def test_init_writes_every_configuration_key(tmp_path: Path) -> None:
     known = {f"chain.{f.name}" for f in dataclasses.fields(ChainSettings)}
     known |= {f"host.{f.name}" for f in dataclasses.fields(HostSettings)}
     known |= {f"ledger.{f.name}" for f in dataclasses.fields(LedgerSettings)}
+    known |= {f"notifications.{f.name}" for f in dataclasses.fields(NotificationSettings)}
     known |= {f"providers.NAME.{key}" for key in HOST_PROVIDER_KEYS}
     known |= {f"rules[].{key}" for key in _RULE_KEYS} | {"merchants.ID.secret"}
     assert config_keys(raw) == known
     # What is written uncommented is each default; what is commented out is valid when put back.
     assert load_config(path).chain == ChainSettings(providers=("reference",))
     assert load_config(path).ledger == LedgerSettings()
+    assert load_config(path).notifications == NotificationSettings()
     Config.from_mapping(raw, base_dir=tmp_path)
 
 

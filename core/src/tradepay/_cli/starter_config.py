@@ -6,9 +6,10 @@ import contextlib
 import json
 import os
 import secrets
+from dataclasses import fields
 from pathlib import Path
 
-from .._config import ChainSettings, HostSettings, LedgerSettings
+from .._config import ChainSettings, HostSettings, LedgerSettings, NotificationSettings
 
 __all__ = ["starter_config", "write_config_file"]
 
@@ -26,6 +27,18 @@ _MEANING = {
     "provider_threads": "threads for sync providers; a hung call holds one until it returns",
     "cashier_url": "the base of this host's cashier URLs",
     "reconcile_on_start": "settle unsettled payments when a paying command starts",
+    "enabled": "a delivery worker in each `tradepay serve` process",
+    "first_retry_s": "the wait after a failed delivery, doubled after each further one",
+    "max_retry_s": "the longest wait between deliveries",
+    "attempts": "failed deliveries after which an event is dead",
+    "connect_timeout_s": "each delivery's connect timeout",
+    "write_timeout_s": "each delivery's write timeout",
+    "read_timeout_s": "each delivery's read timeout",
+    "pool_timeout_s": "each delivery's wait for a connection",
+    "lease_s": "how long a worker holds its events: at least twice the timeouts' sum",
+    "concurrency": "events a worker posts at once",
+    "idle_s": "a worker's sleep when nothing is due",
+    "max_response_bytes": "the most of a merchant's answer read",
 }
 
 
@@ -47,7 +60,7 @@ def starter_config(chain: list[str]) -> str:
     file and the defaults cannot drift), the settings without a default commented out, one
     ``[providers.NAME]`` table per provider, and commented examples of ``[merchants.ID]`` and ``[[rules]]``."""
     chain_defaults = ChainSettings(providers=tuple(chain))
-    host, ledger = HostSettings(), LedgerSettings()
+    host, ledger, notifications = HostSettings(), LedgerSettings(), NotificationSettings()
     chain_lines = [_setting("providers", chain)] + [
         _setting(name, getattr(chain_defaults, name))
         for name in (
@@ -61,6 +74,7 @@ def starter_config(chain: list[str]) -> str:
         )
     ]
     host_lines = [_setting(name, getattr(host, name)) for name in ("data_dir", "provider_threads", "cashier_url")]
+    notification_lines = [_setting(f.name, getattr(notifications, f.name)) for f in fields(NotificationSettings)]
     tables = "\n".join(
         f"[providers.{name}]\n# deadline_s = 10.0             # this provider's deadline; its own settings follow\n"
         for name in chain
@@ -77,6 +91,10 @@ def starter_config(chain: list[str]) -> str:
 [ledger]
 # url = "sqlite:///.tradepay/ledger.sqlite3"  # default: ledger.sqlite3 in host.data_dir; "postgresql://..."; "memory"
 {_setting("reconcile_on_start", ledger.reconcile_on_start)}
+
+# Merchants' notifications (docs/notifications.md): the retry schedule and each delivery's limits.
+[notifications]
+{newline.join(notification_lines)}
 
 {tables}
 # A merchant whose order strings (orderStr) are signed, with its HMAC-SHA256 secret (16 characters or more):
