@@ -565,6 +565,15 @@ def test_a_value_not_of_the_declared_type_is_refused(
     if _conforms(value, declared[name]):
         return
     kwargs = {**examples.of(constructor), name: value}
+    if constructor is Rule and name == "result_code" and type(value) is int:
+        # TOML may write a result code unquoted, so a rule takes 4000 as "4000" (docs/configuration.md says
+        # "an integer is accepted"): such an integer is either refused or read as that very code.
+        try:
+            rule = Rule(**kwargs)
+        except DOCUMENTED:
+            return
+        assert rule.result_code is ResultCode(str(value))
+        return
     try:
         made = constructor(**kwargs)
     except DOCUMENTED:
