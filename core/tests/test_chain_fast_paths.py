@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import gc
 import inspect
 from collections.abc import Callable
 from types import ModuleType
@@ -15,7 +16,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
+from tradepay import (
+    APIContext,
+    ErrorCode,
+    Host,
+    MemoryLedger,
+    MiniProgramMetaData,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentService,
+    PaymentType,
+    ResultCode,
+    ResultError,
+    hookimpl,
+)
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
@@ -347,3 +362,58 @@ def test_closing_a_suspended_call_closes_the_provider_and_disarms_the_deadline(
 
     assert asyncio.run(in_a_task()) == []
     assert seen == ["GeneratorExit"]
+
+
+class _Waiting:
+    """A provider that answers once released: its payments stay in flight until then."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    @hookimpl
+    async def pay(self, order: object, attempt: object) -> PaymentResult:
+        await self.released.wait()
+        return PaymentResult(ResultCode.SUCCESS, "paid")
+
+
+def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector() -> None:
+    # Each object a suspended payment holds is walked by every collection while it waits, and 10,000 payments at
+    # once make several full ones (async_10k_ratio). Here (a provider waiting on an event, logging as configured
+    # by default) 15 per payment, among them six coroutines (the service's, the chain's three, the provider's and
+    # its wait), the deadline's one object with its timer and the timer's context, the ledger's Payment, Attempt
+    # and live record; 21 before the deadline's machinery, the live record's list and the plan's iterator went.
+    provider = _Waiting()
+    ledger = MemoryLedger()
+    host = Host.from_providers({"p1": provider}, ledger=ledger)
+    service = PaymentService(host)
+    context = APIContext("miniprogram", MiniProgramMetaData(app_id="2021000000000001", name="test"))
+    amount = PaymentAmount("USD", "250")
+    count = 300
+
+    def requests() -> list[PaymentRequest]:
+        return [
+            PaymentRequest(PaymentType.ORDER_ID, ledger.create_order(amount, merchant_id="m1", payer_id="u1").trade_no)
+            for _ in range(count)
+        ]
+
+    async def main() -> float:
+        warm = requests()
+        provider.released.set()
+        await asyncio.gather(*(service.pay_async(r, context) for r in warm[:5]))
+        provider.released.clear()
+        waiting = [asyncio.ensure_future(service.pay_async(r, context)) for r in requests()]
+        gc.collect()
+        before = len(gc.get_objects())
+        await asyncio.sleep(0.05)  # every payment is now inside its provider
+        gc.collect()
+        during = len(gc.get_objects())
+        provider.released.set()
+        answers = await asyncio.gather(*waiting)
+        assert all(a.result_code is ResultCode.SUCCESS for a in answers)
+        return (during - before) / count
+
+    try:
+        per_payment = asyncio.run(main())
+    finally:
+        host.close()
+    assert per_payment <= 15.05, per_payment
