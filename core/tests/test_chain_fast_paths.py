@@ -16,27 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepay import (
-    APIContext,
-    ErrorCode,
-    Host,
-    MemoryLedger,
-    MiniProgramMetaData,
-    PaymentAmount,
-    PaymentRequest,
-    PaymentResult,
-    PaymentService,
-    PaymentType,
-    ResultCode,
-    ResultError,
-    hookimpl,
-)
+from tradepay import ErrorCode, PaymentRequest, PaymentResult, PaymentType, ResultCode, ResultError, hookimpl
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
 from tradepay._chain.threads import DaemonPool
 from tradepay._ledger import memory
 from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
+from tradepay.testing import sample_context
 
 _WITH_MEMBERS = (chain, breaker, memory)
 
@@ -376,25 +363,19 @@ class _Waiting:
         return PaymentResult(ResultCode.SUCCESS, "paid")
 
 
-def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector() -> None:
+def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector(bench_factory: Any) -> None:
     # Each object a suspended payment holds is walked by every collection while it waits, and 10,000 payments at
     # once make several full ones (async_10k_ratio). Here (a provider waiting on an event, logging as configured
     # by default) 15 per payment, among them six coroutines (the service's, the chain's three, the provider's and
     # its wait), the deadline's one object with its timer and the timer's context, the ledger's Payment, Attempt
     # and live record; 21 before the deadline's machinery, the live record's list and the plan's iterator went.
     provider = _Waiting()
-    ledger = MemoryLedger()
-    host = Host.from_providers({"p1": provider}, ledger=ledger)
-    service = PaymentService(host)
-    context = APIContext("miniprogram", MiniProgramMetaData(app_id="2021000000000001", name="test"))
-    amount = PaymentAmount("USD", "250")
+    bench = bench_factory(p1=provider)
+    service, context = bench.service, sample_context(bench.payer)
     count = 300
 
     def requests() -> list[PaymentRequest]:
-        return [
-            PaymentRequest(PaymentType.ORDER_ID, ledger.create_order(amount, merchant_id="m1", payer_id="u1").trade_no)
-            for _ in range(count)
-        ]
+        return [PaymentRequest(PaymentType.ORDER_ID, bench.order().trade_no) for _ in range(count)]
 
     async def main() -> float:
         warm = requests()
@@ -412,8 +393,5 @@ def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector() -> No
         assert all(a.result_code is ResultCode.SUCCESS for a in answers)
         return (during - before) / count
 
-    try:
-        per_payment = asyncio.run(main())
-    finally:
-        host.close()
+    per_payment = asyncio.run(main())
     assert per_payment <= 15.05, per_payment
