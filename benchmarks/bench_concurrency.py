@@ -36,6 +36,7 @@ class _GcClock:
     def __init__(self) -> None:
         self.total = 0.0
         self.collections = 0
+        self.full = 0  # collections of the oldest generation: each walks every tracked object
         self._started = 0.0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
@@ -44,6 +45,7 @@ class _GcClock:
         else:
             self.total += time.perf_counter() - self._started
             self.collections += 1
+            self.full += info["generation"] == 2
 
 
 def _timed(run: Callable[[], Any]) -> tuple[float, _GcClock]:
@@ -59,9 +61,9 @@ def _timed(run: Callable[[], Any]) -> tuple[float, _GcClock]:
     return elapsed, clock
 
 
-def host_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], float, float]:
+def host_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], _GcClock, float]:
     """Wall seconds of each of ``batches`` batches of ``concurrency`` payments started together on one fresh
-    host; the GC seconds of all of them; and the CPU seconds of all of them."""
+    host; the garbage collector's time and passes in all of them; and the CPU seconds of all of them."""
     ledger = MemoryLedger()
     host = Host.from_providers(chain_providers(length, "sleep", DELAY_S), ledger=ledger)
     service = PaymentService(host)
@@ -86,12 +88,12 @@ def host_batches(length: int, concurrency: int, batches: int) -> tuple[list[floa
         raise AssertionError(
             f"the host did not pay: {next(r for r in results if r.result_code is not ResultCode.SUCCESS)}"
         )
-    return walls, clock.total, cpu[0]
+    return walls, clock, cpu[0]
 
 
-def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], float, float]:
-    """The same batches through the floor (``_floor.py``): wall seconds of each, the GC seconds and the CPU
-    seconds of all of them."""
+def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[float], _GcClock, float]:
+    """The same batches through the floor (``_floor.py``): wall seconds of each, the garbage collector's time
+    and passes and the CPU seconds of all of them."""
     functions = pay_functions(chain_providers(length, "sleep", DELAY_S))
     orders = [floor_orders(concurrency) for _ in range(batches)]
     log = floor_logger(null_stream(), "info")
@@ -109,7 +111,7 @@ def floor_batches(length: int, concurrency: int, batches: int) -> tuple[list[flo
         cpu.append(time.process_time() - began)
 
     _, clock = _timed(lambda: asyncio.run(run_all()))
-    return walls, clock.total, cpu[0]
+    return walls, clock, cpu[0]
 
 
 def _run(length: int, payments: int, runs: int) -> dict[str, Any]:
@@ -118,17 +120,21 @@ def _run(length: int, payments: int, runs: int) -> dict[str, Any]:
     floor: list[float] = []
     host_gc: list[float] = []
     floor_gc: list[float] = []
+    host_full: list[int] = []
+    floor_full: list[int] = []
     for i in range(runs):
         sides = ("host", "floor") if i % 2 == 0 else ("floor", "host")
         for side in sides:
             if side == "host":
                 walls, collected, _cpu = host_batches(length, payments, 1)
                 host.append(walls[0])
-                host_gc.append(collected)
+                host_gc.append(collected.total)
+                host_full.append(collected.full)
             else:
                 walls, collected, _cpu = floor_batches(length, payments, 1)
                 floor.append(walls[0])
-                floor_gc.append(collected)
+                floor_gc.append(collected.total)
+                floor_full.append(collected.full)
     ratio = median([h / f for h, f in zip(host, floor, strict=True)])
     return {
         "providers": length,
@@ -140,6 +146,8 @@ def _run(length: int, payments: int, runs: int) -> dict[str, Any]:
         "floor_wall_s": round(median(floor), 3),
         "host_gc_s": round(median(host_gc), 3),
         "floor_gc_s": round(median(floor_gc), 3),
+        "host_gc_full_collections": host_full,
+        "floor_gc_full_collections": floor_full,
         "host_wall_s_all": [round(w, 3) for w in host],
         "floor_wall_s_all": [round(w, 3) for w in floor],
         "host_added_us_per_payment": round((median(host) - median(floor)) / payments * 1e6, 1),

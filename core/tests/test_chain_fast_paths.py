@@ -6,20 +6,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import gc
+import inspect
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepay import ErrorCode, PaymentResult, ResultCode, ResultError
+from tradepay import ErrorCode, PaymentRequest, PaymentResult, PaymentType, ResultCode, ResultError, hookimpl
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
 from tradepay._chain.threads import DaemonPool
 from tradepay._ledger import memory
 from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
+from tradepay.testing import sample_context
 
 _WITH_MEMBERS = (chain, breaker, memory)
 
@@ -171,3 +175,223 @@ def test_a_hook_call_passes_each_argument_its_implementation_names(names: list[s
         pool.shutdown()
     assert answer.result_code is ResultCode.SUCCESS
     assert received == [{name: _AVAILABLE[name] for name in names}]
+
+
+# --- the deadline of a provider that suspended: _UnderDeadline against asyncio.timeout_at around await ---------
+
+_LONG = 10.0  # a hang: far past every deadline below
+
+
+async def _plain_way(function: Callable[[], Any], timeout: float) -> Any:
+    """What the chain did before: the call awaited under ``asyncio.timeout_at``, an awaitable answer under a
+    second one with the same deadline."""
+    when = asyncio.get_running_loop().time() + timeout
+    async with asyncio.timeout_at(when):
+        value = await function()
+    if not isinstance(value, str) and inspect.isawaitable(value):
+        async with asyncio.timeout_at(when):
+            value = await value
+    return value
+
+
+async def _the_chains_way(function: Callable[[], Any], timeout: float) -> Any:
+    pool = DaemonPool(1, "test-deadline")
+    try:
+        answered, value = HookCall(function, (), True).start({}, timeout, pool)
+        assert not answered, "every provider here suspends first"
+        assert type(value).__name__ == "_UnderDeadline"
+        return await value
+    finally:
+        pool.shutdown()
+
+
+async def _pause() -> None:
+    await asyncio.sleep(0.001)
+
+
+async def _answers(seen: list[str]) -> str:
+    await _pause()
+    return "paid"
+
+
+async def _hangs(seen: list[str]) -> str:
+    try:
+        await asyncio.sleep(_LONG)
+    except BaseException as exc:
+        seen.append(type(exc).__name__)
+        raise
+    return "late"
+
+
+async def _answers_on_cancel(seen: list[str]) -> str:
+    try:
+        await asyncio.sleep(_LONG)
+    except asyncio.CancelledError:
+        seen.append("cancelled")
+        return "answered while cancelled"
+    return "late"
+
+
+async def _fails_on_cancel(seen: list[str]) -> str:
+    try:
+        await asyncio.sleep(_LONG)
+    except asyncio.CancelledError:
+        raise ValueError("provider bug") from None
+    return "late"
+
+
+async def _fails(seen: list[str]) -> str:
+    await _pause()
+    raise KeyError("provider bug")
+
+
+async def _answers_an_awaitable(seen: list[str]) -> Any:
+    await _pause()
+    return _answers(seen)
+
+
+async def _answers_a_hang(seen: list[str]) -> Any:
+    await _pause()
+    return _hangs(seen)
+
+
+async def _two_steps(seen: list[str]) -> str:
+    await _pause()
+    await _pause()
+    return "paid after two steps"
+
+
+_Meanwhile = Callable[[asyncio.Task[Any], asyncio.AbstractEventLoop], object]
+
+
+def _nothing(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> None:
+    return None
+
+
+def _cancel_soon(task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_later(0.01, task.cancel)
+
+
+#: A provider (given where to note what it saw), its deadline, and what else happens to the awaiting task.
+_SCENARIOS: dict[str, tuple[Callable[[list[str]], Any], float, _Meanwhile]] = {
+    "answers in time": (_answers, 5.0, _nothing),
+    "answers in two steps": (_two_steps, 5.0, _nothing),
+    "misses the deadline": (_hangs, 0.02, _nothing),
+    "deadline already past": (_hangs, 0.0, _nothing),
+    "cancelled from elsewhere first": (_hangs, 5.0, _cancel_soon),
+    # The other cancellation and the deadline in the same step of the loop: it stays a cancellation.
+    "cancelled with the deadline": (_hangs, 0.0, lambda task, loop: loop.call_soon(task.cancel)),
+    "cancelled after the deadline, same step": (_hangs, 0.0, lambda task, loop: loop.call_later(0.0, task.cancel)),
+    "answers when cancelled by the deadline": (_answers_on_cancel, 0.02, _nothing),
+    "answers when cancelled from elsewhere": (_answers_on_cancel, 5.0, _cancel_soon),
+    "fails when cancelled by the deadline": (_fails_on_cancel, 0.02, _nothing),
+    "fails": (_fails, 5.0, _nothing),
+    "answers an awaitable": (_answers_an_awaitable, 5.0, _nothing),
+    "answers an awaitable that hangs": (_answers_a_hang, 0.05, _nothing),
+}
+
+
+def _outcome(way: Callable[[Callable[[], Any], float], Any], name: str) -> tuple[object, ...]:
+    seen: list[str] = []
+
+    async def main() -> tuple[object, ...]:
+        provider, timeout, meanwhile = _SCENARIOS[name]
+
+        async def awaiting() -> tuple[object, ...]:
+            task = asyncio.current_task()
+            assert task is not None
+            meanwhile(task, asyncio.get_running_loop())
+            try:
+                value = await way(lambda: provider(seen), timeout)
+            except BaseException as exc:
+                cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else None
+                return ("raised", type(exc).__name__, str(exc), cause, task.cancelling())
+            return ("answered", value, task.cancelling())
+
+        task = asyncio.ensure_future(awaiting())
+        try:
+            return await task
+        except asyncio.CancelledError:  # the task was cancelled after its last await: still its outcome
+            return ("cancelled outside", task.cancelling())
+
+    outcome = asyncio.run(main())
+    return (*outcome, tuple(seen))
+
+
+@pytest.mark.parametrize("name", _SCENARIOS)
+def test_a_suspended_call_meets_its_deadline_as_timeout_at_does(name: str) -> None:
+    assert _outcome(_the_chains_way, name) == _outcome(_plain_way, name)
+
+
+def test_the_deadline_scenarios_tell_a_timeout_from_a_cancellation() -> None:
+    # The comparison above means something only if its scenarios reach both ends.
+    assert _outcome(_plain_way, "misses the deadline")[:2] == ("raised", "TimeoutError")
+    assert _outcome(_plain_way, "cancelled with the deadline")[:2] == ("raised", "CancelledError")
+    assert _outcome(_plain_way, "cancelled from elsewhere first")[:2] == ("raised", "CancelledError")
+
+
+@pytest.mark.parametrize("way", [_plain_way, _the_chains_way], ids=["timeout_at", "chain"])
+def test_closing_a_suspended_call_closes_the_provider_and_disarms_the_deadline(
+    way: Callable[[Callable[[], Any], float], Any],
+) -> None:
+    seen: list[str] = []
+
+    async def main() -> list[asyncio.TimerHandle]:
+        awaiting = way(lambda: _hangs(seen), 0.05)
+        awaiting.send(None)  # suspended inside the provider, its deadline armed
+        loop = asyncio.get_running_loop()
+        armed = [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        awaiting.close()
+        return [h for h in armed if not h.cancelled() and h.when() < loop.time() + 1.0]
+
+    async def in_a_task() -> list[asyncio.TimerHandle]:
+        return await asyncio.ensure_future(main())
+
+    assert asyncio.run(in_a_task()) == []
+    assert seen == ["GeneratorExit"]
+
+
+class _Waiting:
+    """A provider that answers once released: its payments stay in flight until then."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    @hookimpl
+    async def pay(self, order: object, attempt: object) -> PaymentResult:
+        await self.released.wait()
+        return PaymentResult(ResultCode.SUCCESS, "paid")
+
+
+def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector(bench_factory: Any) -> None:
+    # Each object a suspended payment holds is walked by every collection while it waits, and 10,000 payments at
+    # once make several full ones (async_10k_ratio). Here (a provider waiting on an event, logging as configured
+    # by default) 15 per payment, among them six coroutines (the service's, the chain's three, the provider's and
+    # its wait), the deadline's one object with its timer and the timer's context, the ledger's Payment, Attempt
+    # and live record; 21 before the deadline's machinery, the live record's list and the plan's iterator went.
+    provider = _Waiting()
+    bench = bench_factory(p1=provider)
+    service, context = bench.service, sample_context(bench.payer)
+    count = 300
+
+    def requests() -> list[PaymentRequest]:
+        return [PaymentRequest(PaymentType.ORDER_ID, bench.order().trade_no) for _ in range(count)]
+
+    async def main() -> float:
+        warm = requests()
+        provider.released.set()
+        await asyncio.gather(*(service.pay_async(r, context) for r in warm[:5]))
+        provider.released.clear()
+        waiting = [asyncio.ensure_future(service.pay_async(r, context)) for r in requests()]
+        gc.collect()
+        before = len(gc.get_objects())
+        await asyncio.sleep(0.05)  # every payment is now inside its provider
+        gc.collect()
+        during = len(gc.get_objects())
+        provider.released.set()
+        answers = await asyncio.gather(*waiting)
+        assert all(a.result_code is ResultCode.SUCCESS for a in answers)
+        return (during - before) / count
+
+    per_payment = asyncio.run(main())
+    assert per_payment <= 15.05, per_payment

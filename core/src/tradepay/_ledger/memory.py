@@ -290,12 +290,16 @@ class OrderNames:
 
 class _Live:
     """What changes while a payment is processing, kept in place under the ledger's lock: a payment makes two
-    writes per attempt, and a new frozen :class:`Payment` for each cost more than the rest of the write."""
+    writes per attempt, and a new frozen :class:`Payment` for each cost more than the rest of the write.
+
+    Its attempts are a tuple grown per attempt, not a list: the empty tuple is shared and untracked, and the
+    payment's views take it as it is. Measured: one object fewer for the garbage collector per payment in
+    flight (24 to 23; docs/performance.md)."""
 
     __slots__ = ("attempts", "pending", "unsettled", "updated_at")
 
     def __init__(self, updated_at: float) -> None:
-        self.attempts: list[AttemptRecord] = []
+        self.attempts: tuple[AttemptRecord, ...] = ()
         self.pending: Attempt | None = None
         self.unsettled = False  # an attempt recorded with unknown money: no new attempt until it is settled
         self.updated_at = updated_at
@@ -338,7 +342,7 @@ class MemoryLedger(MemoryOutbox, OrderNames):
             p.trade_no,
             p.status,
             p.result,
-            tuple(live.attempts),
+            live.attempts,
             p.app_id,
             p.created_at,
             live.updated_at,
@@ -453,7 +457,7 @@ class MemoryLedger(MemoryOutbox, OrderNames):
             if pending is None or (pending is not attempt and pending != attempt):
                 raise LedgerConflict(f"attempt {attempt.idempotency_key} is not the one in flight")
             check_attempt(ATTEMPT_SENT, record.status)
-            live.attempts.append(record)
+            live.attempts += (record,)
             live.pending = None
             live.unsettled = live.unsettled or record.status is _UNKNOWN
             live.updated_at = self._clock()
@@ -475,7 +479,7 @@ class MemoryLedger(MemoryOutbox, OrderNames):
             p.trade_no,
             status,
             result,
-            tuple(live.attempts) if live is not None else p.attempts,
+            live.attempts if live is not None else p.attempts,
             p.app_id,
             p.created_at,
             self._clock(),
@@ -539,7 +543,7 @@ class MemoryLedger(MemoryOutbox, OrderNames):
             now = self._clock()
             live = self._live.get(attempt.payment_id)
             if live is not None:  # still processing (a stale payment being reconciled): keep the live record
-                live.attempts, live.pending, live.updated_at = records, pending, now
+                live.attempts, live.pending, live.updated_at = tuple(records), pending, now
                 live.unsettled = any(r.status is ProviderStatus.UNKNOWN for r in records)
             else:
                 self._payments[payment.payment_id] = replace(
