@@ -89,7 +89,7 @@ if TYPE_CHECKING:
         replay_payment,
     )
     from ._kit.commands import usage_errors
-    from ._kit.hooks import answer_refund, answer_refund_inquiry
+    from ._kit.hooks import AsyncStoreProvider, StoreProvider, answer_refund, answer_refund_inquiry
     from ._kit.store import ProviderStore, StoreTransaction
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
@@ -113,6 +113,8 @@ _LAZY = {
     "ATTEMPTS_TABLE": "_kit.attempts",
     "attempts_table": "_kit.attempts",
     "answer_refund": "_kit.hooks",
+    "StoreProvider": "_kit.hooks",
+    "AsyncStoreProvider": "_kit.hooks",
     "answer_refund_inquiry": "_kit.hooks",
     "usage_errors": "_kit.commands",
     "result_columns": "_kit.answers",
@@ -240,6 +242,8 @@ __all__ = [
     "result_columns",
     "result_from_columns",
     "answer_refund",
+    "StoreProvider",
+    "AsyncStoreProvider",
     "answer_refund_inquiry",
     "usage_errors",
     "shown_location",
