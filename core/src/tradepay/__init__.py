@@ -89,7 +89,14 @@ if TYPE_CHECKING:
         replay_payment,
     )
     from ._kit.commands import usage_errors
-    from ._kit.hooks import AsyncStoreProvider, StoreProvider, answer_refund, answer_refund_inquiry
+    from ._kit.hooks import (
+        AsyncRefundingStoreProvider,
+        AsyncStoreProvider,
+        RefundingStoreProvider,
+        StoreProvider,
+        answer_refund,
+        answer_refund_inquiry,
+    )
     from ._kit.store import ProviderStore, StoreTransaction
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
@@ -115,6 +122,8 @@ _LAZY = {
     "answer_refund": "_kit.hooks",
     "StoreProvider": "_kit.hooks",
     "AsyncStoreProvider": "_kit.hooks",
+    "RefundingStoreProvider": "_kit.hooks",
+    "AsyncRefundingStoreProvider": "_kit.hooks",
     "answer_refund_inquiry": "_kit.hooks",
     "usage_errors": "_kit.commands",
     "result_columns": "_kit.answers",
@@ -244,6 +253,8 @@ __all__ = [
     "answer_refund",
     "StoreProvider",
     "AsyncStoreProvider",
+    "RefundingStoreProvider",
+    "AsyncRefundingStoreProvider",
     "answer_refund_inquiry",
     "usage_errors",
     "shown_location",

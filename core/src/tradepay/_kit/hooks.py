@@ -1,9 +1,10 @@
 """A provider's hooks in the one shape every provider shares: the key check, the log events, the answer.
 
 :class:`StoreProvider` (blocking hooks) and :class:`AsyncStoreProvider` (coroutines that run the same work in a
-worker thread) answer ``capabilities``, ``inquire``, ``cancel``, ``refund`` and ``inquire_refund`` for a provider
-whose state is a :class:`~tradepay.ProviderStore`; the provider writes ``pay`` and, in its store, where the money
-goes back. Their refund hooks are the two functions below.
+worker thread) answer ``capabilities``, ``inquire`` and ``cancel`` for a provider whose state is a
+:class:`~tradepay.ProviderStore`; :class:`RefundingStoreProvider` and :class:`AsyncRefundingStoreProvider` add
+``refund`` and ``inquire_refund`` (the two functions below). The provider writes ``pay`` and, in its store, where
+the money goes back.
 
 ``refund`` refuses a key that cannot be recorded before anything is read (``FAILED`` ``INVALID_REQUEST``, logged
 ``<provider>.refund_refused``), then lets the provider decide and logs ``<provider>.refund_answered``;
@@ -31,7 +32,14 @@ from .refund_keys import RefundReason, refund_key_problem, refund_refused
 from .settings import StoreSettings
 from .store import ProviderStore
 
-__all__ = ["AsyncStoreProvider", "StoreProvider", "answer_refund", "answer_refund_inquiry"]
+__all__ = [
+    "AsyncRefundingStoreProvider",
+    "AsyncStoreProvider",
+    "RefundingStoreProvider",
+    "StoreProvider",
+    "answer_refund",
+    "answer_refund_inquiry",
+]
 
 S = TypeVar("S", bound=ProviderStore[Any])
 
@@ -152,10 +160,10 @@ class StoreProvider(_StoreHooks[S]):
 
     A subclass sets ``settings`` (a :class:`~tradepay.StoreSettings`) and ``store`` in its constructor, names its
     ``log`` and the prefix of its ``events`` as class attributes, and writes ``pay``; everything else is here,
-    and the same in every such provider. Its store says where money goes back (``give_back``, ``refund_money``).
-    Events: ``<events>.inquired`` (``status``, ``seen``), ``<events>.cancelled`` (``was``: the key's status, or
-    ``unseen``), ``<events>.attempt_voided`` (a tombstone recorded), ``<events>.payment_reversed`` (``amount``)
-    and the refund events of :func:`answer_refund` and :func:`answer_refund_inquiry`.
+    and the same in every such provider. Its store says where a cancel's money goes back (``give_back``).
+    Events, each with ``trade_no`` and ``idempotency_key``: ``<events>.inquired`` (``status``, ``seen``),
+    ``<events>.cancelled`` (``payer``, ``was``: the key's status, or ``unseen``), ``<events>.attempt_voided`` (a
+    tombstone recorded) and ``<events>.payment_reversed`` (``amount``).
     """
 
     @hookimpl
@@ -171,6 +179,26 @@ class StoreProvider(_StoreHooks[S]):
         """Give a paid key's money back (once: what its refunds left) and void a key never seen. Always
         ``True``: a declined, reversed or voided key moved nothing already."""
         return self._cancel(order, attempt)
+
+
+class AsyncStoreProvider(_StoreHooks[S]):
+    """:class:`StoreProvider` with coroutine hooks: each runs the same blocking work in a worker thread
+    (``asyncio.to_thread``), so the host's event loop is never blocked. ``capabilities`` stays blocking."""
+
+    @hookimpl
+    async def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
+        """As :meth:`StoreProvider.inquire`."""
+        return await asyncio.to_thread(self._inquire, order, attempt)
+
+    @hookimpl
+    async def cancel(self, order: Order, attempt: Attempt) -> bool:
+        """As :meth:`StoreProvider.cancel`."""
+        return await asyncio.to_thread(self._cancel, order, attempt)
+
+
+class RefundingStoreProvider(StoreProvider[S]):
+    """:class:`StoreProvider` with the hooks ``refund`` and ``inquire_refund``: for a provider whose store refunds
+    (:meth:`tradepay.ProviderStore.refund_money`). A provider without them is not refundable."""
 
     @hookimpl
     def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
@@ -189,26 +217,15 @@ class StoreProvider(_StoreHooks[S]):
         return self._inquire_refund(order, attempt, refund)
 
 
-class AsyncStoreProvider(_StoreHooks[S]):
-    """:class:`StoreProvider` with coroutine hooks: each runs the same blocking work in a worker thread
-    (``asyncio.to_thread``), so the host's event loop is never blocked. ``capabilities`` stays blocking."""
-
-    @hookimpl
-    async def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
-        """As :meth:`StoreProvider.inquire`."""
-        return await asyncio.to_thread(self._inquire, order, attempt)
-
-    @hookimpl
-    async def cancel(self, order: Order, attempt: Attempt) -> bool:
-        """As :meth:`StoreProvider.cancel`."""
-        return await asyncio.to_thread(self._cancel, order, attempt)
+class AsyncRefundingStoreProvider(AsyncStoreProvider[S]):
+    """:class:`RefundingStoreProvider` with coroutine hooks, as :class:`AsyncStoreProvider`."""
 
     @hookimpl
     async def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """As :meth:`StoreProvider.refund`."""
+        """As :meth:`RefundingStoreProvider.refund`."""
         return await asyncio.to_thread(self._refund, order, attempt, refund)
 
     @hookimpl
     async def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """As :meth:`StoreProvider.inquire_refund`."""
+        """As :meth:`RefundingStoreProvider.inquire_refund`."""
         return await asyncio.to_thread(self._inquire_refund, order, attempt, refund)

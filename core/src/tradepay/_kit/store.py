@@ -235,9 +235,10 @@ class ProviderStore(Generic[Tx]):
 
     def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptRow | None, bool]:
         """Cancel ``attempt``'s key, in one transaction: a ``paid`` key is locked (:meth:`lock_payment`), moved to
-        ``reversed`` and :meth:`give_back` returns what it still holds (its amount less its refunds), once; a
-        key never seen gets a ``voided`` tombstone. The key's row as first read (``None``: never seen), and
-        whether this call reversed it (``False`` when another cancel got there first)."""
+        ``reversed`` and :meth:`give_back` returns what it still holds (its amount, less its refunds in a store
+        that refunds: one with :meth:`refund_money`), once; a key never seen gets a ``voided`` tombstone. The
+        key's row as first read (``None``: never seen), and whether this call reversed it (``False`` when another
+        cancel got there first)."""
         key = attempt.idempotency_key
 
         def work(tx: Tx) -> tuple[AttemptRow | None, bool]:
@@ -247,7 +248,7 @@ class ProviderStore(Generic[Tx]):
             paid = self.lock_payment(tx, key)
             if paid is None or not tx.attempts.reverse(key):
                 return row, False
-            self.give_back(tx, paid, paid.amount - tx.refunds.refunded(key))
+            self.give_back(tx, paid, paid.amount - (tx.refunds.refunded(key) if self._refunds else 0))
             return row, True
 
         return self.write(work)
@@ -270,6 +271,11 @@ class ProviderStore(Generic[Tx]):
             )
 
         return self.write(work)
+
+    @property
+    def _refunds(self) -> bool:
+        # A store refunds when it says how (refund_money); one that does not may have no refunds table at all.
+        return type(self).refund_money is not ProviderStore.refund_money
 
     def tombstone(self, attempt: Attempt) -> Mapping[str, Any]:
         """The provider's own columns of the ``voided`` tombstone of ``attempt``'s key (none by default)."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import tradepay
-from tradepay import Attempt, Order, PaymentResult, ProviderConfig, StoreProvider, hookimpl
+from tradepay import Attempt, Order, PaymentResult, ProviderConfig, RefundingStoreProvider, hookimpl
 
 from ._settings import AgreementSettings, parse_settings
 from ._store import DEFAULT_SCHEMA, AgreementStore
@@ -20,13 +20,13 @@ __all__ = ["AgreementProvider"]
 _log = tradepay.get_logger("tradepay_agreement")
 
 
-class AgreementProvider(StoreProvider[AgreementStore]):
+class AgreementProvider(RefundingStoreProvider[AgreementStore]):
     """Pays an order by debiting the payer's active agreement with the order's merchant.
 
     The host builds it from ``config`` (``config.settings`` is the ``[providers.agreement]`` table); ``clock``
     (seconds since the epoch) decides when agreements expire and exists so that tests need not sleep.
     Raises :class:`tradepay.ConfigError` for a bad setting or a database (file or server) it cannot use.
-    Its ``inquire``, ``cancel`` and refund hooks are the kit's (:class:`tradepay.StoreProvider`): a cancel or a
+    Its ``inquire``, ``cancel`` and refund hooks are the kit's (:class:`tradepay.RefundingStoreProvider`): a cancel or a
     refund gives the amount back to the agreement's usage.
     """
 

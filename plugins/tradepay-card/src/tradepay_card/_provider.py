@@ -23,8 +23,8 @@ from tradepay import (
     ProviderConfig,
     Refund,
     RefundAnswer,
+    RefundingStoreProvider,
     ResultCode,
-    StoreProvider,
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
@@ -50,14 +50,14 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class CardProvider(StoreProvider[CardStore]):
+class CardProvider(RefundingStoreProvider[CardStore]):
     """A tradepay provider that charges the payer's default card: the most recently added active one.
 
     The host builds it with ``CardProvider(config)``; ``today`` is the clock that decides whether a card has
     expired, and ``sleep`` is how a refund on a ``refund_hangs`` card waits (both injectable for tests). Its
     state is a SQLite file or a PostgreSQL schema (the ``database`` setting), opened at once: an unusable one
     is a :class:`tradepay.ConfigError` naming the setting. Its ``inquire``, ``cancel`` and refund hooks are the
-    kit's (:class:`tradepay.StoreProvider`); a refund moves the money back to the card the key charged.
+    kit's (:class:`tradepay.RefundingStoreProvider`); a refund moves the money back to the card the key charged.
     """
 
     events = "card"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 import tradepay
 from tradepay import (
-    AsyncStoreProvider,
+    AsyncRefundingStoreProvider,
     Attempt,
     ErrorCode,
     InvalidInput,
@@ -40,12 +40,12 @@ HANG_SECONDS: Final = 24 * 3600.0
 MALFORMED_ANSWER: Final = {"resultCode": "9000", "resultMessage": "not a PaymentResult"}
 
 
-class WalletProvider(AsyncStoreProvider[WalletStore]):
+class WalletProvider(AsyncRefundingStoreProvider[WalletStore]):
     """A mock e-wallet: balances per payer and currency in SQLite or PostgreSQL, and scriptable faults.
 
     ``pay``, ``inquire``, ``cancel``, ``refund`` and ``inquire_refund`` are coroutines whose database work runs
     in a worker thread, so the host's event loop is never blocked; all but ``pay`` are the kit's
-    (:class:`tradepay.AsyncStoreProvider`), and fault profiles never touch them. The other public methods are
+    (:class:`tradepay.AsyncRefundingStoreProvider`), and fault profiles never touch them. The other public methods are
     blocking and meant for the command line, tests and scripts; they raise :class:`tradepay.InvalidInput`
     naming the bad argument and then store nothing.
     """
