@@ -37,8 +37,8 @@ from .locations import database_errors, shown_location
 from .refund_keys import (
     RefundCharge,
     RefundKeys,
+    RefundKeyStatus,
     RefundRow,
-    RefundState,
     judge_refund,
     refund_key_problem,
     replay_refund,
@@ -94,11 +94,11 @@ class StoreTransaction:
             charge = RefundCharge(paid.currency, paid.amount, given, paid.status is AttemptStatus.REVERSED)
         refusal = judge_refund(charge, refund, not_charged=not_charged, provider_check=provider_check)
         if refusal is not None:
-            self.refunds.record(attempt, refund, RefundState.FAILED, refusal)
+            self.refunds.record(attempt, refund, RefundKeyStatus.FAILED, refusal)
             return refusal
         assert paid is not None  # judge_refund refuses a key that took nothing
         answer = give_back(paid)
-        self.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+        self.refunds.record(attempt, refund, RefundKeyStatus.SUCCEEDED, answer)
         return answer
 
 

@@ -134,7 +134,7 @@ class WalletProvider(AsyncRefundingStoreProvider[WalletStore]):
         return self.store.history(check_payer(payer))
 
     def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their state."""
+        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their status."""
         return self.store.refunds(payment_key)
 
     # --- fault profiles ------------------------------------------------------------------------------------
