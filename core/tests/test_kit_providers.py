@@ -103,8 +103,7 @@ class Points(StoreProvider[PointsStore]):
     log = get_logger("tests.points")
 
     def __init__(self, store: PointsStore) -> None:
-        self.settings = StoreSettings(database=Path(str(store.location)), currencies=frozenset({"USD"}), max_amount=900)
-        self.store = store
+        super().__init__(StoreSettings(Path(str(store.location)), frozenset({"USD"}), 900), store)
 
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
@@ -116,8 +115,7 @@ class RefundingPoints(RefundingStoreProvider[PointsStore]):
     log = get_logger("tests.points")
 
     def __init__(self, store: PointsStore) -> None:
-        self.settings = StoreSettings(database=Path(str(store.location)))
-        self.store = store
+        super().__init__(StoreSettings(Path(str(store.location))), store)
 
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
@@ -129,8 +127,7 @@ class AsyncPoints(AsyncRefundingStoreProvider[PointsStore]):
     log = get_logger("tests.points")
 
     def __init__(self, store: PointsStore) -> None:
-        self.settings = StoreSettings(database=Path(str(store.location)))
-        self.store = store
+        super().__init__(StoreSettings(Path(str(store.location))), store)
         self.threads: set[int] = set()
 
     def decide_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:

@@ -94,10 +94,12 @@ class _StoreHooks(Generic[S]):
     events: ClassVar[str]
     #: The provider's logger (:func:`tradepay.get_logger`).
     log: ClassVar[EventLogger]
-    #: The provider's settings; their ``currencies`` and ``max_amount`` are its capabilities.
-    settings: StoreSettings
-    #: The provider's state.
-    store: S
+
+    def __init__(self, settings: StoreSettings, store: S) -> None:
+        """``settings``' ``currencies`` and ``max_amount`` are the provider's capabilities; ``store`` is its state."""
+        check_instance(settings, StoreSettings, "settings")
+        check_instance(store, ProviderStore, "store")
+        self.settings, self.store = settings, store
 
     def close(self) -> None:
         """Close the store's database connections (the next call opens them again; closing twice is harmless)."""
@@ -158,8 +160,8 @@ class _StoreHooks(Generic[S]):
 class StoreProvider(_StoreHooks[S]):
     """A provider whose state is ``store`` (a :class:`~tradepay.ProviderStore`), with blocking hooks.
 
-    A subclass sets ``settings`` (a :class:`~tradepay.StoreSettings`) and ``store`` in its constructor, names its
-    ``log`` and the prefix of its ``events`` as class attributes, and writes ``pay``; everything else is here,
+    A subclass passes its ``settings`` (a :class:`~tradepay.StoreSettings`) and ``store`` to this constructor,
+    names its ``log`` and the prefix of its ``events`` as class attributes, and writes ``pay``; everything else is here,
     and the same in every such provider. Its store says where a cancel's money goes back (``give_back``).
     Events, each with ``trade_no`` and ``idempotency_key``: ``<events>.inquired`` (``status``, ``seen``),
     ``<events>.cancelled`` (``payer``, ``was``: the key's status, or ``unseen``), ``<events>.attempt_voided`` (a

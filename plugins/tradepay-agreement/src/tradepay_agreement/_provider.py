@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import tradepay
 from tradepay import Attempt, Order, PaymentResult, ProviderConfig, RefundingStoreProvider, hookimpl
 
-from ._settings import AgreementSettings, parse_settings
+from ._settings import parse_settings
 from ._store import DEFAULT_SCHEMA, AgreementStore
 
 if TYPE_CHECKING:
@@ -35,11 +35,9 @@ class AgreementProvider(RefundingStoreProvider[AgreementStore]):
 
     def __init__(self, config: ProviderConfig, *, clock: Callable[[], float] = time.time) -> None:
         table = f"providers.{config.name}"
-        self.settings: AgreementSettings = parse_settings(config.settings, config.data_dir, table=table)
-        #: The agreement state: sign, activate, revoke and list agreements here.
-        self.store = AgreementStore(
-            self.settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=f"{table}.database"
-        )
+        settings = parse_settings(config.settings, config.data_dir, table=table)
+        where = f"{table}.database"
+        super().__init__(settings, AgreementStore(settings.database, clock=clock, schema=DEFAULT_SCHEMA, where=where))
 
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:

@@ -35,7 +35,7 @@ from tradepay import (
 from ._answers import charged, declined
 from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
 from ._network import Scenario
-from ._settings import CardSettings, parse_settings
+from ._settings import parse_settings
 from ._store import Card, CardStore, CardTransaction
 
 __all__ = ["HANG_SECONDS", "CardProvider"]
@@ -72,8 +72,8 @@ class CardProvider(RefundingStoreProvider[CardStore]):
     ) -> None:
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: CardSettings = parse_settings(config.settings, config.data_dir, table=table)
-        self.store = CardStore(self.settings.database, where=f"{table}.database")
+        settings = parse_settings(config.settings, config.data_dir, table=table)
+        super().__init__(settings, CardStore(settings.database, where=f"{table}.database"))
         self._today = today
         self._sleep = sleep
 

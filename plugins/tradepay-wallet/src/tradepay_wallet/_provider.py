@@ -24,7 +24,7 @@ from tradepay import (
 from ._answers import DECLINED, Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
-from ._settings import WalletSettings, parse_settings
+from ._settings import parse_settings
 from ._store import LedgerEntry, WalletStore
 
 if TYPE_CHECKING:
@@ -57,8 +57,8 @@ class WalletProvider(AsyncRefundingStoreProvider[WalletStore]):
         """Raises :class:`tradepay.ConfigError` for a bad setting or a state file it cannot use."""
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: WalletSettings = parse_settings(config.settings, config.data_dir, table=table)
-        self.store = WalletStore(self.settings.database, where=f"{table}.database")
+        settings = parse_settings(config.settings, config.data_dir, table=table)
+        super().__init__(settings, WalletStore(settings.database, where=f"{table}.database"))
 
     # --- hooks ---------------------------------------------------------------------------------------------
 
