@@ -14,7 +14,6 @@ import tradepay
 from tradepay import (
     Attempt,
     AttemptRow,
-    AttemptStatus,
     CardNumber,
     CardSecret,
     InvalidInput,
@@ -24,7 +23,6 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundingStoreProvider,
-    ResultCode,
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
@@ -166,8 +164,7 @@ class CardProvider(RefundingStoreProvider[CardStore]):
         """Decide the first answer for a new key and record it (and the charge, if money moved)."""
         card = tx.default_card(order.payer_id)
         result = self._authorise(order, card)
-        paid = result.result_code is ResultCode.SUCCESS
-        tx.record(attempt, order, AttemptStatus.PAID if paid else AttemptStatus.DECLINED, card=card, result=result)
+        tx.record(attempt, order, result, card)
         return result
 
     def _authorise(self, order: Order, card: Card | None) -> PaymentResult:

@@ -32,6 +32,7 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
+    ResultCode,
     StoreTransaction,
 )
 
@@ -113,21 +114,16 @@ class CardTransaction(StoreTransaction):
         ).fetchall()
         return _card(rows[0]) if rows else None
 
-    def record(
-        self,
-        attempt: Attempt,
-        order: Order,
-        status: AttemptStatus,
-        *,
-        card: Card | None = None,
-        result: PaymentResult | None = None,
-    ) -> None:
-        """Insert the first row of ``attempt``'s key, asked for ``order``; a ``paid`` row also records the charge
-        of the order's amount on ``card``. A unique violation if the key already has a row (see
-        :meth:`tradepay.ProviderStore.write`)."""
-        token = card.token if card else None
-        self.attempts.record(attempt, order, status, result, payment_id=attempt.payment_id, card_token=token)
-        if status is AttemptStatus.PAID:
+    def record(self, attempt: Attempt, order: Order, result: PaymentResult, card: Card | None) -> None:
+        """Insert the first row of ``attempt``'s key, asked for ``order`` and answered ``result``: ``paid`` when the
+        answer is ``9000``, which also records the charge of the order's amount on ``card``, else ``declined``. A
+        unique violation if the key already has a row (see :meth:`tradepay.ProviderStore.write`)."""
+        paid = result.result_code is ResultCode.SUCCESS
+        status = AttemptStatus.PAID if paid else AttemptStatus.DECLINED
+        self.attempts.record(
+            attempt, order, status, result, payment_id=attempt.payment_id, card_token=card and card.token
+        )
+        if paid:
             if card is None:
                 raise ValueError("a paid attempt needs the card it charged")
             self.move(attempt.idempotency_key, "charge", card.token, order.amount.currency, order.amount.minor_units)
