@@ -277,3 +277,9 @@ def test_the_async_hooks_are_coroutines_that_work_off_the_event_loop(tmp_path: P
     assert loop_thread not in provider.threads
     assert provider.store.moves() == [("ref-1", "refund", 100), ("pay-1-1", "reversal", 400)]
     provider.close()
+
+
+def test_a_key_is_recorded_paid_only_when_its_answer_moved_money() -> None:
+    assert AttemptStatus.answered(PaymentResult(ResultCode.SUCCESS, "paid")) is AttemptStatus.PAID
+    for code in (ResultCode.FAILED, ResultCode.USER_CANCEL, ResultCode.PROCESSING):
+        assert AttemptStatus.answered(PaymentResult(code, "no")) is AttemptStatus.DECLINED

@@ -56,7 +56,6 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
-    ResultCode,
     StoreTransaction,
     TradePayError,
     beyond_capabilities,
@@ -395,11 +394,11 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         row = tx.attempts.find(attempt.idempotency_key)
         if row is not None:
             return _repeat(row, order)
-        debited = result.result_code is ResultCode.SUCCESS
+        status = AttemptStatus.answered(result)
+        debited = status is AttemptStatus.PAID
         if debited:
             assert agreement_id is not None  # a debit is always judged by an agreement
             self._use(tx, agreement_id, order.amount.minor_units)
-        status = AttemptStatus.PAID if debited else AttemptStatus.DECLINED
         # The key's row last: if another writer recorded the key meanwhile, this insert fails and the counters
         # debited above are rolled back with it; the transaction then runs again and answers as a repeat.
         tx.attempts.record(attempt, order, status, result, agreement_id=agreement_id)
