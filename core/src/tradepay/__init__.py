@@ -88,7 +88,7 @@ if TYPE_CHECKING:
         payment_key_problem,
         replay_payment,
     )
-    from ._kit.commands import usage_errors
+    from ._kit.commands import echo_records, json_option, table_amount, table_time, usage_errors
     from ._kit.hooks import (
         AsyncRefundingStoreProvider,
         AsyncStoreProvider,
@@ -126,6 +126,10 @@ _LAZY = {
     "AsyncRefundingStoreProvider": "_kit.hooks",
     "answer_refund_inquiry": "_kit.hooks",
     "usage_errors": "_kit.commands",
+    "echo_records": "_kit.commands",
+    "json_option": "_kit.commands",
+    "table_time": "_kit.commands",
+    "table_amount": "_kit.commands",
     "result_columns": "_kit.answers",
     "result_from_columns": "_kit.answers",
     "AttemptKeys": "_kit.attempts",
@@ -257,6 +261,10 @@ __all__ = [
     "AsyncRefundingStoreProvider",
     "answer_refund_inquiry",
     "usage_errors",
+    "echo_records",
+    "json_option",
+    "table_time",
+    "table_amount",
     "shown_location",
     "database_errors",
     # the host
