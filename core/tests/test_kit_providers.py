@@ -41,8 +41,8 @@ from tradepay import (
     replay_payment,
 )
 
-ORDER = Order("T1", PaymentAmount("USD", "500"), "shop-1", "alice")
-ATTEMPT = Attempt("pay-1", 1, "points", "pay-1-1")
+#: A payment of USD 5.00 by alice, and its first attempt on the points provider.
+ORDER, ATTEMPT = Order("T1", PaymentAmount("USD", "500"), "shop-1", "alice"), Attempt("pay-1", 1, "points", "pay-1-1")
 _MOVES = (
     "CREATE TABLE moves (id INTEGER PRIMARY KEY, idempotency_key TEXT NOT NULL, kind TEXT NOT NULL, amount INTEGER)"
 )
@@ -98,46 +98,42 @@ def _pay(store: PointsStore, order: Order, attempt: Attempt) -> PaymentResult:
     return store.write(work)
 
 
-class Points(StoreProvider[PointsStore]):
+class PointsPay:
+    """What the points providers below share: their events, their logger and their ``pay``."""
+
     events = "points"
     log = get_logger("tests.points")
-
-    def __init__(self, store: PointsStore) -> None:
-        super().__init__(StoreSettings(Path(str(store.location)), frozenset({"USD"}), 900), store)
+    store: PointsStore
 
     @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         return _pay(self.store, order, attempt)
 
 
-class RefundingPoints(RefundingStoreProvider[PointsStore]):
-    events = "points"
-    log = get_logger("tests.points")
-
-    def __init__(self, store: PointsStore) -> None:
-        super().__init__(StoreSettings(Path(str(store.location))), store)
-
-    @hookimpl
-    def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
-        return _pay(self.store, order, attempt)
+class Points(PointsPay, StoreProvider[PointsStore]):
+    pass
 
 
-class AsyncPoints(AsyncRefundingStoreProvider[PointsStore]):
-    events = "points"
-    log = get_logger("tests.points")
+class RefundingPoints(PointsPay, RefundingStoreProvider[PointsStore]):
+    pass
 
-    def __init__(self, store: PointsStore) -> None:
-        super().__init__(StoreSettings(Path(str(store.location))), store)
-        self.threads: set[int] = set()
+
+class AsyncPoints(PointsPay, AsyncRefundingStoreProvider[PointsStore]):
+    threads: set[int]
 
     def decide_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
         self.threads.add(threading.get_ident())
         return super().decide_refund(order, attempt, refund)
 
 
+def settings(store: PointsStore, **limits: Any) -> StoreSettings:
+    return StoreSettings(Path(str(store.location)), **limits)
+
+
 @pytest.fixture
 def provider(tmp_path: Path) -> Iterator[RefundingPoints]:
-    made = RefundingPoints(RefundingPointsStore(tmp_path / "points.sqlite3"))
+    store = RefundingPointsStore(tmp_path / "points.sqlite3")
+    made = RefundingPoints(settings(store), store)
     yield made
     made.close()
 
@@ -152,7 +148,8 @@ def events(logs: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def test_the_capabilities_are_the_settings(tmp_path: Path) -> None:
-    provider = Points(PointsStore(tmp_path / "points.sqlite3"))
+    store = PointsStore(tmp_path / "points.sqlite3")
+    provider = Points(settings(store, currencies=frozenset({"USD"}), max_amount=900), store)
     assert provider.capabilities() == Capabilities(currencies=frozenset({"USD"}), max_amount=900)
     provider.close()
     provider.close()  # closing twice is harmless
@@ -236,7 +233,8 @@ def test_the_stores_own_check_refuses_last_and_a_key_never_charged_gets_its_mess
 
 
 def test_a_provider_without_the_refund_hooks_cancels_without_a_refunds_table(tmp_path: Path) -> None:
-    provider = Points(PointsStore(tmp_path / "points.sqlite3", refunds=False))
+    store = PointsStore(tmp_path / "points.sqlite3", refunds=False)
+    provider = Points(settings(store), store)
     assert not hasattr(provider, "refund")
     assert not hasattr(provider, "inquire_refund")
     provider.pay(ORDER, ATTEMPT)
@@ -248,7 +246,8 @@ def test_a_provider_without_the_refund_hooks_cancels_without_a_refunds_table(tmp
 
 
 def test_a_store_that_does_not_refund_says_so(tmp_path: Path) -> None:
-    provider = RefundingPoints(PointsStore(tmp_path / "points.sqlite3"))
+    store = PointsStore(tmp_path / "points.sqlite3")
+    provider = RefundingPoints(settings(store), store)
     provider.pay(ORDER, ATTEMPT)
     with pytest.raises(NotImplementedError, match="PointsStore does not refund"):
         provider.refund(ORDER, ATTEMPT, refund_of("ref-1"))
@@ -256,7 +255,9 @@ def test_a_store_that_does_not_refund_says_so(tmp_path: Path) -> None:
 
 
 def test_the_async_hooks_are_coroutines_that_work_off_the_event_loop(tmp_path: Path) -> None:
-    provider = AsyncPoints(RefundingPointsStore(tmp_path / "points.sqlite3"))
+    store = RefundingPointsStore(tmp_path / "points.sqlite3")
+    provider = AsyncPoints(settings(store), store)
+    provider.threads = set()
     for name in ("inquire", "cancel", "refund", "inquire_refund"):
         assert inspect.iscoroutinefunction(getattr(provider, name)), name
     _pay(provider.store, ORDER, ATTEMPT)
