@@ -82,9 +82,9 @@ def echo_records(
         echo_text(empty)
     elif row is not None:
         echo_text(format_table(header, [row(record) for record in records]))
-    else:
+    elif line is not None:
         for record in records:
-            echo_text(line(record) if line is not None else "")
+            echo_text(line(record))
 
 
 def table_time(timestamp: float | None) -> str:

@@ -16,6 +16,7 @@ async provider runs them in a worker thread (``asyncio.to_thread``), as it runs 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -120,20 +121,12 @@ class _StoreHooks(Generic[S]):
         if payment_key_problem(key):
             return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never moved money
         row = self.store.inquire(order, attempt)
-        status = (
-            ProviderStatus.PAID if row is not None and row.status is AttemptStatus.PAID else ProviderStatus.NOT_PAID
-        )
+        paid = row is not None and row.status is AttemptStatus.PAID
+        status = ProviderStatus.PAID if paid else ProviderStatus.NOT_PAID
+        fields = {"payer": order.payer_id, "trade_no": order.trade_no, "idempotency_key": key}
         if row is None:
-            self.log.info(
-                f"{self.events}.attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key
-            )
-        self.log.info(
-            f"{self.events}.inquired",
-            trade_no=order.trade_no,
-            idempotency_key=key,
-            status=status.value,
-            seen=row is not None,
-        )
+            self.log.info(f"{self.events}.attempt_voided", **fields)
+        self.log.info(f"{self.events}.inquired", status=status.value, seen=row is not None, **fields)
         return status
 
     def _cancel(self, order: Order, attempt: Attempt) -> bool:
@@ -150,7 +143,7 @@ class _StoreHooks(Generic[S]):
         return True
 
     def _refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        decide = lambda: self.decide_refund(order, attempt, refund)  # noqa: E731
+        decide = functools.partial(self.decide_refund, order, attempt, refund)
         return answer_refund(order, attempt, refund, decide, log=self.log, provider=self.events)
 
     def _inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
@@ -163,8 +156,8 @@ class StoreProvider(_StoreHooks[S]):
     A subclass passes its ``settings`` (a :class:`~tradepay.StoreSettings`) and ``store`` to this constructor,
     names its ``log`` and the prefix of its ``events`` as class attributes, and writes ``pay``; everything else is here,
     and the same in every such provider. Its store says where a cancel's money goes back (``give_back``).
-    Events, each with ``trade_no`` and ``idempotency_key``: ``<events>.inquired`` (``status``, ``seen``),
-    ``<events>.cancelled`` (``payer``, ``was``: the key's status, or ``unseen``), ``<events>.attempt_voided`` (a
+    Events, each with ``payer``, ``trade_no`` and ``idempotency_key``: ``<events>.inquired`` (``status``,
+    ``seen``), ``<events>.cancelled`` (``was``: the key's status, or ``unseen``), ``<events>.attempt_voided`` (a
     tombstone recorded) and ``<events>.payment_reversed`` (``amount``).
     """
 
