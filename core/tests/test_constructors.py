@@ -575,7 +575,7 @@ def test_a_value_not_of_the_declared_type_is_refused(
     value = data.draw(examples.hostile_for(constructor, name), label=name)
     if _conforms(value, declared[name]):
         return
-    kwargs = {**examples.of(constructor), name: value}
+    kwargs: dict[str, typing.Any] = {**examples.of(constructor), name: value}
     if constructor is Rule and name == "result_code" and type(value) is int:
         # TOML may write a result code unquoted, so a rule takes 4000 as "4000" (docs/configuration.md says
         # "an integer is accepted"): such an integer is either refused or read as that very code.
