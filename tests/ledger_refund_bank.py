@@ -102,7 +102,7 @@ class RefundingBank(Bank):
                     self._charge(db, keys, attempt), refund, not_charged="no charge here", provider_check=declines
                 )
                 answer = refusal or RefundAnswer(RefundOutcome.SUCCEEDED, None, f"{refund.amount} refunded")
-                state = tp.RefundState.SUCCEEDED if refusal is None else tp.RefundState.FAILED
+                state = tp.RefundKeyStatus.SUCCEEDED if refusal is None else tp.RefundKeyStatus.FAILED
                 keys.record(attempt, refund, state, answer)
         if behaviour is RefundBehaviour.CRASH_AFTER:
             raise self.switch.trip("bank.refund after refunding")

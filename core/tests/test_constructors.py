@@ -33,6 +33,8 @@ from tradepay import (
     ATTEMPTS_TABLE,
     DEFAULT_RULES,
     APIContext,
+    AsyncRefundingStoreProvider,
+    AsyncStoreProvider,
     Attempt,
     AttemptKeys,
     AttemptRecord,
@@ -66,6 +68,7 @@ from tradepay import (
     Refund,
     RefundAnswer,
     RefundCharge,
+    RefundingStoreProvider,
     RefundKeys,
     RefundOutcome,
     RefundResult,
@@ -76,6 +79,7 @@ from tradepay import (
     Rule,
     RuleTable,
     SQLiteLedger,
+    StoreProvider,
     StoreSettings,
     StoreTransaction,
     configure_logging,
@@ -119,6 +123,9 @@ class _Examples:
         chain = ChainSettings(("ref",))
         rule = Rule("r", "stop", provider="ref", kind="answer", result_code="4000", error_code=1002, detail="X.*")  # type: ignore[arg-type]
         self.host = Host({"ref": ReferenceProvider()}, chain=chain)
+        store = ProviderStore(
+            folder / "store.sqlite3", schema="tradepay_store", migrations=(ATTEMPTS_TABLE,), where="w"
+        )
         self.by_class: dict[Callable[..., object], dict[str, object]] = {
             PaymentService: {"host": self.host},
             RefundService: {"host": self.host},
@@ -277,7 +284,7 @@ class _Examples:
             RefundRow: {
                 "refund_key": "rf_1",
                 "payment_key": "pay-1-1",
-                "state": "succeeded",
+                "status": "succeeded",
                 "currency": "USD",
                 "amount": 100,
                 "reason": None,
@@ -300,6 +307,10 @@ class _Examples:
             AttemptTable: {"payer": "payer_id", "merchant": None, "paid": "paid", "extra": (), "trade_no_asked": True},
             StoreTransaction: {"conn": _NoConnection(), "now": 1.0, "kind": "sqlite", "table": AttemptTable()},
             StoreSettings: {"database": folder / "store.sqlite3", "currencies": None, "max_amount": None},
+            **{
+                base: {"settings": StoreSettings(folder / "store.sqlite3"), "store": store}
+                for base in (StoreProvider, AsyncStoreProvider, RefundingStoreProvider, AsyncRefundingStoreProvider)
+            },
             ProviderStore: {
                 "location": folder / "store.sqlite3",
                 "schema": "tradepay_store",
@@ -564,7 +575,7 @@ def test_a_value_not_of_the_declared_type_is_refused(
     value = data.draw(examples.hostile_for(constructor, name), label=name)
     if _conforms(value, declared[name]):
         return
-    kwargs = {**examples.of(constructor), name: value}
+    kwargs: dict[str, typing.Any] = {**examples.of(constructor), name: value}
     if constructor is Rule and name == "result_code" and type(value) is int:
         # TOML may write a result code unquoted, so a rule takes 4000 as "4000" (docs/configuration.md says
         # "an integer is accepted"): such an integer is either refused or read as that very code.

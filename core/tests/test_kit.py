@@ -29,8 +29,8 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
+    RefundKeyStatus,
     RefundOutcome,
-    RefundState,
     RefundStatus,
     ResultCode,
     ResultError,
@@ -427,7 +427,7 @@ def test_an_inquiry_of_a_refund_key_never_seen_voids_it_and_is_logged(store: Pro
         outcome = answer_refund_inquiry(ORDER, ATTEMPT, refund_of("r-9"), store, log=log, provider="kit")
 
     assert outcome is RefundOutcome.FAILED
-    assert [row.state for row in store.refunds(ATTEMPT.idempotency_key)] == [RefundState.VOIDED]
+    assert [row.status for row in store.refunds(ATTEMPT.idempotency_key)] == [RefundKeyStatus.VOIDED]
     assert [(e["event"], e["trade_no"], e["refund_key"], e["outcome"]) for e in logs] == [
         ("kit.refund_inquired", "T1", "r-9", "failed")
     ]

@@ -15,10 +15,10 @@ from tradepay import (
     RefundAnswer,
     RefundCharge,
     RefundKeys,
+    RefundKeyStatus,
     RefundOutcome,
     RefundReason,
     RefundRow,
-    RefundState,
     RefundStatus,
     judge_refund,
     refund_key_problem,
@@ -156,9 +156,9 @@ def test_a_key_that_cannot_be_recorded_is_named(refund_key: str, payment_key: st
 def test_a_recorded_answer_is_replayed_to_the_same_request(conn: sqlite3.Connection) -> None:
     refund = refund_of("100")
     keys = RefundKeys(conn, 10.0)
-    keys.record(refund.attempt, refund, RefundState.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
+    keys.record(refund.attempt, refund, RefundKeyStatus.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
     row = keys.find("rf_1")
-    assert row == RefundRow("rf_1", "pay-1-1", RefundState.SUCCEEDED, "USD", 100, None, "back")
+    assert row == RefundRow("rf_1", "pay-1-1", RefundKeyStatus.SUCCEEDED, "USD", 100, None, "back")
     assert replay_refund(row, refund.attempt, refund) == RefundAnswer(RefundOutcome.SUCCEEDED, None, "back")
     assert keys.refunded("pay-1-1") == 100
 
@@ -169,7 +169,7 @@ def test_a_recorded_answer_is_replayed_to_the_same_request(conn: sqlite3.Connect
 def test_a_key_asked_differently_is_refused(conn: sqlite3.Connection, other: Refund) -> None:
     refund = refund_of("100")
     keys = RefundKeys(conn, 10.0)
-    keys.record(refund.attempt, refund, RefundState.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
+    keys.record(refund.attempt, refund, RefundKeyStatus.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
     row = keys.find("rf_1")
     assert row is not None
     assert reason_of(replay_refund(row, other.attempt, other)) == RefundReason.REPEAT_REQ_INCONSISTENT
@@ -179,7 +179,7 @@ def test_a_refused_key_is_replayed_refused_and_counts_nothing(conn: sqlite3.Conn
     refund = refund_of("100")
     keys = RefundKeys(conn, 10.0)
     refusal = refund_refused(RefundReason.REFUND_AMOUNT_EXCEED, "too much")
-    keys.record(refund.attempt, refund, RefundState.FAILED, refusal)
+    keys.record(refund.attempt, refund, RefundKeyStatus.FAILED, refusal)
     row = keys.find("rf_1")
     assert row is not None
     assert replay_refund(row, refund.attempt, refund) == refusal
@@ -192,7 +192,7 @@ def test_an_inquiry_about_an_unseen_key_voids_it(conn: sqlite3.Connection) -> No
     assert keys.inquire(refund.attempt, refund) is RefundOutcome.FAILED
     row = keys.find("rf_1")
     assert row is not None
-    assert row.state is RefundState.VOIDED
+    assert row.status is RefundKeyStatus.VOIDED
     assert reason_of(replay_refund(row, refund.attempt, refund)) == RefundReason.REFUND_VOIDED
     assert keys.void(refund.attempt, refund) == row  # a second tombstone finds the first
     assert keys.inquire(refund.attempt, refund) is RefundOutcome.FAILED
@@ -201,13 +201,15 @@ def test_an_inquiry_about_an_unseen_key_voids_it(conn: sqlite3.Connection) -> No
 def test_an_inquiry_about_a_succeeded_key_says_so(conn: sqlite3.Connection) -> None:
     refund = refund_of("100")
     keys = RefundKeys(conn, 10.0)
-    keys.record(refund.attempt, refund, RefundState.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
+    keys.record(refund.attempt, refund, RefundKeyStatus.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED, None, "back"))
     assert keys.inquire(refund.attempt, refund) is RefundOutcome.SUCCEEDED
 
 
 def test_the_keys_of_a_payment_are_listed_oldest_first(conn: sqlite3.Connection) -> None:
     first, second, other = refund_of("100", key="rf_b"), refund_of("200", key="rf_a"), refund_of("1", key="rf_c")
-    RefundKeys(conn, 10.0).record(first.attempt, first, RefundState.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED))
+    RefundKeys(conn, 10.0).record(
+        first.attempt, first, RefundKeyStatus.SUCCEEDED, RefundAnswer(RefundOutcome.SUCCEEDED)
+    )
     RefundKeys(conn, 20.0).void(second.attempt, second)
     other_attempt = Attempt("pay-2", 1, "ref", "pay-2-1")
     RefundKeys(conn, 5.0).void(other_attempt, other)

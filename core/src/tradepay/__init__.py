@@ -30,9 +30,9 @@ from ._kit.refund_keys import (
     REFUNDS_TABLE,
     RefundCharge,
     RefundKeys,
+    RefundKeyStatus,
     RefundReason,
     RefundRow,
-    RefundState,
     judge_refund,
     refund_key_problem,
     refund_refused,
@@ -88,8 +88,15 @@ if TYPE_CHECKING:
         payment_key_problem,
         replay_payment,
     )
-    from ._kit.commands import usage_errors
-    from ._kit.hooks import answer_refund, answer_refund_inquiry
+    from ._kit.commands import echo_records, json_option, table_amount, table_time, usage_errors
+    from ._kit.hooks import (
+        AsyncRefundingStoreProvider,
+        AsyncStoreProvider,
+        RefundingStoreProvider,
+        StoreProvider,
+        answer_refund,
+        answer_refund_inquiry,
+    )
     from ._kit.store import ProviderStore, StoreTransaction
     from ._ledger.databases import Connection, Database, open_database
     from ._ledger.memory import Ledger, MemoryLedger
@@ -113,8 +120,16 @@ _LAZY = {
     "ATTEMPTS_TABLE": "_kit.attempts",
     "attempts_table": "_kit.attempts",
     "answer_refund": "_kit.hooks",
+    "StoreProvider": "_kit.hooks",
+    "AsyncStoreProvider": "_kit.hooks",
+    "RefundingStoreProvider": "_kit.hooks",
+    "AsyncRefundingStoreProvider": "_kit.hooks",
     "answer_refund_inquiry": "_kit.hooks",
     "usage_errors": "_kit.commands",
+    "echo_records": "_kit.commands",
+    "json_option": "_kit.commands",
+    "table_time": "_kit.commands",
+    "table_amount": "_kit.commands",
     "result_columns": "_kit.answers",
     "result_from_columns": "_kit.answers",
     "AttemptKeys": "_kit.attempts",
@@ -204,7 +219,7 @@ __all__ = [
     "NotificationStatus",
     # a provider's refund keys
     "RefundReason",
-    "RefundState",
+    "RefundKeyStatus",
     "RefundRow",
     "RefundCharge",
     "RefundKeys",
@@ -240,8 +255,16 @@ __all__ = [
     "result_columns",
     "result_from_columns",
     "answer_refund",
+    "StoreProvider",
+    "AsyncStoreProvider",
+    "RefundingStoreProvider",
+    "AsyncRefundingStoreProvider",
     "answer_refund_inquiry",
     "usage_errors",
+    "echo_records",
+    "json_option",
+    "table_time",
+    "table_amount",
     "shown_location",
     "database_errors",
     # the host

@@ -13,7 +13,7 @@ import pytest
 from agreement_support import refund_of, usage_left_by_refunds
 
 from tradepay import Attempt, Order, PaymentAmount, Refund, RefundAnswer, RefundOutcome, ResultCode
-from tradepay_agreement import Agreement, AgreementProvider, RefundReason, RefundState
+from tradepay_agreement import Agreement, AgreementProvider, RefundKeyStatus, RefundReason
 
 T = TypeVar("T")
 Active = Callable[..., Agreement]
@@ -76,8 +76,8 @@ def test_a_refund_goes_back_under_the_agreement_and_gives_its_amount_back(
     assert answered(answer) == ("succeeded", None)
     assert answer.message == f"USD 3.00 refunded under {agreement.agreement_id}"
     assert usage(provider, agreement) == (700, 1)  # the payment still counts: it is refunded in part
-    assert [(r.refund_key, r.state, r.amount) for r in provider.store.refunds(paid.idempotency_key)] == [
-        ("ref-1", RefundState.SUCCEEDED, 300)
+    assert [(r.refund_key, r.status, r.amount) for r in provider.store.refunds(paid.idempotency_key)] == [
+        ("ref-1", RefundKeyStatus.SUCCEEDED, 300)
     ]
 
 
@@ -269,7 +269,7 @@ def test_an_inquiry_of_an_unknown_refund_voids_it_and_a_late_refund_moves_nothin
 
     assert answered(answer) == ("failed", "REFUND_VOIDED")
     assert usage(provider, agreement) == (1000, 1)
-    assert [r.state for r in provider.store.refunds()] == [RefundState.VOIDED]
+    assert [r.status for r in provider.store.refunds()] == [RefundKeyStatus.VOIDED]
     # The voided key holds nothing back: the whole payment can still be refunded under another key.
     assert answered(refund(provider, refund_of(paid, "1000", "ref-2"))) == ("succeeded", None)
 

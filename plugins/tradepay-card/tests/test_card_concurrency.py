@@ -16,7 +16,7 @@ from typing import Any
 from card_support import Backend, make_attempt, make_order, open_provider, race
 
 from tradepay import CardNumber, CardSecret, PaymentResult, ProviderStatus, RefundOutcome, ResultCode
-from tradepay_card import CardProvider, Movement, RefundRow, RefundState
+from tradepay_card import CardProvider, Movement, RefundKeyStatus, RefundRow
 
 PROCESSES = 4
 KEYS = [f"pay-{n}-1" for n in range(30)]
@@ -210,7 +210,7 @@ def test_refunds_racing_on_one_payment_never_give_back_more_than_it_took(tmp_pat
     for key in KEYS:
         outcomes = sorted(tuple(by_key[key]) for _, by_key in answers)
         assert outcomes == [("failed", "REFUND_AMOUNT_EXCEED")] + [("succeeded", None)] * 3, key
-        assert sum(r.amount for r in rows if r.payment_key == key and r.state is RefundState.SUCCEEDED) == 900
+        assert sum(r.amount for r in rows if r.payment_key == key and r.status is RefundKeyStatus.SUCCEEDED) == 900
 
 
 def test_repeats_of_one_refund_key_racing_refund_once_and_answer_alike(tmp_path: Path, backend: Backend) -> None:
@@ -231,13 +231,13 @@ def test_an_inquiry_racing_refunds_of_its_key_never_contradicts_the_money(tmp_pa
 
     inquiries = next(by_key for action, by_key in answers if action.startswith("inquire_refund"))
     refunds = [by_key for action, by_key in answers if action.startswith("refund")]
-    states = {r.payment_key: r.state for r in _refunds(tmp_path, backend)}
+    states = {r.payment_key: r.status for r in _refunds(tmp_path, backend)}
     for key in KEYS:
         if inquiries[key] == RefundOutcome.SUCCEEDED.value:  # a refund went first: the inquiry saw it
-            assert states[key] is RefundState.SUCCEEDED
+            assert states[key] is RefundKeyStatus.SUCCEEDED
             assert all(by_key[key] == ["succeeded", None] for by_key in refunds)
         else:  # the inquiry went first: its tombstone refused every refund of the key
-            assert states[key] is RefundState.VOIDED
+            assert states[key] is RefundKeyStatus.VOIDED
             assert all(by_key[key] == ["failed", "REFUND_VOIDED"] for by_key in refunds)
 
 
@@ -249,7 +249,7 @@ def test_refunds_and_cancels_racing_give_back_what_each_payment_took_once(tmp_pa
 
     rows, moved = _refunds(tmp_path, backend), _movements(tmp_path, backend)
     for key in KEYS:
-        refunded = sum(r.amount for r in rows if r.payment_key == key and r.state is RefundState.SUCCEEDED)
+        refunded = sum(r.amount for r in rows if r.payment_key == key and r.status is RefundKeyStatus.SUCCEEDED)
         reversed_ = sum(m.amount for m in moved if m.idempotency_key == key and m.kind == "refund")
         assert refunded + reversed_ == 1000, key
     assert {m.card_token for m in moved} == {token}

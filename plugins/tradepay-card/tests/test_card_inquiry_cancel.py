@@ -63,9 +63,9 @@ def test_cancel_reverses_a_paid_key_exactly_once(provider: CardProvider, visa: C
 def test_the_refund_row_is_unique_in_the_database(provider: CardProvider, visa: Card) -> None:
     provider.pay(order=make_order(), attempt=make_attempt())
     provider.cancel(order=make_order(), attempt=make_attempt())
-    # Even a bug that called reverse() twice could not write a second refund: the schema forbids it.
+    # Even a bug that gave the charge back twice could not write a second refund: the schema forbids it.
     with pytest.raises(provider.store.integrity_errors), provider.store.transaction() as ledger:
-        ledger.reverse("pay-1-1")
+        ledger.move("pay-1-1", "refund", visa.token, "USD", 1000)
     assert [m.kind for m in provider.store.movements()] == ["charge", "refund"]
 
 

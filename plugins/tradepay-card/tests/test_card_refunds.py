@@ -13,7 +13,7 @@ import structlog
 from card_support import OpenCard, make_attempt, make_order, make_refund, query
 
 from tradepay import Attempt, CardNumber, CardSecret, Order, Refund, RefundAnswer, RefundOutcome, ResultCode
-from tradepay_card import HANG_SECONDS, Card, CardProvider, Movement, RefundReason, RefundState
+from tradepay_card import HANG_SECONDS, Card, CardProvider, Movement, RefundKeyStatus, RefundReason
 
 T = TypeVar("T")
 
@@ -30,8 +30,8 @@ def answered(answer: RefundAnswer) -> tuple[str, str | None]:
     return answer.outcome.value, answer.reason
 
 
-def refunded(provider: CardProvider, payment_key: str = "pay-1-1") -> list[tuple[str, RefundState, int]]:
-    return [(r.refund_key, r.state, r.amount) for r in provider.store.refunds(payment_key)]
+def refunded(provider: CardProvider, payment_key: str = "pay-1-1") -> list[tuple[str, RefundKeyStatus, int]]:
+    return [(r.refund_key, r.status, r.amount) for r in provider.store.refunds(payment_key)]
 
 
 def unchecked(value: T, **fields: object) -> T:
@@ -59,7 +59,7 @@ def test_a_refund_goes_back_to_the_card_the_payment_charged(provider: CardProvid
 
     assert answered(answer) == ("succeeded", None)
     assert answer.message == "USD 3.00 refunded to Visa ending 4242"
-    assert refunded(provider) == [("ref-1", RefundState.SUCCEEDED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.SUCCEEDED, 300)]
     assert query(provider, "SELECT refund_key, payment_key, trade_no FROM refunds") == [("ref-1", "pay-1-1", "T-1")]
 
 
@@ -92,9 +92,9 @@ def test_partial_refunds_add_up_to_the_payment_and_no_further(provider: CardProv
     assert answered(over) == ("failed", "REFUND_AMOUNT_EXCEED")
     assert over.message == "USD 0.01 is more than the USD 0 left to refund"
     assert refunded(provider) == [
-        ("ref-1", RefundState.SUCCEEDED, 300),
-        ("ref-2", RefundState.SUCCEEDED, 700),
-        ("ref-3", RefundState.FAILED, 1),
+        ("ref-1", RefundKeyStatus.SUCCEEDED, 300),
+        ("ref-2", RefundKeyStatus.SUCCEEDED, 700),
+        ("ref-3", RefundKeyStatus.FAILED, 1),
     ]
 
 
@@ -114,7 +114,7 @@ def test_a_repeated_refund_key_answers_the_first_answer_and_refunds_once(provide
     again = [refund(provider, make_refund(paid, "300")) for _ in range(3)]
 
     assert again == [first] * 3
-    assert refunded(provider) == [("ref-1", RefundState.SUCCEEDED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.SUCCEEDED, 300)]
 
 
 def test_a_repeated_failed_refund_stays_failed_when_it_could_now_succeed(provider: CardProvider, visa: Card) -> None:
@@ -124,7 +124,7 @@ def test_a_repeated_failed_refund_stays_failed_when_it_could_now_succeed(provide
 
     assert answered(refund(provider, early)) == ("failed", "ATTEMPT_NOT_CHARGED")
     assert inquire(provider, early) is RefundOutcome.FAILED
-    assert refunded(provider) == [("ref-1", RefundState.FAILED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.FAILED, 300)]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ def test_a_refund_key_asked_again_differently_is_refused_and_keeps_its_first_ans
     assert answered(changed) == ("failed", "REPEAT_REQ_INCONSISTENT")
     assert refund(provider, make_refund(paid, "300")) == first
     assert provider.store.refunds() == provider.store.refunds("pay-1-1")
-    assert refunded(provider) == [("ref-1", RefundState.SUCCEEDED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.SUCCEEDED, 300)]
 
 
 def test_a_refund_of_a_key_the_provider_never_charged_fails(provider: CardProvider) -> None:
@@ -160,7 +160,7 @@ def test_a_refund_of_a_key_the_provider_never_charged_fails(provider: CardProvid
 
     assert {answered(a) for a in answers} == {("failed", "ATTEMPT_NOT_CHARGED")}
     assert answers[0].message == "this payment key charged no card here"
-    assert all(r.state is RefundState.FAILED for r in provider.store.refunds())
+    assert all(r.status is RefundKeyStatus.FAILED for r in provider.store.refunds())
 
 
 def test_a_refund_of_a_reversed_payment_fails(provider: CardProvider, paid: Attempt) -> None:
@@ -217,7 +217,7 @@ def test_an_inquiry_of_an_unknown_refund_voids_it_and_a_late_refund_moves_nothin
     answer = refund(provider, late)
 
     assert answered(answer) == ("failed", "REFUND_VOIDED")
-    assert refunded(provider) == [("ref-1", RefundState.VOIDED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.VOIDED, 300)]
     # The voided key holds nothing back: the whole payment can still be refunded under another key.
     assert answered(refund(provider, make_refund(paid, "1000", key="ref-2"))) == ("succeeded", None)
 
@@ -266,7 +266,7 @@ def test_a_refund_hangs_card_never_answers_a_refund_and_an_inquiry_then_voids_it
     assert slept == [HANG_SECONDS]
     assert provider.store.refunds() == []
     assert inquire(provider, hung) is RefundOutcome.FAILED
-    assert refunded(provider) == [("ref-1", RefundState.VOIDED, 300)]
+    assert refunded(provider) == [("ref-1", RefundKeyStatus.VOIDED, 300)]
 
 
 def test_refund_answers_are_logged(provider: CardProvider, paid: Attempt) -> None:

@@ -228,7 +228,7 @@ def test_the_hooks_do_their_database_work_off_the_event_loop(
     provider.topup("alice", "USD", 1000)
     calls: list[tuple[str, int]] = []
     # White box on purpose: record the thread of every store call the hooks make.
-    store = provider._store
+    store = provider.store
 
     def spying(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
         def spy(*args: Any) -> Any:

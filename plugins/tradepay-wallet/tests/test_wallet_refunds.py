@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tradepay import Attempt, Order, Refund, RefundAnswer, RefundOutcome
-from tradepay_wallet import EntryKind, FaultKind, RefundReason, RefundState, WalletProvider
+from tradepay_wallet import EntryKind, FaultKind, RefundKeyStatus, RefundReason, WalletProvider
 
 AttemptOf = Callable[[str], Attempt]
 RefundOf = Callable[..., Refund]
@@ -79,10 +79,10 @@ def test_partial_refunds_add_up_to_the_payment_and_no_further(
     assert answered(over) == ("failed", "REFUND_AMOUNT_EXCEED")
     assert over.message == "USD 0.01 is more than the USD 0 left to refund"
     assert provider.balance("alice", "USD") == 1000
-    assert [(r.refund_key, r.state, r.amount) for r in provider.refunds("pay-1-1")] == [
-        ("ref-1", RefundState.SUCCEEDED, 100),
-        ("ref-2", RefundState.SUCCEEDED, 200),
-        ("ref-3", RefundState.FAILED, 1),
+    assert [(r.refund_key, r.status, r.amount) for r in provider.refunds("pay-1-1")] == [
+        ("ref-1", RefundKeyStatus.SUCCEEDED, 100),
+        ("ref-2", RefundKeyStatus.SUCCEEDED, 200),
+        ("ref-3", RefundKeyStatus.FAILED, 1),
     ]
 
 
@@ -233,7 +233,7 @@ def test_an_inquiry_of_an_unknown_refund_voids_it_and_a_late_refund_moves_nothin
     assert answered(answer) == ("failed", "REFUND_VOIDED")
     assert inquire(provider, order, late) is RefundOutcome.FAILED
     assert provider.balance("alice", "USD") == 700
-    assert [r.state for r in provider.refunds()] == [RefundState.VOIDED]
+    assert [r.status for r in provider.refunds()] == [RefundKeyStatus.VOIDED]
     # The voided key holds nothing back: the whole payment can still be refunded under another key.
     assert answered(refund(provider, order, refund_of(paid, "300", key="ref-2"))) == ("succeeded", None)
 

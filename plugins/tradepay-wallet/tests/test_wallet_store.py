@@ -157,7 +157,7 @@ def interlope(monkeypatch: pytest.MonkeyPatch) -> Callable[[WalletProvider, Call
     """``interlope(provider, act)``: run ``act`` inside ``provider``'s next key decision (white box)."""
 
     def install(provider: WalletProvider, act: Callable[[], object], table: str = "attempts") -> Interloper:
-        store = provider._store
+        store = provider.store
         interloper = Interloper(store.database, act, table)
         monkeypatch.setattr(store, "_db", interloper)
         return interloper

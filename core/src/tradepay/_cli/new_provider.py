@@ -127,4 +127,4 @@ def new_provider(name: str, path: str | None, echo: Callable[[str], None]) -> No
     echo(f"  pytest {shown}                       # the conformance suite and the provider's own tests")
     echo(f'  add "{names.name}" to chain.providers in tradepay.toml (tradepay init --providers {names.name})')
     echo("  tradepay pay --amount 100 --currency USD --payer alice")
-    echo(f"then replace charge and reverse in {target / 'src' / names.package / '_provider.py'} with your backend")
+    echo(f"then replace charge and give_back in {target / 'src' / names.package / '_provider.py'} with your backend")

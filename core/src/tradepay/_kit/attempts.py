@@ -35,7 +35,7 @@ from .._ledger.orders import Order
 from .._spi.enums import CheckedEnumType
 from .._spi.errors import InvalidInput
 from .._spi.fields import check_instance, check_member, check_moment
-from .._spi.models import PaymentResult
+from .._spi.models import PaymentResult, ResultCode
 from .answers import decline, result_columns, result_from_columns
 
 __all__ = [
@@ -106,6 +106,12 @@ class AttemptStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """The amount moved, then a cancel gave it back."""
     VOIDED = "voided"
     """A tombstone: an inquiry or cancel saw the key before any payment; it may never move money."""
+
+    @staticmethod
+    def answered(result: PaymentResult) -> AttemptStatus:
+        """The status of a key first answered ``result``: ``paid`` for a ``9000`` (the money moved), else
+        ``declined``."""
+        return AttemptStatus.PAID if result.result_code is ResultCode.SUCCESS else AttemptStatus.DECLINED
 
 
 class PaymentReason(enum.StrEnum, metaclass=CheckedEnumType):

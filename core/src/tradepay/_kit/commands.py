@@ -1,4 +1,5 @@
-"""A provider's command line: refused input named as the user typed it, the same way in every provider's commands.
+"""A provider's command line: refused input named as the user typed it, and listings printed, the same way in
+every provider's commands.
 
 The provider's Python API names its fields (``payer``, ``per_payment_limit``); a person at the command line
 typed ``PAYER`` and ``--per-payment-limit``. The running command's parameters are named like the fields they
@@ -9,14 +10,18 @@ only when a command line asks for it.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import click
 
-from .._cli.render import printable
+from .._cli.render import echo_json, echo_text, format_amount, format_table, format_time, printable
 from .._spi.errors import InvalidInput
 
-__all__ = ["usage_errors"]
+__all__ = ["echo_records", "json_option", "table_amount", "table_time", "usage_errors"]
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -47,3 +52,47 @@ def _parameter_named(field: str) -> list[str]:
         if param.name == field:
             return list(param.opts) if isinstance(param, click.Option) else [param.human_readable_name]
     return [field]
+
+
+def json_option(help: str) -> Callable[[F], F]:
+    """The ``--json`` flag of a command that prints for programs too, passed to it as ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def echo_records(
+    records: Sequence[T],
+    *,
+    as_json: bool,
+    to_json: Callable[[T], object],
+    empty: str,
+    line: Callable[[T], str] | None = None,
+    header: Sequence[str] = (),
+    row: Callable[[T], Sequence[str]] | None = None,
+    envelope: Callable[[list[object]], object] | None = None,
+) -> None:
+    """Print a listing command's ``records``: with ``--json`` (``as_json``) the JSON array of ``to_json(record)``,
+    or ``envelope(array)`` (the array inside an object); else ``empty`` when there are none, a ``line(record)``
+    per record, or a table of ``header`` and a ``row(record)`` per record. Exactly one of ``line`` and ``row``."""
+    if (line is None) == (row is None):
+        raise InvalidInput("line", "give either line (one line per record) or row (a table), not both")
+    if as_json:
+        array = [to_json(record) for record in records]
+        echo_json(array if envelope is None else envelope(array))
+    elif not records:
+        echo_text(empty)
+    elif row is not None:
+        echo_text(format_table(header, [row(record) for record in records]))
+    elif line is not None:
+        for record in records:
+            echo_text(line(record))
+
+
+def table_time(timestamp: float | None) -> str:
+    """A time in a table cell: as :func:`tradepay.format_time` without its `` UTC`` (the column's header says
+    it), ``-`` for none."""
+    return "-" if timestamp is None else format_time(timestamp).removesuffix(" UTC")
+
+
+def table_amount(currency: str, minor_units: int | None) -> str:
+    """An amount in a table cell: as :func:`tradepay.format_amount` (``USD 10.00``), ``-`` for none."""
+    return "-" if minor_units is None else format_amount(currency, minor_units)

@@ -44,7 +44,7 @@ __all__ = [
     "RefundKeys",
     "RefundReason",
     "RefundRow",
-    "RefundState",
+    "RefundKeyStatus",
     "judge_refund",
     "refund_key_problem",
     "refund_refused",
@@ -75,7 +75,7 @@ class RefundReason(enum.StrEnum, metaclass=CheckedEnumType):
     ``refund_fails`` scenario); a provider without such a check never answers it."""
 
 
-class RefundState(enum.StrEnum, metaclass=CheckedEnumType):
+class RefundKeyStatus(enum.StrEnum, metaclass=CheckedEnumType):
     """What became of a refund key; all three are final."""
 
     SUCCEEDED = "succeeded"
@@ -89,11 +89,11 @@ class RefundState(enum.StrEnum, metaclass=CheckedEnumType):
 @dataclass(frozen=True, slots=True)
 class RefundRow:
     """A refund key's row: what was asked (``payment_key``, ``currency``, ``amount`` in minor units), its
-    ``state``, and the answer first given (``reason``, ``message``)."""
+    ``status`` (the column of that name), and the answer first given (``reason``, ``message``)."""
 
     refund_key: str
     payment_key: str
-    state: RefundState
+    status: RefundKeyStatus
     currency: str
     amount: int
     reason: str | None
@@ -102,7 +102,7 @@ class RefundRow:
     def __post_init__(self) -> None:
         for name in ("refund_key", "payment_key", "currency", "message"):
             check_instance(getattr(self, name), str, name)
-        object.__setattr__(self, "state", check_member(self.state, RefundState, "state"))
+        object.__setattr__(self, "status", check_member(self.status, RefundKeyStatus, "status"))
         check_count(self.amount, "amount")
         check_instance(self.reason, str, "reason", optional=True)
 
@@ -146,7 +146,7 @@ class RefundKeys:
     for a refund or an inquiry) at time ``now`` (seconds since the epoch).
 
     The table has the columns ``refund_key`` (the primary key), ``payment_key``, ``status`` (a
-    :class:`RefundState` value), ``currency``, ``amount``, ``trade_no``, ``reason``, ``message`` and
+    :class:`RefundKeyStatus` value), ``currency``, ``amount``, ``trade_no``, ``reason``, ``message`` and
     ``created_at``; ``conn.execute`` takes ``?`` placeholders.
     """
 
@@ -172,7 +172,7 @@ class RefundKeys:
         ).fetchone()
         return int(total)
 
-    def record(self, attempt: Attempt, refund: Refund, state: RefundState, answer: RefundAnswer) -> None:
+    def record(self, attempt: Attempt, refund: Refund, status: RefundKeyStatus, answer: RefundAnswer) -> None:
         """Insert the refund key's row; a unique violation if another transaction recorded it first."""
         self._conn.execute(
             "INSERT INTO refunds (refund_key, payment_key, status, currency, amount, trade_no, reason, message,"
@@ -180,7 +180,7 @@ class RefundKeys:
             (
                 refund.idempotency_key,
                 attempt.idempotency_key,
-                state.value,
+                status.value,
                 refund.amount.currency,
                 refund.amount.minor_units,
                 refund.trade_no,
@@ -213,7 +213,7 @@ class RefundKeys:
         row = self.find(refund.idempotency_key)
         if row is None:
             row = self.void(attempt, refund)
-        if row is not None and row.state is RefundState.SUCCEEDED:
+        if row is not None and row.status is RefundKeyStatus.SUCCEEDED:
             return RefundOutcome.SUCCEEDED
         return RefundOutcome.FAILED
 
@@ -228,8 +228,8 @@ class RefundKeys:
 
 
 def _row(row: Sequence[Any]) -> RefundRow:
-    key, payment_key, state, currency, amount, reason, message = row
-    return RefundRow(key, payment_key, RefundState(state), currency, int(amount), reason, message)
+    key, payment_key, status, currency, amount, reason, message = row
+    return RefundRow(key, payment_key, RefundKeyStatus(status), currency, int(amount), reason, message)
 
 
 def refund_key_problem(attempt: Attempt, refund: Refund) -> str | None:
@@ -260,14 +260,14 @@ def refund_refused(reason: RefundReason, message: str) -> RefundAnswer:
 
 def replay_refund(row: RefundRow, attempt: Attempt, refund: Refund) -> RefundAnswer:
     """The answer to a refund key seen before: its first answer, unless it was voided or asked differently."""
-    if row.state is RefundState.VOIDED:
+    if row.status is RefundKeyStatus.VOIDED:
         return refund_refused(RefundReason.REFUND_VOIDED, "an inquiry voided this refund key before any refund")
     asked = (attempt.idempotency_key, refund.amount.currency, refund.amount.minor_units)
     if (row.payment_key, row.currency, row.amount) != asked:
         return refund_refused(
             RefundReason.REPEAT_REQ_INCONSISTENT, "this refund key was used before for another payment or amount"
         )
-    outcome = RefundOutcome.SUCCEEDED if row.state is RefundState.SUCCEEDED else RefundOutcome.FAILED
+    outcome = RefundOutcome.SUCCEEDED if row.status is RefundKeyStatus.SUCCEEDED else RefundOutcome.FAILED
     return RefundAnswer(outcome, row.reason, row.message)
 
 

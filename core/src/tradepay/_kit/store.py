@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar, overload
 from .._chain.capabilities import Attempt
 from .._ledger.databases import Connection, Database, open_database
 from .._ledger.migrations import Migration, migrate
+from .._ledger.orders import Order
 from .._spi.echo import echo_value
 from .._spi.errors import ConfigError, InvalidInput
 from .._spi.fields import check_instance, check_moment
@@ -36,8 +37,8 @@ from .locations import database_errors, shown_location
 from .refund_keys import (
     RefundCharge,
     RefundKeys,
+    RefundKeyStatus,
     RefundRow,
-    RefundState,
     judge_refund,
     refund_key_problem,
     replay_refund,
@@ -93,11 +94,11 @@ class StoreTransaction:
             charge = RefundCharge(paid.currency, paid.amount, given, paid.status is AttemptStatus.REVERSED)
         refusal = judge_refund(charge, refund, not_charged=not_charged, provider_check=provider_check)
         if refusal is not None:
-            self.refunds.record(attempt, refund, RefundState.FAILED, refusal)
+            self.refunds.record(attempt, refund, RefundKeyStatus.FAILED, refusal)
             return refusal
         assert paid is not None  # judge_refund refuses a key that took nothing
         answer = give_back(paid)
-        self.refunds.record(attempt, refund, RefundState.SUCCEEDED, answer)
+        self.refunds.record(attempt, refund, RefundKeyStatus.SUCCEEDED, answer)
         return answer
 
 
@@ -219,6 +220,86 @@ class ProviderStore(Generic[Tx]):
         """The refund keys of ``payment_key`` (of every payment key when ``None``), oldest first."""
         with self.read() as conn:
             return RefundKeys(conn, self.clock()).of_payment(payment_key)
+
+    # --- the payment and refund decisions every provider shares; a subclass fills in its money --------------
+
+    #: The message of a refund of a payment key that took no money here (:func:`tradepay.judge_refund`'s
+    #: ``not_charged``).
+    not_charged: str = "this payment key took no money here"
+
+    def inquire(self, order: Order, attempt: Attempt) -> AttemptRow | None:
+        """The row of ``attempt``'s key, locked while it is read, or ``None`` for a key never seen, which gets a
+        ``voided`` tombstone (with :meth:`tombstone`'s columns) first: a ``pay`` still on its way then moves
+        nothing."""
+        return self.write(lambda tx: tx.attempts.status_or_void(attempt, order, lock=True, **self.tombstone(attempt)))
+
+    def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptRow | None, bool]:
+        """Cancel ``attempt``'s key, in one transaction: a ``paid`` key is locked (:meth:`lock_payment`), moved to
+        ``reversed`` and :meth:`give_back` returns what it still holds (its amount, less its refunds in a store
+        that refunds: one with :meth:`refund_money`), once; a key never seen gets a ``voided`` tombstone. The
+        key's row as first read (``None``: never seen), and whether this call reversed it (``False`` when another
+        cancel got there first)."""
+        key = attempt.idempotency_key
+
+        def work(tx: Tx) -> tuple[AttemptRow | None, bool]:
+            row = tx.attempts.status_or_void(attempt, order, **self.tombstone(attempt))
+            if row is None or row.status is not AttemptStatus.PAID:
+                return row, False
+            paid = self.lock_payment(tx, key)
+            if paid is None or not tx.attempts.reverse(key):
+                return row, False
+            self.give_back(tx, paid, paid.amount - (tx.refunds.refunded(key) if self._refunds else 0))
+            return row, True
+
+        return self.write(work)
+
+    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """Refund ``refund.amount`` of ``attempt``'s key, at most once per refund key, in one transaction: the paid
+        key is locked first (:meth:`lock_payment`), so refunds and cancels of one payment key run one after
+        another, then :meth:`StoreTransaction.refund` answers in the refund rules' order of checks, with
+        :meth:`refund_check` as the provider's own check and :meth:`refund_money` moving the money back."""
+
+        def work(tx: Tx) -> RefundAnswer:
+            paid = self.lock_payment(tx, attempt.idempotency_key)
+            return tx.refund(
+                attempt,
+                refund,
+                paid,
+                not_charged=self.not_charged,
+                give_back=lambda row: self.refund_money(tx, row, refund),
+                provider_check=lambda: self.refund_check(tx, paid) if paid is not None else None,
+            )
+
+        return self.write(work)
+
+    @property
+    def _refunds(self) -> bool:
+        # A store refunds when it says how (refund_money); one that does not may have no refunds table at all.
+        return type(self).refund_money is not ProviderStore.refund_money
+
+    def tombstone(self, attempt: Attempt) -> Mapping[str, Any]:
+        """The provider's own columns of the ``voided`` tombstone of ``attempt``'s key (none by default)."""
+        return {}
+
+    def lock_payment(self, tx: Tx, key: str) -> AttemptRow | None:
+        """The row of payment key ``key``, locked until the transaction ends, before a cancel or refund decides on
+        it. A provider whose payments lock another row first (the agreement's) locks that one here, then the
+        key's, so that every write takes its locks in one order."""
+        return tx.attempts.find(key, lock=True)
+
+    def give_back(self, tx: Tx, paid: AttemptRow, held: int) -> None:
+        """Give back ``held`` minor units (0 or more: what refunds left) of the ``paid`` key a cancel reversed, in
+        its transaction. The default gives back nothing: for money that lives elsewhere, or none."""
+
+    def refund_money(self, tx: Tx, paid: AttemptRow, refund: Refund) -> RefundAnswer:
+        """Move ``refund.amount`` back to what the ``paid`` key charged, in its transaction, and return the
+        success (the refund rules passed). A store that refunds overrides this."""
+        raise NotImplementedError(f"{type(self).__name__} does not refund")
+
+    def refund_check(self, tx: Tx, paid: AttemptRow) -> RefundAnswer | None:
+        """The provider's own refusal of a refund of the ``paid`` key, checked last (:func:`tradepay.judge_refund`'s
+        ``provider_check``); ``None``, the default, refuses nothing."""
+        return None
 
     def write(self, work: Callable[[Tx], T]) -> T:
         """``work`` in one write transaction; run once more, from the start, if a unique key refused an insert

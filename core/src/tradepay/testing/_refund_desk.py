@@ -25,8 +25,8 @@ from .._chain.capabilities import Attempt
 from .._kit.refund_keys import (
     RefundCharge,
     RefundKeys,
+    RefundKeyStatus,
     RefundReason,
-    RefundState,
     judge_refund,
     refund_key_problem,
     refund_refused,
@@ -110,8 +110,8 @@ class RefundDesk:
             charge, refund, not_charged="this payment key took no money here", provider_check=declines
         )
         answer = refusal or RefundAnswer(RefundOutcome.SUCCEEDED, None, f"{refund.amount} refunded")
-        state = RefundState.SUCCEEDED if answer.outcome is RefundOutcome.SUCCEEDED else RefundState.FAILED
-        keys.record(attempt, refund, state, answer)
+        status = RefundKeyStatus.SUCCEEDED if answer.outcome is RefundOutcome.SUCCEEDED else RefundKeyStatus.FAILED
+        keys.record(attempt, refund, status, answer)
         return answer
 
     def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
@@ -145,10 +145,10 @@ class RefundDesk:
         """Minor units given back (by succeeded refund keys), of ``payment_key`` or of every key."""
         with self._lock:
             rows = RefundKeys(self._db, time.time()).of_payment(payment_key)
-        return sum(r.amount for r in rows if r.state is RefundState.SUCCEEDED)
+        return sum(r.amount for r in rows if r.status is RefundKeyStatus.SUCCEEDED)
 
     def succeeded_keys(self) -> dict[str, int]:
         """Each succeeded refund key and the minor units it gave back."""
         with self._lock:
             rows = RefundKeys(self._db, time.time()).of_payment(None)
-        return {r.refund_key: r.amount for r in rows if r.state is RefundState.SUCCEEDED}
+        return {r.refund_key: r.amount for r in rows if r.status is RefundKeyStatus.SUCCEEDED}

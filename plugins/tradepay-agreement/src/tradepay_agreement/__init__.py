@@ -7,7 +7,7 @@ under the agreement, giving its usage back.
 
 from __future__ import annotations
 
-from tradepay import RefundReason, RefundRow, RefundState
+from tradepay import RefundKeyStatus, RefundReason, RefundRow
 
 from ._answers import Reason
 from ._provider import AgreementProvider
@@ -25,5 +25,5 @@ __all__ = [
     "Reason",
     "RefundReason",
     "RefundRow",
-    "RefundState",
+    "RefundKeyStatus",
 ]

@@ -9,14 +9,14 @@ from typing import Final
 import click
 
 from tradepay import (
-    echo_json,
+    echo_records,
     echo_text,
-    format_amount,
-    format_table,
-    format_time,
     json_amount,
+    json_option,
     json_time,
     printable,
+    table_amount,
+    table_time,
     usage_errors,
 )
 
@@ -87,22 +87,20 @@ def _as_json(agreement: Agreement) -> dict[str, object]:
 
 
 def _as_row(agreement: Agreement) -> tuple[str, ...]:
-    def amount(minor_units: int | None) -> str:
-        return "-" if minor_units is None else format_amount(agreement.currency, minor_units)
-
+    currency = agreement.currency
     return (
         agreement.agreement_id,
         agreement.payer_id,
         agreement.merchant_id,
         agreement.status.value,
-        agreement.currency,
-        amount(agreement.per_payment_limit),
-        amount(agreement.cumulative_limit),
+        currency,
+        table_amount(currency, agreement.per_payment_limit),
+        table_amount(currency, agreement.cumulative_limit),
         "-" if agreement.count_limit is None else str(agreement.count_limit),
-        amount(agreement.used_amount),
+        table_amount(currency, agreement.used_amount),
         str(agreement.used_count),
         "****" + agreement.token_last4,
-        "-" if agreement.expires_at is None else format_time(agreement.expires_at).removesuffix(" UTC"),
+        table_time(agreement.expires_at),
     )
 
 
@@ -168,15 +166,12 @@ def agreement_group(store: AgreementStore, settings: AgreementSettings) -> click
 
     @group.command("list")
     @click.argument("payer", required=False)
-    @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+    @json_option("Print a JSON array instead of a table.")
     def list_(payer: str | None, as_json: bool) -> None:
         """List agreements and their usage (only PAYER's, if given); tokens show only their last 4."""
-        agreements = store.agreements(payer)
-        if as_json:
-            echo_json([_as_json(a) for a in agreements])
-        elif not agreements:
-            echo_text("no agreements" + (f" for payer {payer}" if payer is not None else ""))
-        else:
-            echo_text(format_table(_HEADER, [_as_row(a) for a in agreements]))
+        empty = "no agreements" + (f" for payer {payer}" if payer is not None else "")
+        echo_records(
+            store.agreements(payer), as_json=as_json, to_json=_as_json, empty=empty, header=_HEADER, row=_as_row
+        )
 
     return group

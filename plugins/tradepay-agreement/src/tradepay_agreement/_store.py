@@ -53,11 +53,9 @@ from tradepay import (
     Order,
     PaymentAmount,
     PaymentResult,
-    ProviderStatus,
     ProviderStore,
     Refund,
     RefundAnswer,
-    ResultCode,
     StoreTransaction,
     TradePayError,
     beyond_capabilities,
@@ -396,11 +394,11 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         row = tx.attempts.find(attempt.idempotency_key)
         if row is not None:
             return _repeat(row, order)
-        debited = result.result_code is ResultCode.SUCCESS
+        status = AttemptStatus.answered(result)
+        debited = status is AttemptStatus.PAID
         if debited:
             assert agreement_id is not None  # a debit is always judged by an agreement
             self._use(tx, agreement_id, order.amount.minor_units)
-        status = AttemptStatus.PAID if debited else AttemptStatus.DECLINED
         # The key's row last: if another writer recorded the key meanwhile, this insert fails and the counters
         # debited above are rolled back with it; the transaction then runs again and answers as a repeat.
         tx.attempts.record(attempt, order, status, result, agreement_id=agreement_id)
@@ -446,62 +444,22 @@ class AgreementStore(ProviderStore[StoreTransaction]):
         debited = paid(agreement.agreement_id, f"{order.amount} debited under {agreement.agreement_id}")
         return debited, agreement.agreement_id
 
-    def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
-        """``PAID`` if the key's debit stands; ``NOT_PAID`` otherwise. An unseen key is voided first."""
-        if payment_key_problem(attempt.idempotency_key) is not None:
-            return ProviderStatus.NOT_PAID
-        row = self._void_unseen(order, attempt, lambda tx, row: None)
-        return ProviderStatus.PAID if row is not None and row.status is AttemptStatus.PAID else ProviderStatus.NOT_PAID
-
-    def cancel(self, order: Order, attempt: Attempt) -> bool:
-        """Reverse the key's debit (its amount and count are free again), or void an unseen key. Always ``True``."""
-        if payment_key_problem(attempt.idempotency_key) is not None:
-            return True
-        reversed_: list[bool] = []
-
-        def reverse(tx: StoreTransaction, row: AttemptRow) -> None:
-            reversed_[:] = [row.status is AttemptStatus.PAID and self._reverse(tx, row)]
-
-        self._void_unseen(order, attempt, reverse)
-        if any(reversed_):
-            key = attempt.idempotency_key
-            _log.info("agreement.payment_reversed", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
-        return True
-
-    def _void_unseen(
-        self, order: Order, attempt: Attempt, then: Callable[[StoreTransaction, AttemptRow], None]
-    ) -> AttemptRow | None:
-        """The key's row, after ``then`` ran on it in the same transaction; for an unseen key a ``voided``
-        tombstone is recorded (a delayed ``pay`` with it refuses, after the host has moved on) and ``None``
-        returned."""
-
-        def work(tx: StoreTransaction) -> AttemptRow | None:
-            row = tx.attempts.status_or_void(attempt, order)
-            if row is not None:
-                then(tx, row)
-            return row
-
-        row = self.write(work)
-        if row is None:
-            key = attempt.idempotency_key
-            _log.info("agreement.attempt_voided", payer=order.payer_id, trade_no=order.trade_no, idempotency_key=key)
+    def lock_payment(self, tx: StoreTransaction, key: str) -> AttemptRow | None:
+        """The agreement row first, as payments lock it (the other order could deadlock with a payment holding
+        the agreement and inserting a key), then the key's row: its status and its refunds cannot change until
+        the transaction ends."""
+        row = tx.attempts.find(key)
+        if row is not None and row.extra["agreement_id"] is not None:
+            tx.execute(_LOCK_AGREEMENT + tx.for_update, (row.extra["agreement_id"],))
+            row = tx.attempts.find(key, lock=True)
         return row
 
-    def _reverse(self, tx: StoreTransaction, row: AttemptRow) -> bool:
-        """Mark the key's debit reversed and give back what its refunds left (its amount less theirs, and its
-        count unless they gave it back already), in the caller's transaction; ``False`` if another cancel
-        reversed it first (then nothing is given back twice)."""
-        agreement_id = row.extra["agreement_id"]
-        # Locks are always taken agreement row first, attempt row second (as a payment does): the other order
-        # could deadlock with a payment holding the agreement and inserting a key.
-        tx.execute(_LOCK_AGREEMENT + self._for_update, (agreement_id,))
-        if not tx.attempts.reverse(row.idempotency_key):
-            return False
-        held = row.amount - tx.refunds.refunded(row.idempotency_key)
-        self._give_back(tx, agreement_id, held, 1 if held > 0 else 0, row.idempotency_key)
-        return True
+    def give_back(self, tx: StoreTransaction, paid: AttemptRow, held: int) -> None:
+        """A reversed debit gives back what its refunds left: its amount less theirs, and its count unless they
+        gave it back already."""
+        self._release(tx, paid.extra["agreement_id"], held, 1 if held > 0 else 0, paid.idempotency_key)
 
-    def _give_back(self, tx: StoreTransaction, agreement_id: str, amount: int, count: int, key: str) -> None:
+    def _release(self, tx: StoreTransaction, agreement_id: str, amount: int, count: int, key: str) -> None:
         """Take ``amount`` and ``count`` off the agreement's usage, in the caller's transaction."""
         given = tx.execute(
             "UPDATE agreements SET used_amount = used_amount - ?, used_count = used_count - ? WHERE agreement_id = ?",
@@ -512,31 +470,15 @@ class AgreementStore(ProviderStore[StoreTransaction]):
 
     # --- refunds ------------------------------------------------------------------------------------------
 
-    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """Give ``refund.amount`` back under the agreement ``attempt``'s key was debited under, at most once per
-        refund key, and take it off the agreement's usage (the count too, once the payment is refunded in full).
+    not_charged = NOT_CHARGED
 
-        One transaction, in the order of checks of :func:`tradepay.judge_refund`, run once more if another
-        writer recorded the refund key meanwhile (PostgreSQL; SQLite is serial): the second run finds the key.
-        """
-        return self.write(lambda tx: self._refund_once(tx, attempt, refund))
-
-    def _refund_once(self, tx: StoreTransaction, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        payment_key = attempt.idempotency_key
-        row = tx.attempts.find(payment_key)
-        if row is not None and row.extra["agreement_id"] is not None:
-            # The agreement row first, as payments and reversals lock it: then the attempt's status and the
-            # payment's refunds cannot change until this transaction ends.
-            tx.execute(_LOCK_AGREEMENT + self._for_update, (row.extra["agreement_id"],))
-            row = tx.attempts.find(payment_key)
-
-        def give_back(paid: AttemptRow) -> RefundAnswer:
-            agreement_id, amount = paid.extra["agreement_id"], refund.amount.minor_units
-            in_full = tx.refunds.refunded(payment_key) + amount == paid.amount
-            self._give_back(tx, agreement_id, amount, 1 if in_full else 0, payment_key)
-            return refunded(refund.amount, agreement_id)
-
-        return tx.refund(attempt, refund, row, not_charged=NOT_CHARGED, give_back=give_back)
+    def refund_money(self, tx: StoreTransaction, paid: AttemptRow, refund: Refund) -> RefundAnswer:
+        """A refund is given back under the agreement the key was debited under: its amount comes off the
+        agreement's usage, and the count too once the payment is refunded in full."""
+        agreement_id, amount = paid.extra["agreement_id"], refund.amount.minor_units
+        in_full = tx.refunds.refunded(paid.idempotency_key) + amount == paid.amount
+        self._release(tx, agreement_id, amount, 1 if in_full else 0, paid.idempotency_key)
+        return refunded(refund.amount, agreement_id)
 
 
 def _repeat(row: AttemptRow, order: Order) -> tuple[PaymentResult, str]:

@@ -7,7 +7,7 @@ the expiry and that scenario are stored; card numbers and CVCs never reach disk,
 
 from __future__ import annotations
 
-from tradepay import AttemptRow, AttemptStatus, RefundReason, RefundRow, RefundState
+from tradepay import AttemptRow, AttemptStatus, RefundKeyStatus, RefundReason, RefundRow
 
 from ._enrolment import Brand, CardDetails, Expiry, check_card, parse_expiry
 from ._network import Scenario
@@ -29,7 +29,7 @@ __all__ = [
     "Movement",
     "RefundReason",
     "RefundRow",
-    "RefundState",
+    "RefundKeyStatus",
     "Scenario",
     "check_card",
     "parse_expiry",

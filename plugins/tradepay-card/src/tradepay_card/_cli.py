@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Final
 
 import click
 
-from tradepay import CardNumber, CardSecret, echo_json, echo_text, holds_card_number, usage_errors
+from tradepay import (
+    CardNumber,
+    CardSecret,
+    echo_json,
+    echo_records,
+    echo_text,
+    holds_card_number,
+    json_option,
+    usage_errors,
+)
 
 if TYPE_CHECKING:
     from ._provider import CardProvider
@@ -56,7 +65,7 @@ def card_group(provider: CardProvider) -> click.Group:
         hide_input=True,
         help="The 3-digit (Amex: 4-digit) code; prompted for, hidden, when left out. Checked, never stored.",
     )
-    @click.option("--json", "as_json", is_flag=True, help="Print the card as JSON.")
+    @json_option("Print the card as JSON.")
     def add(payer: str, number: CardNumber, expiry: str, cvc: CardSecret, as_json: bool) -> None:
         """Put a card on file for PAYER; it becomes the payer's default card."""
         if holds_card_number(payer):  # the two arguments swapped: say so, and never show the number
@@ -73,20 +82,19 @@ def card_group(provider: CardProvider) -> click.Group:
 
     @card.command(name="list")
     @click.argument("payer")
-    @click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
+    @json_option("Print the cards as JSON.")
     def list_(payer: str, as_json: bool) -> None:
         """List PAYER's cards on file, the default card (the most recently added) first."""
         with usage_errors(_PARAM_HINTS):
-            cards = provider.cards(payer)
-        if as_json:
-            listed = [{**c.to_dict(), "default": i == 0} for i, c in enumerate(cards)]
-            echo_json({"payer": payer, "cards": listed})
-        elif not cards:
-            echo_text(f"{payer} has no card on file")
-        else:
-            for i, c in enumerate(cards):
-                default = "  (default)" if i == 0 else ""
-                echo_text(f"{c.token}  {_describe(c)}  scenario {c.scenario.value}{default}")
+            cards = list(enumerate(provider.cards(payer)))  # the first one is the default card
+        echo_records(
+            cards,
+            as_json=as_json,
+            to_json=lambda listed: {**listed[1].to_dict(), "default": listed[0] == 0},
+            line=_listed,
+            empty=f"{payer} has no card on file",
+            envelope=lambda rows: {"payer": payer, "cards": rows},
+        )
 
     @card.command(name="remove")
     @click.argument("payer")
@@ -102,3 +110,9 @@ def card_group(provider: CardProvider) -> click.Group:
 
 def _describe(card: Card) -> str:
     return f"{card.brand.value} **** {card.last4} exp {card.expiry}"
+
+
+def _listed(listed: tuple[int, Card]) -> str:
+    number, card = listed
+    default = "  (default)" if number == 0 else ""
+    return f"{card.token}  {_describe(card)}  scenario {card.scenario.value}{default}"

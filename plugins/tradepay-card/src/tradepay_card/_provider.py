@@ -14,21 +14,15 @@ import tradepay
 from tradepay import (
     Attempt,
     AttemptRow,
-    AttemptStatus,
-    Capabilities,
     CardNumber,
     CardSecret,
     InvalidInput,
     Order,
     PaymentResult,
     ProviderConfig,
-    ProviderStatus,
     Refund,
     RefundAnswer,
-    RefundOutcome,
-    ResultCode,
-    answer_refund,
-    answer_refund_inquiry,
+    RefundingStoreProvider,
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
@@ -39,7 +33,7 @@ from tradepay import (
 from ._answers import charged, declined
 from ._enrolment import Expiry, check_card, check_payer_id, parse_expiry
 from ._network import Scenario
-from ._settings import CardSettings, parse_settings
+from ._settings import parse_settings
 from ._store import Card, CardStore, CardTransaction
 
 __all__ = ["HANG_SECONDS", "CardProvider"]
@@ -54,14 +48,18 @@ def _utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class CardProvider:
+class CardProvider(RefundingStoreProvider[CardStore]):
     """A tradepay provider that charges the payer's default card: the most recently added active one.
 
     The host builds it with ``CardProvider(config)``; ``today`` is the clock that decides whether a card has
     expired, and ``sleep`` is how a refund on a ``refund_hangs`` card waits (both injectable for tests). Its
     state is a SQLite file or a PostgreSQL schema (the ``database`` setting), opened at once: an unusable one
-    is a :class:`tradepay.ConfigError` naming the setting.
+    is a :class:`tradepay.ConfigError` naming the setting. Its ``inquire``, ``cancel`` and refund hooks are the
+    kit's (:class:`tradepay.RefundingStoreProvider`); a refund moves the money back to the card the key charged.
     """
+
+    events = "card"
+    log = _log
 
     def __init__(
         self,
@@ -72,14 +70,10 @@ class CardProvider:
     ) -> None:
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: CardSettings = parse_settings(config.settings, config.data_dir, table=table)
-        self.store = CardStore(self.settings.database, where=f"{table}.database")
+        settings = parse_settings(config.settings, config.data_dir, table=table)
+        super().__init__(settings, CardStore(settings.database, where=f"{table}.database"))
         self._today = today
         self._sleep = sleep
-
-    def close(self) -> None:
-        """Close the provider's database connections (the next call opens them again)."""
-        self.store.close()
 
     # --- cards on file ----------------------------------------------------------------------------------------
 
@@ -115,11 +109,6 @@ class CardProvider:
     # --- provider hooks ---------------------------------------------------------------------------------------
 
     @hookimpl
-    def capabilities(self) -> Capabilities:
-        """The currencies and the largest amount this provider charges, from its settings."""
-        return Capabilities(currencies=self.settings.currencies, max_amount=self.settings.max_amount)
-
-    @hookimpl
     def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
         """Charge ``order`` on the payer's default card, at most once per ``attempt.idempotency_key``.
 
@@ -151,72 +140,6 @@ class CardProvider:
         return result
 
     @hookimpl
-    def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
-        """PAID if the key's charge moved money and was not reversed, else NOT_PAID.
-
-        An unseen key is first recorded as a voided tombstone, so that a pay() arriving later cannot charge.
-        """
-        key = attempt.idempotency_key
-        if payment_key_problem(key):
-            return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never charged
-
-        row = self.store.write(lambda tx: tx.void(attempt, order))
-        paid = row is not None and row.status is AttemptStatus.PAID
-        status = ProviderStatus.PAID if paid else ProviderStatus.NOT_PAID
-        _log.info(
-            "card.inquired", trade_no=order.trade_no, idempotency_key=key, status=status.value, seen=row is not None
-        )
-        return status
-
-    @hookimpl
-    def cancel(self, order: Order, attempt: Attempt) -> bool:
-        """Make sure the key moved no money in the end: refund a paid charge (once), tombstone an unseen key.
-
-        Always True: a declined, reversed or voided key moved nothing already.
-        """
-        key = attempt.idempotency_key
-        if payment_key_problem(key):
-            return True  # pay refuses such a key, so there is nothing to give back
-
-        def undo(tx: CardTransaction) -> AttemptRow | None:
-            row = tx.void(attempt, order)  # locked: a second cancel at once waits, then finds the key reversed
-            if row is not None and row.status is AttemptStatus.PAID:
-                tx.reverse(key)
-            return row
-
-        row = self.store.write(undo)
-        _log.info(
-            "card.cancelled",
-            trade_no=order.trade_no,
-            idempotency_key=key,
-            was=row.status.value if row is not None else "unseen",
-            amount=order.amount.minor_units,
-        )
-        return True
-
-    @hookimpl
-    def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
-
-        Answers ``SUCCEEDED`` when the money went back to the card, ``FAILED`` with a ``reason`` when nothing
-        moved (see :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key.
-        Never more than the key took, in all. A refund of a charge on a ``refund_hangs`` card never answers: it
-        sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing.
-        """
-        return answer_refund(
-            order, attempt, refund, lambda: self._refund(order, attempt, refund), log=_log, provider="card"
-        )
-
-    @hookimpl
-    def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """``SUCCEEDED`` if the refund key's money went back to the card, else ``FAILED`` (never ``UNKNOWN``).
-
-        A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
-        nothing.
-        """
-        return answer_refund_inquiry(order, attempt, refund, self.store, log=_log, provider="card")
-
-    @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
         """Add ``tradepay card add|list|remove``."""
         from ._cli import card_group  # the CLI is only built when a command line asks for it
@@ -225,8 +148,9 @@ class CardProvider:
 
     # --- the refund -------------------------------------------------------------------------------------------
 
-    def _refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """The refund of a key that can be recorded; a charge on a ``refund_hangs`` card never answers."""
+    def decide_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
+        """The refund of a key that can be recorded; a charge on a ``refund_hangs`` card never answers: it
+        sleeps :data:`HANG_SECONDS`, then raises, having recorded and moved nothing."""
         card = self.store.charged_card(attempt.idempotency_key)
         if card is not None and card.scenario is Scenario.REFUND_HANGS:
             _log.info("card.refund_hangs", token=card.token, **refund_fields(order, attempt, refund))
@@ -240,8 +164,7 @@ class CardProvider:
         """Decide the first answer for a new key and record it (and the charge, if money moved)."""
         card = tx.default_card(order.payer_id)
         result = self._authorise(order, card)
-        paid = result.result_code is ResultCode.SUCCESS
-        tx.record(attempt, order, AttemptStatus.PAID if paid else AttemptStatus.DECLINED, card=card, result=result)
+        tx.record(attempt, order, result, card)
         return result
 
     def _authorise(self, order: Order, card: Card | None) -> PaymentResult:

@@ -32,6 +32,7 @@ from tradepay import (
     ProviderStore,
     Refund,
     RefundAnswer,
+    ResultCode,
     StoreTransaction,
 )
 
@@ -113,50 +114,27 @@ class CardTransaction(StoreTransaction):
         ).fetchall()
         return _card(rows[0]) if rows else None
 
-    def record(
-        self,
-        attempt: Attempt,
-        order: Order,
-        status: AttemptStatus,
-        *,
-        card: Card | None = None,
-        result: PaymentResult | None = None,
-    ) -> None:
-        """Insert the first row of ``attempt``'s key, asked for ``order``; a ``paid`` row also records the charge
-        of the order's amount on ``card``. A unique violation if the key already has a row (see
-        :meth:`tradepay.ProviderStore.write`)."""
-        token = card.token if card else None
-        self.attempts.record(attempt, order, status, result, payment_id=attempt.payment_id, card_token=token)
-        if status is AttemptStatus.PAID:
+    def record(self, attempt: Attempt, order: Order, result: PaymentResult, card: Card | None) -> None:
+        """Insert the first row of ``attempt``'s key, asked for ``order`` and answered ``result``: ``paid`` when the
+        answer is ``9000``, which also records the charge of the order's amount on ``card``, else ``declined``. A
+        unique violation if the key already has a row (see :meth:`tradepay.ProviderStore.write`)."""
+        paid = result.result_code is ResultCode.SUCCESS
+        status = AttemptStatus.PAID if paid else AttemptStatus.DECLINED
+        self.attempts.record(
+            attempt, order, status, result, payment_id=attempt.payment_id, card_token=card and card.token
+        )
+        if paid:
             if card is None:
                 raise ValueError("a paid attempt needs the card it charged")
-            self._move(attempt.idempotency_key, "charge", card.token, order.amount.currency, order.amount.minor_units)
-
-    def void(self, attempt: Attempt, order: Order) -> AttemptRow | None:
-        """The key's row, locked; a key never seen gets a ``voided`` tombstone (and ``None`` is returned)."""
-        return self.attempts.status_or_void(attempt, order, lock=True, payment_id=attempt.payment_id)
+            self.move(attempt.idempotency_key, "charge", card.token, order.amount.currency, order.amount.minor_units)
 
     def charged_card(self, key: str) -> Card | None:
         """The card that ``key``'s charge was made on, or ``None`` if the key charged no card."""
         row = self.execute(_CHARGED_CARD, (key,)).fetchone()
         return None if row is None else _card(row)
 
-    def reverse(self, key: str) -> None:
-        """Give back what the charge of a ``paid`` key still holds (its amount less its refunds) and mark it
-        ``reversed``: one refund movement at most, never two (the schema refuses a second one even if this were
-        called twice), and none when refunds gave everything back already."""
-        charge = self.execute(
-            "SELECT card_token, currency, amount FROM movements WHERE idempotency_key = ? AND kind = 'charge'",
-            (key,),
-        ).fetchone()
-        if charge is None:
-            raise ValueError(f"attempt {key!r} has no charge to reverse")
-        held = charge[2] - self.refunds.refunded(key)
-        if held > 0:
-            self._move(key, "refund", charge[0], charge[1], held)
-        self.attempts.reverse(key)
-
-    def _move(self, key: str, kind: str, card_token: str, currency: str, amount: int) -> None:
+    def move(self, key: str, kind: str, card_token: str, currency: str, amount: int) -> None:
+        """Record money moved on a card under ``key``: its ``charge``, or the ``refund`` of a reversal."""
         self.execute(
             "INSERT INTO movements (idempotency_key, kind, card_token, currency, amount, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -184,34 +162,29 @@ class CardStore(ProviderStore[CardTransaction]):
             attempts=_TABLE,
         )
 
-    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """Refund ``refund.amount`` to the card ``attempt``'s key charged, at most once per refund key.
+    not_charged = NOT_CHARGED
 
-        One transaction, in the order of checks of :func:`tradepay.judge_refund`. The paid key's row is locked
-        first (PostgreSQL), so refunds and cancels of one payment key run one after another and their sum is
-        checked against what the key took with nothing in between.
-        """
-        payment_key = attempt.idempotency_key
+    def tombstone(self, attempt: Attempt) -> dict[str, str]:
+        """A tombstone keeps the payment id, as every attempt row does."""
+        return {"payment_id": attempt.payment_id}
 
-        def decide(tx: CardTransaction) -> RefundAnswer:
-            paid = tx.attempt(payment_key)
-            card = tx.charged_card(payment_key) if paid is not None else None
+    def give_back(self, tx: CardTransaction, paid: AttemptRow, held: int) -> None:
+        """Refund to the card what the reversed charge still holds: one refund movement at most (the schema
+        refuses a second one), none when refunds gave everything back already."""
+        if held > 0:
+            tx.move(paid.idempotency_key, "refund", paid.extra["card_token"], paid.currency, held)
 
-            def give_back(_: AttemptRow) -> RefundAnswer:
-                if card is None:
-                    raise ValueError(f"attempt {payment_key!r} is paid but names no card")
-                return refunded(refund.amount, card.brand, card.last4)
+    def refund_money(self, tx: CardTransaction, paid: AttemptRow, refund: Refund) -> RefundAnswer:
+        """The refund goes back to the card the key charged."""
+        card = tx.charged_card(paid.idempotency_key)
+        if card is None:
+            raise ValueError(f"attempt {paid.idempotency_key!r} is paid but names no card")
+        return refunded(refund.amount, card.brand, card.last4)
 
-            return tx.refund(
-                attempt,
-                refund,
-                paid,
-                not_charged=NOT_CHARGED,
-                give_back=give_back,
-                provider_check=lambda: declined_by_network(card.scenario) if card else None,
-            )
-
-        return self.write(decide)
+    def refund_check(self, tx: CardTransaction, paid: AttemptRow) -> RefundAnswer | None:
+        """The network declines a refund to a ``refund_fails`` card."""
+        card = tx.charged_card(paid.idempotency_key)
+        return declined_by_network(card.scenario) if card else None
 
     def charged_card(self, key: str) -> Card | None:
         """The card that ``key``'s charge was made on, or ``None`` if the key charged no card (a plain read)."""

@@ -10,7 +10,7 @@ Configure it as ``[providers.wallet]``; see the README for settings, commands an
 
 from __future__ import annotations
 
-from tradepay import RefundReason, RefundRow, RefundState
+from tradepay import RefundKeyStatus, RefundReason, RefundRow
 
 from ._answers import Reason
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile
@@ -31,5 +31,5 @@ __all__ = [
     "Reason",
     "RefundReason",
     "RefundRow",
-    "RefundState",
+    "RefundKeyStatus",
 ]

@@ -15,19 +15,19 @@ import click
 from tradepay import (
     InvalidInput,
     PaymentAmount,
-    echo_json,
+    echo_records,
     echo_text,
     format_amount,
-    format_table,
-    format_time,
     json_amount,
+    json_option,
     json_time,
+    table_time,
     usage_errors,
 )
 
 from ._checks import check_currency
 from ._faults import FaultKind, FaultProfile
-from ._store import EntryKind
+from ._store import EntryKind, LedgerEntry
 
 if TYPE_CHECKING:
     from ._provider import WalletProvider
@@ -74,6 +74,31 @@ def _fault_json(profile: FaultProfile) -> dict[str, object]:
     }
 
 
+def _entry_json(entry: LedgerEntry) -> dict[str, object]:
+    return {
+        "id": entry.id,
+        "recordedAt": json_time(entry.at),
+        "kind": entry.kind.value,
+        "amount": json_amount(entry.currency, entry.amount),
+        "balanceAfter": json_amount(entry.currency, entry.balance_after),
+        "idempotencyKey": entry.idempotency_key,
+        "tradeNo": entry.trade_no,
+    }
+
+
+def _entry_row(entry: LedgerEntry) -> tuple[str, ...]:
+    sign = "-" if entry.kind is EntryKind.DEBIT else "+"
+    return (
+        str(entry.id),
+        table_time(entry.at),
+        entry.kind.value,
+        sign + format_amount(entry.currency, entry.amount),
+        format_amount(entry.currency, entry.balance_after),
+        entry.idempotency_key or "-",
+        entry.trade_no or "-",
+    )
+
+
 def wallet_group(provider: WalletProvider) -> click.Group:
     """The ``wallet`` command group, working on ``provider``'s state file."""
 
@@ -97,22 +122,23 @@ def wallet_group(provider: WalletProvider) -> click.Group:
 
     @wallet.command()
     @click.argument("payer")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON: one amount per currency, in minor units.")
+    @json_option("Print JSON: one amount per currency, in minor units.")
     def balance(payer: str, as_json: bool) -> None:
         """Show PAYER's balance in every currency."""
         with usage_errors(_PARAM_HINTS):
-            balances = provider.balances(payer)
-        if as_json:
-            echo_json({"payer": payer, "balances": [json_amount(c, units) for c, units in balances.items()]})
-            return
-        if not balances:
-            echo_text(f"{payer} has no wallet account.")
-        for currency, minor_units in balances.items():
-            echo_text(format_amount(currency, minor_units))
+            balances = list(provider.balances(payer).items())
+        echo_records(
+            balances,
+            as_json=as_json,
+            to_json=lambda held: json_amount(*held),
+            line=lambda held: format_amount(*held),
+            empty=f"{payer} has no wallet account.",
+            envelope=lambda amounts: {"payer": payer, "balances": amounts},
+        )
 
     @wallet.command()
     @click.argument("payer")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON: every entry with its idempotency key.")
+    @json_option("Print JSON: every entry with its idempotency key.")
     def history(payer: str, as_json: bool) -> None:
         """Show PAYER's credits, debits, reversals and refunds (times in UTC).
 
@@ -120,37 +146,15 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         """
         with usage_errors(_PARAM_HINTS):
             entries = provider.history(payer)
-        if as_json:
-            rows = [
-                {
-                    "id": e.id,
-                    "recordedAt": json_time(e.at),
-                    "kind": e.kind.value,
-                    "amount": json_amount(e.currency, e.amount),
-                    "balanceAfter": json_amount(e.currency, e.balance_after),
-                    "idempotencyKey": e.idempotency_key,
-                    "tradeNo": e.trade_no,
-                }
-                for e in entries
-            ]
-            echo_json({"payer": payer, "entries": rows})
-            return
-        if not entries:
-            echo_text(f"{payer} has no wallet history.")
-            return
-        table = [
-            (
-                str(e.id),
-                format_time(e.at).removesuffix(" UTC"),
-                e.kind.value,
-                ("-" if e.kind is EntryKind.DEBIT else "+") + format_amount(e.currency, e.amount),
-                format_amount(e.currency, e.balance_after),
-                e.idempotency_key or "-",
-                e.trade_no or "-",
-            )
-            for e in entries
-        ]
-        echo_text(format_table(("ID", "TIME (UTC)", "KIND", "AMOUNT", "BALANCE", "KEY", "TRADE NO"), table))
+        echo_records(
+            entries,
+            as_json=as_json,
+            to_json=_entry_json,
+            empty=f"{payer} has no wallet history.",
+            header=("ID", "TIME (UTC)", "KIND", "AMOUNT", "BALANCE", "KEY", "TRADE NO"),
+            row=_entry_row,
+            envelope=lambda rows: {"payer": payer, "entries": rows},
+        )
 
     @wallet.group()
     def fault() -> None:
@@ -210,16 +214,10 @@ def wallet_group(provider: WalletProvider) -> click.Group:
         echo_text(f"Removed the fault profile of {payer}." if removed else f"{payer} had no fault profile.")
 
     @fault.command("list")
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    @json_option("Print JSON.")
     def fault_list(as_json: bool) -> None:
         """List the fault profiles, the all-payers one first."""
-        profiles = provider.faults()
-        if as_json:
-            echo_json([_fault_json(p) for p in profiles])
-            return
-        if not profiles:
-            echo_text("No fault profiles: every payer is served normally.")
-        for profile in profiles:
-            echo_text(_describe(profile))
+        empty = "No fault profiles: every payer is served normally."
+        echo_records(provider.faults(), as_json=as_json, to_json=_fault_json, line=_describe, empty=empty)
 
     return wallet

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import TYPE_CHECKING, Final, cast
 
 import tradepay
 from tradepay import (
+    AsyncRefundingStoreProvider,
     Attempt,
-    AttemptStatus,
-    Capabilities,
     ErrorCode,
     InvalidInput,
     Order,
     PaymentResult,
     ProviderConfig,
-    ProviderStatus,
-    Refund,
-    RefundAnswer,
-    RefundOutcome,
     RefundRow,
     ResultCode,
-    answer_refund,
-    answer_refund_inquiry,
     beyond_capabilities,
     hookimpl,
     payment_key_problem,
@@ -32,7 +24,7 @@ from tradepay import (
 from ._answers import DECLINED, Reason, declined, late_success
 from ._checks import check_amount, check_currency, check_payer
 from ._faults import ALL_PAYERS, FaultKind, FaultProfile, coerce
-from ._settings import WalletSettings, parse_settings
+from ._settings import parse_settings
 from ._store import LedgerEntry, WalletStore
 
 if TYPE_CHECKING:
@@ -48,32 +40,27 @@ HANG_SECONDS: Final = 24 * 3600.0
 MALFORMED_ANSWER: Final = {"resultCode": "9000", "resultMessage": "not a PaymentResult"}
 
 
-class WalletProvider:
+class WalletProvider(AsyncRefundingStoreProvider[WalletStore]):
     """A mock e-wallet: balances per payer and currency in SQLite or PostgreSQL, and scriptable faults.
 
     ``pay``, ``inquire``, ``cancel``, ``refund`` and ``inquire_refund`` are coroutines whose database work runs
-    in a worker thread, so the host's event loop is never blocked. The other public methods are blocking and
-    meant for the command line, tests and scripts; they raise :class:`tradepay.InvalidInput` naming the bad
-    argument and then store nothing.
+    in a worker thread, so the host's event loop is never blocked; all but ``pay`` are the kit's
+    (:class:`tradepay.AsyncRefundingStoreProvider`), and fault profiles never touch them. The other public methods are
+    blocking and meant for the command line, tests and scripts; they raise :class:`tradepay.InvalidInput`
+    naming the bad argument and then store nothing.
     """
+
+    events = "wallet"
+    log = _log
 
     def __init__(self, config: ProviderConfig) -> None:
         """Raises :class:`tradepay.ConfigError` for a bad setting or a state file it cannot use."""
         self.name = config.name
         table = f"providers.{config.name}"
-        self.settings: WalletSettings = parse_settings(config.settings, config.data_dir, table=table)
-        self._store = WalletStore(self.settings.database, where=f"{table}.database")
-
-    def close(self) -> None:
-        """Close the database connections (they are opened again on the next call)."""
-        self._store.close()
+        settings = parse_settings(config.settings, config.data_dir, table=table)
+        super().__init__(settings, WalletStore(settings.database, where=f"{table}.database"))
 
     # --- hooks ---------------------------------------------------------------------------------------------
-
-    @hookimpl
-    def capabilities(self) -> Capabilities:
-        """The ``currencies`` and ``max_amount`` settings; every request type."""
-        return Capabilities(currencies=self.settings.currencies, max_amount=self.settings.max_amount)
 
     @hookimpl
     async def pay(self, order: Order, attempt: Attempt) -> PaymentResult:
@@ -93,7 +80,7 @@ class WalletProvider:
         if problem := payment_key_problem(attempt.idempotency_key):
             log.warning("wallet.refused", reason=Reason.INVALID_REQUEST.value)
             return declined(Reason.INVALID_REQUEST, problem)
-        fault = await asyncio.to_thread(self._store.take_fault, order.payer_id)
+        fault = await asyncio.to_thread(self.store.take_fault, order.payer_id)
         if fault is not None:
             log.info("wallet.fault", fault=fault.kind.value, fault_payer=fault.payer)
             if fault.kind is FaultKind.LATENCY:
@@ -108,7 +95,7 @@ class WalletProvider:
                 # The fault exists to hand the host a wrong type: the cast is the lie it tells.
                 return cast(PaymentResult, dict(MALFORMED_ANSWER))
         refusal = (fault.answer() if fault else None) or self._refusal(order)
-        result, debited = await asyncio.to_thread(self._store.pay, order, attempt, refusal)
+        result, debited = await asyncio.to_thread(self.store.pay, order, attempt, refusal)
         if debited:
             log.info("wallet.debited")
             if fault is not None and fault.kind is FaultKind.LATE_SUCCESS:
@@ -116,57 +103,6 @@ class WalletProvider:
         else:
             log.info("wallet.answered", result_code=result.result_code.value, reason=result.reason)
         return result
-
-    @hookimpl
-    async def inquire(self, order: Order, attempt: Attempt) -> ProviderStatus:
-        """``PAID`` if the key's money moved and was not reversed, else ``NOT_PAID`` (never ``UNKNOWN``).
-
-        A key never seen is voided first: a ``pay`` that arrives later with it is refused and moves nothing.
-        """
-        if payment_key_problem(attempt.idempotency_key):
-            return ProviderStatus.NOT_PAID  # pay refuses such a key, so it never moved money
-        status = await asyncio.to_thread(self._store.inquire, order, attempt)
-        _log.info("wallet.inquired", idempotency_key=attempt.idempotency_key, status=status.value)
-        return ProviderStatus.PAID if status is AttemptStatus.PAID else ProviderStatus.NOT_PAID
-
-    @hookimpl
-    async def cancel(self, order: Order, attempt: Attempt) -> bool:
-        """Credit a paid key's money back (once) and void a key never seen; ``True``: nothing stays taken."""
-        if payment_key_problem(attempt.idempotency_key):
-            return True  # pay refuses such a key, so there is nothing to reverse
-        before, after = await asyncio.to_thread(self._store.reverse, order, attempt)
-        _log.info(
-            "wallet.cancelled",
-            payer=order.payer_id,
-            trade_no=order.trade_no,
-            idempotency_key=attempt.idempotency_key,
-            status_before=before.value,
-            status=after.value,
-        )
-        return after is not AttemptStatus.PAID
-
-    @hookimpl
-    async def refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """Credit ``refund.amount`` back to the account that ``attempt``'s key debited, at most once per refund key.
-
-        Answers ``SUCCEEDED`` when the money went back, ``FAILED`` with a ``reason`` when nothing moved (see
-        :func:`tradepay.judge_refund`), and the first answer again to a repeat of the refund key. Never more
-        than the key took, in all. Fault profiles never touch refunds.
-        """
-        decide = functools.partial(self._store.refund, attempt, refund)
-        return await asyncio.to_thread(answer_refund, order, attempt, refund, decide, log=_log, provider="wallet")
-
-    @hookimpl
-    async def inquire_refund(self, order: Order, attempt: Attempt, refund: Refund) -> RefundOutcome:
-        """``SUCCEEDED`` if the refund key's money went back, else ``FAILED`` (never ``UNKNOWN``).
-
-        A refund key never seen is voided first: a ``refund`` that arrives later with it is refused and moves
-        nothing.
-        """
-        store = self._store
-        return await asyncio.to_thread(
-            answer_refund_inquiry, order, attempt, refund, store, log=_log, provider="wallet"
-        )
 
     @hookimpl
     def add_cli_commands(self, cli: click.Group) -> None:
@@ -181,13 +117,13 @@ class WalletProvider:
         """Credit ``amount`` minor units to ``payer``'s account in ``currency``; return the new balance."""
         check_payer(payer)
         self._check_accepted(check_currency(currency))
-        balance = self._store.topup(payer, currency, check_amount(amount))
+        balance = self.store.topup(payer, currency, check_amount(amount))
         _log.info("wallet.topped_up", payer=payer, currency=currency, amount=amount, balance=balance)
         return balance
 
     def balances(self, payer: str) -> dict[str, int]:
         """``payer``'s balances in minor units by currency; empty when the payer has no account."""
-        return self._store.balances(check_payer(payer))
+        return self.store.balances(check_payer(payer))
 
     def balance(self, payer: str, currency: str) -> int:
         """``payer``'s balance in ``currency`` in minor units; 0 when there is no such account."""
@@ -195,11 +131,11 @@ class WalletProvider:
 
     def history(self, payer: str) -> list[LedgerEntry]:
         """``payer``'s credits, debits, reversals and refunds, oldest first."""
-        return self._store.history(check_payer(payer))
+        return self.store.history(check_payer(payer))
 
     def refunds(self, payment_key: str | None = None) -> list[RefundRow]:
-        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their state."""
-        return self._store.refunds(payment_key)
+        """The refund keys of ``payment_key`` (every one when ``None``), oldest first, with their status."""
+        return self.store.refunds(payment_key)
 
     # --- fault profiles ------------------------------------------------------------------------------------
 
@@ -227,7 +163,7 @@ class WalletProvider:
             reason,
             times,
         )
-        self._store.set_fault(profile)
+        self.store.set_fault(profile)
         _log.info("wallet.fault_set", payer=payer, fault=profile.kind.value, times=times)
         return profile
 
@@ -235,19 +171,19 @@ class WalletProvider:
         """Remove the profile of ``payer`` (``"*"``: the all-payers one); ``True`` if there was one."""
         if payer != ALL_PAYERS:
             check_payer(payer)
-        removed = self._store.clear_fault(payer) > 0
+        removed = self.store.clear_fault(payer) > 0
         _log.info("wallet.fault_cleared", payer=payer, removed=removed)
         return removed
 
     def clear_faults(self) -> int:
         """Remove every fault profile; return how many there were."""
-        removed = self._store.clear_fault(None)
+        removed = self.store.clear_fault(None)
         _log.info("wallet.faults_cleared", removed=removed)
         return removed
 
     def faults(self) -> list[FaultProfile]:
         """Every fault profile, the all-payers one first."""
-        return self._store.faults()
+        return self.store.faults()
 
     # --- internals -----------------------------------------------------------------------------------------
 

@@ -131,56 +131,19 @@ class WalletStore(ProviderStore[StoreTransaction]):
 
         return self.write(work)
 
-    def inquire(self, order: Order, attempt: Attempt) -> AttemptStatus:
-        """The key's status; a key never seen is voided first, so that no later ``pay`` can use it."""
-        row = self.write(lambda tx: tx.attempts.status_or_void(attempt, order))
-        return AttemptStatus.VOIDED if row is None else row.status
+    not_charged = NOT_CHARGED
 
-    def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptStatus, AttemptStatus]:
-        """Credit back what a paid key still holds (its amount less its refunds), once; void a key never seen.
+    def give_back(self, tx: StoreTransaction, paid: AttemptRow, held: int) -> None:
+        """Credit back what the reversed key still holds. No balance cap here: a reversal returns money that was
+        in the account and must always succeed."""
+        if held > 0:
+            _credit(tx, paid.payer_id, paid.currency, held, EntryKind.REVERSAL, paid.idempotency_key, paid.trade_no)
 
-        Returns (status before, status after).
-        """
-        key = attempt.idempotency_key
-
-        def work(tx: StoreTransaction) -> tuple[AttemptStatus, AttemptStatus]:
-            # Locks the key's row on PostgreSQL: a concurrent cancel or refund of the key waits here, then finds
-            # it reversed.
-            row = tx.attempts.status_or_void(attempt, order, lock=True)
-            before = AttemptStatus.VOIDED if row is None else row.status
-            if row is None or not tx.attempts.reverse(key):
-                return before, before
-            held = row.amount - tx.refunds.refunded(key)  # what refunds gave back already is not given twice
-            if held > 0:
-                # No balance cap here: a reversal returns money that was in the account and must always succeed.
-                balance = _credit(tx, row.payer_id, row.currency, held)
-                _entry(tx, row.payer_id, row.currency, EntryKind.REVERSAL, held, balance, key, row.trade_no)
-            return before, AttemptStatus.REVERSED
-
-        return self.write(work)
-
-    # --- refunds -------------------------------------------------------------------------------------------
-
-    def refund(self, attempt: Attempt, refund: Refund) -> RefundAnswer:
-        """Credit ``refund.amount`` back to the account the paid key debited, at most once per refund key.
-
-        One transaction, in the order of checks of :func:`tradepay.judge_refund`. The paid key's row is
-        locked first (PostgreSQL), so refunds and cancels of one payment key run one after another and their
-        sum is checked against what the key took with nothing in between.
-        """
-        payment_key = attempt.idempotency_key
-
-        def work(tx: StoreTransaction) -> RefundAnswer:
-            def give_back(paid: AttemptRow) -> RefundAnswer:
-                currency, amount, key = refund.amount.currency, refund.amount.minor_units, refund.idempotency_key
-                balance = _credit(tx, paid.payer_id, currency, amount)  # no balance cap, as for a reversal
-                _entry(tx, paid.payer_id, currency, EntryKind.REFUND, amount, balance, key, refund.trade_no)
-                return refunded(refund.amount)
-
-            paid = tx.attempts.find(payment_key, lock=True)
-            return tx.refund(attempt, refund, paid, not_charged=NOT_CHARGED, give_back=give_back)
-
-        return self.write(work)
+    def refund_money(self, tx: StoreTransaction, paid: AttemptRow, refund: Refund) -> RefundAnswer:
+        """Credit ``refund.amount`` back to the account the paid key debited (no balance cap, as for a reversal)."""
+        currency, amount = refund.amount.currency, refund.amount.minor_units
+        _credit(tx, paid.payer_id, currency, amount, EntryKind.REFUND, refund.idempotency_key, refund.trade_no)
+        return refunded(refund.amount)
 
     # --- accounts ------------------------------------------------------------------------------------------
 
@@ -309,15 +272,17 @@ def _fault(row: tuple[Any, ...]) -> FaultProfile:
     return FaultProfile(payer, FaultKind(kind), seconds, result_code, error_code, reason, times)
 
 
-def _credit(tx: StoreTransaction, payer: str, currency: str, amount: int) -> int:
-    """Add ``amount`` to the account (opening it) and return the new balance, in one statement."""
+def _credit(
+    tx: StoreTransaction, payer: str, currency: str, amount: int, kind: EntryKind, key: str, trade_no: str | None
+) -> None:
+    """Add ``amount`` to the account (opening it) in one statement, and journal it as ``kind``."""
     [(balance,)] = tx.execute(
         "INSERT INTO accounts (payer, currency, balance) VALUES (?, ?, ?)"
         " ON CONFLICT (payer, currency) DO UPDATE SET balance = accounts.balance + excluded.balance"
         " RETURNING balance",
         (payer, currency, amount),
     ).fetchall()
-    return int(balance)
+    _entry(tx, payer, currency, kind, amount, int(balance), key, trade_no)
 
 
 def _entry(
