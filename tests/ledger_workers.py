@@ -101,12 +101,19 @@ def wallet(root: Path, name: str) -> WalletProvider:
     return WalletProvider(ProviderConfig(name, {"database": str(root / f"{name}.sqlite3")}, root))
 
 
-def open_wallet_host(root: Path) -> Host:
+def open_wallet_host(root: Path, *, provider_deadline_s: float = 0.5) -> Host:
     """A host on ``root``'s ledger and its two wallets, with connections of its own: build it in the process
-    that uses it. The wallets answer at once, so a short chain deadline changes no payment; it keeps the
-    claim a killed reconciliation leaves behind (twice the deadline) short, which the next host waits out."""
+    that uses it. The wallets answer at once, so a short chain deadline (``provider_deadline_s``, the whole
+    payment twice that) changes no payment on a quiet machine; it keeps the claim a killed reconciliation
+    leaves behind (twice the deadline) short, which the next host waits out. A host that is never killed (the
+    test's own, which must settle everything) takes a longer one: on a loaded machine a wallet's answer can
+    take longer than half a second, and an inquiry cut short leaves its payment unsettled, rightly."""
     chain = ChainSettings(
-        providers=WALLETS, inquiry_attempts=2, inquiry_interval_s=0.001, deadline_s=1.0, provider_deadline_s=0.5
+        providers=WALLETS,
+        inquiry_attempts=2,
+        inquiry_interval_s=0.001,
+        deadline_s=2 * provider_deadline_s,
+        provider_deadline_s=provider_deadline_s,
     )
     providers = {name: wallet(root, name) for name in WALLETS}
     return Host.from_providers(providers, chain=chain, ledger=SQLiteLedger(root / "ledger.sqlite3"))

@@ -62,6 +62,10 @@ SLOW_KILLS = 3000
 #: Kills on one set of files before the run starts on fresh ones (keeps each check quick in the long run).
 EPOCH = 250
 SEED = 20_261_125
+#: The provider deadline of the test's own host, which settles what the kills left and is never killed: long
+#: enough that a wallet slowed by a loaded machine still answers, so the check that nothing is left unsettled
+#: is about the files, not the machine's speed (the killed workers keep the short one).
+SETTLING_DEADLINE_S = 5.0
 #: Payer -> (wallet balance, wallet fault, backup balance, backup fault); ``None`` balance: no account.
 PAYERS: dict[str, tuple[int | None, str | None, int | None, str | None]] = {
     "ok": (10**12, None, 10**12, None),
@@ -215,7 +219,7 @@ def kill_a_payer(
             assert code in (0, -signal.SIGKILL), f"the reconciling worker failed with {code}"
             stats["reconciling restarts killed" if code else "reconciling restarts that finished"] += 1
             check_files(files, settled=False)
-    host = workers.open_wallet_host(files.root)
+    host = workers.open_wallet_host(files.root, provider_deadline_s=SETTLING_DEADLINE_S)
     stats["payments reconciled"] += len(host.reconcile(stale_after_s=0))
     host.close()
     check_files(files, settled=True)
@@ -326,11 +330,11 @@ def test_sigkill_during_refunds_never_refunds_twice(
         if check_refunds(files, settled=False):
             stats["kills that left a refund unsettled"] += 1
         if rng.random() < 0.5:  # else the next worker runs with the refunds the kill left unsettled
-            host = workers.open_wallet_host(files.root)
+            host = workers.open_wallet_host(files.root, provider_deadline_s=SETTLING_DEADLINE_S)
             stats["refunds reconciled"] += len(host.reconcile_refunds(stale_after_s=0))
             host.close()
             check_refunds(files, settled=True)
-    host = workers.open_wallet_host(files.root)
+    host = workers.open_wallet_host(files.root, provider_deadline_s=SETTLING_DEADLINE_S)
     host.reconcile_refunds(stale_after_s=0)
     host.close()
     check_refunds(files, settled=True)
