@@ -211,9 +211,11 @@ def test_a_refund_locks_the_payment_and_moves_the_money_back_through_the_store(p
     assert provider.store.calls == [("lock_payment", "pay-1-1"), ("lock_payment", "pay-1-1")]
     assert provider.inquire_refund(ORDER, ATTEMPT, refund_of("ref-1", "200")) is RefundOutcome.SUCCEEDED
     assert provider.refund(ORDER, ATTEMPT, refund_of("ref-2", "400")).reason == "REFUND_AMOUNT_EXCEED"
-    # A cancel gives back only what the refund left.
-    provider.cancel(ORDER, ATTEMPT)
+    # A cancel gives back only what the refund left, and its event says what went back.
+    with capture_logs() as logs:
+        provider.cancel(ORDER, ATTEMPT)
     assert provider.store.moves() == [("ref-1", "refund", 200), ("pay-1-1", "reversal", 300)]
+    assert [entry["amount"] for entry in logs if entry["event"] == "points.payment_reversed"] == [300]
 
 
 def test_the_stores_own_check_refuses_last_and_a_key_never_charged_gets_its_message(

@@ -133,12 +133,12 @@ class _StoreHooks(Generic[S]):
         key = attempt.idempotency_key
         if payment_key_problem(key):
             return True  # pay refuses such a key, so there is nothing to give back
-        row, reversed_ = self.store.reverse(order, attempt)
+        row, given = self.store.reverse(order, attempt)
         fields = {"payer": order.payer_id, "trade_no": order.trade_no, "idempotency_key": key}
         if row is None:
             self.log.info(f"{self.events}.attempt_voided", **fields)
-        if reversed_:
-            self.log.info(f"{self.events}.payment_reversed", amount=order.amount.minor_units, **fields)
+        if given is not None:  # what went back: the key's amount less its refunds
+            self.log.info(f"{self.events}.payment_reversed", amount=given, **fields)
         self.log.info(f"{self.events}.cancelled", was=row.status.value if row is not None else "unseen", **fields)
         return True
 
@@ -158,7 +158,8 @@ class StoreProvider(_StoreHooks[S]):
     and the same in every such provider. Its store says where a cancel's money goes back (``give_back``).
     Events, each with ``payer``, ``trade_no`` and ``idempotency_key``: ``<events>.inquired`` (``status``,
     ``seen``), ``<events>.cancelled`` (``was``: the key's status, or ``unseen``), ``<events>.attempt_voided`` (a
-    tombstone recorded) and ``<events>.payment_reversed`` (``amount``).
+    tombstone recorded) and ``<events>.payment_reversed`` (``amount``: the minor units given back, the key's
+    amount less its refunds).
     """
 
     @hookimpl

@@ -233,23 +233,24 @@ class ProviderStore(Generic[Tx]):
         nothing."""
         return self.write(lambda tx: tx.attempts.status_or_void(attempt, order, lock=True, **self.tombstone(attempt)))
 
-    def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptRow | None, bool]:
+    def reverse(self, order: Order, attempt: Attempt) -> tuple[AttemptRow | None, int | None]:
         """Cancel ``attempt``'s key, in one transaction: a ``paid`` key is locked (:meth:`lock_payment`), moved to
         ``reversed`` and :meth:`give_back` returns what it still holds (its amount, less its refunds in a store
         that refunds: one with :meth:`refund_money`), once; a key never seen gets a ``voided`` tombstone. The
-        key's row as first read (``None``: never seen), and whether this call reversed it (``False`` when another
-        cancel got there first)."""
+        key's row as first read (``None``: never seen), and the minor units this call gave back (``None`` when it
+        reversed nothing: the key was not paid, or another cancel got there first)."""
         key = attempt.idempotency_key
 
-        def work(tx: Tx) -> tuple[AttemptRow | None, bool]:
+        def work(tx: Tx) -> tuple[AttemptRow | None, int | None]:
             row = tx.attempts.status_or_void(attempt, order, **self.tombstone(attempt))
             if row is None or row.status is not AttemptStatus.PAID:
-                return row, False
+                return row, None
             paid = self.lock_payment(tx, key)
             if paid is None or not tx.attempts.reverse(key):
-                return row, False
-            self.give_back(tx, paid, paid.amount - (tx.refunds.refunded(key) if self._refunds else 0))
-            return row, True
+                return row, None
+            held = paid.amount - (tx.refunds.refunded(key) if self._refunds else 0)
+            self.give_back(tx, paid, held)
+            return row, held
 
         return self.write(work)
 
