@@ -25,7 +25,6 @@ The chain talks only to the :class:`Ledger` protocol; :class:`MemoryLedger` (her
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,6 +38,7 @@ from .._config import check_cashier_url, check_merchant_secrets
 from .._spi.errors import InvalidInput
 from .._spi.models import APIContext, PaymentAmount, PaymentRequest, PaymentResult, PaymentType
 from .._spi.refunds import Refund, RefundAnswer, RefundStatus
+from .ids import random_hex
 from .memory_outbox import MemoryOutbox
 from .notifications import FINAL_REFUND, Outbox
 from .orders import Order, OrderStatus, check_trade_no, order_with_status
@@ -78,13 +78,13 @@ def new_order(
     amount: PaymentAmount, merchant_id: str, payer_id: str, trade_no: str | None, expires_at: float | None
 ) -> Order:
     """A validated open order; ``trade_no`` defaults to a fresh random one (``T`` and 20 hex digits)."""
-    trade_no = f"T{secrets.token_hex(10)}" if trade_no is None else trade_no  # "" is refused, not replaced
+    trade_no = f"T{random_hex(10)}" if trade_no is None else trade_no  # "" is refused, not replaced
     return Order(trade_no, amount, merchant_id, payer_id, expires_at=expires_at)
 
 
 def new_payment_id() -> str:
     """A fresh payment id: ``pay_`` and 16 random hex digits."""
-    return f"pay_{secrets.token_hex(8)}"
+    return f"pay_{random_hex(8)}"
 
 
 class Ledger(Outbox, Protocol):

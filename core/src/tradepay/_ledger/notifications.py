@@ -28,7 +28,6 @@ from __future__ import annotations
 import enum
 import json
 import math
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +38,7 @@ from .._spi.errors import InvalidInput
 from .._spi.fields import check_count, check_instance, check_member, check_moment
 from .._spi.refunds import Refund, RefundStatus
 from .._spi.text import check_identifier
+from .ids import random_hex
 from .records import Payment, PaymentStatus
 
 __all__ = [
@@ -193,7 +193,7 @@ class Outbox(Protocol):
 
 def new_event_id() -> str:
     """A fresh event id: ``evt_`` and 24 random hex digits."""
-    return f"evt_{secrets.token_hex(_EVENT_ID_HEX // 2)}"
+    return f"evt_{random_hex(_EVENT_ID_HEX // 2)}"
 
 
 def iso_utc(moment: float) -> str:

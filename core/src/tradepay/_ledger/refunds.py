@@ -10,7 +10,6 @@ once cannot together give back more than was paid.
 from __future__ import annotations
 
 import enum
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from .._spi.fields import check_instance
 from .._spi.models import PaymentAmount
 from .._spi.refunds import Refund, RefundStatus
 from .._spi.text import MAX_TEXT, check_identifier, check_text
+from .ids import random_hex
 from .orders import check_trade_no
 from .records import Payment, PaymentStatus
 
@@ -79,7 +79,7 @@ class RefundRequest:
 
 def new_refund_id() -> str:
     """A fresh refund id (also the provider's idempotency key): ``rfd_`` and 16 random hex digits."""
-    return f"rfd_{secrets.token_hex(8)}"
+    return f"rfd_{random_hex(8)}"
 
 
 def paying_attempt(payment: Payment) -> Attempt | None:
