@@ -108,6 +108,23 @@ def test_metrics_count_payments_attempts_fallthroughs_and_requests(tmp_path: Pat
     assert metric(text, "tradepay_payments_awaiting_reconciliation") == 0
 
 
+def test_a_remembered_label_child_is_the_metrics_own_and_counts_every_time() -> None:
+    from prometheus_client import generate_latest
+
+    from tradepay.server.metrics import Metrics
+
+    metrics = Metrics()
+    for _ in range(3):
+        metrics.labelled(metrics.payments, "9000").inc()
+    metrics.payments.labels("4000").inc()
+    assert metrics.labelled(metrics.payments, "9000") is metrics.payments.labels("9000")
+    assert metrics.labelled(metrics.attempts, "a", "stop") is not metrics.labelled(metrics.attempts, "b", "stop")
+    assert metrics.labelled(metrics.fallthroughs, "a") is not metrics.labelled(metrics.refunds, "a")
+    text = generate_latest(metrics.registry).decode()
+    assert metric(text, "tradepay_payments_total", result_code="9000") == 3
+    assert metric(text, "tradepay_payments_total", result_code="4000") == 1
+
+
 # --- tradepay serve, a real process on a real socket -----------------------------------------------------------
 
 

@@ -59,7 +59,7 @@ class RequestLog(HttpMiddleware):
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 method = str(scope.get("method", ""))
-                self.metrics.http_requests.labels(route, method, str(status)).inc()
+                self.metrics.labelled(self.metrics.http_requests, route, method, str(status)).inc()
                 _log.info(
                     "http.request",
                     method=method,
