@@ -64,8 +64,9 @@ def test_the_source_is_read_a_block_at_a_time(monkeypatch: pytest.MonkeyPatch) -
     assert reads == [4096, 4096]  # 512 ids per read
 
 
-def test_threads_never_get_the_same_id() -> None:
-    ids._POOL.empty()
+@pytest.mark.parametrize("locked", [False, True], ids=["under-the-gil", "locked-as-without-the-gil"])
+def test_threads_never_get_the_same_id(locked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ids, "_POOL", ids._Pool(locked=locked))
     per_thread: list[list[str]] = [[] for _ in range(8)]
     start = threading.Barrier(len(per_thread))
 
