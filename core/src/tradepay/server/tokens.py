@@ -89,7 +89,7 @@ class TokenAuthenticator:
     of the server's CPU time per payment, docs/performance.md, the fifth pass). Only verified tokens are kept,
     keyed by their whole text, and the expiry is checked on every request, so a remembered token is accepted
     exactly when :func:`token_user` would accept it (there is no revocation but expiry). The memory is
-    bounded by :data:`VERIFIED_CAP`. ``core/tests/test_token_memory.py`` checks it against ``token_user``."""
+    bounded by :data:`VERIFIED_CAP`. ``tests/test_server_token_memory.py`` checks it against ``token_user``."""
 
     def __init__(self, public_key: rsa.RSAPublicKey, clock: Callable[[], float] = time.time) -> None:
         self.public_key = public_key
