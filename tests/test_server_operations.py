@@ -69,6 +69,62 @@ def test_a_malformed_request_id_is_replaced(tmp_path: Path) -> None:
     answer = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
     assert answer.headers["X-Request-Id"] != "bad id with spaces"
     assert len(answer.headers["X-Request-Id"]) == 32
+    int(answer.headers["X-Request-Id"], 16)  # hex digits, as uuid4().hex gave
+    again = client.get("/healthz").headers["X-Request-Id"]
+    assert again != answer.headers["X-Request-Id"]
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["answered", "raised"])
+@pytest.mark.parametrize("outer", [None, "outer-1"], ids=["unbound-before", "bound-before"])
+def test_the_request_id_is_bound_for_the_request_only(outer: str | None, fails: bool) -> None:
+    """Inside the app, the request's own id is bound; afterwards the context holds what it held before (the
+    outer id, or none), whether the app answered or raised."""
+    import asyncio
+
+    from tradepay.server.metrics import Metrics
+    from tradepay.server.requestlog import RequestLog
+
+    seen: list[object] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(structlog.contextvars.get_contextvars().get("request_id"))
+        if fails:
+            raise RuntimeError("the app broke")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def one_request() -> object:
+        if outer is not None:
+            structlog.contextvars.bind_contextvars(request_id=outer)
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": [(b"x-request-id", b"req-inner")]}
+        with contextlib.suppress(RuntimeError):
+            await RequestLog(app, Metrics())(scope, receive, send)
+        return structlog.contextvars.get_contextvars().get("request_id")
+
+    after = asyncio.run(one_request())
+    assert seen == ["req-inner"]
+    assert after == outer
+    if not fails:
+        assert (b"x-request-id", b"req-inner") in sent[0]["headers"]
+
+
+def test_the_client_pay_route_is_tried_first(tmp_path: Path) -> None:
+    """Every mini program's payment takes ``/v1/client/pay``: its router is the first of the API's that FastAPI
+    tries (a speed-up of the server's pay requests, docs/performance.md)."""
+    routes = kit.make_app(kit.make_host(tmp_path)).router.routes
+    included = [route for route in routes if hasattr(route, "original_router")]
+    assert [getattr(r, "path", None) for r in included[0].original_router.routes] == [PAY]
+    # Only FastAPI's own documentation pages (a fixed, short list) come before it.
+    before = routes[: routes.index(included[0])]
+    assert {getattr(r, "path", None) for r in before} <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def metric(text: str, name: str, **labels: str) -> float:

@@ -121,10 +121,13 @@ def create_app(
 
     from . import cashier, client_routes, close_routes, merchant_routes, ops_routes, refund_routes
 
+    # The client API's pay first: FastAPI tries the routers in the order they are included, and every
+    # mini program's payment takes that route (measured: 7 % of its CPU time when it came fourth;
+    # docs/performance.md). No two routes share a path, so the order changes nothing else.
+    app.include_router(client_routes.router)
     app.include_router(merchant_routes.router)
     app.include_router(close_routes.router)
     app.include_router(refund_routes.router)
-    app.include_router(client_routes.router)
     app.include_router(ops_routes.router)
     app.include_router(cashier.router_for(host.settings.cashier_url))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 
 import structlog
 
+from .._ledger.ids import random_hex
 from .._logging import get_logger
 from .asgi import ASGIApp, HttpMiddleware, Message, Receive, Scope, Send
 from .metrics import Metrics
@@ -30,7 +30,8 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _ID.fullmatch(value):
             return str(value.decode())
-    return uuid.uuid4().hex
+    # 32 random hex digits, as ``uuid.uuid4().hex`` gave, from the ids' pool: 0.5 µs against 2.0 (docs/performance.md).
+    return random_hex(16)
 
 
 class RequestLog(HttpMiddleware):
@@ -53,10 +54,13 @@ class RequestLog(HttpMiddleware):
             await send(message)
 
         started = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # Bound, then reset to what it was, by the variable's token: what ``bound_contextvars`` does, without its
+        # generator and the copy of every bound value (1.0 µs against 4.3 per request; docs/performance.md).
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, answered)
+        finally:
             try:
-                await self.app(scope, receive, answered)
-            finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 method = str(scope.get("method", ""))
                 self.metrics.labelled(self.metrics.http_requests, route, method, str(status)).inc()
@@ -69,3 +73,5 @@ class RequestLog(HttpMiddleware):
                     merchant=state.get("merchant"),
                     user=state.get("user"),
                 )
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
