@@ -59,7 +59,7 @@ def _environment(env_dir: Path, requirements: list[str], key: str) -> Path:
 
 def setup() -> Path:
     """The development environment: the core and every plugin (editable), and the tools."""
-    editable = ["-e", "./core[postgres,server]", *(arg for p in PLUGINS for arg in ("-e", f"./plugins/{p}"))]
+    editable = ["-e", "./core[postgres,server,orjson]", *(arg for p in PLUGINS for arg in ("-e", f"./plugins/{p}"))]
     return _environment(VENV, [*editable, "-r", "dev-requirements.txt"], "dev")
 
 

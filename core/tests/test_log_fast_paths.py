@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import re
+import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from tradepay import configure_logging, get_logger, log_failures, redact_card_data
 from tradepay._logging import bind_on_use
-from tradepay._logrender import JSONLines, UTCTimeStamper
+from tradepay._logrender import JSONLines, UTCTimeStamper, orjson_module
 from tradepay._redaction import _CLEAN, _CLEAN_CAP
 from tradepay._spi.cards import _RUN, _masked_runs, _no_run_in_ascii, luhn_valid
 
@@ -136,7 +137,102 @@ _EVENTS: list[dict[Any, Any]] = [
 
 @pytest.mark.parametrize("event", _EVENTS)
 def test_the_json_renderer_writes_what_structlogs_writes(event: dict[Any, Any]) -> None:
-    assert JSONLines()(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
+    plain = JSONLines(fast=False)
+    assert not plain.compact
+    assert plain(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
+
+
+class _Colour(enum.Enum):
+    RED = (1, "red")
+
+
+def _renderers() -> list[JSONLines]:
+    """The renderer in each form this environment can make: json's, and orjson's when it is installed."""
+    return [JSONLines(fast=False), *([JSONLines(fast=True)] if orjson_module() is not None else [])]
+
+
+def test_members_and_uuids_are_written_as_their_values_in_either_form() -> None:
+    event = {"event": "x", "colour": _Colour.RED, "id": uuid.UUID(int=7), "when": datetime.date(2026, 1, 2)}
+    for render in _renderers():
+        assert json.loads(render(None, "info", dict(event))) == {
+            "event": "x",
+            "colour": [1, "red"],
+            "id": "00000000-0000-0000-0000-000000000007",
+            "when": "datetime.date(2026, 1, 2)",  # as json hands a date to the default: its repr
+        }
+
+
+def test_the_fast_form_needs_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tradepay._logrender as logrender
+
+    monkeypatch.setattr(logrender, "orjson_module", lambda: None)
+    with pytest.raises(ImportError, match="orjson"):
+        logrender.JSONLines(fast=True)
+    assert not logrender.JSONLines().compact  # the default without orjson: json's lines
+
+
+def _finite(value: Any) -> Any:
+    """A parsed line with NaN and the infinities as ``None`` (orjson writes them ``null``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.text(st.characters(codec=None, exclude_categories=())),  # lone surrogates included
+    st.sampled_from([_Kind.ANSWER, _Code.DECLINED, _Colour.RED, uuid.UUID(int=99), _Shown(), _Opaque()]),
+)
+_KEYS = st.one_of(st.text(max_size=8), st.integers(), st.none(), st.booleans(), st.floats(allow_nan=False))
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        st.dictionaries(_KEYS, inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(max_size=12), _VALUES, max_size=8))
+def test_both_forms_of_the_json_renderer_write_the_same_objects(fields: dict[str, Any]) -> None:
+    pytest.importorskip("orjson")
+    event = {"event": "x", **fields}
+    fast, plain = JSONLines(fast=True), JSONLines(fast=False)
+    assert fast.compact
+    line, reference = fast(None, "info", dict(event)), plain(None, "info", dict(event))
+    assert "\n" not in line
+    assert _finite(json.loads(line)) == _finite(json.loads(reference))
+    # Compact: no white space outside the strings.
+    assert not re.search(r"\s", _STRINGS.sub("", line))
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def test_configured_json_lines_are_compact_with_orjson() -> None:
+    pytest.importorskip("orjson")
+    stream = io.StringIO()
+    saved = structlog.get_config()
+    configure_logging(fmt="json", level="info", stream=stream, cache=False)
+    try:
+        get_logger("tradepay").info("kept", note="caf\u00e9", amount=1)
+    finally:
+        structlog.configure(**saved)
+    line = stream.getvalue().rstrip("\n")
+    assert ", " not in line
+    assert '": ' not in line
+    assert "café" in line
+    assert json.loads(line)["note"] == "café"
 
 
 def test_the_time_stamp_is_structlogs_iso_utc_form() -> None:

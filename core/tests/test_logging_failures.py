@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -84,6 +85,15 @@ def _lone_surrogate() -> Exception:
     return UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
 
+def _event_of(line: str) -> object:
+    """The ``event`` of a JSON log line (either form of the renderer: the line is parsed, never matched)."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return None
+    return parsed.get("event") if isinstance(parsed, dict) else None
+
+
 class BrokenStream(io.StringIO):
     """A log stream that raises ``error()`` on every line of ``event`` (of every event when ``None``)."""
 
@@ -95,7 +105,7 @@ class BrokenStream(io.StringIO):
         self.lines: list[str] = []
 
     def write(self, text: str) -> int:
-        if self.event is None or f'"event": "{self.event}"' in text:
+        if self.event is None or _event_of(text) == self.event:
             self.failures += 1
             raise self.error()
         self.lines.append(text)
