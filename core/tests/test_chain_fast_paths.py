@@ -4,19 +4,31 @@ each one buys): a shortcut that goes wrong fails here."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import enum
 import gc
 import inspect
-from collections.abc import Callable
-from types import ModuleType
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepay import ErrorCode, PaymentRequest, PaymentResult, PaymentType, ResultCode, ResultError, hookimpl
+from tradepay import (
+    ErrorCode,
+    InvalidInput,
+    Order,
+    PaymentAmount,
+    PaymentRequest,
+    PaymentResult,
+    PaymentType,
+    ResultCode,
+    ResultError,
+    hookimpl,
+)
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
@@ -69,6 +81,7 @@ def test_the_chain_reads_the_members_of_the_enums_it_compares() -> None:
         "_SUCCEEDED": "PaymentStatus",
         "_UNKNOWN": "ProviderStatus",
         "_ORDER_PAID": "OrderStatus",
+        "_ORDER_ID": "PaymentType",
     }
 
 
@@ -395,3 +408,80 @@ def test_a_payment_in_flight_holds_few_objects_for_the_garbage_collector(bench_f
 
     per_payment = asyncio.run(main())
     assert per_payment <= 15.05, per_payment
+
+
+_HELD = ("T-1", "order.2", "a:b_c-9")
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=30)
+
+
+@given(
+    kind=st.sampled_from(PaymentType),
+    string=st.one_of(
+        st.sampled_from(_HELD),
+        st.from_regex(r"[A-Za-z0-9_.:-]{1,70}", fullmatch=True),
+        st.sampled_from(["4242424242424242", "4000-0000-0000-0069", "4000 0000 0000 0069", "T 1", "\uff34-1"]),
+        _TEXT.filter(str.strip),
+    ),
+)
+def test_the_memory_ledger_resolves_an_order_as_the_full_way_does(kind: PaymentType, string: str) -> None:
+    """The order held under the payment string, found at once, is what the full way (the trade number checked,
+    then looked up) finds; a miss, a refusal and every other request type give the full way's answer."""
+    ledger = memory.MemoryLedger()
+    for trade_no in _HELD:
+        ledger.create_order(PaymentAmount("USD", "100"), merchant_id="m1", payer_id="p1", trade_no=trade_no)
+    try:
+        request = PaymentRequest(kind, string)
+    except InvalidInput:
+        return  # not a request at all: nothing reaches the ledger
+    context = sample_context()
+
+    def answer(resolve: Callable[[], object]) -> object:
+        try:
+            return resolve()
+        except InvalidInput as exc:
+            return (exc.field, exc.reason)
+
+    fast = answer(lambda: ledger.resolve_order(request, context))
+    assert fast == answer(lambda: ledger._resolve_named(request))
+    if kind is PaymentType.ORDER_ID and string in _HELD:
+        assert isinstance(fast, Order)
+        assert fast.trade_no == string
+
+
+class _Info(Mapping[str, str]):
+    """A mapping that is neither a dict nor a frozen map: the ABC's check decides it."""
+
+    def __init__(self, items: dict[str, str]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class _Dict(dict[str, str]):
+    """A dict's subclass: not the dict itself, still a mapping."""
+
+
+@pytest.mark.parametrize(
+    "info",
+    [{"a": "1"}, MappingProxyType({"a": "1"}), _Info({"a": "1"}), _Dict(a="1"), collections.OrderedDict(a="1")],
+    ids=["dict", "mappingproxy", "mapping", "dict-subclass", "ordered-dict"],
+)
+def test_extended_info_of_any_mapping_is_taken_and_frozen(info: Mapping[str, str]) -> None:
+    result = PaymentResult(ResultCode.SUCCESS, "paid", extended_info=info)
+    assert type(result.extended_info) is MappingProxyType
+    assert dict(result.extended_info) == {"a": "1"}
+    if type(info) is MappingProxyType:
+        assert result.extended_info is info  # already frozen: kept as it is
+
+
+@pytest.mark.parametrize("info", [[("a", "1")], "a=1", 7, {"a"}], ids=["pairs", "text", "number", "set"])
+def test_extended_info_that_is_not_a_mapping_is_refused(info: object) -> None:
+    with pytest.raises(InvalidInput, match="must be a mapping of strings"):
+        PaymentResult(ResultCode.SUCCESS, "paid", extended_info=info)  # type: ignore[arg-type]

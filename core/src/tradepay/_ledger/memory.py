@@ -66,6 +66,7 @@ _RETRYABLE = frozenset({PaymentStatus.FAILED, PaymentStatus.CANCELLED})
 # core/tests/test_chain_fast_paths.py checks that each constant is the member its name says.
 _PROCESSING, _SUCCEEDED = PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED
 _UNKNOWN, _ORDER_PAID = ProviderStatus.UNKNOWN, OrderStatus.PAID
+_ORDER_ID = PaymentType.ORDER_ID
 _UNSETTLED = frozenset({PaymentStatus.PROCESSING, PaymentStatus.NEEDS_RECONCILIATION})
 _UNSETTLED_REFUND = frozenset({RefundStatus.PROCESSING, RefundStatus.NEEDS_RECONCILIATION})
 
@@ -388,6 +389,18 @@ class MemoryLedger(MemoryOutbox, OrderNames):
 
     @hookimpl
     def resolve_order(self, payment_request: PaymentRequest, api_context: APIContext) -> Order | None:
+        if payment_request.type is _ORDER_ID:
+            # An order held under the payment string itself: every key here is a checked trade number (an
+            # Order's), so the request's string passes the check the full way makes, and names this order. Only
+            # a miss takes the full way, for its precise refusal. Measured: 11,000 instructions of a payment's
+            # 305,000 at warning (docs/performance.md).
+            found = self._orders.get(payment_request.payment_string)
+            if found is not None:
+                return found
+        return self._resolve_named(payment_request)
+
+    def _resolve_named(self, payment_request: PaymentRequest) -> Order | None:
+        """:meth:`resolve_order` the full way: the trade number the request names, checked, then its order."""
         trade_no, signer = self._named_trade_no(payment_request)
         with self._lock:
             if trade_no is None:

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, cast, runtime_checkable
 
 from .._cli.render import format_amount
 from .echo import echo_value
@@ -103,13 +103,18 @@ def _info(value: object, field_name: str) -> Mapping[str, str]:
     """Validate an ``extendedInfo`` map (string to string, bounded, no card numbers) and freeze it."""
     if value is None:
         return _EMPTY
-    if not isinstance(value, Mapping):
-        raise InvalidInput(field_name, f"must be a mapping of strings, got {type(value).__name__}")
-    if len(value) > _MAX_INFO_ITEMS:
+    cls = type(value)
+    # A dict or a frozen map, the common cases, known without the Mapping ABC's instance check (a Python-level
+    # call: 1.8 % of a payment's samples with 10,000 in flight; docs/performance.md).
+    if cls is not dict and cls is not MappingProxyType and not isinstance(value, Mapping):
+        raise InvalidInput(field_name, f"must be a mapping of strings, got {cls.__name__}")
+    mapping = cast(Mapping[str, str], value)  # its entries are checked next
+    if len(mapping) > _MAX_INFO_ITEMS:
         raise InvalidInput(field_name, f"has more than {_MAX_INFO_ITEMS} entries")
-    for key, item in value.items():
+    for key, item in mapping.items():
         _info_entry(key, item, field_name)
-    return value if isinstance(value, MappingProxyType) else MappingProxyType(dict(value))
+    # mappingproxy cannot be subclassed: the type's identity is isinstance's answer.
+    return mapping if cls is MappingProxyType else MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True, slots=True)
