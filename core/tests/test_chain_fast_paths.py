@@ -17,24 +17,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradepay import (
-    ErrorCode,
-    InvalidInput,
-    Order,
-    PaymentAmount,
-    PaymentRequest,
-    PaymentResult,
-    PaymentType,
-    ResultCode,
-    ResultError,
-    hookimpl,
-)
+from tradepay import ErrorCode, PaymentRequest, PaymentResult, PaymentType, ResultCode, ResultError, hookimpl
 from tradepay._chain import breaker, chain
 from tradepay._chain.capabilities import Attempt, ProviderStatus
 from tradepay._chain.providers import HookCall
 from tradepay._chain.threads import DaemonPool
 from tradepay._ledger import memory
+from tradepay._ledger.orders import Order
 from tradepay._ledger.records import AttemptRecord, Decision, OutcomeKind, attempt_record
+from tradepay._spi.errors import InvalidInput
+from tradepay._spi.models import PaymentAmount
 from tradepay.testing import sample_context
 
 _WITH_MEMBERS = (chain, breaker, memory)

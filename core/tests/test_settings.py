@@ -70,6 +70,7 @@ def refusal(build: Any) -> tuple[str, str]:
         ("host", "cashier_url", 5, "must be an http(s) URL"),
         ("host", "data_dir", "", "must be a non-empty path string"),
         ("host", "data_dir", "a\x00b", "must not contain a NUL character"),
+        ("host", "data_dir", "a\ud800b", "holds a lone surrogate"),
         ("host", "data_dir", 5, "must be a non-empty path string"),
         ("ledger", "url", "mysql://x", 'must be "sqlite:///PATH", "postgresql://..." or "memory"'),
         ("ledger", "url", 5, 'must be "sqlite:///PATH"'),
@@ -213,3 +214,12 @@ def test_an_order_status_names_the_field() -> None:
     with pytest.raises(InvalidInput, match="'lost' is not one of 'open', 'paid', 'closed'") as info:
         Order("T1", PaymentAmount("USD", "1"), "m", "p", status="lost")  # type: ignore[arg-type]
     assert info.value.field == "status"
+
+
+def test_a_base_directory_no_file_call_could_take_is_refused_by_name() -> None:
+    """A lone surrogate cannot be encoded for the file system: refused as ``base_dir``, not a UnicodeEncodeError
+    from deep in ``pathlib``."""
+    assert refusal(lambda: Config.from_mapping({"chain": CHAIN}, base_dir="\ud800")) == (  # type: ignore[arg-type]
+        "base_dir",
+        "must be a path this system can encode (it holds a lone surrogate)",
+    )

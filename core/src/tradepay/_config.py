@@ -89,6 +89,10 @@ def _path(value: object, key: str) -> Path:
         raise ConfigError(key, "must be a non-empty path string")
     if "\x00" in value:
         raise ConfigError(key, "must not contain a NUL character")
+    try:
+        os.fsencode(value)  # what every file call does with it: a lone surrogate fails there, not here
+    except UnicodeEncodeError:
+        raise ConfigError(key, "must be a path this system can encode (it holds a lone surrogate)") from None
     return Path(value)
 
 

@@ -69,10 +69,11 @@ class JSONLines:
 
     Without orjson (or with ``fast=False``), the line ``JSONRenderer()`` writes (``"key": value, ...``, ASCII
     only), from ``json``'s encoder built once. With orjson (``fast=None``, the default, when it is installed;
-    ``fast=True`` requires it), the same objects in orjson's compact form (``"key":value,...``, UTF-8 text):
-    NaN and the infinities are written ``null`` (JSON has no form for them), and an event orjson refuses (an
-    integer past 64 bits, a lone surrogate, a key that is not text) is written by ``json``'s encoder in the same
-    compact form, ASCII only. ``compact`` says which form this renderer writes.
+    ``fast=True`` requires it), the same objects in orjson's compact form (``"key":value,...``): NaN and the
+    infinities are written ``null`` (JSON has no form for them); an event orjson refuses (an integer past 64
+    bits, a lone surrogate, a key that is not text) or that holds other than ASCII characters is written by
+    ``json``'s encoder in the same compact form, so every line is ASCII. ``compact`` says which form this
+    renderer writes.
 
     Measured per ``attempt.finished`` event: ``JSONRenderer`` 55,000 instructions, ``json``'s encoder built
     once 42,000, orjson about 5,000 (docs/performance.md); a field-by-field writer in Python cost 48,000."""
@@ -94,10 +95,15 @@ class JSONLines:
 
         def encode(event: Any) -> str:
             try:
-                line: str = dumps(event, default=_json_default, option=options).decode()
+                raw = dumps(event, default=_json_default, option=options)
             except TypeError:  # orjson.JSONEncodeError: what it refuses, json writes
                 return plain(event)
-            return line
+            # orjson writes other characters as they are; the lines stay ASCII, as json's are, so that no
+            # right-to-left override or C1 control in a provider's text reaches a terminal showing the log.
+            if raw.isascii():
+                line: str = raw.decode()
+                return line
+            return plain(event)
 
         self._encode = encode
 
