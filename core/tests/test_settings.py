@@ -74,6 +74,7 @@ def refusal(build: Any) -> tuple[str, str]:
         ("host", "data_dir", 5, "must be a non-empty path string"),
         ("ledger", "url", "mysql://x", 'must be "sqlite:///PATH", "postgresql://..." or "memory"'),
         ("ledger", "url", 5, 'must be "sqlite:///PATH"'),
+        ("ledger", "url", "sqlite:///a\ud800b", "holds a lone surrogate"),
         ("ledger", "reconcile_on_start", 1, "must be true or false, got int"),
     ],
     ids=ids,

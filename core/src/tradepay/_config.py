@@ -89,11 +89,21 @@ def _path(value: object, key: str) -> Path:
         raise ConfigError(key, "must be a non-empty path string")
     if "\x00" in value:
         raise ConfigError(key, "must not contain a NUL character")
-    try:
-        os.fsencode(value)  # what every file call does with it: a lone surrogate fails there, not here
-    except UnicodeEncodeError:
-        raise ConfigError(key, "must be a path this system can encode (it holds a lone surrogate)") from None
+    if not _encodable(value):
+        raise ConfigError(key, _SURROGATE)
     return Path(value)
+
+
+_SURROGATE = "must be a path this system can encode (it holds a lone surrogate)"
+
+
+def _encodable(path: str) -> bool:
+    """Whether every file call can take ``path``: a lone surrogate fails there (``UnicodeEncodeError``)."""
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_cashier_url(value: object, key: str = "host.cashier_url") -> str:
@@ -225,6 +235,8 @@ class LedgerSettings:
         url = self.url
         if isinstance(url, str) and "\x00" in url:
             raise ConfigError("ledger.url", "must not contain a NUL character")
+        if isinstance(url, str) and not _encodable(url):
+            raise ConfigError("ledger.url", "must be text this system can encode (it holds a lone surrogate)")
         if url is not None and (
             not isinstance(url, str)
             or len(url) > MAX_URL
